@@ -1,0 +1,215 @@
+/* The forwarder: which incoming track feeds which receive slot, and the per-slot rewriting
+ * (SSRC, sequence number, timestamp, payload type, header extensions) that makes a slot
+ * look like one continuous stream to the receiving browser whoever feeds it. */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/rand.h"
+#include "rtp/rtp.h"
+#include "sfu/sfu_internal.h"
+
+in_track *fwd_track_by_role(struct sfu_peer *p, enum sfu_role role, enum sdp_kind kind)
+{
+	if (!p)
+		return NULL;
+	for (int i = 0; i < p->n_in; i++)
+		if (p->in[i].role == role && p->in[i].kind == kind)
+			return &p->in[i];
+	return NULL;
+}
+
+/* Which party feeds slot i of dst: -1 the primary, k >= 0 extra party k (the k-th audio
+ * slot carries extra party k's mic, the k-th video slot its camera); and the role of the
+ * source's m-line that feeds it. */
+static int slot_feeder(const struct sfu_peer *dst, int i, enum sfu_role *role)
+{
+	const fwd_slot *slot = &dst->out[i];
+	if (slot->role != SFU_ROLE_SLOT) {
+		*role = slot->role;
+		return -1;
+	}
+	int k = 0;
+	for (int j = 0; j < i; j++)
+		if (dst->out[j].role == SFU_ROLE_SLOT && dst->out[j].kind == slot->kind)
+			k++;
+	*role = slot->kind == SDP_KIND_AUDIO ? SFU_ROLE_MIC : SFU_ROLE_CAMERA;
+	return k;
+}
+
+static struct sfu_peer *slot_source(struct sfu_peer *dst, int i, enum sfu_role *role)
+{
+	int k = slot_feeder(dst, i, role);
+	if (k < 0)
+		return dst->primary;
+	return k < dst->n_extras ? dst->extras[k] : NULL;
+}
+
+int sfu_peer_slots(const sfu_peer *p, sfu_slot_info *out, int cap)
+{
+	int n = 0;
+	for (int i = 0; i < p->n_out && n < cap; i++) {
+		enum sfu_role role;
+		sfu_slot_info *si = &out[n++];
+		snprintf(si->mid, sizeof si->mid, "%s", p->out[i].mid);
+		si->extra = slot_feeder(p, i, &role);
+		si->role = p->out[i].role;
+		si->video = p->out[i].kind == SDP_KIND_VIDEO;
+	}
+	return n;
+}
+
+void fwd_rewire(struct sfu *s)
+{
+	for (struct sfu_peer *p = s->peers; p; p = p->next)
+		for (int i = 0; i < p->n_in; i++)
+			p->in[i].n_sinks = 0;
+
+	for (struct sfu_peer *dst = s->peers; dst; dst = dst->next) {
+		for (int i = 0; i < dst->n_out; i++) {
+			fwd_slot *slot = &dst->out[i];
+			enum sfu_role role;
+			struct sfu_peer *src = slot_source(dst, i, &role);
+			if (src != slot->source || role != slot->source_role) {
+				/* A new source: recompute offsets on its first packet and, for
+				 * video, hold the slot until a keyframe (asked for by fwd_tick). */
+				slot->source = src;
+				slot->source_role = role;
+				slot->cur_ssrc = 0;
+				slot->wait_keyframe = slot->kind == SDP_KIND_VIDEO;
+				slot->keyframe_asked_us = 0;
+			}
+			in_track *t = src ? fwd_track_by_role(src, role, slot->kind) : NULL;
+			if (t && t->n_sinks < TRACK_MAX_SINKS)
+				t->sinks[t->n_sinks++] = (fwd_sink){.peer = dst, .slot = i};
+		}
+	}
+}
+
+static void slot_restart(fwd_slot *slot, const rtp_hdr *h, int64_t now_us)
+{
+	uint16_t out_seq;
+	uint32_t out_ts;
+	if (slot->started) {
+		/* Continue where the previous source left off; advance the timestamp by the
+		 * wall-clock time since the last packet so the receiver's jitter buffer sees
+		 * real time pass. */
+		out_seq = (uint16_t)(slot->last_seq + 1);
+		int64_t elapsed = now_us - slot->last_send_us;
+		uint32_t advance = (uint32_t)(elapsed * (int64_t)slot->clock_rate / 1000000);
+		out_ts = slot->last_ts + (advance ? advance : 1);
+	} else {
+		out_seq = (uint16_t)rand_u32();
+		out_ts = rand_u32();
+		slot->started = 1;
+		slot->last_seq = (uint16_t)(out_seq - 1);
+	}
+	slot->seq_offset = (uint16_t)(out_seq - h->seq);
+	slot->ts_offset = out_ts - h->timestamp;
+	slot->cur_ssrc = h->ssrc;
+}
+
+/* Writes the outgoing header for slot into out; returns its length. Only the extensions
+ * the receiver negotiated are written, with the receiver's ids. */
+static size_t build_header(struct sfu_peer *from, struct sfu_peer *to, fwd_slot *slot,
+			   uint8_t *pkt, const rtp_hdr *h, uint8_t *out)
+{
+	uint16_t seq = (uint16_t)(h->seq + slot->seq_offset);
+	uint32_t ts = h->timestamp + slot->ts_offset;
+	out[0] = 0x80;
+	out[1] = (uint8_t)((h->marker ? 0x80 : 0) | (slot->pt & 0x7f));
+	rtp_set_seq(out, seq);
+	rtp_set_timestamp(out, ts);
+	rtp_set_ssrc(out, slot->out_ssrc);
+	if ((int16_t)(seq - slot->last_seq) > 0) {
+		slot->last_seq = seq;
+		slot->last_ts = ts;
+	}
+
+	uint8_t ext[40];
+	size_t el = 0;
+	size_t mid_len = strlen(slot->mid);
+	if (to->ext_mid && to->ext_mid < 15 && mid_len >= 1 && mid_len <= 16) {
+		ext[el++] = (uint8_t)(to->ext_mid << 4 | (mid_len - 1));
+		memcpy(ext + el, slot->mid, mid_len);
+		el += mid_len;
+	}
+	if (to->ext_twcc && to->ext_twcc < 15) {
+		uint16_t tseq = to->twcc_out_seq++;
+		ext[el++] = (uint8_t)(to->ext_twcc << 4 | 1);
+		ext[el++] = (uint8_t)(tseq >> 8);
+		ext[el++] = (uint8_t)tseq;
+	}
+	if (slot->kind == SDP_KIND_AUDIO && to->ext_audio_level && to->ext_audio_level < 15 &&
+	    from->ext_audio_level) {
+		size_t alen;
+		uint8_t *level = rtp_ext_find(pkt, h, (uint8_t)from->ext_audio_level, &alen);
+		if (level && alen >= 1) {
+			ext[el++] = (uint8_t)(to->ext_audio_level << 4);
+			ext[el++] = level[0];
+		}
+	}
+	if (!el)
+		return 12;
+	while (el % 4)
+		ext[el++] = 0;
+	out[0] |= 0x10;
+	out[12] = 0xBE;
+	out[13] = 0xDE;
+	out[14] = (uint8_t)((el / 4) >> 8);
+	out[15] = (uint8_t)(el / 4);
+	memcpy(out + 16, ext, el);
+	return 16 + el;
+}
+
+void fwd_rtp(struct sfu_peer *from, in_track *t, uint8_t *pkt, const rtp_hdr *h, int64_t now_us)
+{
+	struct sfu *s = from->sfu;
+	if (h->payload_len == 0)
+		return; /* padding-only bandwidth probes end here */
+	const uint8_t *payload = pkt + h->header_len;
+	int keyframe = t->kind == SDP_KIND_VIDEO && vp8_is_keyframe(payload, h->payload_len);
+
+	for (int i = 0; i < t->n_sinks; i++) {
+		struct sfu_peer *to = t->sinks[i].peer;
+		fwd_slot *slot = &to->out[t->sinks[i].slot];
+		if (!to->srtp || to->selected < 0)
+			continue;
+		if (slot->wait_keyframe) {
+			if (!keyframe) {
+				s->stats.rtp_dropped_keyframe_wait++;
+				continue;
+			}
+			slot->wait_keyframe = 0;
+		}
+		if (slot->cur_ssrc != h->ssrc)
+			slot_restart(slot, h, now_us);
+		uint8_t *out = s->tx_buf;
+		size_t hl = build_header(from, to, slot, pkt, h, out);
+		if (hl + h->payload_len > SFU_PACKET_MAX)
+			continue;
+		memcpy(out + hl, payload, h->payload_len);
+		size_t len = hl + h->payload_len;
+		slot->last_send_us = now_us;
+		if (secure_protect_rtp(to->srtp, out, &len) != 0)
+			continue;
+		transport_send(s, (const struct sockaddr *)&to->addrs[to->selected], out, len);
+		s->stats.rtp_forwarded++;
+	}
+}
+
+void fwd_tick(struct sfu_peer *p, int64_t now_us)
+{
+	if (!p->srtp)
+		return;
+	for (int i = 0; i < p->n_out; i++) {
+		fwd_slot *slot = &p->out[i];
+		if (!slot->wait_keyframe || !slot->source ||
+		    now_us - slot->keyframe_asked_us < KEYFRAME_RETRY_US)
+			continue;
+		slot->keyframe_asked_us = now_us;
+		peer_request_keyframe(slot->source,
+				      fwd_track_by_role(slot->source, slot->source_role, slot->kind),
+				      now_us);
+	}
+}

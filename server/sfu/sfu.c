@@ -1,0 +1,141 @@
+/* The media plane object: the shared UDP socket, the DTLS certificate, the list of peers
+ * and the tick that drives DTLS retransmission, transport-cc feedback and keyframe retries. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/rand.h"
+#include "sfu/sfu_internal.h"
+
+static void on_tick(uv_timer_t *t)
+{
+	struct sfu *s = t->data;
+	int64_t now = clock_mono_us();
+	for (struct sfu_peer *p = s->peers; p; p = p->next)
+		peer_tick(p, now);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+	struct sfu *s = h->data;
+	/* The socket and the timer close; whichever callback comes last frees. */
+	if (--s->open_handles == 0)
+		free(s);
+}
+
+sfu *sfu_new(uv_loop_t *loop, const sfu_config *cfg)
+{
+	if (secure_global_init() != 0) {
+		LOG_ERROR("sfu", "libsrtp initialisation failed");
+		return NULL;
+	}
+	struct sfu *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->loop = loop;
+	for (int i = 0; i < cfg->n_ips && i < SFU_MAX_IPS; i++)
+		snprintf(s->ips[s->n_ips++], sizeof s->ips[0], "%s", cfg->ips[i]);
+	s->dtls_ctx = dtls_ctx_new();
+	if (!s->dtls_ctx) {
+		LOG_ERROR("sfu", "cannot create the DTLS certificate");
+		free(s);
+		return NULL;
+	}
+	if (transport_open(s, cfg->bind_ip ? cfg->bind_ip : "0.0.0.0", cfg->port) != 0) {
+		dtls_ctx_free(s->dtls_ctx);
+		/* The UDP handle was initialised: close it before its memory goes. */
+		s->open_handles = 1;
+		transport_close(s, on_closed);
+		return NULL;
+	}
+	uv_timer_init(loop, &s->tick);
+	s->tick.data = s;
+	uv_timer_start(&s->tick, on_tick, SFU_TICK_MS, SFU_TICK_MS);
+	LOG_INFO("sfu", "media socket ready port=%d", s->port);
+	return s;
+}
+
+void sfu_free(sfu *s)
+{
+	if (!s)
+		return;
+	while (s->peers)
+		sfu_peer_free(s->peers);
+	dtls_ctx_free(s->dtls_ctx);
+	s->dtls_ctx = NULL;
+	uv_timer_stop(&s->tick);
+	s->open_handles = 2;
+	transport_close(s, on_closed);
+	uv_close((uv_handle_t *)&s->tick, on_closed);
+}
+
+int sfu_port(const sfu *s)
+{
+	return s->port;
+}
+
+const sfu_stats *sfu_get_stats(const sfu *s)
+{
+	return &s->stats;
+}
+
+sfu_peer *sfu_peer_new(sfu *s, const char *label)
+{
+	struct sfu_peer *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	p->sfu = s;
+	p->selected = -1;
+	snprintf(p->label, sizeof p->label, "%s", label ? label : "?");
+	do
+		p->rtcp_ssrc = rand_u32();
+	while (p->rtcp_ssrc == 0);
+	twcc_rec_init(&p->twcc);
+	p->next = s->peers;
+	if (s->peers)
+		s->peers->prev = p;
+	s->peers = p;
+	s->stats.peers++;
+	return p;
+}
+
+void sfu_peer_free(sfu_peer *p)
+{
+	if (!p)
+		return;
+	struct sfu *s = p->sfu;
+	/* Nobody may keep pointing at a freed peer. */
+	for (struct sfu_peer *q = s->peers; q; q = q->next) {
+		if (q->primary == p)
+			q->primary = NULL;
+		int k = 0;
+		for (int i = 0; i < q->n_extras; i++)
+			if (q->extras[i] != p)
+				q->extras[k++] = q->extras[i];
+		q->n_extras = k;
+		for (int i = 0; i < q->n_out; i++)
+			if (q->out[i].source == p)
+				q->out[i].source = NULL;
+	}
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		s->peers = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	s->stats.peers--;
+	peer_reset_media(p);
+	free(p);
+	fwd_rewire(s);
+}
+
+void sfu_peer_set_feeds(sfu_peer *dst, sfu_peer *primary, sfu_peer *const *extras, int n_extras)
+{
+	dst->primary = primary != dst ? primary : NULL;
+	dst->n_extras = 0;
+	for (int i = 0; i < n_extras && dst->n_extras < PEER_MAX_EXTRAS; i++)
+		if (extras[i] && extras[i] != dst)
+			dst->extras[dst->n_extras++] = extras[i];
+	fwd_rewire(dst->sfu);
+}

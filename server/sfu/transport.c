@@ -1,0 +1,100 @@
+/* The one UDP socket every peer shares. Incoming datagrams are demultiplexed by their
+ * first byte (RFC 7983): STUN 0..3, DTLS 20..63, RTP/RTCP 128..191; STUN finds its peer by
+ * USERNAME, everything else by the source address a STUN check validated. */
+#include <string.h>
+
+#include "base/log.h"
+#include "sfu/sfu_internal.h"
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	/* One receive buffer: the loop is single-threaded and each datagram is fully handled
+	 * before the next read. */
+	struct sfu *s = h->data;
+	buf->base = (char *)s->rx_buf;
+	buf->len = sizeof s->rx_buf;
+}
+
+static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct sockaddr *from,
+		    unsigned flags)
+{
+	struct sfu *s = h->data;
+	if (n <= 0 || !from)
+		return;
+	if (flags & UV_UDP_PARTIAL) {
+		s->stats.rtp_dropped_unknown++;
+		return;
+	}
+	uint8_t *data = (uint8_t *)buf->base;
+	size_t len = (size_t)n;
+	s->stats.rx_packets++;
+	s->stats.rx_bytes += len;
+
+	uint8_t b = data[0];
+	if (b < 4) {
+		peer_on_stun(s, data, len, from);
+		return;
+	}
+	struct sfu_peer *p = peer_by_addr(s, from);
+	if (!p) {
+		s->stats.rtp_dropped_unknown++;
+		return;
+	}
+	if (b >= 20 && b <= 63)
+		peer_on_dtls(p, data, len);
+	else if (b >= 128 && b <= 191)
+		peer_on_srtp(p, data, len);
+	else
+		s->stats.rtp_dropped_unknown++;
+}
+
+int transport_open(struct sfu *s, const char *bind_ip, int port)
+{
+	struct sockaddr_storage addr;
+	int rc;
+	/* Initialised first so that every failure path can close it the same way. */
+	uv_udp_init(s->loop, &s->udp);
+	s->udp.data = s;
+	if (strchr(bind_ip, ':'))
+		rc = uv_ip6_addr(bind_ip, port, (struct sockaddr_in6 *)&addr);
+	else
+		rc = uv_ip4_addr(bind_ip, port, (struct sockaddr_in *)&addr);
+	if (rc != 0) {
+		LOG_ERROR("sfu", "bad media bind address ip=%s", bind_ip);
+		return -1;
+	}
+	rc = uv_udp_bind(&s->udp, (struct sockaddr *)&addr, 0);
+	if (rc != 0) {
+		LOG_ERROR("sfu", "cannot bind media socket ip=%s port=%d error=%s", bind_ip, port,
+			  uv_strerror(rc));
+		return -1;
+	}
+	/* Video bursts (a keyframe is dozens of packets) overflow the default buffers. */
+	int size = 4 * 1024 * 1024;
+	uv_recv_buffer_size((uv_handle_t *)&s->udp, &size);
+	size = 4 * 1024 * 1024;
+	uv_send_buffer_size((uv_handle_t *)&s->udp, &size);
+
+	struct sockaddr_storage bound;
+	int blen = sizeof bound;
+	uv_udp_getsockname(&s->udp, (struct sockaddr *)&bound, &blen);
+	s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+						      : ((struct sockaddr_in *)&bound)->sin_port);
+	return uv_udp_recv_start(&s->udp, on_alloc, on_recv) == 0 ? 0 : -1;
+}
+
+void transport_close(struct sfu *s, uv_close_cb done)
+{
+	uv_udp_recv_stop(&s->udp);
+	uv_close((uv_handle_t *)&s->udp, done);
+}
+
+void transport_send(struct sfu *s, const struct sockaddr *to, const uint8_t *data, size_t len)
+{
+	uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+	int rc = uv_udp_try_send(&s->udp, &b, 1, to);
+	if (rc < 0)
+		return; /* a full socket buffer drops the datagram, as the network would */
+	s->stats.tx_packets++;
+	s->stats.tx_bytes += len;
+}

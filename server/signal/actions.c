@@ -1,0 +1,168 @@
+/* Executes routing actions: protocol events to sessions, media wiring, call records. */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "signal/app_internal.h"
+
+/* Routing runs on wall-clock time so that the records it emits carry real timestamps. */
+int64_t app_now(void)
+{
+	return clock_wall_us();
+}
+
+static void send_event(sig_app *app, uint32_t to, json_t *ev)
+{
+	sig_session *s = session_by_sid(app, to);
+	if (s)
+		session_send_json(s, ev);
+	else
+		json_decref(ev);
+}
+
+static void do_queue(sig_app *app, const route_action *a)
+{
+	route_queue_entry entries[64];
+	int64_t now = app_now();
+	int n = route_queue_list(app->route, a->department, now, entries, 64);
+	if (n < 0)
+		return;
+	uint32_t staff[128];
+	int ns = route_department_staff(app->route, a->department, staff, 128);
+	for (int i = 0; i < ns && i < 128; i++) {
+		json_t *visits = json_array();
+		for (int j = 0; j < n && j < 64; j++)
+			json_array_append_new(
+				visits,
+				json_pack("{s:s, s:o, s:I, s:s?}", "visit", entries[j].visit, "kiosk",
+					  session_party(app, entries[j].kiosk, NULL), "waited_s",
+					  (json_int_t)(entries[j].waited_ms / 1000), "procedure",
+					  entries[j].procedure[0] ? entries[j].procedure : NULL));
+		send_event(app, staff[i],
+			   json_pack("{s:s, s:s, s:o}", "type", "queue", "department", a->department,
+				     "visits", visits));
+	}
+}
+
+static void do_departments(sig_app *app)
+{
+	for (sig_session *s = app->sessions; s; s = s->next)
+		if (s->state == SIG_READY)
+			session_send_json(s, json_pack("{s:s, s:o}", "type", "departments",
+						       "departments", app_departments_json(app)));
+}
+
+static void do_media(sig_app *app, const route_action *a)
+{
+	sig_session *s = session_by_sid(app, a->to);
+	if (!s)
+		return;
+	s->feed_primary = a->primary;
+	s->n_feed_extra = a->n_extra;
+	memcpy(s->feed_extra, a->extra, sizeof(uint32_t) * (size_t)a->n_extra);
+	app_apply_feeds(app);
+	session_send_slots(s);
+}
+
+static void do_record(sig_app *app, const route_action *a)
+{
+	store_record r;
+	memset(&r, 0, sizeof r);
+	snprintf(r.visit, sizeof r.visit, "%s", a->visit);
+	snprintf(r.leg, sizeof r.leg, "%s", a->leg);
+	snprintf(r.kiosk_id, sizeof r.kiosk_id, "%s", a->kiosk_ident);
+	snprintf(r.department, sizeof r.department, "%s", a->department);
+	snprintf(r.procedure, sizeof r.procedure, "%s", a->procedure);
+	snprintf(r.staff_id, sizeof r.staff_id, "%s", a->staff_ident);
+	snprintf(r.outcome, sizeof r.outcome, "%s", a->reason);
+	snprintf(r.note, sizeof r.note, "%s", a->note);
+	r.at_us = a->at_us;
+	switch (a->record) {
+	case ROUTE_REC_VISIT_STARTED:
+		r.kind = STORE_VISIT_STARTED;
+		break;
+	case ROUTE_REC_LEG_QUEUED:
+		r.kind = STORE_LEG_QUEUED;
+		break;
+	case ROUTE_REC_LEG_ANSWERED:
+		r.kind = STORE_LEG_ANSWERED;
+		app->counters.answered++;
+		break;
+	case ROUTE_REC_LEG_ENDED:
+		r.kind = STORE_LEG_ENDED;
+		break;
+	case ROUTE_REC_VISIT_ENDED:
+		r.kind = STORE_VISIT_ENDED;
+		break;
+	}
+	LOG_INFO("call", "record kind=%d visit=%s leg=%s department=%s reason=%s", (int)a->record,
+		 a->visit, a->leg[0] ? a->leg : "-", a->department[0] ? a->department : "-",
+		 a->reason[0] ? a->reason : "-");
+	if (!app->store || store_write(app->store, &r) != 0)
+		LOG_ERROR("call", "record not queued visit=%s", a->visit);
+}
+
+static json_t *parties_json(sig_app *app, const route_action *a)
+{
+	json_t *list = json_array();
+	route_visit_info vi;
+	const char *dept = route_visit_get(app->route, a->visit, &vi) == 0 ? vi.department : NULL;
+	for (int i = 0; i < a->n_parties; i++)
+		json_array_append_new(list, session_party(app, a->parties[i], dept));
+	return list;
+}
+
+static void do_action(sig_app *app, const route_action *a)
+{
+	switch (a->kind) {
+	case ROUTE_ACT_RINGING:
+		send_event(app, a->to,
+			   json_pack("{s:s, s:s, s:s, s:o, s:I, s:s?, s:b}", "type", "ringing",
+				     "visit", a->visit, "department", a->department, "kiosk",
+				     session_party(app, a->kiosk, NULL), "waited_s",
+				     (json_int_t)(a->waited_ms / 1000), "procedure",
+				     a->procedure[0] ? a->procedure : NULL, "onestop", a->onestop));
+		break;
+	case ROUTE_ACT_RING_CANCELLED:
+		send_event(app, a->to,
+			   json_pack("{s:s, s:s, s:s}", "type", "ring_cancelled", "visit", a->visit,
+				     "reason", a->reason));
+		break;
+	case ROUTE_ACT_QUEUED:
+		send_event(app, a->to,
+			   json_pack("{s:s, s:s, s:s, s:i, s:i}", "type", "queued", "visit", a->visit,
+				     "department", a->department, "position", a->position,
+				     "estimated_wait_s", a->estimated_wait_s));
+		break;
+	case ROUTE_ACT_CONNECTED:
+		send_event(app, a->to,
+			   json_pack("{s:s, s:s, s:o}", "type", "connected", "visit", a->visit,
+				     "parties", parties_json(app, a)));
+		break;
+	case ROUTE_ACT_ENDED:
+		send_event(app, a->to,
+			   json_pack("{s:s, s:s, s:s}", "type", "ended", "visit", a->visit, "reason",
+				     a->reason));
+		break;
+	case ROUTE_ACT_QUEUE:
+		do_queue(app, a);
+		break;
+	case ROUTE_ACT_DEPARTMENTS:
+		do_departments(app);
+		break;
+	case ROUTE_ACT_MEDIA:
+		do_media(app, a);
+		break;
+	case ROUTE_ACT_RECORD:
+		do_record(app, a);
+		break;
+	}
+}
+
+void app_drain_actions(sig_app *app)
+{
+	route_action a;
+	while (route_next_action(app->route, &a) == 1)
+		do_action(app, &a);
+}

@@ -1,0 +1,253 @@
+/* Start-up, connections and shutdown of the signalling application. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/rand.h"
+#include "signal/app_internal.h"
+
+static void new_id(void *user, char out[ROUTE_UUID_LEN])
+{
+	if (rand_uuid(out) != 0)
+		snprintf(out, ROUTE_UUID_LEN, "00000000-0000-4000-8000-%012llx",
+			 (unsigned long long)clock_mono_us());
+}
+
+/* ---- connections ---- */
+
+static void *on_open(void *user, sig_conn *c, const char *peer_ip)
+{
+	sig_app *app = user;
+	sig_session *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->app = app;
+	s->conn = c;
+	do
+		s->sid = ++app->next_sid;
+	while (s->sid == 0 || session_by_sid(app, s->sid));
+	snprintf(s->ip, sizeof s->ip, "%s", peer_ip ? peer_ip : "?");
+	s->next = app->sessions;
+	app->sessions = s;
+	app->counters.connections++;
+	return s;
+}
+
+static void on_message(void *user, sig_conn *c, void *conn_user, const char *text, size_t len)
+{
+	sig_session *s = conn_user;
+	if (s)
+		handle_message(s, text, len);
+}
+
+static void on_bad_frame(void *user, sig_conn *c, void *conn_user, const char *why)
+{
+	sig_session *s = conn_user;
+	if (!s)
+		return;
+	/* Route it through the message handler's error path so that it is counted like any
+	 * other bad message: an empty text is not a JSON object. */
+	LOG_INFO("ws", "bad frame sid=%u why=\"%s\"", s->sid, why);
+	handle_message(s, "", 0);
+}
+
+static void on_close(void *user, sig_conn *c, void *conn_user)
+{
+	sig_app *app = user;
+	sig_session *s = conn_user;
+	if (!s)
+		return;
+	s->conn = NULL;
+	if (s->joined) {
+		route_session_leave(app->route, s->sid, app_now());
+		app_drain_actions(app);
+	}
+	if (app->sfu)
+		sfu_peer_free(s->peer);
+	s->peer = NULL;
+	for (sig_session **pp = &app->sessions; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	LOG_INFO("ws", "closed sid=%u", s->sid);
+	free(s);
+}
+
+/* ---- start-up: read the directory, then listen ---- */
+
+static void load_directory(sig_app *app);
+
+static void on_retry(uv_timer_t *t)
+{
+	load_directory(t->data);
+}
+
+static void start_listening(sig_app *app)
+{
+	sig_server_config sc = {
+		.bind = app->cfg.bind,
+		.port = app->cfg.port,
+		.web_root = app->cfg.web_root,
+		.cert_path = app->cfg.tls ? app->cfg.tls_cert : NULL,
+		.key_path = app->cfg.tls ? app->cfg.tls_key : NULL,
+	};
+	sig_callbacks cb = {
+		.user = app,
+		.on_open = on_open,
+		.on_message = on_message,
+		.on_bad_frame = on_bad_frame,
+		.on_close = on_close,
+		.on_http = app_on_http,
+	};
+	app->server = sig_server_new(app->loop, &sc, &cb);
+	if (!app->server) {
+		LOG_ERROR("main", "cannot listen bind=%s port=%d", app->cfg.bind, app->cfg.port);
+		uv_stop(app->loop);
+		return;
+	}
+	LOG_INFO("main", "listening bind=%s port=%d media_port=%d tls=%s", app->cfg.bind,
+		 app->cfg.port, sfu_port(app->sfu), app->cfg.tls ? "on" : "off");
+}
+
+static void on_directory(void *user, int err, const store_directory *d)
+{
+	sig_app *app = user;
+	if (app->stopping)
+		return;
+	if (err != 0) {
+		LOG_WARN("main", "cannot read departments yet; retrying in 1 s");
+		uv_timer_start(&app->retry, on_retry, 1000, 0);
+		return;
+	}
+	app->depts = calloc((size_t)d->n_departments + 1, sizeof *app->depts);
+	if (!app->depts) {
+		uv_stop(app->loop);
+		return;
+	}
+	for (int i = 0; i < d->n_departments; i++) {
+		sig_dept *dst = &app->depts[app->n_depts];
+		const store_department *src = &d->departments[i];
+		snprintf(dst->id, sizeof dst->id, "%s", src->id);
+		snprintf(dst->name, sizeof dst->name, "%s", src->name);
+		dst->procedures = calloc((size_t)src->n_procedures + 1, sizeof *dst->procedures);
+		if (dst->procedures) {
+			memcpy(dst->procedures, src->procedures,
+			       sizeof *dst->procedures * (size_t)src->n_procedures);
+			dst->n_procedures = src->n_procedures;
+		}
+		if (route_department_add(app->route, dst->id, 1) == 0)
+			app->n_depts++;
+		else
+			free(dst->procedures);
+	}
+	LOG_INFO("main", "directory loaded departments=%d", app->n_depts);
+	start_listening(app);
+}
+
+static void load_directory(sig_app *app)
+{
+	if (store_load_directory(app->store, on_directory, app) != 0)
+		uv_timer_start(&app->retry, on_retry, 1000, 0);
+}
+
+sig_app *sig_app_new(uv_loop_t *loop, const config *cfg)
+{
+	if (cfg->tls && sig_tls_ensure_selfsigned(cfg->tls_cert, cfg->tls_key) != 0) {
+		LOG_ERROR("main", "no TLS certificate cert=%s key=%s", cfg->tls_cert, cfg->tls_key);
+		return NULL;
+	}
+	sig_app *app = calloc(1, sizeof *app);
+	if (!app)
+		return NULL;
+	app->loop = loop;
+	app->cfg = *cfg;
+	app->started_us = clock_wall_us();
+	route_config rc = {.user = app, .new_id = new_id};
+	app->route = route_new(&rc);
+	sfu_config sc = {.bind_ip = cfg->media_bind, .port = cfg->media_port};
+	for (int i = 0; i < cfg->n_media_ips; i++)
+		sc.ips[sc.n_ips++] = cfg->media_ips[i];
+	app->sfu = sfu_new(loop, &sc);
+	app->store = store_new(loop, cfg->db);
+	if (!app->route || !app->sfu || !app->store) {
+		LOG_ERROR("main", "start-up failed route=%s sfu=%s store=%s",
+			  app->route ? "ok" : "failed", app->sfu ? "ok" : "failed",
+			  app->store ? "ok" : "failed");
+		route_free(app->route);
+		sfu_free(app->sfu);
+		store_free(app->store);
+		free(app);
+		return NULL;
+	}
+	uv_timer_init(loop, &app->retry);
+	app->retry.data = app;
+	load_directory(app);
+	return app;
+}
+
+/* Shutdown waits (up to SHUTDOWN_FLUSH_MS) for the connections to close and the records
+ * their departure produced to reach PostgreSQL, then releases the media plane and store. */
+#define SHUTDOWN_FLUSH_MS 3000
+
+static void release_backends(sig_app *app)
+{
+	for (sig_session *s = app->sessions; s; s = s->next)
+		s->peer = NULL; /* sfu_free frees every peer */
+	sfu_free(app->sfu);
+	app->sfu = NULL;
+	if (store_pending(app->store) > 0)
+		LOG_ERROR("main", "records not written at shutdown count=%d",
+			  store_pending(app->store));
+	store_free(app->store);
+	app->store = NULL;
+}
+
+static void on_flush_tick(uv_timer_t *t)
+{
+	sig_app *app = t->data;
+	int64_t waited_ms = (clock_mono_us() - app->stop_started_us) / 1000;
+	if ((app->sessions || store_pending(app->store) > 0) && waited_ms < SHUTDOWN_FLUSH_MS)
+		return;
+	uv_timer_stop(t);
+	uv_close((uv_handle_t *)t, NULL);
+	release_backends(app);
+}
+
+void sig_app_stop(sig_app *app)
+{
+	if (app->stopping)
+		return;
+	app->stopping = 1;
+	app->stop_started_us = clock_mono_us();
+	LOG_INFO("main", "shutting down connections=%llu",
+		 (unsigned long long)app->counters.connections);
+	/* Closing the server closes every connection; on_close leaves routing and frees the
+	 * peers as each one goes. */
+	sig_server_free(app->server);
+	uv_timer_stop(&app->retry);
+	uv_close((uv_handle_t *)&app->retry, NULL);
+	uv_timer_init(app->loop, &app->flush);
+	app->flush.data = app;
+	uv_timer_start(&app->flush, on_flush_tick, 0, 50);
+}
+
+void sig_app_free(sig_app *app)
+{
+	if (!app)
+		return;
+	sig_server_finish(app->server);
+	app->server = NULL;
+	/* Sessions whose close callback never came (the server was destroyed first). */
+	while (app->sessions)
+		on_close(app, app->sessions->conn, app->sessions);
+	if (app->sfu || app->store)
+		release_backends(app);
+	route_free(app->route);
+	for (int i = 0; i < app->n_depts; i++)
+		free(app->depts[i].procedures);
+	free(app->depts);
+	free(app);
+}

@@ -1,0 +1,92 @@
+/* The HTTPS + WSS front door on libwebsockets, running on the server's libuv loop:
+ * static files from the web root, the WebSocket endpoint /ws (one JSON text message per
+ * frame, at most 64 KiB), and a hook for HTTP API routes (/healthz, /metrics, /api/...).
+ * It knows nothing of the protocol's meaning: it hands whole messages to callbacks. */
+#ifndef MDG_SIGNAL_SERVER_H
+#define MDG_SIGNAL_SERVER_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#define SIG_MAX_MESSAGE (64 * 1024)
+
+typedef struct sig_server sig_server;
+typedef struct sig_conn sig_conn; /* one WebSocket connection; owned by sig_server */
+
+typedef struct sig_http_response {
+	int status;               /* e.g. 200 */
+	const char *content_type; /* e.g. "application/json" */
+	char *body;               /* malloc'd; sig_server frees it */
+	size_t body_len;
+	/* In: the client's address, filled in by the server before on_http is called (for
+	 * per-address rate limits such as POST /api/login). Valid during the call only. */
+	const char *peer_ip;
+} sig_http_response;
+
+typedef struct sig_callbacks {
+	void *user;
+	/* A WebSocket connection opened on /ws. Return a per-connection pointer (or NULL);
+	 * it is passed back in on_message / on_close and available via sig_conn_user(). */
+	void *(*on_open)(void *user, sig_conn *c, const char *peer_ip);
+	/* One complete text message (NUL-terminated copy, len excludes the NUL). Binary
+	 * frames and messages over SIG_MAX_MESSAGE never reach here: the server counts them
+	 * and calls on_bad_frame instead. */
+	void (*on_message)(void *user, sig_conn *c, void *conn_user, const char *text, size_t len);
+	void (*on_bad_frame)(void *user, sig_conn *c, void *conn_user, const char *why);
+	/* The connection is gone; c is invalid after this returns. */
+	void (*on_close)(void *user, sig_conn *c, void *conn_user);
+	/* An HTTP request for a path that is not a static file (/healthz, /metrics, /api/...).
+	 * method is "GET" or "POST"; body is the request body for POST (NUL-terminated) or NULL;
+	 * authorization is the Authorization header or NULL. query is the query string without
+	 * '?' or NULL: lws decodes it while parsing, so the server re-encodes each argument
+	 * ('&', '#', '%', '+', ';', spaces, controls and non-ASCII as %XX; "a=1&by=x,y" arrives
+	 * unchanged): percent-decode names and values as usual. Return 0 and fill *resp (status,
+	 * content_type, body; resp->peer_ip is already set), or -1 for 404 {"error":"not_found"}.
+	 * Synchronous: the answer is built before returning. */
+	int (*on_http)(void *user, const char *method, const char *path, const char *query,
+		       const char *authorization, const char *body, size_t body_len,
+		       sig_http_response *resp);
+} sig_callbacks;
+
+typedef struct sig_server_config {
+	const char *bind;      /* address to listen on, e.g. "0.0.0.0" or "127.0.0.1" */
+	int port;              /* e.g. 8443 */
+	const char *web_root;  /* directory of static files (web/) */
+	const char *cert_path; /* PEM; NULL = plain HTTP/WS (only allowed on loopback) */
+	const char *key_path;
+} sig_server_config;
+
+/* Starts listening. Plain mode (cert_path NULL) is refused unless bind is a loopback
+ * address. Returns NULL on error (logged), e.g. the port is taken or the web root is missing. */
+sig_server *sig_server_new(uv_loop_t *loop, const sig_server_config *cfg, const sig_callbacks *cb);
+
+/* Shutting down takes two calls, because lws 4.1.6 on a foreign loop needs the loop to run
+ * between two lws_context_destroy() calls (shared/NOTES.md):
+ *
+ *   sig_server_free(s);   e.g. from the SIGINT handler: stop taking connections and close
+ *                         every WebSocket with 1001 "going away"; once they are gone (at
+ *                         most 2 s) the context is destroyed the first time, from a timer
+ *   ...close the caller's own handles; uv_run() then returns...
+ *   sig_server_finish(s); destroy the context the second time, run the loop once more
+ *                         so lws closes its handles, free s
+ *
+ * This sequence leaves ASan's leak checker silent. on_close is still called for every open
+ * connection (by the end of sig_server_finish at the latest), so the callbacks' user must
+ * stay valid until sig_server_finish returns. sig_server_free does not free s; without
+ * sig_server_finish the server leaks. Both accept NULL; calling sig_server_finish alone
+ * (e.g. on a start-up error path, the loop not running) does the whole sequence itself,
+ * running the loop until it has no active handles. */
+void sig_server_free(sig_server *s);
+void sig_server_finish(sig_server *s);
+
+/* Queues a text message (copied). Returns 0, or -1 when the connection is closing. */
+int sig_conn_send(sig_conn *c, const char *text, size_t len);
+/* Closes with a WebSocket status (e.g. 1008) and reason after the queued messages. */
+void sig_conn_close(sig_conn *c, int status, const char *reason);
+void *sig_conn_user(sig_conn *c);
+
+/* Creates a self-signed certificate and key (ECDSA P-256, CN=localhost, SAN localhost and
+ * 127.0.0.1, valid 825 days) at the given paths unless both exist. Returns 0 or -1. */
+int sig_tls_ensure_selfsigned(const char *cert_path, const char *key_path);
+
+#endif

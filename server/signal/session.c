@@ -1,0 +1,155 @@
+/* Sessions as the protocol sees them: sending replies and events, and describing parties,
+ * departments and slots in PROTOCOL.md's JSON shapes. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "signal/app_internal.h"
+
+sig_session *session_by_sid(sig_app *app, uint32_t sid)
+{
+	for (sig_session *s = app->sessions; s; s = s->next)
+		if (s->sid == sid)
+			return s;
+	return NULL;
+}
+
+void session_send_json(sig_session *s, json_t *msg)
+{
+	char *text = json_dumps(msg, JSON_COMPACT);
+	json_decref(msg);
+	if (!text)
+		return;
+	if (s->conn)
+		sig_conn_send(s->conn, text, strlen(text));
+	free(text);
+}
+
+void session_reply_ok(sig_session *s, json_t *id, json_t *fields)
+{
+	json_t *msg = fields ? fields : json_object();
+	json_object_set_new(msg, "type", json_string("ok"));
+	json_object_set(msg, "id", id ? id : json_null());
+	session_send_json(s, msg);
+}
+
+void session_reply_error(sig_session *s, json_t *id, const char *code, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	json_t *msg = json_object();
+	json_object_set_new(msg, "type", json_string("error"));
+	json_object_set(msg, "id", id ? id : json_null());
+	json_object_set_new(msg, "code", json_string(code));
+	json_object_set_new(msg, "message", json_string(text));
+	session_send_json(s, msg);
+}
+
+const sig_dept *app_dept(sig_app *app, const char *id)
+{
+	for (int i = 0; i < app->n_depts; i++)
+		if (strcmp(app->depts[i].id, id) == 0)
+			return &app->depts[i];
+	return NULL;
+}
+
+static json_t *dept_ref(sig_app *app, const char *id)
+{
+	const sig_dept *d = app_dept(app, id);
+	return json_pack("{s:s, s:s}", "id", id, "name", d ? d->name : id);
+}
+
+/* What others see of a session. A staff member shows the department they act for: the
+ * hint (the visit's department) when they belong to it, else their first department. */
+json_t *session_party(sig_app *app, uint32_t sid, const char *department_hint)
+{
+	sig_session *s = session_by_sid(app, sid);
+	if (!s)
+		return json_null();
+	char id[24];
+	snprintf(id, sizeof id, "p-%u", sid);
+	if (s->role == ROUTE_ROLE_KIOSK)
+		return json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "id", id, "role", "kiosk", "name",
+				 s->name, "branch", "id", s->branch_id, "name", s->branch_name);
+	const char *dept = s->staff.n_departments ? s->staff.departments[0] : NULL;
+	for (int i = 0; department_hint && i < s->staff.n_departments; i++)
+		if (strcmp(s->staff.departments[i], department_hint) == 0)
+			dept = department_hint;
+	json_t *p = json_pack("{s:s, s:s, s:s}", "id", id, "role", "staff", "name", s->name);
+	json_object_set_new(p, "department", dept ? dept_ref(app, dept) : json_null());
+	return p;
+}
+
+json_t *app_departments_json(sig_app *app)
+{
+	json_t *list = json_array();
+	for (int i = 0; i < app->n_depts; i++) {
+		const sig_dept *d = &app->depts[i];
+		route_department_info info;
+		if (route_department_get(app->route, d->id, &info) != 0)
+			continue;
+		json_t *procs = json_array();
+		for (int j = 0; j < d->n_procedures; j++)
+			json_array_append_new(procs, json_pack("{s:s, s:s}", "id", d->procedures[j].id,
+							      "name", d->procedures[j].name));
+		json_array_append_new(list, json_pack("{s:s, s:s, s:b, s:i, s:i, s:o}", "id", d->id,
+						      "name", d->name, "open", info.open,
+						      "available", info.available, "queued",
+						      info.queued, "procedures", procs));
+	}
+	return list;
+}
+
+static sfu_peer *peer_of(sig_app *app, uint32_t sid)
+{
+	sig_session *s = sid ? session_by_sid(app, sid) : NULL;
+	return s ? s->peer : NULL;
+}
+
+/* Applies every session's declared feeds to the media plane. Called when routing changes
+ * a wiring and when a peer appears (a source that negotiates after it was wired). */
+void app_apply_feeds(sig_app *app)
+{
+	for (sig_session *s = app->sessions; s; s = s->next) {
+		if (!s->peer)
+			continue;
+		sfu_peer *extras[ROUTE_MAX_EXTRA];
+		for (int i = 0; i < s->n_feed_extra; i++)
+			extras[i] = peer_of(app, s->feed_extra[i]);
+		sfu_peer_set_feeds(s->peer, peer_of(app, s->feed_primary), extras, s->n_feed_extra);
+	}
+}
+
+void session_send_slots(sig_session *s)
+{
+	if (!s->peer)
+		return;
+	sfu_slot_info slots[SIG_MAX_TRACKS];
+	int n = sfu_peer_slots(s->peer, slots, SIG_MAX_TRACKS);
+	json_t *list = json_array();
+	for (int i = 0; i < n; i++) {
+		uint32_t sid = slots[i].extra < 0 ? s->feed_primary
+			       : slots[i].extra < s->n_feed_extra ? s->feed_extra[slots[i].extra]
+								   : 0;
+		const char *kind = slots[i].role == SFU_ROLE_DOCUMENT ? "document"
+				   : slots[i].video			? "camera"
+									: "mic";
+		json_t *e = json_pack("{s:s}", "mid", slots[i].mid);
+		if (sid) {
+			char party[24];
+			snprintf(party, sizeof party, "p-%u", sid);
+			json_object_set_new(e, "party", json_string(party));
+			json_object_set_new(e, "kind", json_string(kind));
+		} else {
+			json_object_set_new(e, "party", json_null());
+			json_object_set_new(e, "kind", json_null());
+		}
+		json_array_append_new(list, e);
+	}
+	session_send_json(s, json_pack("{s:s, s:o}", "type", "slots", "slots", list));
+}

@@ -1,0 +1,129 @@
+/* PostgreSQL persistence: the only module that speaks SQL. Asynchronous on the server's
+ * libuv loop (libpq non-blocking API watched by uv_poll); every query parameterised.
+ * The synchronous entry points (migrate, admin) are for the command line only. */
+#ifndef MDG_STORE_STORE_H
+#define MDG_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#define STORE_ID_MAX 64
+#define STORE_NAME_MAX 128
+#define STORE_MAX_DEPTS 16
+
+/* ---- command line (synchronous) ---- */
+
+/* Applies pending migrations in order inside transactions. Idempotent. Prints what it did
+ * to stdout. Returns 0 or -1 (message on stderr). */
+int store_migrate(const char *conninfo);
+
+/* `madoguchi admin ...`: argv[0] is the object (branch, department, procedure, kiosk, user),
+ * argv[1] the verb (add, list, ...). Returns a process exit code; prints errors to stderr. */
+int store_admin_main(const char *conninfo, int argc, char **argv);
+
+/* The two credential-creating admin commands as functions, for tests and tools. Both return 0
+ * or -1 (message on stderr). kiosk_add writes the new token (shown to nobody else; only its
+ * SHA-256 is stored) into token_out, which needs at least STORE_TOKEN_MAX bytes.
+ * user_add takes departments and flags comma-separated (flags may be NULL). */
+#define STORE_TOKEN_MAX 48
+int store_admin_kiosk_add(const char *conninfo, const char *branch, const char *name,
+			  char *token_out, size_t cap);
+int store_admin_user_add(const char *conninfo, const char *username, const char *name,
+			 const char *departments, const char *flags, const char *password);
+
+/* ---- the server (asynchronous) ---- */
+
+typedef struct store store;
+
+/* Connects in the background and reconnects on failure; never blocks. */
+store *store_new(uv_loop_t *loop, const char *conninfo);
+/* Closes the connection and its handles; pending callbacks get err = -1 before it returns.
+ * Records still queued are written before close if the connection is up (bounded wait is the
+ * caller's business: call store_flush first). */
+void store_free(store *s);
+int store_is_up(const store *s);
+/* Records waiting to be written. */
+int store_pending(const store *s);
+
+/* Calls cb(user, 0) once every record written before this call is in the database (at once
+ * when none is pending), or cb(user, -1) from store_free if that comes first. Returns 0 or -1.
+ * A caller bounds the wait with its own timer. */
+typedef void (*store_flush_cb)(void *user, int err);
+int store_flush(store *s, store_flush_cb cb, void *user);
+
+typedef struct store_kiosk {
+	char id[STORE_ID_MAX];   /* kiosk id (uuid) */
+	char name[STORE_NAME_MAX];
+	char branch_id[STORE_ID_MAX];
+	char branch_name[STORE_NAME_MAX];
+} store_kiosk;
+
+typedef struct store_staff {
+	char id[STORE_ID_MAX]; /* staff id (uuid) */
+	char username[STORE_ID_MAX];
+	char name[STORE_NAME_MAX];
+	char departments[STORE_MAX_DEPTS][STORE_ID_MAX];
+	int n_departments;
+	int coordinator, analyst, admin;
+} store_staff;
+
+/* err: 0 found; 1 not found or wrong credentials; -1 database unavailable. */
+typedef void (*store_kiosk_cb)(void *user, int err, const store_kiosk *k);
+typedef void (*store_staff_cb)(void *user, int err, const store_staff *s);
+
+/* Looks the kiosk up by the SHA-256 of its token; revoked kiosks are not found. */
+int store_auth_kiosk(store *s, const char *token, store_kiosk_cb cb, void *user);
+/* Checks the password against the stored slow hash off the loop (uv_queue_work). */
+int store_auth_staff(store *s, const char *username, const char *password, store_staff_cb cb,
+		     void *user);
+
+typedef struct store_procedure {
+	char id[STORE_ID_MAX];
+	char name[STORE_NAME_MAX];
+} store_procedure;
+
+typedef struct store_department {
+	char id[STORE_ID_MAX];
+	char name[STORE_NAME_MAX];
+	store_procedure *procedures;
+	int n_procedures;
+} store_department;
+
+typedef struct store_directory {
+	store_department *departments;
+	int n_departments;
+} store_directory;
+
+typedef void (*store_directory_cb)(void *user, int err, const store_directory *d);
+/* Loads departments and their procedures (ordered by sort key, then id). The directory
+ * passed to cb is freed after cb returns: copy what you keep. */
+int store_load_directory(store *s, store_directory_cb cb, void *user);
+
+/* Call records. Times are wall-clock microseconds since the epoch. Ids are UUID strings.
+ * Fire and forget: records are written in order; none is dropped (a later issue adds the
+ * on-disk spool for when PostgreSQL is away). */
+enum store_record_kind {
+	STORE_VISIT_STARTED,  /* visit, kiosk_id, at */
+	STORE_LEG_QUEUED,     /* leg, visit, department, procedure, at */
+	STORE_LEG_ANSWERED,   /* leg, staff_id, at */
+	STORE_LEG_ENDED,      /* leg, outcome or reason, procedure, note, at */
+	STORE_VISIT_ENDED,    /* visit, reason, at */
+};
+
+typedef struct store_record {
+	enum store_record_kind kind;
+	char visit[37];
+	char leg[37];
+	char kiosk_id[STORE_ID_MAX];
+	char department[STORE_ID_MAX];
+	char procedure[STORE_ID_MAX]; /* empty = none */
+	char staff_id[STORE_ID_MAX];
+	char outcome[32];             /* completed / referred / incomplete / cancelled / ... */
+	char note[512];
+	int64_t at_us;
+} store_record;
+
+int store_write(store *s, const store_record *r);
+
+#endif
