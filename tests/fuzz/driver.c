@@ -11,7 +11,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_SEEDS 256
-#define MAX_INPUT 65536
+#define DRIVER_MAX_INPUT 65536
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 
@@ -79,7 +79,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	long mutations = argc > 2 ? strtol(argv[2], NULL, 10) : 10000;
-	static uint8_t seeds[MAX_SEEDS][MAX_INPUT];
+	static uint8_t seeds[MAX_SEEDS][DRIVER_MAX_INPUT];
 	static size_t seed_len[MAX_SEEDS];
 	int n = 0;
 	DIR *dir = opendir(argv[1]);
@@ -96,7 +96,7 @@ int main(int argc, char **argv)
 		FILE *f = fopen(path, "rb");
 		if (!f)
 			continue;
-		seed_len[n] = fread(seeds[n], 1, MAX_INPUT, f);
+		seed_len[n] = fread(seeds[n], 1, DRIVER_MAX_INPUT, f);
 		fclose(f);
 		LLVMFuzzerTestOneInput(seeds[n], seed_len[n]);
 		n++;
@@ -106,7 +106,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "no seeds in %s\n", argv[1]);
 		return 2;
 	}
-	static uint8_t buf[MAX_INPUT];
+	static uint8_t buf[DRIVER_MAX_INPUT];
 	for (long i = 0; i < mutations; i++) {
 		int s = (int)(rng_next() % (uint64_t)n);
 		size_t len = seed_len[s];
