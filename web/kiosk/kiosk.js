@@ -1,0 +1,353 @@
+// The resident's kiosk: one tap per department, a waiting screen, the clerk full screen,
+// a thank-you. The resident never operates anything during the call; the clerk ends it.
+
+import { applyI18n, setBilingual } from '../lib/i18n.js'
+import { RemoteMedia, partyLabel, resumePlayback } from '../lib/media.js'
+import { Session } from '../lib/session.js'
+
+const TOKEN_KEY = 'madoguchi.kiosk.token'
+const ENDED_SCREEN_MS = 8000
+const RATED_SCREEN_MS = 3000
+
+const $ = (sel) => document.querySelector(sel)
+
+const ui = {
+	departments: $('#departments'),
+	noDepartments: $('#no-departments'),
+	kioskName: $('#kiosk-name'),
+	queuedDept: $('#queued-dept'),
+	queuedStatus: $('#queued-status'),
+	queuedPosition: $('#queued-position'),
+	queuedWait: $('#queued-wait'),
+	hangup: $('button[data-action="hangup"]'),
+	callLabel: $('#call-label'),
+	selfVideo: $('#self-video'),
+	remoteAudio: $('#remote-audio'),
+	endedTitle: $('#ended-title'),
+	endedDetail: $('#ended-detail'),
+	rating: $('#rating'),
+	errorTitle: $('#error-title'),
+	errorDetail: $('#error-detail'),
+	errorRetry: $('#error-retry'),
+}
+
+// Screen names and the state string each one publishes on window.madoguchi.state.
+const SCREENS = {
+	connecting: 'connecting',
+	error: 'error',
+	idle: 'idle',
+	queued: 'queued',
+	call: 'in_call',
+	ended: 'ended',
+}
+
+const page = {
+	state: 'connecting',
+	self: null,
+	departments: [],
+	visit: null, // the current visit id, from call's reply or the first event naming it
+	connected: false, // whether the current visit reached a clerk (decides the survey)
+	primary: null, // the clerk named over the big video when no slots event says otherwise
+	endedTimer: null,
+}
+
+const remote = new RemoteMedia({
+	mainVideo: $('#remote-video'),
+	mainAudio: ui.remoteAudio,
+	docVideo: $('#doc-video'),
+	docTile: $('#doc-tile'),
+	slotAudio: $('#slot-audio'),
+	slotVideo: $('#slot-video'),
+	slotTile: $('#slot-tile'),
+	slotLabel: $('#slot-label'),
+})
+
+let session = null
+
+window.madoguchi = {
+	get client() {
+		return session?.client ?? null
+	},
+	get pc() {
+		return session?.pc ?? null
+	},
+	get state() {
+		return page.state
+	},
+}
+
+function show(screen, state = SCREENS[screen]) {
+	for (const name of Object.keys(SCREENS)) $(`#screen-${name}`).hidden = name !== screen
+	page.state = state
+	document.body.dataset.state = state
+}
+
+function showError(titleKey, detailKey, params = {}, retry = false) {
+	setBilingual(ui.errorTitle, titleKey)
+	setBilingual(ui.errorDetail, detailKey, params)
+	ui.errorRetry.hidden = !retry
+	show('error')
+}
+
+// --- Device token -------------------------------------------------------------------------
+
+// The token arrives once in the URL (#token=… or ?token=…), is kept in localStorage and is
+// removed from the address bar so it does not linger on screen or in bookmarks.
+function takeToken() {
+	const hash = new URLSearchParams(location.hash.slice(1))
+	const query = new URLSearchParams(location.search)
+	const fromUrl = hash.get('token') || query.get('token')
+	if (fromUrl) {
+		localStorage.setItem(TOKEN_KEY, fromUrl)
+		query.delete('token')
+		const rest = query.toString()
+		history.replaceState(null, '', location.pathname + (rest ? `?${rest}` : ''))
+	}
+	return localStorage.getItem(TOKEN_KEY)
+}
+
+// --- Start screen -------------------------------------------------------------------------
+
+function renderDepartments() {
+	const buttons = page.departments.map((d) => {
+		const b = document.createElement('button')
+		b.type = 'button'
+		b.className = 'dept'
+		b.dataset.dept = d.id
+		const usable = d.open !== false && d.available !== 0
+		b.disabled = !usable
+		const name = document.createElement('span')
+		name.className = 'dept-name'
+		name.textContent = d.name
+		b.append(name)
+		if (!usable) {
+			const note = document.createElement('span')
+			note.className = 'dept-note'
+			setBilingual(note, 'kiosk.dept_unavailable')
+			b.append(note)
+		}
+		b.addEventListener('click', () => startCall(d))
+		return b
+	})
+	ui.departments.replaceChildren(...buttons)
+	ui.noDepartments.hidden = buttons.length > 0
+}
+
+function showIdle() {
+	clearTimeout(page.endedTimer)
+	page.visit = null
+	page.connected = false
+	page.primary = null
+	remote.reset()
+	renderDepartments()
+	show('idle')
+}
+
+// --- Calling and waiting ------------------------------------------------------------------
+
+async function startCall(dept) {
+	if (page.state !== 'idle') return
+	remote.resume() // the tap is the user gesture that lets the clerk's audio play later
+	ui.queuedDept.textContent = dept.name
+	setBilingual(ui.queuedStatus, 'kiosk.calling')
+	ui.queuedPosition.hidden = true
+	ui.queuedWait.hidden = true
+	ui.hangup.disabled = false
+	show('queued')
+	try {
+		const reply = await session.client.request('call', { department: dept.id })
+		page.visit = page.visit ?? reply.visit
+	} catch (err) {
+		if (page.state !== 'queued') return
+		if (err.code === 'unavailable') showNotice('kiosk.unavailable', 'kiosk.try_later')
+		else if (err.code !== 'disconnected') showNotice('error.generic', 'error.detail', { detail: err.code })
+	}
+}
+
+function onQueued(ev) {
+	// During a call or on the thank-you screen a late queue update must not pull the
+	// resident back to the waiting screen.
+	if (page.state !== 'idle' && page.state !== 'queued') return
+	page.visit = ev.visit ?? page.visit
+	const dept = page.departments.find((d) => d.id === ev.department)
+	if (dept) ui.queuedDept.textContent = dept.name
+	if (Number.isFinite(ev.position) && ev.position > 0) {
+		setBilingual(ui.queuedPosition, 'kiosk.position', { n: ev.position })
+		ui.queuedPosition.hidden = false
+	}
+	if (Number.isFinite(ev.estimated_wait_s)) {
+		const minutes = Math.max(1, Math.ceil(ev.estimated_wait_s / 60))
+		if (ev.estimated_wait_s > 0) setBilingual(ui.queuedWait, 'kiosk.wait_minutes', { m: minutes })
+		else setBilingual(ui.queuedWait, 'kiosk.wait_soon')
+		ui.queuedWait.hidden = false
+	}
+	if (page.state !== 'queued') show('queued')
+}
+
+async function cancelCall() {
+	ui.hangup.disabled = true
+	try {
+		await session.client.request('hangup')
+	} catch {
+		// Whatever the server says, the resident asked to stop: the start screen is right.
+	}
+	if (page.state === 'queued') showIdle()
+}
+
+// --- The call -----------------------------------------------------------------------------
+
+function onConnected(ev) {
+	page.visit = ev.visit ?? page.visit
+	page.connected = true
+	const others = (ev.parties ?? []).filter((p) => p.id !== page.self?.id)
+	page.primary = others.find((p) => p.role === 'staff') ?? others[0] ?? null
+	remote.setParties(others)
+	updateCallLabel()
+	remote.resume()
+	if (page.state !== 'in_call') show('call')
+}
+
+// Names the clerk over the big video: whoever the server says feeds the camera slot, else
+// the first clerk among the parties.
+function updateCallLabel() {
+	ui.callLabel.textContent = partyLabel(remote.primaryParty() ?? page.primary)
+}
+
+function onEnded(ev) {
+	if (page.state === 'idle' || page.state === 'connecting' || page.state === 'error') return
+	remote.reset()
+	ui.remoteAudio.volume = 1
+	setMicEnabled(true)
+	switch (ev.reason) {
+	case 'cancelled':
+		if (!page.connected) {
+			showIdle()
+			return
+		}
+		showThanks(ev.visit)
+		return
+	case 'no_answer':
+		showNotice('kiosk.no_answer', 'kiosk.try_later')
+		return
+	case 'closed':
+		showNotice('kiosk.closed', 'kiosk.try_later')
+		return
+	default:
+		showThanks(ev.visit)
+	}
+}
+
+// Relayed from the clerk: adjust how loud the clerk sounds, or mute the kiosk's microphone.
+function onControl(ev) {
+	if (typeof ev.volume === 'number') ui.remoteAudio.volume = Math.min(1, Math.max(0, ev.volume))
+	if (typeof ev.mic === 'boolean') setMicEnabled(ev.mic)
+}
+
+function setMicEnabled(on) {
+	for (const track of session?.stream?.getAudioTracks() ?? []) track.enabled = on
+}
+
+// --- After the call -----------------------------------------------------------------------
+
+function showThanks(visit) {
+	setBilingual(ui.endedTitle, 'kiosk.thanks')
+	ui.endedDetail.replaceChildren()
+	ui.rating.hidden = !(page.connected && visit)
+	ui.rating.dataset.visit = visit ?? ''
+	for (const b of ui.rating.querySelectorAll('button')) b.disabled = false
+	show('ended')
+	backToStartIn(ENDED_SCREEN_MS)
+}
+
+function showNotice(titleKey, detailKey, params = {}) {
+	setBilingual(ui.endedTitle, titleKey)
+	setBilingual(ui.endedDetail, detailKey, params)
+	ui.rating.hidden = true
+	show('ended')
+	backToStartIn(ENDED_SCREEN_MS)
+}
+
+function backToStartIn(ms) {
+	clearTimeout(page.endedTimer)
+	page.endedTimer = setTimeout(() => {
+		if (page.state === 'ended') showIdle()
+	}, ms)
+}
+
+async function rate(rating) {
+	const visit = ui.rating.dataset.visit
+	for (const b of ui.rating.querySelectorAll('button')) b.disabled = true
+	setBilingual(ui.endedDetail, 'kiosk.rated')
+	backToStartIn(RATED_SCREEN_MS)
+	try {
+		await session.client.request('survey', { visit, rating })
+	} catch {
+		// A lost rating is not worth troubling the resident with.
+	}
+}
+
+// --- Session ------------------------------------------------------------------------------
+
+function onReady({ mids, reply }) {
+	page.self = reply.self ?? null
+	page.departments = reply.departments ?? []
+	ui.kioskName.textContent = partyLabel(page.self)
+	remote.setMids(mids)
+	ui.selfVideo.srcObject = session.stream
+	resumePlayback(ui.selfVideo)
+	showIdle()
+}
+
+function onLost() {
+	clearTimeout(page.endedTimer)
+	remote.reset()
+	setBilingual($('#connecting-text'), 'conn.lost')
+	show('connecting', 'lost')
+}
+
+function onFatal(err) {
+	if (err.code === 'unauthorized') showError('kiosk.unregistered', 'kiosk.token_rejected')
+	else if (err.code === 'media') showError('media.failed', 'media.failed_detail', { detail: err.message }, true)
+	else showError('error.generic', 'error.detail', { detail: err.code || err.message }, true)
+}
+
+function bindEvents(client) {
+	client.on('departments', (ev) => {
+		page.departments = ev.departments ?? []
+		if (page.state === 'idle') renderDepartments()
+	})
+	client.on('queued', onQueued)
+	client.on('connected', onConnected)
+	client.on('ended', onEnded)
+	client.on('slots', (ev) => {
+		remote.setSlots(ev.slots)
+		updateCallLabel()
+	})
+	client.on('control', onControl)
+}
+
+function main() {
+	applyI18n()
+	ui.hangup.addEventListener('click', cancelCall)
+	ui.errorRetry.addEventListener('click', () => location.reload())
+	for (const b of ui.rating.querySelectorAll('button[data-rating]')) {
+		b.addEventListener('click', () => rate(Number(b.dataset.rating)))
+	}
+	const token = takeToken()
+	if (!token) {
+		showError('kiosk.unregistered', 'kiosk.unregistered_detail')
+		return
+	}
+	show('connecting')
+	session = new Session({
+		hello: () => ({ role: 'kiosk', token }),
+		onClient: bindEvents,
+		onTrack: (role, track) => remote.attach(role, track),
+		onReady,
+		onLost,
+		onFatal,
+	})
+	session.start()
+}
+
+main()

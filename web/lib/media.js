@@ -1,0 +1,140 @@
+// Local devices, the one-time negotiation, and where received tracks are shown.
+//
+// Every session negotiates exactly once, right after hello, with five transceivers in a fixed
+// order; calls and transfers never renegotiate: the server only rewires what feeds each one.
+
+export async function getLocalMedia() {
+	if (!navigator.mediaDevices?.getUserMedia) {
+		throw new Error('getUserMedia unavailable (the page needs https or localhost)')
+	}
+	return navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } })
+}
+
+// Creates the PeerConnection, sends the offer with the mid -> role map and applies the answer.
+// onTrack(role, track, mid) is called for each received track; role is 'mic', 'camera',
+// 'document' or 'slot'. Resolves with {pc, mids} where mids names the mid of each transceiver.
+export async function negotiate(client, stream, onTrack) {
+	const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' })
+	try {
+		const mic = stream.getAudioTracks()[0] ?? 'audio'
+		const cam = stream.getVideoTracks()[0] ?? 'video'
+		const send = { direction: 'sendrecv', streams: [stream] }
+		const transceivers = [
+			[pc.addTransceiver(mic, send), 'mic', 'mic'],
+			[pc.addTransceiver(cam, send), 'camera', 'camera'],
+			[pc.addTransceiver('video', { direction: 'sendrecv' }), 'document', 'document'],
+			[pc.addTransceiver('audio', { direction: 'recvonly' }), 'slot', 'slotAudio'],
+			[pc.addTransceiver('video', { direction: 'recvonly' }), 'slot', 'slotVideo'],
+		]
+		const roleByMid = {}
+		pc.ontrack = (ev) => {
+			const mid = ev.transceiver.mid
+			if (mid in roleByMid) onTrack(roleByMid[mid], ev.track, mid)
+		}
+		await pc.setLocalDescription(await pc.createOffer())
+
+		// mids exist only once the local description is set.
+		const tracks = {}
+		const mids = {}
+		for (const [tr, role, name] of transceivers) {
+			tracks[tr.mid] = role
+			roleByMid[tr.mid] = role
+			mids[name] = tr.mid
+		}
+		const reply = await client.request('offer', { sdp: pc.localDescription.sdp, tracks })
+		await pc.setRemoteDescription({ type: 'answer', sdp: reply.sdp })
+		return { pc, mids }
+	} catch (err) {
+		pc.close()
+		throw err
+	}
+}
+
+// Plays a track in a media element; autoplay refusals are expected before a user gesture
+// and are retried by the next call to play().
+export function playTrack(el, track) {
+	el.srcObject = new MediaStream([track])
+	resumePlayback(el)
+}
+
+export function resumePlayback(el) {
+	if (!el.srcObject) return
+	const p = el.play()
+	if (p) p.catch(() => {})
+}
+
+// Routes received tracks to the page's elements and shows or hides the secondary tiles as
+// the server's `slots` events say. elements: {mainVideo, mainAudio, docVideo, docTile,
+// slotAudio, slotVideo, slotTile, slotLabel}; docTile, slotTile and slotLabel may be absent.
+export class RemoteMedia {
+	#el
+	#mids = {}
+	#feeds = new Map() // mid -> party id or null
+	#parties = new Map() // party id -> party
+
+	constructor(elements) {
+		this.#el = elements
+		this.#render()
+	}
+
+	// Called once negotiate() has resolved and the mids are known.
+	setMids(mids) {
+		this.#mids = mids
+		this.#render()
+	}
+
+	attach(role, track) {
+		const el = this.#el
+		if (role === 'mic') playTrack(el.mainAudio, track)
+		else if (role === 'camera') playTrack(el.mainVideo, track)
+		else if (role === 'document' && el.docVideo) playTrack(el.docVideo, track)
+		else if (role === 'slot' && track.kind === 'audio' && el.slotAudio) playTrack(el.slotAudio, track)
+		else if (role === 'slot' && track.kind === 'video' && el.slotVideo) playTrack(el.slotVideo, track)
+	}
+
+	setSlots(slots) {
+		for (const s of slots ?? []) this.#feeds.set(String(s.mid), s.party ?? null)
+		this.#render()
+	}
+
+	setParties(parties) {
+		this.#parties = new Map((parties ?? []).map((p) => [p.id, p]))
+		this.#render()
+	}
+
+	// The party the server says feeds the camera slot (the primary party), if it said so.
+	primaryParty() {
+		const id = this.#feeds.get(this.#mids.camera)
+		return id ? (this.#parties.get(id) ?? null) : null
+	}
+
+	// Forgets who feeds what, at the end of a call.
+	reset() {
+		this.#feeds.clear()
+		this.#parties.clear()
+		this.#render()
+	}
+
+	// Retries playback after a user gesture (browsers may refuse unmuted autoplay before one).
+	resume() {
+		for (const el of Object.values(this.#el)) {
+			if (el instanceof HTMLMediaElement) resumePlayback(el)
+		}
+	}
+
+	#render() {
+		const el = this.#el
+		const docParty = this.#feeds.get(this.#mids.document) ?? null
+		if (el.docTile) el.docTile.hidden = docParty === null
+		const slotParty = this.#feeds.get(this.#mids.slotVideo) ?? null
+		if (el.slotTile) el.slotTile.hidden = slotParty === null
+		if (el.slotLabel) el.slotLabel.textContent = slotParty ? partyLabel(this.#parties.get(slotParty)) : ''
+	}
+}
+
+// A short human label for a party: 「保険年金課 佐藤」 for staff, 「山田出張所 1番」 for a kiosk.
+export function partyLabel(party) {
+	if (!party) return ''
+	if (party.role === 'staff') return [party.department?.name, party.name].filter(Boolean).join(' ')
+	return party.name ?? party.branch?.name ?? ''
+}
