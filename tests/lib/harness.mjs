@@ -1,0 +1,615 @@
+// The integration tests' stack: a throwaway PostgreSQL cluster, a migrated and seeded
+// database, and a real `madoguchi serve` on free loopback ports; plus a small promise-based
+// WebSocket client for the protocol (shared/PROTOCOL.md).
+//
+//   const stack = await startStack({ tls: true });
+//   const kiosk = await wsClient(stack.wsUrl);
+//   const reply = await kiosk.request('hello', { role: 'kiosk', token: stack.tokens.yamada });
+//   ...
+//   await stack.stop(); // asserts the server exited 0 (ASan leak reports make it non-zero)
+//
+// Environment: MADOGUCHI_BIN (the server binary; default build-test/server/madoguchi),
+// MADOGUCHI_ROOT (the source tree; default two levels above this file),
+// MADOGUCHI_TEST_LOG_LEVEL (the server's --log-level; default info),
+// MADOGUCHI_KEEP_TMP=1 (keep the temp dir even when everything passed).
+
+import { spawn, spawnSync } from 'node:child_process';
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+
+export const ROOT = process.env.MADOGUCHI_ROOT ||
+	path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BIN = process.env.MADOGUCHI_BIN || path.join(ROOT, 'build-test', 'server', 'madoguchi');
+
+const LISTEN_TIMEOUT_MS = 20000;
+const STOP_TIMEOUT_MS = 15000;
+
+// Stacks still running, so that a test process dying half-way does not leave a server or a
+// PostgreSQL cluster behind.
+const liveStacks = new Set();
+process.on('exit', () => {
+	for (const s of liveStacks)
+		s.killNow();
+});
+
+// ---------------------------------------------------------------------------------------
+// Child processes
+
+/** Runs a command to completion. Resolves {code, signal, stdout, stderr}; never rejects on a
+ * non-zero exit (see runOk). */
+export function run(cmd, args, { input, timeoutMs = 60000, cwd = ROOT, env } = {}) {
+	return new Promise((resolve, reject) => {
+		const child = spawn(cmd, args, { cwd, env: env || process.env,
+			stdio: ['pipe', 'pipe', 'pipe'] });
+		let stdout = '', stderr = '';
+		child.stdout.on('data', (d) => { stdout += d; });
+		child.stderr.on('data', (d) => { stderr += d; });
+		const timer = setTimeout(() => {
+			child.kill('SIGKILL');
+			reject(new Error(`${describe(cmd, args)} did not finish within ${timeoutMs} ms\n` +
+				`stdout:\n${stdout}\nstderr:\n${stderr}`));
+		}, timeoutMs);
+		child.on('error', (err) => {
+			clearTimeout(timer);
+			reject(new Error(`cannot run ${describe(cmd, args)}: ${err.message}`));
+		});
+		child.on('close', (code, signal) => {
+			clearTimeout(timer);
+			resolve({ code, signal, stdout, stderr });
+		});
+		child.stdin.on('error', () => {}); // the child may exit without reading its input
+		child.stdin.end(input ?? '');
+	});
+}
+
+/** Like run, but rejects with the command's output unless it exits 0; resolves stdout. */
+export async function runOk(cmd, args, opts) {
+	const r = await run(cmd, args, opts);
+	if (r.code !== 0)
+		throw new Error(`${describe(cmd, args)} failed (exit ${r.code}${r.signal ? ', ' +
+			r.signal : ''})\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+	return r.stdout;
+}
+
+function describe(cmd, args) {
+	return [cmd, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a)))
+		.join(' ');
+}
+
+// ---------------------------------------------------------------------------------------
+// Ports
+
+function tcpPortFree(port) {
+	return new Promise((resolve) => {
+		const srv = net.createServer();
+		srv.once('error', () => resolve(false));
+		srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+	});
+}
+
+function bindUdp(port) {
+	return new Promise((resolve) => {
+		const sock = dgram.createSocket('udp4');
+		sock.once('error', () => { sock.close(); resolve(0); });
+		sock.bind(port, '127.0.0.1', () => {
+			const p = sock.address().port;
+			sock.close(() => resolve(p));
+		});
+	});
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export async function freeTcpPort() {
+	return new Promise((resolve, reject) => {
+		const srv = net.createServer();
+		srv.once('error', reject);
+		srv.listen(0, '127.0.0.1', () => {
+			const { port } = srv.address();
+			srv.close(() => resolve(port));
+		});
+	});
+}
+
+/** A port free for both UDP (media) and TCP (ICE-TCP) on 127.0.0.1. */
+export async function freeMediaPort() {
+	for (let i = 0; i < 50; i++) {
+		const p = await bindUdp(0);
+		if (p && await tcpPortFree(p))
+			return p;
+	}
+	throw new Error('no port free for both UDP and TCP after 50 tries');
+}
+
+// ---------------------------------------------------------------------------------------
+// The stack
+
+/** Parses the file written by deploy/seed-demo.sh. */
+export function parseDemoFile(text) {
+	const tokens = {}, kiosks = [], logins = {};
+	for (const line of text.split('\n')) {
+		if (!line.trim() || line.startsWith('#'))
+			continue;
+		const f = line.split(' ');
+		if (f[0] === 'kiosk') {
+			const k = { branch: f[1], token: f[2], name: f.slice(3).join(' ') };
+			kiosks.push(k);
+			tokens[k.branch] ??= k.token;
+		} else if (f[0] === 'login') {
+			logins[f[1]] = { username: f[1], password: f[2], departments: f[3].split(','),
+				flags: f[4] === '-' ? [] : f[4].split(','), name: f.slice(5).join(' ') };
+		}
+	}
+	return { tokens, kiosks, logins };
+}
+
+async function makeCert(dir) {
+	const cert = path.join(dir, 'cert.pem'), key = path.join(dir, 'key.pem');
+	await runOk('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt',
+		'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=localhost',
+		'-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert]);
+	return { cert, key };
+}
+
+/**
+ * Starts PostgreSQL + madoguchi. Options:
+ *   tls       serve HTTPS/WSS with a fresh self-signed certificate (default true); false
+ *             passes --no-tls (plain HTTP/WS on loopback)
+ *   seed      seed the demo city with deploy/seed-demo.sh (default true)
+ *   config    an object written as JSON to TMP/config.json and passed with --config
+ *   serveArgs extra arguments for `serve`
+ */
+export async function startStack({ tls = true, seed = true, config = null, serveArgs = [] } = {}) {
+	if (!fs.existsSync(BIN))
+		throw new Error(`server binary ${BIN} does not exist (build it, or set MADOGUCHI_BIN)`);
+	const tmp = fs.mkdtempSync('/tmp/madoguchi-test-');
+	// PostgreSQL runs as `postgres` when the tests run as root: it must reach the cluster.
+	fs.chmodSync(tmp, 0o755);
+	const stack = new Stack(tmp);
+	liveStacks.add(stack);
+	try {
+		await stack.start({ tls, seed, config, serveArgs });
+	} catch (err) {
+		await stack.abort();
+		throw new Error(`${err.message}\n(stack files kept in ${tmp})`, { cause: err });
+	}
+	return stack;
+}
+
+class Stack {
+	constructor(tmp) {
+		this.tmp = tmp;
+		this.root = ROOT;
+		this.bin = BIN;
+		this.pgDir = path.join(tmp, 'pg');
+		this.pgStarted = false;
+		this.server = null;
+		this.exit = null; // {code, signal} once the server has exited
+		this.log = '';
+		this.logFile = path.join(tmp, 'server.log');
+	}
+
+	async start({ tls, seed, config, serveArgs }) {
+		const out = await runOk('bash', [path.join(ROOT, 'deploy', 'pg-local.sh'), 'start',
+			this.pgDir, '--fast']);
+		this.pgStarted = true;
+		this.conninfo = out.trim().split('\n').pop();
+		this.sockDir = /host=(\S+)/.exec(this.conninfo)[1];
+		this.dbUser = /user=(\S+)/.exec(this.conninfo)[1];
+
+		await runOk(BIN, ['--db', this.conninfo, 'migrate']);
+		if (seed) {
+			const demo = path.join(this.tmp, 'demo.txt');
+			await runOk('bash', [path.join(ROOT, 'deploy', 'seed-demo.sh'), this.conninfo, BIN,
+				demo]);
+			Object.assign(this, parseDemoFile(fs.readFileSync(demo, 'utf8')));
+		} else {
+			Object.assign(this, { tokens: {}, kiosks: [], logins: {} });
+		}
+
+		this.port = await freeTcpPort();
+		this.mediaPort = await freeMediaPort();
+		const args = ['--db', this.conninfo];
+		if (config) {
+			const file = path.join(this.tmp, 'config.json');
+			fs.writeFileSync(file, JSON.stringify(config, null, 2));
+			args.push('--config', file);
+		}
+		args.push('serve', '--bind', '127.0.0.1', '--port', String(this.port),
+			'--media-port', String(this.mediaPort), '--media-ip', '127.0.0.1',
+			'--web', path.join(ROOT, 'web'),
+			'--log-level', process.env.MADOGUCHI_TEST_LOG_LEVEL || 'info');
+		if (tls) {
+			const { cert, key } = await makeCert(this.tmp);
+			args.push('--tls-cert', cert, '--tls-key', key);
+		} else {
+			args.push('--no-tls');
+		}
+		args.push(...serveArgs);
+		this.serveCommand = describe(BIN, args);
+		await this.spawnServer(args);
+
+		const scheme = tls ? 'https' : 'http';
+		this.url = `${scheme}://127.0.0.1:${this.port}`;
+		this.wsUrl = `${tls ? 'wss' : 'ws'}://127.0.0.1:${this.port}/ws`;
+	}
+
+	spawnServer(args) {
+		const logStream = fs.createWriteStream(this.logFile);
+		return new Promise((resolve, reject) => {
+			// The temp dir as working directory: whatever the server writes to relative paths
+			// (a spool, var/...) stays with this stack, away from the tree and other stacks.
+			const child = spawn(BIN, args, { cwd: this.tmp, stdio: ['ignore', 'pipe', 'pipe'] });
+			this.server = child;
+			let ready = false;
+			const timer = setTimeout(() => {
+				reject(new Error(`the server did not log msg="listening" within ` +
+					`${LISTEN_TIMEOUT_MS / 1000} s\ncommand: ${this.serveCommand}\n` +
+					`log:\n${this.log}`));
+			}, LISTEN_TIMEOUT_MS);
+			const onData = (d) => {
+				this.log += d;
+				logStream.write(d);
+				if (!ready && /msg="?listening"?/.test(this.log)) {
+					ready = true;
+					clearTimeout(timer);
+					resolve();
+				}
+			};
+			child.stdout.on('data', onData);
+			child.stderr.on('data', onData);
+			child.on('error', (err) => {
+				clearTimeout(timer);
+				reject(new Error(`cannot start ${BIN}: ${err.message}`));
+			});
+			child.on('exit', (code, signal) => {
+				this.exit = { code, signal };
+				if (!ready) {
+					clearTimeout(timer);
+					reject(new Error(`the server exited during start (code ${code}, signal ` +
+						`${signal})\ncommand: ${this.serveCommand}\nlog:\n${this.log}`));
+				}
+			});
+			child.on('close', () => logStream.end());
+		});
+	}
+
+	/** True while the server process runs. */
+	serverAlive() {
+		return this.server !== null && this.exit === null;
+	}
+
+	/** Everything the server wrote to stdout and stderr so far. */
+	serverLog() {
+		return this.log;
+	}
+
+	/** psql -At: the output as text, trimmed; throws with psql's message on error. */
+	async psql(sql) {
+		const out = await runOk('psql', ['-X', '-h', this.sockDir, '-U', this.dbUser,
+			'-d', 'madoguchi', '-At', '-v', 'ON_ERROR_STOP=1', '-c', sql]);
+		return out.trim();
+	}
+
+	/** Runs a query whose single column is JSON (e.g. row_to_json) and parses each row. */
+	async psqlJson(sql) {
+		const out = await this.psql(sql);
+		return out ? out.split('\n').map((l) => JSON.parse(l)) : [];
+	}
+
+	/** The records of one visit: {visit, legs} (legs in seq order; visit null if absent). */
+	async visitRecord(visitId) {
+		if (!/^[0-9a-f-]{36}$/i.test(visitId))
+			throw new Error(`not a visit id: ${visitId}`);
+		const [visit] = await this.psqlJson(
+			`SELECT row_to_json(v) FROM visits v WHERE v.id = '${visitId}'`);
+		const legs = await this.psqlJson(
+			`SELECT row_to_json(l) FROM legs l WHERE l.visit_id = '${visitId}' ORDER BY l.seq`);
+		return { visit: visit ?? null, legs };
+	}
+
+	/** Polls visitRecord until check(record) is true (records are written asynchronously). */
+	async waitForRecord(visitId, check, what, timeoutMs = 10000) {
+		const deadline = Date.now() + timeoutMs;
+		let rec;
+		for (;;) {
+			rec = await this.visitRecord(visitId);
+			if (check(rec))
+				return rec;
+			if (Date.now() > deadline)
+				throw new Error(`database records of visit ${visitId} never showed ${what} ` +
+					`within ${timeoutMs} ms; last seen:\n${JSON.stringify(rec, null, 2)}`);
+			await sleep(200);
+		}
+	}
+
+	/** `madoguchi admin ARGS...`; resolves stdout. */
+	admin(...args) {
+		return runOk(BIN, ['--db', this.conninfo, 'admin', ...args]);
+	}
+
+	/** Adds a kiosk and returns its token (for tests that need more kiosks than the demo). */
+	async addKiosk(branch, name) {
+		const out = await this.admin('kiosk', 'add', '--branch', branch, '--name', name);
+		const token = out.split('\n')[0].trim();
+		if (!token)
+			throw new Error(`kiosk add printed no token: ${JSON.stringify(out)}`);
+		return token;
+	}
+
+	/** GET on the server; resolves {status, headers, body, json (null unless JSON)}. */
+	get(urlPath, { headers = {} } = {}) {
+		const mod = this.url.startsWith('https') ? https : http;
+		return new Promise((resolve, reject) => {
+			const req = mod.get(this.url + urlPath, { rejectUnauthorized: false, headers,
+				timeout: 5000 }, (res) => {
+				let body = '';
+				res.setEncoding('utf8');
+				res.on('data', (d) => { body += d; });
+				res.on('end', () => {
+					let json = null;
+					try { json = JSON.parse(body); } catch { /* not JSON */ }
+					resolve({ status: res.statusCode, headers: res.headers, body, json });
+				});
+			});
+			req.on('timeout', () => req.destroy(new Error(`GET ${urlPath} timed out`)));
+			req.on('error', reject);
+		});
+	}
+
+	waitServerExit(timeoutMs) {
+		if (this.exit || !this.server)
+			return Promise.resolve(true);
+		return new Promise((resolve) => {
+			const timer = setTimeout(() => resolve(false), timeoutMs);
+			this.server.once('exit', () => { clearTimeout(timer); resolve(true); });
+		});
+	}
+
+	async stopPg() {
+		if (!this.pgStarted)
+			return;
+		this.pgStarted = false;
+		const r = await run('bash', [path.join(ROOT, 'deploy', 'pg-local.sh'), 'stop', this.pgDir,
+			'--fast']);
+		if (r.code !== 0)
+			process.stderr.write(`warning: stopping PostgreSQL in ${this.pgDir} failed:\n` +
+				`${r.stderr}\n`);
+	}
+
+	/** Tears down after a failed start; keeps the temp dir for inspection. */
+	async abort() {
+		if (this.serverAlive()) {
+			this.server.kill('SIGKILL');
+			await this.waitServerExit(5000);
+		}
+		await this.stopPg();
+		liveStacks.delete(this);
+	}
+
+	/**
+	 * Stops the server with SIGTERM and asserts a clean exit 0 (a sanitizer report or a crash
+	 * makes it fail, with the log), then stops PostgreSQL and removes the temp dir (kept when
+	 * anything failed, when keep is true, or with MADOGUCHI_KEEP_TMP=1).
+	 */
+	async stop({ keep = false } = {}) {
+		let problem = null;
+		if (this.exit) {
+			problem = `the server had already exited (code ${this.exit.code}, signal ` +
+				`${this.exit.signal}) before stop()`;
+		} else if (this.server) {
+			this.server.kill('SIGTERM');
+			if (!await this.waitServerExit(STOP_TIMEOUT_MS)) {
+				this.server.kill('SIGKILL');
+				await this.waitServerExit(5000);
+				problem = `the server did not exit within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM`;
+			} else if (this.exit.code !== 0) {
+				problem = `the server exited with code ${this.exit.code}, signal ` +
+					`${this.exit.signal} after SIGTERM (0 expected; a sanitizer report?)`;
+			}
+		}
+		await this.stopPg();
+		liveStacks.delete(this);
+		if (problem)
+			throw new Error(`${problem}\nlog (also in ${this.logFile}):\n${this.log}`);
+		if (keep || process.env.MADOGUCHI_KEEP_TMP === '1')
+			process.stderr.write(`stack files kept in ${this.tmp}\n`);
+		else
+			fs.rmSync(this.tmp, { recursive: true, force: true });
+	}
+
+	/** Synchronous last-resort cleanup for process exit. */
+	killNow() {
+		if (this.serverAlive())
+			this.server.kill('SIGKILL');
+		if (this.pgStarted)
+			spawnSync('bash', [path.join(ROOT, 'deploy', 'pg-local.sh'), 'stop', this.pgDir,
+				'--fast'], { stdio: 'ignore' });
+	}
+}
+
+// ---------------------------------------------------------------------------------------
+// WebSocket client
+
+export function sleep(ms) {
+	return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Opens a protocol client; rejects if the connection is not open within timeoutMs. */
+export function wsClient(url, { timeoutMs = 5000 } = {}) {
+	return new Promise((resolve, reject) => {
+		const c = new WsClient(url);
+		const timer = setTimeout(() => {
+			c.ws.terminate();
+			reject(new Error(`WebSocket ${url} did not open within ${timeoutMs} ms`));
+		}, timeoutMs);
+		c.ws.once('open', () => { clearTimeout(timer); resolve(c); });
+		c.ws.once('close', (code) => {
+			clearTimeout(timer);
+			reject(new Error(`WebSocket ${url} closed (code ${code}) before opening` +
+				(c.error ? `: ${c.error.message}` : '')));
+		});
+	});
+}
+
+class WsClient {
+	constructor(url) {
+		this.url = url;
+		this.ws = new WebSocket(url, { rejectUnauthorized: false, maxPayload: 1 << 20 });
+		this.nextId = 1;
+		this.pending = new Map(); // id -> {resolve, reject, timer, type}
+		this.events = [];         // messages not yet consumed by waitFor (events, id-less errors)
+		this.waiters = [];        // {type, pred, resolve, reject, timer}
+		this.received = [];       // every message, for error reports
+		this.closeCode = null;
+		this.closeReason = null;
+		this.error = null;
+		this.closed = new Promise((resolve) => {
+			this.ws.on('close', (code, reason) => {
+				this.closeCode = code;
+				this.closeReason = reason.toString();
+				const why = new Error(`connection closed (code ${code} ` +
+					`${JSON.stringify(this.closeReason)})`);
+				for (const p of this.pending.values()) {
+					clearTimeout(p.timer);
+					p.reject(new Error(`${why.message} before the reply to ${p.type}\n` +
+						this.recent()));
+				}
+				this.pending.clear();
+				for (const w of this.waiters) {
+					clearTimeout(w.timer);
+					w.reject(new Error(`${why.message} while waiting for event ${w.type}\n` +
+						this.recent()));
+				}
+				this.waiters = [];
+				resolve({ code, reason: this.closeReason });
+			});
+		});
+		this.ws.on('error', (err) => { this.error = err; });
+		this.ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+	}
+
+	onMessage(data, isBinary) {
+		let msg;
+		try {
+			msg = JSON.parse(data.toString());
+		} catch {
+			msg = { type: '__unparsable', raw: data.toString(), binary: isBinary };
+		}
+		this.received.push(msg);
+		if (msg && msg.id != null && this.pending.has(msg.id)) {
+			const p = this.pending.get(msg.id);
+			this.pending.delete(msg.id);
+			clearTimeout(p.timer);
+			p.resolve(msg);
+			return;
+		}
+		const i = this.waiters.findIndex((w) => w.type === msg.type && w.pred(msg));
+		if (i >= 0) {
+			const [w] = this.waiters.splice(i, 1);
+			clearTimeout(w.timer);
+			w.resolve(msg);
+			return;
+		}
+		this.events.push(msg);
+	}
+
+	/** The last messages received, for failure messages. */
+	recent(n = 8) {
+		const last = this.received.slice(-n).map((m) => '  ' + JSON.stringify(m).slice(0, 300));
+		return `last ${last.length} messages received on ${this.url}:\n${last.join('\n')}`;
+	}
+
+	get isOpen() {
+		return this.ws.readyState === WebSocket.OPEN;
+	}
+
+	/** Sends {type, id, ...fields} and resolves the reply ({type:"ok"} or {type:"error"}). */
+	request(type, fields = {}, { timeoutMs = 5000 } = {}) {
+		const id = fields.id ?? this.nextId++;
+		const msg = { type, id, ...fields };
+		return new Promise((resolve, reject) => {
+			if (!this.isOpen) {
+				reject(new Error(`cannot send ${type}: connection not open (close code ` +
+					`${this.closeCode})`));
+				return;
+			}
+			const timer = setTimeout(() => {
+				this.pending.delete(id);
+				reject(new Error(`no reply to ${type} (id ${id}) within ${timeoutMs} ms\n` +
+					this.recent()));
+			}, timeoutMs);
+			this.pending.set(id, { resolve, reject, timer, type });
+			this.ws.send(JSON.stringify(msg));
+		});
+	}
+
+	/** Sends a frame as is: a string as a text frame, a Buffer as a binary frame. */
+	sendRaw(data) {
+		this.ws.send(data, { binary: Buffer.isBuffer(data) });
+	}
+
+	/** Resolves (and consumes) the first event of this type matching pred, past or future. */
+	waitFor(type, pred = () => true, timeoutMs = 5000) {
+		const i = this.events.findIndex((m) => m.type === type && pred(m));
+		if (i >= 0)
+			return Promise.resolve(this.events.splice(i, 1)[0]);
+		return new Promise((resolve, reject) => {
+			if (this.closeCode !== null) {
+				reject(new Error(`connection closed (code ${this.closeCode}) while waiting ` +
+					`for event ${type}\n${this.recent()}`));
+				return;
+			}
+			const w = { type, pred, resolve, reject };
+			w.timer = setTimeout(() => {
+				this.waiters = this.waiters.filter((x) => x !== w);
+				reject(new Error(`no matching ${type} event within ${timeoutMs} ms\n` +
+					this.recent()));
+			}, timeoutMs);
+			this.waiters.push(w);
+		});
+	}
+
+	/** Resolves {code, reason} once the server closed the connection. */
+	waitClose(timeoutMs = 5000) {
+		return new Promise((resolve, reject) => {
+			const timer = setTimeout(() => reject(new Error(
+				`connection still open after ${timeoutMs} ms\n${this.recent()}`)), timeoutMs);
+			this.closed.then((r) => { clearTimeout(timer); resolve(r); });
+		});
+	}
+
+	/** Closes the connection (normal closure) and waits for the close to complete. */
+	async close() {
+		if (this.closeCode !== null)
+			return;
+		this.ws.close(1000);
+		await this.waitClose(2000).catch(() => this.ws.terminate());
+	}
+}
+
+// ---------------------------------------------------------------------------------------
+// Assertions on replies
+
+/** Throws unless reply is {type:"ok"}; returns it. */
+export function assertOk(reply, what) {
+	if (!reply || reply.type !== 'ok')
+		throw new Error(`${what}: expected an ok reply, got ${JSON.stringify(reply)}`);
+	return reply;
+}
+
+/** Throws unless reply is {type:"error", code}; returns it. */
+export function assertError(reply, code, what) {
+	if (!reply || reply.type !== 'error' || reply.code !== code)
+		throw new Error(`${what}: expected error ${code}, got ${JSON.stringify(reply)}`);
+	return reply;
+}
+
+/** Protocol error codes (shared/PROTOCOL.md). */
+export const ERROR_CODES = ['bad_request', 'unauthorized', 'forbidden', 'not_found', 'conflict',
+	'unavailable', 'too_many', 'internal'];
