@@ -364,10 +364,12 @@ static int peer_take_tracks(struct sfu_peer *p, const sdp_offer *o, const sfu_tr
 			sl->wait_keyframe = m->kind == SDP_KIND_VIDEO;
 			sdp_answer_media *am = &ap->media[i];
 			am->send_ssrc = sl->out_ssrc;
-			snprintf(am->msid_stream, sizeof am->msid_stream, "madoguchi-%s",
+			/* mids are at most 31 bytes; the precisions keep the names within their
+			 * 40-byte fields. */
+			snprintf(am->msid_stream, sizeof am->msid_stream, "mdg-%.32s",
 				 role == SFU_ROLE_SLOT ? m->mid : "primary");
-			snprintf(am->msid_track, sizeof am->msid_track, "mdg-%s-%s", role_names[role],
-				 m->mid);
+			snprintf(am->msid_track, sizeof am->msid_track, "mdg-%s-%.24s",
+				 role_names[role], m->mid);
 			snprintf(am->cname, sizeof am->cname, "madoguchi");
 		}
 		if (!p->ext_mid)

@@ -1,0 +1,871 @@
+/* The HTTPS + WSS front door: one libwebsockets context on our libuv loop, one protocol that
+ * serves both the /ws WebSocket and plain HTTP (static files and the API hook).
+ *
+ * lws rules this file follows (see shared/NOTES.md): the WebSocket protocol is protocols[0]
+ * because browsers open /ws without a subprotocol; exactly one lws_write per writable
+ * callback, with a per-connection queue that keeps LWS_PRE bytes in front of each payload;
+ * connections are closed with 1001 before the context goes, because destroying the context
+ * sends no close frame; and the context is destroyed twice around the loop (see
+ * sig_server_finish in server.h). */
+#include "signal/server.h"
+
+#include <libwebsockets.h>
+
+#include "base/log.h"
+
+#include <ctype.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SRV_RX_BUFFER 65536
+#define SRV_SEND_QUEUE_MAX (8 * 1024 * 1024) /* bytes queued for one slow client */
+#define SRV_HTTP_CHUNK 16384		      /* one body write per writable callback */
+#define SRV_SHUTDOWN_GRACE_MS 2000	      /* wait this long for close handshakes */
+
+typedef struct srv_msg {
+	struct srv_msg *next;
+	size_t len;
+	unsigned char buf[]; /* LWS_PRE bytes of headroom, then the payload */
+} srv_msg;
+
+struct sig_conn {
+	sig_server *srv;
+	struct lws *wsi;
+	void *user;
+	sig_conn *prev, *next; /* in srv->conns */
+	srv_msg *head, *tail;  /* send queue */
+	size_t queued;
+	char *rx; /* the message being received, NUL-terminated when complete */
+	size_t rx_len, rx_cap;
+	bool rx_active;	    /* inside a message (between its first and final fragment) */
+	const char *rx_bad; /* why the message in progress will be rejected, or NULL */
+	bool closing;	 /* no more sends: a close frame follows the queue */
+	bool close_sent; /* lws is sending our close frame */
+	int close_status;
+	char close_reason[124]; /* a close frame carries at most 123 bytes of reason */
+};
+
+/* One HTTP request that this file answers itself (API routes, redirects, generated pages):
+ * what the request said, and the response body still to be written. */
+typedef struct srv_http_tx {
+	const char *method;
+	char *path, *query, *auth;
+	char *body;
+	size_t body_len, body_cap;
+	unsigned char *out; /* LWS_PRE headroom + response body */
+	size_t out_len, out_off;
+} srv_http_tx;
+
+/* lws's per-wsi user space (zeroed by lws). A WebSocket has conn; an HTTP transaction that
+ * we answer ourselves has tx. */
+typedef struct srv_pss {
+	sig_conn *conn;
+	srv_http_tx *tx;
+} srv_pss;
+
+struct sig_server {
+	uv_loop_t *loop;
+	sig_callbacks cb;
+	struct lws_context *ctx;
+	struct lws_protocols protocols[2];
+	lws_retry_bo_t retry;
+	char *web_root; /* realpath, no trailing slash */
+	sig_conn *conns;
+	size_t n_conns;
+	uv_timer_t stop_timer;
+	bool stopping;	     /* sig_server_free was called */
+	bool destroyed;	     /* the first lws_context_destroy has run */
+	bool timer_open;     /* stop_timer is initialised and not yet closed */
+};
+
+/* ---- logging ---------------------------------------------------------------------------- */
+
+static void srv_lws_log(int level, const char *line)
+{
+	size_t len = strlen(line);
+	while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	log_write(level == LLL_ERR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN, "http", "lws: %.*s",
+		  (int)len, line);
+}
+
+/* ---- WebSocket connections -------------------------------------------------------------- */
+
+static void conn_drop_queue(sig_conn *c)
+{
+	while (c->head) {
+		srv_msg *m = c->head;
+		c->head = m->next;
+		free(m);
+	}
+	c->tail = NULL;
+	c->queued = 0;
+}
+
+int sig_conn_send(sig_conn *c, const char *text, size_t len)
+{
+	if (!c || c->closing || (!text && len))
+		return -1;
+	if (c->queued + len > SRV_SEND_QUEUE_MAX) {
+		/* The client stopped reading; keeping its backlog would let one slow socket
+		 * eat the server's memory. Drop it at once rather than after the queue. */
+		LOG_WARN("http", "send queue full, dropping connection queued=%zu", c->queued);
+		c->closing = true;
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+		return -1;
+	}
+	srv_msg *m = malloc(sizeof(*m) + LWS_PRE + len);
+	if (!m)
+		return -1;
+	m->next = NULL;
+	m->len = len;
+	if (len)
+		memcpy(m->buf + LWS_PRE, text, len);
+	if (c->tail)
+		c->tail->next = m;
+	else
+		c->head = m;
+	c->tail = m;
+	c->queued += len;
+	lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+void sig_conn_close(sig_conn *c, int status, const char *reason)
+{
+	if (!c || c->closing)
+		return;
+	c->closing = true;
+	c->close_status = status;
+	snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason ? reason : "");
+	lws_callback_on_writable(c->wsi);
+}
+
+void *sig_conn_user(sig_conn *c)
+{
+	return c ? c->user : NULL;
+}
+
+/* Strips the IPv4-mapped prefix so a v4 client is "192.0.2.1" whichever socket family the
+ * listener has. */
+static void conn_peer_ip(struct lws *wsi, char *ip, size_t size)
+{
+	if (!lws_get_peer_simple(wsi, ip, size)) {
+		snprintf(ip, size, "unknown");
+		return;
+	}
+	if (!strncmp(ip, "::ffff:", 7) && strchr(ip + 7, '.'))
+		memmove(ip, ip + 7, strlen(ip + 7) + 1);
+}
+
+static int conn_open(sig_server *s, struct lws *wsi, srv_pss *pss)
+{
+	sig_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -1;
+	c->srv = s;
+	c->wsi = wsi;
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	s->n_conns++;
+	pss->conn = c;
+
+	char ip[64];
+	conn_peer_ip(wsi, ip, sizeof(ip));
+	LOG_DEBUG("http", "websocket open peer=%s", ip);
+	if (s->cb.on_open)
+		c->user = s->cb.on_open(s->cb.user, c, ip);
+	if (s->stopping)
+		sig_conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "going away");
+	return 0;
+}
+
+static void stop_schedule_destroy(sig_server *s, uint64_t delay_ms);
+
+static void conn_closed(sig_server *s, srv_pss *pss)
+{
+	sig_conn *c = pss->conn;
+	if (!c)
+		return;
+	pss->conn = NULL;
+	if (s->cb.on_close)
+		s->cb.on_close(s->cb.user, c, c->user);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->n_conns--;
+	conn_drop_queue(c);
+	free(c->rx);
+	free(c);
+	/* The last goodbye is done: no need to wait for the rest of the grace period. */
+	if (s->stopping && !s->n_conns && !s->destroyed)
+		stop_schedule_destroy(s, 0);
+}
+
+/* Collects the fragments of one message. Binary and oversized messages are read to their
+ * end and dropped (never closing the connection): the protocol layer decides what repeated
+ * bad input means. */
+static void conn_receive(sig_server *s, sig_conn *c, struct lws *wsi, const char *in, size_t len)
+{
+	if (!c->rx_active) {
+		c->rx_active = true;
+		c->rx_len = 0;
+		c->rx_bad = lws_frame_is_binary(wsi) ? "binary" : NULL;
+	}
+	if (!c->rx_bad && c->rx_len + len > SIG_MAX_MESSAGE)
+		c->rx_bad = "too large";
+	if (!c->rx_bad && len) {
+		if (c->rx_len + len + 1 > c->rx_cap) {
+			size_t cap = c->rx_cap ? c->rx_cap : 1024;
+			while (cap < c->rx_len + len + 1)
+				cap *= 2;
+			char *rx = realloc(c->rx, cap);
+			if (!rx)
+				c->rx_bad = "out of memory";
+			else {
+				c->rx = rx;
+				c->rx_cap = cap;
+			}
+		}
+		if (!c->rx_bad) {
+			memcpy(c->rx + c->rx_len, in, len);
+			c->rx_len += len;
+		}
+	}
+	if (!lws_is_final_fragment(wsi))
+		return;
+
+	c->rx_active = false;
+	if (c->rx_bad) {
+		LOG_DEBUG("http", "websocket message rejected why=\"%s\"", c->rx_bad);
+		if (s->cb.on_bad_frame)
+			s->cb.on_bad_frame(s->cb.user, c, c->user, c->rx_bad);
+	} else {
+		if (!c->rx) { /* an empty first message: give the callback a real string */
+			c->rx = malloc(1024);
+			if (!c->rx)
+				return;
+			c->rx_cap = 1024;
+		}
+		c->rx[c->rx_len] = '\0';
+		if (s->cb.on_message)
+			s->cb.on_message(s->cb.user, c, c->user, c->rx, c->rx_len);
+	}
+	/* Give back the memory of an unusually large message instead of keeping 64 KiB per
+	 * idle connection. */
+	if (c->rx_cap > 16384) {
+		free(c->rx);
+		c->rx = NULL;
+		c->rx_cap = 0;
+	}
+	c->rx_len = 0;
+}
+
+/* One write per call, as lws requires. Returns -1 to make lws close the connection.
+ *
+ * Closing: the documented way (lws_close_reason, then return -1) sends no close frame with
+ * Debian's lws 4.1.6 on libuv: its debug build closes the socket a second time at once
+ * ("uv repeat test"), so clients saw 1006. A synchronous kill request takes the polite path
+ * once: lws sends the close frame with our reason, waits up to 5 s for the client's answer,
+ * then calls LWS_CALLBACK_CLOSED. */
+static int conn_writable(sig_conn *c)
+{
+	if (c->close_sent)
+		return 0;
+	if (c->head) {
+		srv_msg *m = c->head;
+		int n = lws_write(c->wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
+		c->head = m->next;
+		if (!c->head)
+			c->tail = NULL;
+		c->queued -= m->len;
+		free(m);
+		if (n < 0)
+			return -1;
+		if (c->head || c->closing)
+			lws_callback_on_writable(c->wsi);
+		return 0;
+	}
+	if (c->closing) {
+		c->close_sent = true;
+		lws_close_reason(c->wsi, (enum lws_close_status)c->close_status,
+				 (unsigned char *)c->close_reason, strlen(c->close_reason));
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_SYNC);
+	}
+	return 0;
+}
+
+/* ---- HTTP: responses we build ourselves ------------------------------------------------- */
+
+static void tx_free(srv_pss *pss)
+{
+	srv_http_tx *tx = pss->tx;
+	if (!tx)
+		return;
+	pss->tx = NULL;
+	free(tx->path);
+	free(tx->query);
+	free(tx->auth);
+	free(tx->body);
+	free(tx->out);
+	free(tx);
+}
+
+/* The Host header, if it is a plain host[:port], for naming our own WebSocket origin in the
+ * CSP; anything odd is left out rather than echoed into a header. */
+static void http_host(struct lws *wsi, char *host, size_t size)
+{
+	host[0] = '\0';
+	if (lws_hdr_copy(wsi, host, (int)size, WSI_TOKEN_HOST) <= 0) {
+		host[0] = '\0';
+		return;
+	}
+	for (const char *p = host; *p; p++) {
+		if (!isalnum((unsigned char)*p) && !strchr(".-:[]", *p)) {
+			host[0] = '\0';
+			return;
+		}
+	}
+}
+
+/* Headers every response carries. cache is the Cache-Control value. */
+static int http_add_headers(struct lws *wsi, const char *cache, unsigned char **p,
+			    unsigned char *end)
+{
+	char host[128], csp[512];
+
+	http_host(wsi, host, sizeof(host));
+	snprintf(csp, sizeof(csp),
+		 "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+		 "media-src 'self' blob:; connect-src 'self'%s%s%s%s; object-src 'none'; "
+		 "base-uri 'self'; frame-ancestors 'none'",
+		 host[0] ? " wss://" : "", host, host[0] ? " ws://" : "", host);
+	const struct {
+		const char *name, *value;
+	} h[] = {
+		{"cache-control:", cache},
+		{"x-content-type-options:", "nosniff"},
+		{"content-security-policy:", csp},
+		{"referrer-policy:", "no-referrer"},
+	};
+	for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
+		if (lws_add_http_header_by_name(wsi, (const unsigned char *)h[i].name,
+						(const unsigned char *)h[i].value,
+						(int)strlen(h[i].value), p, end))
+			return -1;
+	}
+	return 0;
+}
+
+/* Writes the status line and headers now and the body (taken over, malloc'd) from the
+ * writable callbacks. Returns -1 when the connection must close. */
+static int http_respond(struct lws *wsi, srv_pss *pss, int status, const char *ctype, char *body,
+			size_t len, const char *location)
+{
+	unsigned char buf[LWS_PRE + 2048];
+	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
+
+	if (!pss->tx)
+		pss->tx = calloc(1, sizeof(*pss->tx));
+	srv_http_tx *tx = pss->tx;
+	unsigned char *out = body ? malloc(LWS_PRE + len) : NULL;
+	if (!tx || (body && !out)) {
+		free(body);
+		free(out);
+		return -1;
+	}
+	if (body)
+		memcpy(out + LWS_PRE, body, len);
+	free(body);
+	free(tx->out);
+	tx->out = out;
+	tx->out_len = body ? len : 0;
+	tx->out_off = 0;
+
+	if (lws_add_http_common_headers(wsi, (unsigned int)status, ctype, tx->out_len, &p, end) ||
+	    http_add_headers(wsi, "no-store", &p, end) ||
+	    (location && lws_add_http_header_by_name(wsi, (const unsigned char *)"location:",
+						     (const unsigned char *)location,
+						     (int)strlen(location), &p, end)) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	if (!tx->out_len) {
+		tx_free(pss);
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	}
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int http_writable(struct lws *wsi, srv_pss *pss)
+{
+	srv_http_tx *tx = pss->tx;
+	if (!tx || !tx->out)
+		return 0;
+	size_t left = tx->out_len - tx->out_off;
+	size_t n = left < SRV_HTTP_CHUNK ? left : SRV_HTTP_CHUNK;
+	bool last = n == left;
+	/* Later chunks borrow the bytes before them as LWS_PRE headroom: those were already
+	 * handed to lws_write, which sent or copied them. */
+	if (lws_write(wsi, tx->out + LWS_PRE + tx->out_off, n,
+		      last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
+		return -1;
+	tx->out_off += n;
+	if (!last) {
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	tx_free(pss);
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int http_respond_text(struct lws *wsi, srv_pss *pss, int status, const char *ctype,
+			     const char *text)
+{
+	char *body = strdup(text);
+	if (!body)
+		return -1;
+	return http_respond(wsi, pss, status, ctype, body, strlen(body), NULL);
+}
+
+/* ---- HTTP: the API hook ----------------------------------------------------------------- */
+
+static bool http_is_api(const char *path)
+{
+	return !strcmp(path, "/healthz") || !strcmp(path, "/metrics") || !strcmp(path, "/api") ||
+	       !strncmp(path, "/api/", 5);
+}
+
+/* lws has already split the query at '&' and ';' and percent-decoded each piece, so it is
+ * rebuilt here: pieces joined with '&', and within each piece the characters that would
+ * change the meaning ('&', '#', '%', '+', ';', spaces, controls, non-ASCII) encoded again.
+ * A caller percent-decodes names and values as for any query string. */
+static char *http_query(struct lws *wsi)
+{
+	int total = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS);
+	if (total <= 0)
+		return NULL;
+	char *frag = malloc((size_t)total + 1);
+	char *q = malloc((size_t)total * 3 + 64);
+	if (!frag || !q) {
+		free(frag);
+		free(q);
+		return NULL;
+	}
+	size_t qlen = 0;
+	for (int i = 0;; i++) {
+		int n = lws_hdr_copy_fragment(wsi, frag, total + 1, WSI_TOKEN_HTTP_URI_ARGS, i);
+		if (n < 0)
+			break;
+		if (qlen)
+			q[qlen++] = '&';
+		for (int k = 0; k < n; k++) {
+			unsigned char ch = (unsigned char)frag[k];
+			if (ch > 0x20 && ch < 0x7f && !strchr("&#%+;", ch))
+				q[qlen++] = (char)ch;
+			else
+				qlen += (size_t)sprintf(q + qlen, "%%%02X", ch);
+		}
+	}
+	q[qlen] = '\0';
+	free(frag);
+	return q;
+}
+
+static char *http_header_dup(struct lws *wsi, enum lws_token_indexes tok)
+{
+	int len = lws_hdr_total_length(wsi, tok);
+	if (len <= 0)
+		return NULL;
+	char *v = malloc((size_t)len + 1);
+	if (v && lws_hdr_copy(wsi, v, len + 1, tok) < 0) {
+		free(v);
+		v = NULL;
+	}
+	return v;
+}
+
+static int http_api_answer(sig_server *s, struct lws *wsi, srv_pss *pss)
+{
+	srv_http_tx *tx = pss->tx;
+	sig_http_response r = {0};
+	char ip[64];
+
+	conn_peer_ip(wsi, ip, sizeof(ip));
+	r.peer_ip = ip;
+	int rc = -1;
+	if (s->cb.on_http)
+		rc = s->cb.on_http(s->cb.user, tx->method, tx->path, tx->query, tx->auth,
+				   tx->body, tx->body_len, &r);
+	if (rc != 0) {
+		free(r.body);
+		return http_respond_text(wsi, pss, 404, "application/json",
+					 "{\"error\":\"not_found\"}");
+	}
+	if (r.status < 100 || r.status > 599)
+		r.status = 500;
+	if (!r.body)
+		r.body_len = 0;
+	return http_respond(wsi, pss, r.status,
+			    r.content_type ? r.content_type : "text/plain; charset=utf-8",
+			    r.body ? r.body : strdup(""), r.body_len, NULL);
+}
+
+/* Starts an API request: GET is answered at once, POST after its body has arrived. */
+static int http_api_begin(sig_server *s, struct lws *wsi, srv_pss *pss, int method,
+			  const char *path)
+{
+	if (method != LWSHUMETH_GET && method != LWSHUMETH_POST)
+		return http_respond_text(wsi, pss, 405, "application/json",
+					 "{\"error\":\"method_not_allowed\"}");
+	srv_http_tx *tx = pss->tx = calloc(1, sizeof(*tx));
+	if (!tx)
+		return -1;
+	tx->method = method == LWSHUMETH_GET ? "GET" : "POST";
+	tx->path = strdup(path);
+	tx->query = http_query(wsi);
+	tx->auth = http_header_dup(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+	if (!tx->path)
+		return -1;
+	if (method == LWSHUMETH_GET)
+		return http_api_answer(s, wsi, pss);
+
+	char cl[32];
+	if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) {
+		/* lws would wait for 100 MiB of body; refuse and hang up instead. */
+		lws_return_http_status(wsi, HTTP_STATUS_LENGTH_REQUIRED, NULL);
+		return -1;
+	}
+	char *endp;
+	unsigned long long want = strtoull(cl, &endp, 10);
+	if (*endp || want > SIG_MAX_MESSAGE) {
+		lws_return_http_status(wsi, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, NULL);
+		return -1;
+	}
+	tx->body_cap = (size_t)want;
+	tx->body = malloc(tx->body_cap + 1);
+	if (!tx->body)
+		return -1;
+	tx->body[0] = '\0';
+	return 0; /* LWS_CALLBACK_HTTP_BODY_COMPLETION answers */
+}
+
+static int http_body(srv_pss *pss, const char *in, size_t len)
+{
+	srv_http_tx *tx = pss->tx;
+	if (!tx || !tx->body)
+		return 0;
+	if (len > tx->body_cap - tx->body_len)
+		return -1; /* more than the Content-Length that lws promised */
+	memcpy(tx->body + tx->body_len, in, len);
+	tx->body_len += len;
+	tx->body[tx->body_len] = '\0';
+	return 0;
+}
+
+/* ---- HTTP: static files ----------------------------------------------------------------- */
+
+static const char *http_mime(const char *path)
+{
+	static const struct {
+		const char *ext, *type;
+	} types[] = {
+		{".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
+		{".mjs", "text/javascript; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
+		{".json", "application/json"},	       {".map", "application/json"},
+		{".svg", "image/svg+xml"},	       {".png", "image/png"},
+		{".jpg", "image/jpeg"},		       {".webp", "image/webp"},
+		{".ico", "image/x-icon"},	       {".woff2", "font/woff2"},
+		{".txt", "text/plain; charset=utf-8"}, {".wav", "audio/wav"},
+		{".ogg", "audio/ogg"},		       {".mp3", "audio/mpeg"},
+	};
+	const char *dot = strrchr(path, '.');
+	if (dot && !strchr(dot, '/')) {
+		for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+			if (!strcasecmp(dot, types[i].ext))
+				return types[i].type;
+		}
+	}
+	return "application/octet-stream";
+}
+
+/* The page for "/" when the web root has no index.html: links to the pages that exist. */
+static int http_index_page(sig_server *s, struct lws *wsi, srv_pss *pss)
+{
+	static const struct {
+		const char *dir, *label;
+	} pages[] = {
+		{"kiosk", "キオスク / Kiosk"},
+		{"desk", "窓口端末 / Desk"},
+		{"coordinator", "コーディネーター / Coordinator"},
+		{"stats", "統計 / Statistics"},
+	};
+	char html[2048], file[PATH_MAX];
+	int n = snprintf(html, sizeof(html),
+			 "<!doctype html><html lang=\"ja\"><meta charset=\"utf-8\">"
+			 "<title>窓口 Madoguchi</title><h1>窓口 Madoguchi</h1><ul>");
+	for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+		snprintf(file, sizeof(file), "%s/%s/index.html", s->web_root, pages[i].dir);
+		if (access(file, R_OK) == 0)
+			n += snprintf(html + n, sizeof(html) - (size_t)n,
+				      "<li><a href=\"/%s/\">%s</a></li>", pages[i].dir,
+				      pages[i].label);
+	}
+	snprintf(html + n, sizeof(html) - (size_t)n, "</ul></html>\n");
+	return http_respond_text(wsi, pss, 200, "text/html; charset=utf-8", html);
+}
+
+static int http_not_found(struct lws *wsi, srv_pss *pss)
+{
+	return http_respond_text(wsi, pss, 404, "text/plain; charset=utf-8", "not found\n");
+}
+
+/* Maps a URL path (already percent-decoded by lws, with "." and ".." segments collapsed)
+ * to a file under the web root. The checks after realpath() also stop symlinks that point
+ * out of the root; hidden files (".git", ".env") are never served. */
+static int http_static(sig_server *s, struct lws *wsi, srv_pss *pss, const char *path)
+{
+	char want[PATH_MAX], real[PATH_MAX], extra[2048];
+	size_t root_len = strlen(s->web_root);
+
+	if (path[0] != '/' || strstr(path, "/.") || strchr(path, '\\'))
+		return http_not_found(wsi, pss);
+	if (snprintf(want, sizeof(want), "%s%s", s->web_root, path) >= (int)sizeof(want))
+		return http_not_found(wsi, pss);
+	if (!realpath(want, real) || strncmp(real, s->web_root, root_len) ||
+	    (real[root_len] != '/' && real[root_len] != '\0'))
+		return !strcmp(path, "/") ? http_index_page(s, wsi, pss) : http_not_found(wsi, pss);
+
+	struct stat st;
+	if (stat(real, &st) != 0)
+		return http_not_found(wsi, pss);
+	if (S_ISDIR(st.st_mode)) {
+		size_t plen = strlen(path);
+		if (path[plen - 1] != '/') {
+			/* Relative links in the page need the trailing slash. */
+			snprintf(want, sizeof(want), "%s/", path);
+			return http_respond(wsi, pss, 301, "text/plain", NULL, 0, want);
+		}
+		if (snprintf(want, sizeof(want), "%s/index.html", real) >= (int)sizeof(want) ||
+		    stat(want, &st) != 0 || !S_ISREG(st.st_mode))
+			return !strcmp(path, "/") ? http_index_page(s, wsi, pss)
+						  : http_not_found(wsi, pss);
+		/* index.html inside the root cannot be a symlink out of it unless it is one;
+		 * check the resolved target like any other file. */
+		if (!realpath(want, real) || strncmp(real, s->web_root, root_len) ||
+		    real[root_len] != '/')
+			return http_not_found(wsi, pss);
+	} else if (!S_ISREG(st.st_mode)) {
+		return http_not_found(wsi, pss);
+	}
+
+	unsigned char *p = (unsigned char *)extra, *end = p + sizeof(extra) - 1;
+	if (http_add_headers(wsi, "no-cache", &p, end))
+		return -1;
+	*p = '\0'; /* lws looks for a cache-control header in here with strstr */
+	int n = lws_serve_http_file(wsi, real, http_mime(real), extra, (int)(p - (unsigned char *)extra));
+	if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi)))
+		return -1;
+	return 0;
+}
+
+static int http_request(sig_server *s, struct lws *wsi, srv_pss *pss, const char *path)
+{
+	char *uri;
+	int uri_len;
+
+	tx_free(pss);
+	int method = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
+	if (http_is_api(path))
+		return http_api_begin(s, wsi, pss, method, path);
+	if (method != LWSHUMETH_GET && method != LWSHUMETH_HEAD)
+		return http_respond_text(wsi, pss, 405, "text/plain; charset=utf-8",
+					 "method not allowed\n");
+	return http_static(s, wsi, pss, path);
+}
+
+/* ---- the lws protocol callback ---------------------------------------------------------- */
+
+static int srv_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+			size_t len)
+{
+	sig_server *s = lws_context_user(lws_get_context(wsi));
+	srv_pss *pss = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+		char uri[16];
+		if (s->stopping || lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
+		    strcmp(uri, "/ws"))
+			return -1; /* only /ws upgrades; lws answers with an error */
+		return 0;
+	}
+	case LWS_CALLBACK_ESTABLISHED:
+		return conn_open(s, wsi, pss);
+	case LWS_CALLBACK_RECEIVE:
+		if (pss && pss->conn && !pss->conn->close_sent)
+			conn_receive(s, pss->conn, wsi, in, len);
+		return 0;
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return pss && pss->conn ? conn_writable(pss->conn) : 0;
+	case LWS_CALLBACK_CLOSED:
+		if (pss)
+			conn_closed(s, pss);
+		return 0;
+
+	case LWS_CALLBACK_HTTP:
+		return http_request(s, wsi, pss, in);
+	case LWS_CALLBACK_HTTP_BODY:
+		return http_body(pss, in, len);
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (!pss->tx || !pss->tx->body)
+			return -1;
+		return http_api_answer(s, wsi, pss);
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return http_writable(wsi, pss);
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+	case LWS_CALLBACK_CLOSED_HTTP:
+		if (pss)
+			tx_free(pss);
+		break;
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+/* ---- lifetime --------------------------------------------------------------------------- */
+
+static bool srv_is_loopback(const char *bind)
+{
+	return !strncmp(bind, "127.", 4) || !strcmp(bind, "::1") || !strcmp(bind, "localhost");
+}
+
+sig_server *sig_server_new(uv_loop_t *loop, const sig_server_config *cfg, const sig_callbacks *cb)
+{
+	if (!loop || !cfg || !cb || !cfg->web_root || cfg->port <= 0 || cfg->port > 65535)
+		return NULL;
+	const char *bind = cfg->bind ? cfg->bind : "127.0.0.1";
+	if (!cfg->cert_path && !srv_is_loopback(bind)) {
+		LOG_ERROR("http", "refusing plain HTTP on a non-loopback address bind=%s", bind);
+		return NULL;
+	}
+	sig_server *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->loop = loop;
+	s->cb = *cb;
+	s->web_root = realpath(cfg->web_root, NULL);
+	if (!s->web_root) {
+		LOG_ERROR("http", "web root not found path=%s", cfg->web_root);
+		free(s);
+		return NULL;
+	}
+
+	lws_set_log_level(LLL_ERR | LLL_WARN, srv_lws_log);
+
+	s->protocols[0] = (struct lws_protocols){
+		.name = "madoguchi",
+		.callback = srv_callback,
+		.per_session_data_size = sizeof(srv_pss),
+		.rx_buffer_size = SRV_RX_BUFFER,
+	};
+	/* Ping a WebSocket that has been quiet for 20 s and drop it after 45 s without an
+	 * answer: a kiosk whose cable was pulled must not look present for minutes. */
+	s->retry.secs_since_valid_ping = 20;
+	s->retry.secs_since_valid_hangup = 45;
+
+	void *foreign[1] = {loop};
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_LIBUV;
+	info.foreign_loops = foreign;
+	info.port = cfg->port;
+	info.iface = bind;
+	if (!strchr(bind, ':'))
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	info.protocols = s->protocols;
+	info.user = s;
+	info.pt_serv_buf_size = SRV_RX_BUFFER;
+	info.server_string = "madoguchi";
+	info.retry_and_idle_policy = &s->retry;
+	info.alpn = "http/1.1"; /* browsers' WebSockets over h2 misbehave with lws 4.1 */
+	if (cfg->cert_path) {
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = cfg->cert_path;
+		info.ssl_private_key_filepath = cfg->key_path ? cfg->key_path : cfg->cert_path;
+	}
+
+	s->ctx = lws_create_context(&info);
+	if (!s->ctx) {
+		LOG_ERROR("http", "cannot start the web server bind=%s port=%d", bind, cfg->port);
+		free(s->web_root);
+		free(s);
+		return NULL;
+	}
+	LOG_INFO("http", "listening bind=%s port=%d tls=%s web_root=%s", bind, cfg->port,
+		 cfg->cert_path ? "yes" : "no", s->web_root);
+	return s;
+}
+
+static void stop_timer_closed(uv_handle_t *h)
+{
+	sig_server *s = h->data;
+	s->timer_open = false;
+}
+
+/* The first lws_context_destroy, always from our own timer so that it never runs inside
+ * an lws callback (lws would defer it). */
+static void stop_timer_fired(uv_timer_t *t)
+{
+	sig_server *s = t->data;
+	if (s->n_conns)
+		LOG_WARN("http", "closing without goodbye connections=%zu", s->n_conns);
+	s->destroyed = true;
+	uv_close((uv_handle_t *)&s->stop_timer, stop_timer_closed);
+	lws_context_destroy(s->ctx);
+}
+
+static void stop_schedule_destroy(sig_server *s, uint64_t delay_ms)
+{
+	if (s->timer_open && !s->destroyed)
+		uv_timer_start(&s->stop_timer, stop_timer_fired, delay_ms, 0);
+}
+
+void sig_server_free(sig_server *s)
+{
+	if (!s || s->stopping)
+		return;
+	s->stopping = true;
+	uv_timer_init(s->loop, &s->stop_timer);
+	s->stop_timer.data = s;
+	s->timer_open = true;
+	for (sig_conn *c = s->conns; c; c = c->next)
+		sig_conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "going away");
+	stop_schedule_destroy(s, s->n_conns ? SRV_SHUTDOWN_GRACE_MS : 0);
+}
+
+void sig_server_finish(sig_server *s)
+{
+	if (!s)
+		return;
+	sig_server_free(s);
+	/* Normally a no-op: the caller's loop has already run the shutdown to its end. */
+	if (!s->destroyed || s->timer_open)
+		uv_run(s->loop, UV_RUN_DEFAULT);
+	lws_context_destroy(s->ctx);
+	uv_run(s->loop, UV_RUN_DEFAULT);
+	free(s->web_root);
+	free(s);
+}
