@@ -32,12 +32,13 @@ runtime_pkgs=(
 )
 
 # Build and test: compilers and headers, PostgreSQL for the store and integration tests,
-# Chromium as the real WebRTC client, Node for the protocol and browser tests.
+# Chromium as the real WebRTC client (with a Japanese font, so that its screenshots of the
+# pages are readable), Node for the protocol and browser tests.
 full_pkgs=(
 	meson ninja-build pkg-config gcc
 	libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libsrtp2-dev libopus-dev libvpx-dev
 	libssl-dev libjansson-dev libpq-dev
-	postgresql chromium iproute2 openssl ca-certificates
+	postgresql chromium fonts-ipafont-gothic iproute2 openssl ca-certificates
 )
 
 if [ "$runtime_only" = 1 ]; then

@@ -1,14 +1,14 @@
 /* The madoguchi command: serve, migrate, admin. Wiring only. */
+#include "base/config.h"
+#include "base/log.h"
+#include "signal/app.h"
+#include "store/store.h"
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
-
-#include "base/config.h"
-#include "base/log.h"
-#include "signal/app.h"
-#include "store/store.h"
 
 static void usage(FILE *f)
 {
@@ -42,9 +42,10 @@ static int parse_options(config *cfg, int argc, char **argv, int *i, int stop_at
 		}
 		if (strcmp(name, "config") == 0) {
 			char err[512];
-			if (*i + 1 >= argc || config_load_file(cfg, argv[*i + 1], err, sizeof err) != 0) {
+			if (*i + 1 >= argc ||
+			    config_load_file(cfg, argv[*i + 1], err, sizeof err) != 0) {
 				fprintf(stderr, "madoguchi: %s\n",
-					*i + 1 >= argc ? "--config needs a file" : err);
+				        *i + 1 >= argc ? "--config needs a file" : err);
 				return 2;
 			}
 			*i += 2;
@@ -58,8 +59,8 @@ static int parse_options(config *cfg, int argc, char **argv, int *i, int stop_at
 		if (rc == -1 && stop_at_command)
 			break; /* an admin subcommand's own option */
 		if (rc != 0) {
-			fprintf(stderr, "madoguchi: %s option --%s\n", rc == -1 ? "unknown" : "bad value for",
-				name);
+			fprintf(stderr, "madoguchi: %s option --%s\n",
+			        rc == -1 ? "unknown" : "bad value for", name);
 			return 2;
 		}
 		*i += 2;

@@ -92,8 +92,7 @@ int config_load_file(config *c, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: the top level must be an object", path);
 		rc = -1;
 	}
-	json_object_foreach(root, key, v)
-	{
+	json_object_foreach (root, key, v) {
 		if (rc != 0)
 			break;
 		int r;
@@ -107,10 +106,10 @@ int config_load_file(config *c, const char *path, char *err, size_t errlen)
 			json_t *ip;
 			c->n_media_ips = 0;
 			r = 0;
-			json_array_foreach(v, i, ip)
-			{
+			json_array_foreach (v, i, ip) {
 				if (r == 0)
-					r = json_is_string(ip) ? add_ips(c, json_string_value(ip)) : -2;
+					r = json_is_string(ip) ? add_ips(c, json_string_value(ip))
+					                       : -2;
 			}
 		} else if (json_is_string(v)) {
 			r = config_set(c, key, json_string_value(v));
@@ -142,12 +141,13 @@ int config_validate(const config *c, char *err, size_t errlen)
 {
 	if (!c->tls && !is_loopback(c->bind)) {
 		snprintf(err, errlen,
-			 "plain HTTP (--no-tls) is only allowed on a loopback address, not %s",
-			 c->bind);
+		         "plain HTTP (--no-tls) is only allowed on a loopback address, not %s",
+		         c->bind);
 		return -1;
 	}
 	if (c->n_media_ips == 0) {
-		snprintf(err, errlen, "no media address: set media-ip to an address browsers reach");
+		snprintf(err, errlen,
+		         "no media address: set media-ip to an address browsers reach");
 		return -1;
 	}
 	return 0;

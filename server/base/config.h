@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#define CONFIG_MAX_IPS 4
+#define CONFIG_MAX_IPS  4
 #define CONFIG_PATH_MAX 1024
 
 typedef struct config {
@@ -15,11 +15,11 @@ typedef struct config {
 	char tls_cert[CONFIG_PATH_MAX]; /* generated self-signed when missing */
 	char tls_key[CONFIG_PATH_MAX];
 	char web_root[CONFIG_PATH_MAX];
-	char media_bind[64];            /* UDP media socket address */
-	int media_port;                 /* 0 = any free port */
+	char media_bind[64];                /* UDP media socket address */
+	int media_port;                     /* 0 = any free port */
 	char media_ips[CONFIG_MAX_IPS][64]; /* addresses announced as ICE host candidates */
 	int n_media_ips;
-	char db[CONFIG_PATH_MAX];       /* libpq conninfo */
+	char db[CONFIG_PATH_MAX]; /* libpq conninfo */
 	char log_level[16];
 } config;
 

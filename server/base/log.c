@@ -55,5 +55,5 @@ void log_write(enum log_level level, const char *mod, const char *fmt, ...)
 	if (split)
 		*split = '\0';
 	fprintf(stderr, "ts=%s.%03ldZ level=%s mod=%s msg=\"%s\"%s%s\n", when, ts.tv_nsec / 1000000,
-		level_names[level], mod, msg, split ? " " : "", split ? split + 1 : "");
+	        level_names[level], mod, msg, split ? " " : "", split ? split + 1 : "");
 }

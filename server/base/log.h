@@ -11,11 +11,11 @@ int log_level_from_name(const char *name); /* -1 when unknown */
 
 /* msg is printf-formatted; put extra fields in it as key=value after the text. */
 void log_write(enum log_level level, const char *mod, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #define LOG_DEBUG(mod, ...) log_write(LOG_LEVEL_DEBUG, mod, __VA_ARGS__)
-#define LOG_INFO(mod, ...) log_write(LOG_LEVEL_INFO, mod, __VA_ARGS__)
-#define LOG_WARN(mod, ...) log_write(LOG_LEVEL_WARN, mod, __VA_ARGS__)
+#define LOG_INFO(mod, ...)  log_write(LOG_LEVEL_INFO, mod, __VA_ARGS__)
+#define LOG_WARN(mod, ...)  log_write(LOG_LEVEL_WARN, mod, __VA_ARGS__)
 #define LOG_ERROR(mod, ...) log_write(LOG_LEVEL_ERROR, mod, __VA_ARGS__)
 
 #endif

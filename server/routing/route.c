@@ -16,13 +16,20 @@
 const char *route_strerror(int err)
 {
 	switch (err) {
-	case ROUTE_OK: return "ok";
-	case ROUTE_ERR_BAD_REQUEST: return "bad_request";
-	case ROUTE_ERR_FORBIDDEN: return "forbidden";
-	case ROUTE_ERR_NOT_FOUND: return "not_found";
-	case ROUTE_ERR_CONFLICT: return "conflict";
-	case ROUTE_ERR_UNAVAILABLE: return "unavailable";
-	default: return "internal";
+	case ROUTE_OK:
+		return "ok";
+	case ROUTE_ERR_BAD_REQUEST:
+		return "bad_request";
+	case ROUTE_ERR_FORBIDDEN:
+		return "forbidden";
+	case ROUTE_ERR_NOT_FOUND:
+		return "not_found";
+	case ROUTE_ERR_CONFLICT:
+		return "conflict";
+	case ROUTE_ERR_UNAVAILABLE:
+		return "unavailable";
+	default:
+		return "internal";
 	}
 }
 
@@ -169,7 +176,7 @@ void route_visit_destroy(route *r, struct route_visit *v)
 	for (int i = 0; i < r->n_visits; i++) {
 		if (r->visits[i] == v) {
 			memmove(&r->visits[i], &r->visits[i + 1],
-				(size_t)(r->n_visits - i - 1) * sizeof(r->visits[0]));
+			        (size_t)(r->n_visits - i - 1) * sizeof(r->visits[0]));
 			r->n_visits--;
 			break;
 		}
@@ -219,7 +226,7 @@ void route_dequeue(struct route_leg *leg)
 	for (int i = 0; i < d->n_queue; i++) {
 		if (d->queue[i] == leg) {
 			memmove(&d->queue[i], &d->queue[i + 1],
-				(size_t)(d->n_queue - i - 1) * sizeof(d->queue[0]));
+			        (size_t)(d->n_queue - i - 1) * sizeof(d->queue[0]));
 			d->n_queue--;
 			d->queue_dirty = 1;
 			return;
@@ -240,7 +247,7 @@ void route_ring_remove(struct route_leg *leg, uint32_t sid)
 	for (int i = 0; i < leg->n_ringing; i++) {
 		if (leg->ringing[i] == sid) {
 			memmove(&leg->ringing[i], &leg->ringing[i + 1],
-				(size_t)(leg->n_ringing - i - 1) * sizeof(leg->ringing[0]));
+			        (size_t)(leg->n_ringing - i - 1) * sizeof(leg->ringing[0]));
 			leg->n_ringing--;
 			return;
 		}
@@ -281,9 +288,8 @@ route_action *route_emit(route *r, enum route_action_kind kind, uint32_t to, int
 	return a;
 }
 
-route_action *route_emit_record(route *r, enum route_record_kind kind,
-				const struct route_leg *leg, const struct route_visit *v,
-				int64_t now_us)
+route_action *route_emit_record(route *r, enum route_record_kind kind, const struct route_leg *leg,
+                                const struct route_visit *v, int64_t now_us)
 {
 	route_action *a = route_emit(r, ROUTE_ACT_RECORD, 0, now_us);
 	a->record = kind;
@@ -326,7 +332,7 @@ uint64_t route_lost_actions(const route *r)
 /* Who should feed session s now: for a kiosk the desks of its answered legs (the first is
  * primary), for a desk the kiosk it serves and then the other desks in that room. */
 static int media_wanted(const struct route_session *s, uint32_t *primary,
-			uint32_t extra[ROUTE_MAX_EXTRA])
+                        uint32_t extra[ROUTE_MAX_EXTRA])
 {
 	uint32_t parties[ROUTE_MAX_PARTIES];
 	int n_extra = 0;
@@ -395,11 +401,11 @@ static void reconcile_rings(route *r, int64_t now_us)
 					continue;
 				}
 				if (s) {
-					route_action *a = route_emit(r, ROUTE_ACT_RING_CANCELLED,
-								     s->sid, now_us);
+					route_action *a =
+					    route_emit(r, ROUTE_ACT_RING_CANCELLED, s->sid, now_us);
 					route_copy_id(a->visit, sizeof(a->visit), leg->visit->id);
 					route_copy_id(a->reason, sizeof(a->reason),
-						      s->visit ? "taken" : "cancelled");
+					              s->visit ? "taken" : "cancelled");
 				}
 				route_ring_remove(leg, leg->ringing[i]);
 			}
@@ -410,7 +416,7 @@ static void reconcile_rings(route *r, int64_t now_us)
 				/* Without memory for the ring list the desk simply does not ring
 				 * now; the next reconciliation tries again. */
 				if (route_grow((void **)&leg->ringing, &leg->cap_ringing,
-					       leg->n_ringing + 1, sizeof(leg->ringing[0])))
+				               leg->n_ringing + 1, sizeof(leg->ringing[0])))
 					continue;
 				leg->ringing[leg->n_ringing++] = s->sid;
 				emit_ringing(r, leg, s->sid, now_us);
@@ -576,8 +582,8 @@ int route_department_get(const route *r, const char *id, route_department_info *
 	return 0;
 }
 
-int route_queue_list(const route *r, const char *department, int64_t now_us,
-		     route_queue_entry *out, int cap)
+int route_queue_list(const route *r, const char *department, int64_t now_us, route_queue_entry *out,
+                     int cap)
 {
 	const struct route_dept *d = r ? route_dept_find(r, department) : NULL;
 	if (!d)

@@ -23,15 +23,15 @@
 
 #include <stdint.h>
 
-#define ROUTE_UUID_LEN 37         /* 36 characters and a NUL */
-#define ROUTE_ID_MAX 64           /* department / procedure / identity ids, NUL included */
-#define ROUTE_NOTE_MAX 512        /* a clerk's note, NUL included */
-#define ROUTE_REASON_MAX 32       /* outcome and reason words, NUL included */
+#define ROUTE_UUID_LEN        37  /* 36 characters and a NUL */
+#define ROUTE_ID_MAX          64  /* department / procedure / identity ids, NUL included */
+#define ROUTE_NOTE_MAX        512 /* a clerk's note, NUL included */
+#define ROUTE_REASON_MAX      32  /* outcome and reason words, NUL included */
 #define ROUTE_MAX_STAFF_DEPTS 16  /* departments one staff member may belong to */
-#define ROUTE_MAX_PARTIES 8       /* sessions in one room (kiosk, desks, coordinator) */
-#define ROUTE_MAX_EXTRA 4         /* extra receive slots per session (three-way and up) */
-#define ROUTE_WAIT_SAMPLES 20     /* answer waits kept per department for the estimate */
-#define ROUTE_DEFAULT_WAIT_S 60   /* the estimate's mean wait before any call was answered */
+#define ROUTE_MAX_PARTIES     8   /* sessions in one room (kiosk, desks, coordinator) */
+#define ROUTE_MAX_EXTRA       4   /* extra receive slots per session (three-way and up) */
+#define ROUTE_WAIT_SAMPLES    20  /* answer waits kept per department for the estimate */
+#define ROUTE_DEFAULT_WAIT_S  60  /* the estimate's mean wait before any call was answered */
 
 /* Errors map 1:1 to the protocol's error codes; route_strerror gives the code's name. */
 enum route_err {
@@ -87,8 +87,8 @@ enum route_role {
 
 /* Staff flags, stored for later issues (coordinator pages and the like). */
 #define ROUTE_FLAG_COORDINATOR 0x1u
-#define ROUTE_FLAG_ANALYST 0x2u
-#define ROUTE_FLAG_ADMIN 0x4u
+#define ROUTE_FLAG_ANALYST     0x2u
+#define ROUTE_FLAG_ADMIN       0x4u
 
 typedef struct route_session_info {
 	enum route_role role;
@@ -99,8 +99,8 @@ typedef struct route_session_info {
 	 * Ids not (yet) known to the route are kept but never ring. Ignored for kiosks. */
 	const char *const *departments;
 	int n_departments;
-	unsigned flags;  /* ROUTE_FLAG_*; staff only */
-	int available;   /* staff only: initial presence, nonzero = available */
+	unsigned flags; /* ROUTE_FLAG_*; staff only */
+	int available;  /* staff only: initial presence, nonzero = available */
 } route_session_info;
 
 /* A session authenticated (after a successful hello; send the hello reply before draining
@@ -127,7 +127,7 @@ int route_presence(route *r, uint32_t sid, int available, int64_t now_us);
  * (unknown sid or department), forbidden (not a kiosk), bad_request (NULL/long ids),
  * unavailable (department closed), conflict (the kiosk is already in a visit). */
 int route_call(route *r, uint32_t sid, const char *department, const char *procedure,
-	       int64_t now_us, char visit_out[ROUTE_UUID_LEN]);
+               int64_t now_us, char visit_out[ROUTE_UUID_LEN]);
 
 /* Staff `accept`: the desk answers a visit that is ringing it. The other desks ringing for
  * it get RING_CANCELLED reason "taken"; this desk's rings for other visits are cancelled
@@ -148,8 +148,8 @@ int route_hangup(route *r, uint32_t sid, int64_t now_us);
  * then ends with reason "completed": both sides get ENDED and their media is unwired.
  * Errors: forbidden (not staff, or not the desk serving the visit), bad_request (bad
  * outcome, long procedure or note), not_found (unknown sid or visit). */
-int route_end(route *r, uint32_t sid, const char *visit, const char *outcome,
-	      const char *procedure, const char *note, int64_t now_us);
+int route_end(route *r, uint32_t sid, const char *visit, const char *outcome, const char *procedure,
+              const char *note, int64_t now_us);
 
 /* ---- actions ---- */
 
@@ -162,8 +162,8 @@ enum route_action_kind {
 	 * department's last ROUTE_WAIT_SAMPLES answer waits (ROUTE_DEFAULT_WAIT_S before
 	 * any), rounded to seconds. */
 	ROUTE_ACT_QUEUED,
-	ROUTE_ACT_CONNECTED,      /* visit, parties[n_parties] (kiosk first, then desks) */
-	ROUTE_ACT_ENDED,          /* visit, reason ("completed" | "cancelled" | "dropped") */
+	ROUTE_ACT_CONNECTED, /* visit, parties[n_parties] (kiosk first, then desks) */
+	ROUTE_ACT_ENDED,     /* visit, reason ("completed" | "cancelled" | "dropped") */
 	/* department's waiting list changed: send `queue` to its desks (route_queue_list and
 	 * route_department_staff give the contents and the recipients). `to` is 0. */
 	ROUTE_ACT_QUEUE,
@@ -186,7 +186,7 @@ enum route_record_kind {
 	ROUTE_REC_LEG_QUEUED,    /* visit, leg, department, procedure, kiosk */
 	ROUTE_REC_LEG_ANSWERED,  /* visit, leg, department, staff, waited_ms (queue to answer) */
 	ROUTE_REC_LEG_ENDED,     /* visit, leg, department, procedure, staff (0 if never
-				  * answered), reason = outcome or "cancelled" | "dropped", note */
+	                          * answered), reason = outcome or "cancelled" | "dropped", note */
 	ROUTE_REC_VISIT_ENDED,   /* visit, kiosk, reason */
 };
 
@@ -197,24 +197,24 @@ typedef struct route_action {
 	char visit[ROUTE_UUID_LEN];
 	char leg[ROUTE_UUID_LEN];
 	char department[ROUTE_ID_MAX];
-	char procedure[ROUTE_ID_MAX]; /* "" = none */
-	uint32_t kiosk;               /* RINGING and RECORD: the kiosk's sid */
-	uint32_t staff;               /* RECORD: the desk's sid */
+	char procedure[ROUTE_ID_MAX];   /* "" = none */
+	uint32_t kiosk;                 /* RINGING and RECORD: the kiosk's sid */
+	uint32_t staff;                 /* RECORD: the desk's sid */
 	char kiosk_ident[ROUTE_ID_MAX]; /* RECORD: the ident given at join */
 	char staff_ident[ROUTE_ID_MAX];
-	int64_t waited_ms;            /* RINGING: how long the visit has waited; LEG_ANSWERED */
-	int onestop;                  /* RINGING: part of a one-stop visit (always 0 for now) */
-	int position;                 /* QUEUED */
-	int estimated_wait_s;         /* QUEUED */
+	int64_t waited_ms;             /* RINGING: how long the visit has waited; LEG_ANSWERED */
+	int onestop;                   /* RINGING: part of a one-stop visit (always 0 for now) */
+	int position;                  /* QUEUED */
+	int estimated_wait_s;          /* QUEUED */
 	char reason[ROUTE_REASON_MAX]; /* RING_CANCELLED, ENDED, RECORD (outcome or reason) */
 	uint32_t parties[ROUTE_MAX_PARTIES]; /* CONNECTED */
 	int n_parties;
-	uint32_t primary;             /* MEDIA */
+	uint32_t primary; /* MEDIA */
 	uint32_t extra[ROUTE_MAX_EXTRA];
 	int n_extra;
 	enum route_record_kind record; /* RECORD */
 	char note[ROUTE_NOTE_MAX];     /* RECORD LEG_ENDED */
-	int64_t at_us;                /* every action: the now_us of the event that made it */
+	int64_t at_us;                 /* every action: the now_us of the event that made it */
 } route_action;
 
 /* Copies the oldest pending action into *out and removes it. Returns 1, or 0 when there is
@@ -257,8 +257,8 @@ typedef struct route_queue_entry {
 
 /* Fills out[0..cap) with a department's waiting visits, head first. Returns the total
  * number waiting (may exceed cap; out may be NULL with cap 0), or not_found. */
-int route_queue_list(const route *r, const char *department, int64_t now_us,
-		     route_queue_entry *out, int cap);
+int route_queue_list(const route *r, const char *department, int64_t now_us, route_queue_entry *out,
+                     int cap);
 /* Fills out[0..cap) with the sids of every staff session (available or not) belonging to
  * the department, in join order: the recipients of `queue`. Returns the total count or
  * not_found. */
@@ -269,7 +269,7 @@ typedef struct route_visit_info {
 	uint32_t kiosk;
 	char department[ROUTE_ID_MAX]; /* of its current leg */
 	char procedure[ROUTE_ID_MAX];
-	int connected;                 /* 1 when a desk has answered the current leg */
+	int connected;                       /* 1 when a desk has answered the current leg */
 	uint32_t parties[ROUTE_MAX_PARTIES]; /* as in CONNECTED (only the kiosk while waiting) */
 	int n_parties;
 	int64_t started_us;

@@ -20,15 +20,15 @@ static int optional_id_ok(const char *id)
 }
 
 static void emit_ended(route *r, uint32_t to, const struct route_visit *v, const char *reason,
-		       int64_t now_us)
+                       int64_t now_us)
 {
 	route_action *a = route_emit(r, ROUTE_ACT_ENDED, to, now_us);
 	route_copy_id(a->visit, sizeof(a->visit), v->id);
 	route_copy_id(a->reason, sizeof(a->reason), reason);
 }
 
-static void end_leg_record(route *r, struct route_leg *leg, const char *reason,
-			   const char *note, int64_t now_us)
+static void end_leg_record(route *r, struct route_leg *leg, const char *reason, const char *note,
+                           int64_t now_us)
 {
 	leg->state = ROUTE_LEG_ENDED;
 	route_action *a = route_emit_record(r, ROUTE_REC_LEG_ENDED, leg, leg->visit, now_us);
@@ -42,8 +42,8 @@ static void end_leg_record(route *r, struct route_leg *leg, const char *reason,
  * leg_reason; procedure (if not empty) replaces the leg's procedure in the record. The
  * visit is freed. */
 static void end_visit(route *r, struct route_visit *v, const char *visit_reason,
-		      const char *leg_reason, const char *procedure, const char *note,
-		      int64_t now_us)
+                      const char *leg_reason, const char *procedure, const char *note,
+                      int64_t now_us)
 {
 	for (struct route_leg *leg = v->legs; leg; leg = leg->next) {
 		if (leg->state == ROUTE_LEG_WAITING) {
@@ -105,7 +105,7 @@ int route_session_join(route *r, uint32_t sid, const route_session_info *info, i
 	if (route_session_find(r, sid))
 		return ROUTE_ERR_CONFLICT;
 	if (route_grow((void **)&r->sessions, &r->cap_sessions, r->n_sessions + 1,
-		       sizeof(r->sessions[0])))
+	               sizeof(r->sessions[0])))
 		return ROUTE_ERR_INTERNAL;
 	struct route_session *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -160,7 +160,7 @@ int route_session_leave(route *r, uint32_t sid, int64_t now_us)
 	for (int i = 0; i < r->n_sessions; i++) {
 		if (r->sessions[i] == s) {
 			memmove(&r->sessions[i], &r->sessions[i + 1],
-				(size_t)(r->n_sessions - i - 1) * sizeof(r->sessions[0]));
+			        (size_t)(r->n_sessions - i - 1) * sizeof(r->sessions[0]));
 			r->n_sessions--;
 			break;
 		}
@@ -190,7 +190,7 @@ int route_presence(route *r, uint32_t sid, int available, int64_t now_us)
 /* ---- calls ---- */
 
 int route_call(route *r, uint32_t sid, const char *department, const char *procedure,
-	       int64_t now_us, char visit_out[ROUTE_UUID_LEN])
+               int64_t now_us, char visit_out[ROUTE_UUID_LEN])
 {
 	struct route_session *s = r ? route_session_find(r, sid) : NULL;
 	if (!s)
@@ -208,8 +208,7 @@ int route_call(route *r, uint32_t sid, const char *department, const char *proce
 		return ROUTE_ERR_CONFLICT;
 
 	/* Everything that can fail for lack of memory happens before the state changes. */
-	if (route_grow((void **)&r->visits, &r->cap_visits, r->n_visits + 1,
-		       sizeof(r->visits[0])))
+	if (route_grow((void **)&r->visits, &r->cap_visits, r->n_visits + 1, sizeof(r->visits[0])))
 		return ROUTE_ERR_INTERNAL;
 	struct route_visit *v = calloc(1, sizeof(*v));
 	if (!v)
@@ -315,11 +314,11 @@ int route_hangup(route *r, uint32_t sid, int64_t now_us)
 static int outcome_ok(const char *outcome)
 {
 	return outcome && (strcmp(outcome, "completed") == 0 || strcmp(outcome, "referred") == 0 ||
-			   strcmp(outcome, "incomplete") == 0);
+	                   strcmp(outcome, "incomplete") == 0);
 }
 
-int route_end(route *r, uint32_t sid, const char *visit, const char *outcome,
-	      const char *procedure, const char *note, int64_t now_us)
+int route_end(route *r, uint32_t sid, const char *visit, const char *outcome, const char *procedure,
+              const char *note, int64_t now_us)
 {
 	struct route_session *s = r ? route_session_find(r, sid) : NULL;
 	if (!s)

@@ -98,9 +98,8 @@ int route_session_in_dept(const struct route_session *s, const char *dept);
  * scratch action when the queue cannot grow (then counted as lost), so callers can fill
  * it without checking. */
 route_action *route_emit(route *r, enum route_action_kind kind, uint32_t to, int64_t now_us);
-route_action *route_emit_record(route *r, enum route_record_kind kind,
-				const struct route_leg *leg, const struct route_visit *v,
-				int64_t now_us);
+route_action *route_emit_record(route *r, enum route_record_kind kind, const struct route_leg *leg,
+                                const struct route_visit *v, int64_t now_us);
 
 /* The room: the kiosk, then the desks of answered legs. Returns the count. */
 int route_visit_parties(const struct route_visit *v, uint32_t out[ROUTE_MAX_PARTIES]);

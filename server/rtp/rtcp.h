@@ -7,19 +7,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RTCP_SR 200
-#define RTCP_RR 201
-#define RTCP_SDES 202
-#define RTCP_BYE 203
-#define RTCP_APP 204
+#define RTCP_SR    200
+#define RTCP_RR    201
+#define RTCP_SDES  202
+#define RTCP_BYE   203
+#define RTCP_APP   204
 #define RTCP_RTPFB 205 /* FMT 1 generic NACK, FMT 15 transport-cc */
-#define RTCP_PSFB 206  /* FMT 1 PLI, FMT 4 FIR, FMT 15 application layer (REMB) */
+#define RTCP_PSFB  206 /* FMT 1 PLI, FMT 4 FIR, FMT 15 application layer (REMB) */
 
 #define RTCP_FMT_NACK 1
 #define RTCP_FMT_TWCC 15
-#define RTCP_FMT_PLI 1
-#define RTCP_FMT_FIR 4
-#define RTCP_FMT_AFB 15
+#define RTCP_FMT_PLI  1
+#define RTCP_FMT_FIR  4
+#define RTCP_FMT_AFB  15
 
 enum rtcp_err {
 	RTCP_ERR_SHORT = -1,
@@ -59,7 +59,7 @@ int rtcp_fir_entries(const rtcp_pkt *pkt, uint32_t *ssrcs, uint8_t *seqnrs, int 
 /* REMB (draft-alvestrand-rmcat-remb): returns 0 and the bitrate and SSRCs, or -1 if pkt
  * is not a REMB. */
 int rtcp_parse_remb(const rtcp_pkt *pkt, uint64_t *bitrate_bps, uint32_t *ssrcs, int *n_ssrcs,
-		    int max);
+                    int max);
 
 /* Report blocks of SR/RR. */
 typedef struct rtcp_report_block {
@@ -83,21 +83,21 @@ int rtcp_parse_report(const rtcp_pkt *pkt, rtcp_sr_info *sr, rtcp_report_block *
 /* Builders return the bytes written or RTCP_ERR_SPACE. */
 int rtcp_build_pli(uint8_t *out, size_t cap, uint32_t sender_ssrc, uint32_t media_ssrc);
 int rtcp_build_fir(uint8_t *out, size_t cap, uint32_t sender_ssrc, uint32_t media_ssrc,
-		   uint8_t seqnr);
+                   uint8_t seqnr);
 int rtcp_build_nack(uint8_t *out, size_t cap, uint32_t sender_ssrc, uint32_t media_ssrc,
-		    const uint16_t *seqs, int n);
+                    const uint16_t *seqs, int n);
 int rtcp_build_remb(uint8_t *out, size_t cap, uint32_t sender_ssrc, uint64_t bitrate_bps,
-		    const uint32_t *ssrcs, int n);
+                    const uint32_t *ssrcs, int n);
 int rtcp_build_rr(uint8_t *out, size_t cap, uint32_t sender_ssrc, const rtcp_report_block *blocks,
-		  int n);
+                  int n);
 int rtcp_build_sr(uint8_t *out, size_t cap, uint32_t sender_ssrc, const rtcp_sr_info *sr,
-		  const rtcp_report_block *blocks, int n);
+                  const rtcp_report_block *blocks, int n);
 
 /* Rewrites SSRCs in place: sender SSRC of every packet, and media SSRC of feedback, through
  * map (called with each SSRC, returns the replacement). Used when forwarding. Returns 0 or a
  * negative rtcp_err. */
 int rtcp_rewrite_ssrcs(uint8_t *buf, size_t len, uint32_t (*map)(void *user, uint32_t ssrc),
-		       void *user);
+                       void *user);
 
 const char *rtcp_strerror(int err);
 

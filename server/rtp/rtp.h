@@ -23,10 +23,10 @@ typedef struct rtp_hdr {
 	uint8_t csrc_count;
 	int has_ext;
 	uint16_t ext_profile; /* 0xBEDE one-byte, 0x100x two-byte */
-	size_t ext_offset;    /* offset of the first extension element (after the 4-byte ext header) */
-	size_t ext_len;       /* bytes of extension elements */
-	size_t header_len;    /* fixed header + CSRCs + extension block */
-	size_t payload_len;   /* excludes padding */
+	size_t ext_offset; /* offset of the first extension element (after the 4-byte ext header) */
+	size_t ext_len;    /* bytes of extension elements */
+	size_t header_len; /* fixed header + CSRCs + extension block */
+	size_t payload_len; /* excludes padding */
 	uint8_t padding_len;
 } rtp_hdr;
 

@@ -9,11 +9,11 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#define STUN_HEADER_LEN 20
-#define STUN_MAGIC_COOKIE 0x2112A442u
-#define STUN_BINDING_REQUEST 0x0001
-#define STUN_BINDING_SUCCESS 0x0101
-#define STUN_BINDING_ERROR 0x0111
+#define STUN_HEADER_LEN         20
+#define STUN_MAGIC_COOKIE       0x2112A442u
+#define STUN_BINDING_REQUEST    0x0001
+#define STUN_BINDING_SUCCESS    0x0101
+#define STUN_BINDING_ERROR      0x0111
 #define STUN_BINDING_INDICATION 0x0011
 
 /* Errors returned (negative) by the parser; stun_strerror() names them. */
@@ -24,7 +24,7 @@ enum stun_err {
 	STUN_ERR_ATTR = -4,      /* malformed attribute */
 	STUN_ERR_INTEGRITY = -5, /* MESSAGE-INTEGRITY missing or wrong */
 	STUN_ERR_FINGERPRINT = -6,
-	STUN_ERR_SPACE = -7,     /* output buffer too small */
+	STUN_ERR_SPACE = -7, /* output buffer too small */
 };
 
 typedef struct stun_msg {
@@ -58,7 +58,7 @@ int stun_parse(const uint8_t *buf, size_t len, stun_msg *out);
 /* Checks MESSAGE-INTEGRITY (HMAC-SHA1 keyed with key, the ICE password for
  * short-term credentials). Returns 0 when it matches, STUN_ERR_INTEGRITY otherwise. */
 int stun_check_integrity(const uint8_t *buf, size_t len, const stun_msg *m, const uint8_t *key,
-			 size_t key_len);
+                         size_t key_len);
 
 /* Checks FINGERPRINT. Returns 0 when present and right, STUN_ERR_FINGERPRINT otherwise. */
 int stun_check_fingerprint(const uint8_t *buf, size_t len, const stun_msg *m);
@@ -67,14 +67,14 @@ int stun_check_fingerprint(const uint8_t *buf, size_t len, const stun_msg *m);
  * (IPv4 or IPv6), MESSAGE-INTEGRITY keyed with key and FINGERPRINT.
  * Returns the length written or STUN_ERR_SPACE. */
 ssize_t stun_build_binding_success(uint8_t *out, size_t cap, const uint8_t txid[12],
-				   const struct sockaddr *mapped, const uint8_t *key,
-				   size_t key_len);
+                                   const struct sockaddr *mapped, const uint8_t *key,
+                                   size_t key_len);
 
 /* Builds a Binding request (used by tests and the benchmark's synthetic clients):
  * USERNAME, PRIORITY, ICE-CONTROLLING, optional USE-CANDIDATE, MESSAGE-INTEGRITY, FINGERPRINT. */
 ssize_t stun_build_binding_request(uint8_t *out, size_t cap, const uint8_t txid[12],
-				   const char *username, uint32_t priority, int use_candidate,
-				   uint64_t tiebreaker, const uint8_t *key, size_t key_len);
+                                   const char *username, uint32_t priority, int use_candidate,
+                                   uint64_t tiebreaker, const uint8_t *key, size_t key_len);
 
 const char *stun_strerror(int err);
 

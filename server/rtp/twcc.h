@@ -13,11 +13,11 @@
 
 typedef struct twcc_rec {
 	int started;
-	uint16_t base_seq;            /* first sequence number not yet reported */
-	uint16_t max_seq;             /* highest received (in unwrapped order) */
+	uint16_t base_seq;               /* first sequence number not yet reported */
+	uint16_t max_seq;                /* highest received (in unwrapped order) */
 	int64_t arrival_us[TWCC_WINDOW]; /* indexed by seq % TWCC_WINDOW; -1 = not received */
-	uint8_t fb_count;             /* feedback packet counter */
-	int pending;                  /* packets received since the last build */
+	uint8_t fb_count;                /* feedback packet counter */
+	int pending;                     /* packets received since the last build */
 } twcc_rec;
 
 void twcc_rec_init(twcc_rec *r);
@@ -31,7 +31,7 @@ void twcc_rec_add(twcc_rec *r, uint16_t seq, int64_t arrival_us);
  * received"), then advances base_seq past max_seq. Returns the bytes written, 0 when nothing
  * is pending, or a negative value when cap is too small. */
 int twcc_rec_build(twcc_rec *r, uint32_t sender_ssrc, uint32_t media_ssrc, uint8_t *out,
-		   size_t cap);
+                   size_t cap);
 
 /* Parsed feedback (for tests and, later, the downlink estimator). */
 typedef struct twcc_fb {
@@ -45,6 +45,6 @@ typedef struct twcc_fb {
  * where delta_us is the receive delta (250 us units decoded) for received packets.
  * Returns 0 or -1 when malformed. */
 int twcc_parse(const uint8_t *pkt, size_t len, twcc_fb *fb,
-	       void (*fn)(void *user, uint16_t seq, int received, int64_t delta_us), void *user);
+               void (*fn)(void *user, uint16_t seq, int received, int64_t delta_us), void *user);
 
 #endif

@@ -8,10 +8,6 @@
  * callback. OpenSSL 3.0 has no BIO_s_dgram_pair, which would otherwise do this for us. */
 #include "sfu/dtls.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
@@ -19,19 +15,22 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* A path MTU every network we serve carries; DTLS flights are fragmented to fit. */
 #define DTLS_MTU 1200
 /* First retransmission after this long instead of OpenSSL's 1 s: ICE has already proved the
  * path, so a lost flight is far more likely than a slow one. Doubles up to the cap. */
 #define DTLS_INITIAL_TIMEOUT_US 100000u
-#define DTLS_MAX_TIMEOUT_US 3000000u
+#define DTLS_MAX_TIMEOUT_US     3000000u
 
 #define DTLS_DEFAULT_PROFILES "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80"
-#define DTLS_CIPHERS                                                                        \
-	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                        \
-	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"                        \
-	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                        \
+#define DTLS_CIPHERS                                                                               \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                               \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"                               \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                               \
 	"ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA"
 
 struct dtls_ctx {
@@ -123,7 +122,7 @@ static X509 *make_certificate(EVP_PKEY *key)
 	if (ok) {
 		X509_NAME *name = X509_get_subject_name(cert);
 		ok = X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-						(const unsigned char *)"madoguchi", -1, -1, 0);
+		                                (const unsigned char *)"madoguchi", -1, -1, 0);
 		ok = ok && X509_set_issuer_name(cert, name);
 	}
 	ok = ok && X509_set_pubkey(cert, key);
@@ -262,7 +261,7 @@ static unsigned int retransmit_timer(SSL *ssl, unsigned int timer_us)
 }
 
 dtls *dtls_new(dtls_ctx *ctx, int is_server, const uint8_t expected_fp[32], dtls_send_fn send,
-	       void *user)
+               void *user)
 {
 	dtls *d;
 	BIO *wbio;
@@ -369,8 +368,8 @@ static int export_keys(dtls *d)
 		salt_len = 14;
 	} else
 		return -1;
-	if (SSL_export_keying_material(d->ssl, material, 2 * (16 + salt_len),
-				       "EXTRACTOR-dtls_srtp", 19, NULL, 0, 0) != 1)
+	if (SSL_export_keying_material(d->ssl, material, 2 * (16 + salt_len), "EXTRACTOR-dtls_srtp",
+	                               19, NULL, 0, 0) != 1)
 		return -1;
 	/* RFC 5764 section 4.2: client_key | server_key | client_salt | server_salt. */
 	client_salt = material + 32;

@@ -24,7 +24,7 @@ enum dtls_profile { DTLS_SRTP_NONE = 0, DTLS_SRTP_AES128_CM_SHA1_80, DTLS_SRTP_A
 typedef struct dtls_srtp_keys {
 	enum dtls_profile profile;
 	uint8_t local_key[16];
-	uint8_t local_salt[14];  /* 14 bytes for AES_CM, 12 for GCM (rest zero) */
+	uint8_t local_salt[14]; /* 14 bytes for AES_CM, 12 for GCM (rest zero) */
 	uint8_t remote_key[16];
 	uint8_t remote_salt[14];
 	size_t salt_len;
@@ -37,17 +37,17 @@ typedef void (*dtls_send_fn)(void *user, const uint8_t *data, size_t len);
 /* is_server: 1 when the server is DTLS server (SDP setup passive). expected_fp is the SHA-256
  * from the peer's SDP; the handshake fails if the peer's certificate does not match. */
 dtls *dtls_new(dtls_ctx *ctx, int is_server, const uint8_t expected_fp[32], dtls_send_fn send,
-	       void *user);
+               void *user);
 void dtls_free(dtls *d); /* NULL allowed */
 
 /* Client role: sends the ClientHello. Server role: no-op. Returns 0 or -1. */
 int dtls_start(dtls *d);
 
 enum dtls_result {
-	DTLS_ERR = -1,       /* handshake failed, fingerprint mismatch or fatal alert */
-	DTLS_OK = 0,         /* consumed; nothing new */
-	DTLS_CONNECTED = 1,  /* the handshake completed with this datagram: keys are ready */
-	DTLS_CLOSED = 2,     /* peer sent close_notify */
+	DTLS_ERR = -1,      /* handshake failed, fingerprint mismatch or fatal alert */
+	DTLS_OK = 0,        /* consumed; nothing new */
+	DTLS_CONNECTED = 1, /* the handshake completed with this datagram: keys are ready */
+	DTLS_CLOSED = 2,    /* peer sent close_notify */
 };
 /* Feeds one received DTLS datagram. */
 int dtls_feed(dtls *d, const uint8_t *data, size_t len);

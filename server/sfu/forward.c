@@ -1,13 +1,13 @@
 /* The forwarder: which incoming track feeds which receive slot, and the per-slot rewriting
  * (SSRC, sequence number, timestamp, payload type, header extensions) that makes a slot
  * look like one continuous stream to the receiving browser whoever feeds it. */
-#include <stdio.h>
-#include <string.h>
-
 #include "base/log.h"
 #include "base/rand.h"
 #include "rtp/rtp.h"
 #include "sfu/sfu_internal.h"
+
+#include <stdio.h>
+#include <string.h>
 
 in_track *fwd_track_by_role(struct sfu_peer *p, enum sfu_role role, enum sdp_kind kind)
 {
@@ -20,11 +20,18 @@ in_track *fwd_track_by_role(struct sfu_peer *p, enum sfu_role role, enum sdp_kin
 }
 
 /* Which party feeds slot i of dst: -1 the primary, k >= 0 extra party k (the k-th audio
- * slot carries extra party k's mic, the k-th video slot its camera); and the role of the
- * source's m-line that feeds it. */
+ * slot carries extra party k's mic, the k-th video slot its camera), SFU_SLOT_UNFED nobody;
+ * and the role of the source's m-line that feeds it. */
 static int slot_feeder(const struct sfu_peer *dst, int i, enum sfu_role *role)
 {
 	const fwd_slot *slot = &dst->out[i];
+	if (slot->role == SFU_ROLE_DOCUMENT) {
+		/* A document is forwarded only while its owner shares it (`share`, with the
+		 * routing work that decides who shares); until then nobody feeds it, so a track
+		 * a page attaches without sharing reaches no one. */
+		*role = SFU_ROLE_DOCUMENT;
+		return SFU_SLOT_UNFED;
+	}
 	if (slot->role != SFU_ROLE_SLOT) {
 		*role = slot->role;
 		return -1;
@@ -40,6 +47,8 @@ static int slot_feeder(const struct sfu_peer *dst, int i, enum sfu_role *role)
 static struct sfu_peer *slot_source(struct sfu_peer *dst, int i, enum sfu_role *role)
 {
 	int k = slot_feeder(dst, i, role);
+	if (k == SFU_SLOT_UNFED)
+		return NULL;
 	if (k < 0)
 		return dst->primary;
 	return k < dst->n_extras ? dst->extras[k] : NULL;
@@ -111,8 +120,8 @@ static void slot_restart(fwd_slot *slot, const rtp_hdr *h, int64_t now_us)
 
 /* Writes the outgoing header for slot into out; returns its length. Only the extensions
  * the receiver negotiated are written, with the receiver's ids. */
-static size_t build_header(struct sfu_peer *from, struct sfu_peer *to, fwd_slot *slot,
-			   uint8_t *pkt, const rtp_hdr *h, uint8_t *out)
+static size_t build_header(struct sfu_peer *from, struct sfu_peer *to, fwd_slot *slot, uint8_t *pkt,
+                           const rtp_hdr *h, uint8_t *out)
 {
 	uint16_t seq = (uint16_t)(h->seq + slot->seq_offset);
 	uint32_t ts = h->timestamp + slot->ts_offset;
@@ -208,8 +217,8 @@ void fwd_tick(struct sfu_peer *p, int64_t now_us)
 		    now_us - slot->keyframe_asked_us < KEYFRAME_RETRY_US)
 			continue;
 		slot->keyframe_asked_us = now_us;
-		peer_request_keyframe(slot->source,
-				      fwd_track_by_role(slot->source, slot->source_role, slot->kind),
-				      now_us);
+		peer_request_keyframe(
+		    slot->source, fwd_track_by_role(slot->source, slot->source_role, slot->kind),
+		    now_us);
 	}
 }

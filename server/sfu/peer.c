@@ -1,10 +1,6 @@
 /* One connected client: its negotiation (offer in, ICE-lite answer out), ICE-lite checks,
  * the DTLS handshake, SRTP in both directions and the RTCP it sends us. Forwarding itself
  * lives in forward.c. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/rand.h"
@@ -12,6 +8,10 @@
 #include "rtp/rtp.h"
 #include "rtp/stun.h"
 #include "sfu/sfu_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static int addr_equal(const struct sockaddr *a, const struct sockaddr_storage *b)
 {
@@ -94,14 +94,15 @@ void peer_on_stun(struct sfu *s, const uint8_t *buf, size_t len, const struct so
 			p = q;
 			break;
 		}
-	if (!p || stun_check_integrity(buf, len, &m, (const uint8_t *)p->pwd, strlen(p->pwd)) != 0 ||
+	if (!p ||
+	    stun_check_integrity(buf, len, &m, (const uint8_t *)p->pwd, strlen(p->pwd)) != 0 ||
 	    (m.has_fingerprint && stun_check_fingerprint(buf, len, &m) != 0)) {
 		s->stats.stun_bad++;
 		return;
 	}
 	uint8_t out[256];
 	ssize_t n = stun_build_binding_success(out, sizeof out, m.txid, from,
-					       (const uint8_t *)p->pwd, strlen(p->pwd));
+	                                       (const uint8_t *)p->pwd, strlen(p->pwd));
 	if (n > 0)
 		transport_send(s, from, out, (size_t)n);
 
@@ -130,11 +131,12 @@ void peer_on_dtls(struct sfu_peer *p, const uint8_t *buf, size_t len)
 		}
 		p->sfu->stats.dtls_handshakes++;
 		LOG_INFO("sfu", "dtls connected peer=%s profile=%s", p->label,
-			 keys.profile == DTLS_SRTP_AEAD_AES_128_GCM ? "AEAD_AES_128_GCM"
-								  : "AES_CM_128_HMAC_SHA1_80");
+		         keys.profile == DTLS_SRTP_AEAD_AES_128_GCM ? "AEAD_AES_128_GCM"
+		                                                    : "AES_CM_128_HMAC_SHA1_80");
 	} else if (rc == DTLS_ERR) {
 		p->sfu->stats.dtls_failures++;
-		LOG_WARN("sfu", "dtls failed peer=%s reason=\"%s\"", p->label, dtls_last_error(p->dtls));
+		LOG_WARN("sfu", "dtls failed peer=%s reason=\"%s\"", p->label,
+		         dtls_last_error(p->dtls));
 	}
 }
 
@@ -171,9 +173,9 @@ static void on_keyframe_request(struct sfu_peer *p, uint32_t slot_ssrc, int64_t 
 		fwd_slot *slot = &p->out[i];
 		if (slot->out_ssrc != slot_ssrc || !slot->source)
 			continue;
-		peer_request_keyframe(slot->source,
-				      fwd_track_by_role(slot->source, slot->source_role, SDP_KIND_VIDEO),
-				      now_us);
+		peer_request_keyframe(
+		    slot->source,
+		    fwd_track_by_role(slot->source, slot->source_role, SDP_KIND_VIDEO), now_us);
 	}
 }
 
@@ -321,20 +323,21 @@ static enum sfu_role role_for_mid(const sfu_track_role *roles, int n, const char
 
 /* Fills in/out tracks from the parsed offer; returns 0 or -1 with err. */
 static int peer_take_tracks(struct sfu_peer *p, const sdp_offer *o, const sfu_track_role *roles,
-			    int n_roles, sdp_answer_params *ap, char *err, size_t errlen)
+                            int n_roles, sdp_answer_params *ap, char *err, size_t errlen)
 {
 	for (int i = 0; i < o->n_media; i++) {
 		const sdp_media *m = &o->media[i];
 		enum sfu_role role = role_for_mid(roles, n_roles, m->mid);
-		int usable = !m->rejected && (m->kind == SDP_KIND_AUDIO ? m->pt_opus >= 0
-					      : m->kind == SDP_KIND_VIDEO ? m->pt_vp8 >= 0 : 0);
+		int usable = !m->rejected && (m->kind == SDP_KIND_AUDIO   ? m->pt_opus >= 0
+		                              : m->kind == SDP_KIND_VIDEO ? m->pt_vp8 >= 0
+		                                                          : 0);
 		if (role == SFU_ROLE_NONE || !usable)
 			continue;
 		if ((role == SFU_ROLE_MIC && m->kind != SDP_KIND_AUDIO) ||
 		    ((role == SFU_ROLE_CAMERA || role == SFU_ROLE_DOCUMENT) &&
 		     m->kind != SDP_KIND_VIDEO)) {
 			snprintf(err, errlen, "mid %s: role %s does not fit a %s m-line", m->mid,
-				 role_names[role], m->kind == SDP_KIND_AUDIO ? "audio" : "video");
+			         role_names[role], m->kind == SDP_KIND_AUDIO ? "audio" : "video");
 			return -1;
 		}
 		int pt = m->kind == SDP_KIND_AUDIO ? m->pt_opus : m->pt_vp8;
@@ -367,9 +370,9 @@ static int peer_take_tracks(struct sfu_peer *p, const sdp_offer *o, const sfu_tr
 			/* mids are at most 31 bytes; the precisions keep the names within their
 			 * 40-byte fields. */
 			snprintf(am->msid_stream, sizeof am->msid_stream, "mdg-%.32s",
-				 role == SFU_ROLE_SLOT ? m->mid : "primary");
+			         role == SFU_ROLE_SLOT ? m->mid : "primary");
 			snprintf(am->msid_track, sizeof am->msid_track, "mdg-%s-%.24s",
-				 role_names[role], m->mid);
+			         role_names[role], m->mid);
 			snprintf(am->cname, sizeof am->cname, "madoguchi");
 		}
 		if (!p->ext_mid)
@@ -383,7 +386,7 @@ static int peer_take_tracks(struct sfu_peer *p, const sdp_offer *o, const sfu_tr
 }
 
 int sfu_peer_offer(sfu_peer *p, const char *sdp, size_t sdp_len, const sfu_track_role *roles,
-		   int n_roles, char **answer, char *err, size_t errlen)
+                   int n_roles, char **answer, char *err, size_t errlen)
 {
 	*answer = NULL;
 	sdp_offer *o = calloc(1, sizeof *o);
@@ -437,7 +440,7 @@ int sfu_peer_offer(sfu_peer *p, const char *sdp, size_t sdp_len, const sfu_track
 	p->negotiated = 1;
 	fwd_rewire(p->sfu);
 	LOG_INFO("sfu", "negotiated peer=%s tracks_in=%d slots=%d dtls=%s", p->label, p->n_in,
-		 p->n_out, p->dtls_server ? "server" : "client");
+	         p->n_out, p->dtls_server ? "server" : "client");
 	*answer = out;
 	out = NULL;
 	rc = 0;

@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SDP_MAX_MEDIA 16
-#define SDP_MAX_SSRC 8
+#define SDP_MAX_MEDIA      16
+#define SDP_MAX_SSRC       8
 #define SDP_MAX_CANDIDATES 8
 
 enum sdp_kind { SDP_KIND_AUDIO, SDP_KIND_VIDEO, SDP_KIND_OTHER };
@@ -17,17 +17,17 @@ enum sdp_setup { SDP_SETUP_NONE, SDP_SETUP_ACTPASS, SDP_SETUP_ACTIVE, SDP_SETUP_
 
 typedef struct sdp_media {
 	enum sdp_kind kind;
-	char media_name[16];   /* "audio", "video", "application", ... as offered */
-	char first_fmt[32];    /* the first format of the m-line, echoed when rejecting it */
+	char media_name[16]; /* "audio", "video", "application", ... as offered */
+	char first_fmt[32];  /* the first format of the m-line, echoed when rejecting it */
 	char mid[32];
-	enum sdp_dir dir;      /* as the offerer says it */
-	int rejected;          /* port 0 in the offer */
-	char proto[32];        /* e.g. UDP/TLS/RTP/SAVPF */
+	enum sdp_dir dir; /* as the offerer says it */
+	int rejected;     /* port 0 in the offer */
+	char proto[32];   /* e.g. UDP/TLS/RTP/SAVPF */
 	/* Payload types the server supports, -1 when absent from the offer. */
 	int pt_opus;
 	int pt_vp8;
-	int pt_vp8_rtx;        /* rtx with apt = pt_vp8 */
-	char opus_fmtp[128];   /* the offer's fmtp for Opus, echoed in the answer */
+	int pt_vp8_rtx;      /* rtx with apt = pt_vp8 */
+	char opus_fmtp[128]; /* the offer's fmtp for Opus, echoed in the answer */
 	/* rtcp-fb on the chosen codec */
 	int fb_nack, fb_pli, fb_fir, fb_twcc, fb_remb;
 	/* Header extension ids (0 = not offered). */
@@ -36,8 +36,8 @@ typedef struct sdp_media {
 	/* SSRCs the offerer will send on this m-line; ssrc[0] is the primary. */
 	uint32_t ssrc[SDP_MAX_SSRC];
 	int n_ssrc;
-	uint32_t rtx_ssrc;     /* from a=ssrc-group:FID primary rtx, 0 when absent */
-	char ice_ufrag[64];    /* per m-line; normally equal across the bundle */
+	uint32_t rtx_ssrc;  /* from a=ssrc-group:FID primary rtx, 0 when absent */
+	char ice_ufrag[64]; /* per m-line; normally equal across the bundle */
 	char ice_pwd[128];
 } sdp_media;
 
@@ -61,9 +61,9 @@ typedef struct sdp_offer {
 int sdp_parse_offer(const char *sdp, size_t len, sdp_offer *out, char *err, size_t errlen);
 
 typedef struct sdp_candidate {
-	char ip[64];     /* IPv4 or IPv6 literal */
+	char ip[64]; /* IPv4 or IPv6 literal */
 	uint16_t port;
-	int tcp;         /* 0 = UDP host candidate; 1 = TCP passive (RFC 6544) */
+	int tcp; /* 0 = UDP host candidate; 1 = TCP passive (RFC 6544) */
 } sdp_candidate;
 
 /* What the server sends on each m-line (index = offer media index). */

@@ -4,13 +4,12 @@
 #include "sfu/secure.h"
 
 #include <limits.h>
+#include <srtp2/srtp.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <srtp2/srtp.h>
-
 _Static_assert(SECURE_MAX_TRAILER >= SRTP_MAX_TRAILER_LEN,
-	       "callers must leave at least what srtp_protect may write");
+               "callers must leave at least what srtp_protect may write");
 
 /* Packet-loss reordering on a video stream at high bitrate easily exceeds the default window
  * of 128 packets; a wider window costs a few bytes per stream. */
@@ -45,7 +44,7 @@ struct secure {
 };
 
 static int create_session(srtp_t *session, enum dtls_profile profile, srtp_ssrc_type_t dir,
-			  const uint8_t key[16], const uint8_t *salt, size_t salt_len)
+                          const uint8_t key[16], const uint8_t *salt, size_t salt_len)
 {
 	srtp_policy_t policy;
 	uint8_t master[16 + 14];
@@ -87,18 +86,18 @@ secure *secure_new(const dtls_srtp_keys *keys)
 
 	if (!keys)
 		return NULL;
-	want = keys->profile == DTLS_SRTP_AES128_CM_SHA1_80	 ? 14
+	want = keys->profile == DTLS_SRTP_AES128_CM_SHA1_80  ? 14
 	       : keys->profile == DTLS_SRTP_AEAD_AES_128_GCM ? 12
-							     : 0;
+	                                                     : 0;
 	if (want == 0 || keys->salt_len != want)
 		return NULL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
 	if (create_session(&s->inbound, keys->profile, ssrc_any_inbound, keys->remote_key,
-			   keys->remote_salt, want) < 0 ||
+	                   keys->remote_salt, want) < 0 ||
 	    create_session(&s->outbound, keys->profile, ssrc_any_outbound, keys->local_key,
-			   keys->local_salt, want) < 0) {
+	                   keys->local_salt, want) < 0) {
 		secure_free(s);
 		return NULL;
 	}

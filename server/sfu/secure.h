@@ -2,9 +2,9 @@
 #ifndef MDG_SFU_SECURE_H
 #define MDG_SFU_SECURE_H
 
-#include <stddef.h>
-
 #include "sfu/dtls.h"
+
+#include <stddef.h>
 
 /* libsrtp2 must be initialised exactly once per process: the one global in the project.
  * Idempotent. Returns 0 or -1. */

@@ -1,12 +1,12 @@
 /* The media plane object: the shared UDP socket, the DTLS certificate, the list of peers
  * and the tick that drives DTLS retransmission, transport-cc feedback and keyframe retries. */
-#include <stdlib.h>
-#include <string.h>
-
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/rand.h"
 #include "sfu/sfu_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 static void on_tick(uv_timer_t *t)
 {

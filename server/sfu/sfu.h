@@ -11,9 +11,9 @@
 #define SFU_MAX_IPS 4
 
 typedef struct sfu_config {
-	const char *bind_ip;            /* UDP socket address, e.g. "0.0.0.0" */
-	int port;                       /* one UDP port for all peers */
-	const char *ips[SFU_MAX_IPS];   /* host candidate addresses announced in answers */
+	const char *bind_ip;          /* UDP socket address, e.g. "0.0.0.0" */
+	int port;                     /* one UDP port for all peers */
+	const char *ips[SFU_MAX_IPS]; /* host candidate addresses announced in answers */
 	int n_ips;
 } sfu_config;
 
@@ -57,7 +57,7 @@ void sfu_peer_free(sfu_peer *p);
  * answer. A second call replaces the first negotiation (ICE restart, page reload).
  * Returns 0, or -1 with a reason in err. */
 int sfu_peer_offer(sfu_peer *p, const char *sdp, size_t sdp_len, const sfu_track_role *roles,
-		   int n_roles, char **answer, char *err, size_t errlen);
+                   int n_roles, char **answer, char *err, size_t errlen);
 
 /* Declares who feeds this peer's receive slots: `primary` feeds its mic, camera and
  * document m-lines; `extras` feed its slot m-lines, in order (an audio and a video slot per
@@ -66,7 +66,9 @@ int sfu_peer_offer(sfu_peer *p, const char *sdp, size_t sdp_len, const sfu_track
 void sfu_peer_set_feeds(sfu_peer *dst, sfu_peer *primary, sfu_peer *const *extras, int n_extras);
 
 /* One receive slot as the signalling layer describes it to the client (`slots` event):
- * fed by the primary party (extra = -1) or by extra party `extra`, with its kind. */
+ * fed by the primary party (extra = -1), by extra party `extra`, or by nobody
+ * (extra = SFU_SLOT_UNFED), with its kind. */
+#define SFU_SLOT_UNFED (-2)
 typedef struct sfu_slot_info {
 	char mid[32];
 	enum sfu_role role;

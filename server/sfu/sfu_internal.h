@@ -3,24 +3,24 @@
 #ifndef MDG_SFU_INTERNAL_H
 #define MDG_SFU_INTERNAL_H
 
-#include <netinet/in.h>
-#include <stdint.h>
-#include <sys/socket.h>
-#include <uv.h>
-
 #include "rtp/twcc.h"
 #include "sfu/dtls.h"
 #include "sfu/sdp.h"
 #include "sfu/secure.h"
 #include "sfu/sfu.h"
 
-#define PEER_MAX_ADDRS 4
-#define PEER_MAX_EXTRAS 4
-#define TRACK_MAX_SINKS 8
-#define SFU_TICK_MS 20
-#define TWCC_INTERVAL_US 50000
+#include <netinet/in.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#define PEER_MAX_ADDRS      4
+#define PEER_MAX_EXTRAS     4
+#define TRACK_MAX_SINKS     8
+#define SFU_TICK_MS         20
+#define TWCC_INTERVAL_US    50000
 #define PLI_MIN_INTERVAL_US 300000
-#define KEYFRAME_RETRY_US 500000
+#define KEYFRAME_RETRY_US   500000
 /* Room for the largest datagram we accept plus the SRTP trailer added on send. */
 #define SFU_PACKET_MAX 1500
 
@@ -60,7 +60,7 @@ typedef struct in_track {
 	int mline;
 	enum sfu_role role;
 	enum sdp_kind kind;
-	uint32_t ssrc;     /* 0 until known (from SDP a=ssrc or learned from the mid extension) */
+	uint32_t ssrc; /* 0 until known (from SDP a=ssrc or learned from the mid extension) */
 	uint32_t rtx_ssrc;
 	int pt;
 	int64_t last_pli_us;
@@ -141,7 +141,7 @@ void peer_reset_media(struct sfu_peer *p);
 /* forward.c */
 struct rtp_hdr;
 void fwd_rtp(struct sfu_peer *from, in_track *t, uint8_t *pkt, const struct rtp_hdr *h,
-	     int64_t now_us);
+             int64_t now_us);
 void fwd_rewire(struct sfu *s);
 in_track *fwd_track_by_role(struct sfu_peer *p, enum sfu_role role, enum sdp_kind kind);
 void fwd_tick(struct sfu_peer *p, int64_t now_us);

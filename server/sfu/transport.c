@@ -1,10 +1,10 @@
 /* The one UDP socket every peer shares. Incoming datagrams are demultiplexed by their
  * first byte (RFC 7983): STUN 0..3, DTLS 20..63, RTP/RTCP 128..191; STUN finds its peer by
  * USERNAME, everything else by the source address a STUN check validated. */
-#include <string.h>
-
 #include "base/log.h"
 #include "sfu/sfu_internal.h"
+
+#include <string.h>
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
@@ -16,7 +16,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 }
 
 static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct sockaddr *from,
-		    unsigned flags)
+                    unsigned flags)
 {
 	struct sfu *s = h->data;
 	if (n <= 0 || !from)
@@ -66,7 +66,7 @@ int transport_open(struct sfu *s, const char *bind_ip, int port)
 	rc = uv_udp_bind(&s->udp, (struct sockaddr *)&addr, 0);
 	if (rc != 0) {
 		LOG_ERROR("sfu", "cannot bind media socket ip=%s port=%d error=%s", bind_ip, port,
-			  uv_strerror(rc));
+		          uv_strerror(rc));
 		return -1;
 	}
 	/* Video bursts (a keyframe is dozens of packets) overflow the default buffers. */
@@ -79,7 +79,7 @@ int transport_open(struct sfu *s, const char *bind_ip, int port)
 	int blen = sizeof bound;
 	uv_udp_getsockname(&s->udp, (struct sockaddr *)&bound, &blen);
 	s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-						      : ((struct sockaddr_in *)&bound)->sin_port);
+	                                            : ((struct sockaddr_in *)&bound)->sin_port);
 	return uv_udp_recv_start(&s->udp, on_alloc, on_recv) == 0 ? 0 : -1;
 }
 

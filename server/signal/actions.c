@@ -1,10 +1,10 @@
 /* Executes routing actions: protocol events to sessions, media wiring, call records. */
-#include <stdio.h>
-#include <string.h>
-
 #include "base/clock.h"
 #include "base/log.h"
 #include "signal/app_internal.h"
+
+#include <stdio.h>
+#include <string.h>
 
 /* Routing runs on wall-clock time so that the records it emits carry real timestamps. */
 int64_t app_now(void)
@@ -34,14 +34,14 @@ static void do_queue(sig_app *app, const route_action *a)
 		json_t *visits = json_array();
 		for (int j = 0; j < n && j < 64; j++)
 			json_array_append_new(
-				visits,
-				json_pack("{s:s, s:o, s:I, s:s?}", "visit", entries[j].visit, "kiosk",
-					  session_party(app, entries[j].kiosk, NULL), "waited_s",
-					  (json_int_t)(entries[j].waited_ms / 1000), "procedure",
-					  entries[j].procedure[0] ? entries[j].procedure : NULL));
+			    visits,
+			    json_pack("{s:s, s:o, s:I, s:s?}", "visit", entries[j].visit, "kiosk",
+			              session_party(app, entries[j].kiosk, NULL), "waited_s",
+			              (json_int_t)(entries[j].waited_ms / 1000), "procedure",
+			              entries[j].procedure[0] ? entries[j].procedure : NULL));
 		send_event(app, staff[i],
-			   json_pack("{s:s, s:s, s:o}", "type", "queue", "department", a->department,
-				     "visits", visits));
+		           json_pack("{s:s, s:s, s:o}", "type", "queue", "department",
+		                     a->department, "visits", visits));
 	}
 }
 
@@ -50,7 +50,7 @@ static void do_departments(sig_app *app)
 	for (sig_session *s = app->sessions; s; s = s->next)
 		if (s->state == SIG_READY)
 			session_send_json(s, json_pack("{s:s, s:o}", "type", "departments",
-						       "departments", app_departments_json(app)));
+			                               "departments", app_departments_json(app)));
 }
 
 static void do_media(sig_app *app, const route_action *a)
@@ -97,8 +97,8 @@ static void do_record(sig_app *app, const route_action *a)
 		break;
 	}
 	LOG_INFO("call", "record kind=%d visit=%s leg=%s department=%s reason=%s", (int)a->record,
-		 a->visit, a->leg[0] ? a->leg : "-", a->department[0] ? a->department : "-",
-		 a->reason[0] ? a->reason : "-");
+	         a->visit, a->leg[0] ? a->leg : "-", a->department[0] ? a->department : "-",
+	         a->reason[0] ? a->reason : "-");
 	if (!app->store || store_write(app->store, &r) != 0)
 		LOG_ERROR("call", "record not queued visit=%s", a->visit);
 }
@@ -118,32 +118,32 @@ static void do_action(sig_app *app, const route_action *a)
 	switch (a->kind) {
 	case ROUTE_ACT_RINGING:
 		send_event(app, a->to,
-			   json_pack("{s:s, s:s, s:s, s:o, s:I, s:s?, s:b}", "type", "ringing",
-				     "visit", a->visit, "department", a->department, "kiosk",
-				     session_party(app, a->kiosk, NULL), "waited_s",
-				     (json_int_t)(a->waited_ms / 1000), "procedure",
-				     a->procedure[0] ? a->procedure : NULL, "onestop", a->onestop));
+		           json_pack("{s:s, s:s, s:s, s:o, s:I, s:s?, s:b}", "type", "ringing",
+		                     "visit", a->visit, "department", a->department, "kiosk",
+		                     session_party(app, a->kiosk, NULL), "waited_s",
+		                     (json_int_t)(a->waited_ms / 1000), "procedure",
+		                     a->procedure[0] ? a->procedure : NULL, "onestop", a->onestop));
 		break;
 	case ROUTE_ACT_RING_CANCELLED:
 		send_event(app, a->to,
-			   json_pack("{s:s, s:s, s:s}", "type", "ring_cancelled", "visit", a->visit,
-				     "reason", a->reason));
+		           json_pack("{s:s, s:s, s:s}", "type", "ring_cancelled", "visit", a->visit,
+		                     "reason", a->reason));
 		break;
 	case ROUTE_ACT_QUEUED:
 		send_event(app, a->to,
-			   json_pack("{s:s, s:s, s:s, s:i, s:i}", "type", "queued", "visit", a->visit,
-				     "department", a->department, "position", a->position,
-				     "estimated_wait_s", a->estimated_wait_s));
+		           json_pack("{s:s, s:s, s:s, s:i, s:i}", "type", "queued", "visit",
+		                     a->visit, "department", a->department, "position", a->position,
+		                     "estimated_wait_s", a->estimated_wait_s));
 		break;
 	case ROUTE_ACT_CONNECTED:
 		send_event(app, a->to,
-			   json_pack("{s:s, s:s, s:o}", "type", "connected", "visit", a->visit,
-				     "parties", parties_json(app, a)));
+		           json_pack("{s:s, s:s, s:o}", "type", "connected", "visit", a->visit,
+		                     "parties", parties_json(app, a)));
 		break;
 	case ROUTE_ACT_ENDED:
 		send_event(app, a->to,
-			   json_pack("{s:s, s:s, s:s}", "type", "ended", "visit", a->visit, "reason",
-				     a->reason));
+		           json_pack("{s:s, s:s, s:s}", "type", "ended", "visit", a->visit,
+		                     "reason", a->reason));
 		break;
 	case ROUTE_ACT_QUEUE:
 		do_queue(app, a);

@@ -1,18 +1,18 @@
 /* Start-up, connections and shutdown of the signalling application. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/rand.h"
 #include "signal/app_internal.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 static void new_id(void *user, char out[ROUTE_UUID_LEN])
 {
 	if (rand_uuid(out) != 0)
 		snprintf(out, ROUTE_UUID_LEN, "00000000-0000-4000-8000-%012llx",
-			 (unsigned long long)clock_mono_us());
+		         (unsigned long long)clock_mono_us());
 }
 
 /* ---- connections ---- */
@@ -88,19 +88,19 @@ static void on_retry(uv_timer_t *t)
 static void start_listening(sig_app *app)
 {
 	sig_server_config sc = {
-		.bind = app->cfg.bind,
-		.port = app->cfg.port,
-		.web_root = app->cfg.web_root,
-		.cert_path = app->cfg.tls ? app->cfg.tls_cert : NULL,
-		.key_path = app->cfg.tls ? app->cfg.tls_key : NULL,
+	    .bind = app->cfg.bind,
+	    .port = app->cfg.port,
+	    .web_root = app->cfg.web_root,
+	    .cert_path = app->cfg.tls ? app->cfg.tls_cert : NULL,
+	    .key_path = app->cfg.tls ? app->cfg.tls_key : NULL,
 	};
 	sig_callbacks cb = {
-		.user = app,
-		.on_open = on_open,
-		.on_message = on_message,
-		.on_bad_frame = on_bad_frame,
-		.on_close = on_close,
-		.on_http = app_on_http,
+	    .user = app,
+	    .on_open = on_open,
+	    .on_message = on_message,
+	    .on_bad_frame = on_bad_frame,
+	    .on_close = on_close,
+	    .on_http = app_on_http,
 	};
 	app->server = sig_server_new(app->loop, &sc, &cb);
 	if (!app->server) {
@@ -109,7 +109,7 @@ static void start_listening(sig_app *app)
 		return;
 	}
 	LOG_INFO("main", "listening bind=%s port=%d media_port=%d tls=%s", app->cfg.bind,
-		 app->cfg.port, sfu_port(app->sfu), app->cfg.tls ? "on" : "off");
+	         app->cfg.port, sfu_port(app->sfu), app->cfg.tls ? "on" : "off");
 }
 
 static void on_directory(void *user, int err, const store_directory *d)
@@ -174,8 +174,8 @@ sig_app *sig_app_new(uv_loop_t *loop, const config *cfg)
 	app->store = store_new(loop, cfg->db);
 	if (!app->route || !app->sfu || !app->store) {
 		LOG_ERROR("main", "start-up failed route=%s sfu=%s store=%s",
-			  app->route ? "ok" : "failed", app->sfu ? "ok" : "failed",
-			  app->store ? "ok" : "failed");
+		          app->route ? "ok" : "failed", app->sfu ? "ok" : "failed",
+		          app->store ? "ok" : "failed");
 		route_free(app->route);
 		sfu_free(app->sfu);
 		store_free(app->store);
@@ -200,7 +200,7 @@ static void release_backends(sig_app *app)
 	app->sfu = NULL;
 	if (store_pending(app->store) > 0)
 		LOG_ERROR("main", "records not written at shutdown count=%d",
-			  store_pending(app->store));
+		          store_pending(app->store));
 	store_free(app->store);
 	app->store = NULL;
 }
@@ -223,7 +223,7 @@ void sig_app_stop(sig_app *app)
 	app->stopping = 1;
 	app->stop_started_us = clock_mono_us();
 	LOG_INFO("main", "shutting down connections=%llu",
-		 (unsigned long long)app->counters.connections);
+	         (unsigned long long)app->counters.connections);
 	/* Closing the server closes every connection; on_close leaves routing and frees the
 	 * peers as each one goes. */
 	sig_server_free(app->server);

@@ -4,9 +4,9 @@
 #ifndef MDG_SIGNAL_APP_H
 #define MDG_SIGNAL_APP_H
 
-#include <uv.h>
-
 #include "base/config.h"
+
+#include <uv.h>
 
 typedef struct sig_app sig_app;
 

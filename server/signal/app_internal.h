@@ -2,9 +2,6 @@
 #ifndef MDG_SIGNAL_APP_INTERNAL_H
 #define MDG_SIGNAL_APP_INTERNAL_H
 
-#include <jansson.h>
-#include <stdint.h>
-
 #include "base/config.h"
 #include "routing/route.h"
 #include "sfu/sfu.h"
@@ -12,9 +9,12 @@
 #include "signal/server.h"
 #include "store/store.h"
 
-#define SIG_MAX_TRACKS 16
-#define SIG_BAD_LIMIT 20                /* bad messages a client may send in a window */
-#define SIG_BAD_WINDOW_US 60000000      /* ... of one minute */
+#include <jansson.h>
+#include <stdint.h>
+
+#define SIG_MAX_TRACKS    16
+#define SIG_BAD_LIMIT     20       /* bad messages a client may send in a window */
+#define SIG_BAD_WINDOW_US 60000000 /* ... of one minute */
 
 typedef struct sig_dept {
 	char id[STORE_ID_MAX];
@@ -79,10 +79,10 @@ struct sig_app {
 
 /* session.c */
 sig_session *session_by_sid(sig_app *app, uint32_t sid);
-void session_send_json(sig_session *s, json_t *msg); /* steals msg */
+void session_send_json(sig_session *s, json_t *msg);               /* steals msg */
 void session_reply_ok(sig_session *s, json_t *id, json_t *fields); /* steals fields (NULL ok) */
 void session_reply_error(sig_session *s, json_t *id, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 json_t *session_party(sig_app *app, uint32_t sid, const char *department_hint);
 json_t *app_departments_json(sig_app *app);
 const sig_dept *app_dept(sig_app *app, const char *id);
@@ -98,7 +98,7 @@ int64_t app_now(void);
 
 /* http.c */
 int app_on_http(void *user, const char *method, const char *path, const char *query,
-		const char *authorization, const char *body, size_t body_len,
-		sig_http_response *resp);
+                const char *authorization, const char *body, size_t body_len,
+                sig_http_response *resp);
 
 #endif

@@ -2,14 +2,14 @@
  * the request into a routing event, a media negotiation or a store lookup, and replies
  * exactly once. Bad input gets an error reply and is counted; it never closes the
  * connection by itself, except the abuse limit and a first message that is not hello. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/rand.h"
 #include "signal/app_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* Counts a bad message; past the limit the connection is closed with 1008. */
 static void count_bad(sig_session *s)
@@ -106,7 +106,8 @@ static void hello_done(auth_req *req, int err)
 		if (err < 0)
 			session_reply_error(s, req->id, "internal", "the database is unavailable");
 		else
-			reply_bad(s, req->id, "unauthorized", "unknown device or wrong credentials");
+			reply_bad(s, req->id, "unauthorized",
+			          "unknown device or wrong credentials");
 		goto out;
 	}
 	route_session_info info = {.role = s->role, .ident = s->ident};
@@ -117,25 +118,25 @@ static void hello_done(auth_req *req, int err)
 		info.departments = depts;
 		info.n_departments = s->staff.n_departments;
 		info.flags = (s->staff.coordinator ? ROUTE_FLAG_COORDINATOR : 0) |
-			     (s->staff.analyst ? ROUTE_FLAG_ANALYST : 0) |
-			     (s->staff.admin ? ROUTE_FLAG_ADMIN : 0);
+		             (s->staff.analyst ? ROUTE_FLAG_ANALYST : 0) |
+		             (s->staff.admin ? ROUTE_FLAG_ADMIN : 0);
 	}
 	int rc = route_session_join(s->app->route, s->sid, &info, app_now());
 	if (rc != 0) {
 		s->state = SIG_NEW;
 		session_reply_error(s, req->id, route_strerror(rc), "cannot join: %s",
-				    route_strerror(rc));
+		                    route_strerror(rc));
 		goto out;
 	}
 	s->joined = 1;
 	s->state = SIG_READY;
 	rand_token(s->resume, 24);
 	LOG_INFO("ws", "hello sid=%u role=%s who=\"%s\" ip=%s", s->sid,
-		 s->role == ROUTE_ROLE_KIOSK ? "kiosk" : "staff", s->name, s->ip);
-	json_t *reply = json_pack("{s:o, s:s, s:o, s:[], s:o}", "self",
-				  session_party(s->app, s->sid, NULL), "resume", s->resume,
-				  "departments", app_departments_json(s->app), "onestop", "flags",
-				  s->role == ROUTE_ROLE_STAFF ? flags_json(&s->staff) : json_array());
+	         s->role == ROUTE_ROLE_KIOSK ? "kiosk" : "staff", s->name, s->ip);
+	json_t *reply =
+	    json_pack("{s:o, s:s, s:o, s:[], s:o}", "self", session_party(s->app, s->sid, NULL),
+	              "resume", s->resume, "departments", app_departments_json(s->app), "onestop",
+	              "flags", s->role == ROUTE_ROLE_STAFF ? flags_json(&s->staff) : json_array());
 	session_reply_ok(s, req->id, reply);
 	app_drain_actions(s->app);
 out:
@@ -243,13 +244,13 @@ static void h_offer(sig_session *s, json_t *msg, json_t *id)
 	int n = 0;
 	const char *mid;
 	json_t *v;
-	json_object_foreach(tracks, mid, v)
-	{
-		enum sfu_role role = json_is_string(v) ? sfu_role_from_name(json_string_value(v))
-						       : SFU_ROLE_NONE;
-		if (role == SFU_ROLE_NONE || strlen(mid) == 0 || strlen(mid) >= sizeof roles[0].mid) {
+	json_object_foreach (tracks, mid, v) {
+		enum sfu_role role =
+		    json_is_string(v) ? sfu_role_from_name(json_string_value(v)) : SFU_ROLE_NONE;
+		if (role == SFU_ROLE_NONE || strlen(mid) == 0 ||
+		    strlen(mid) >= sizeof roles[0].mid) {
 			reply_bad(s, id, "bad_request",
-				  "tracks: roles are mic, camera, document or slot");
+			          "tracks: roles are mic, camera, document or slot");
 			return;
 		}
 		snprintf(roles[n].mid, sizeof roles[n].mid, "%s", mid);
@@ -325,7 +326,7 @@ static void h_presence(sig_session *s, json_t *msg, json_t *id)
 		return;
 	}
 	reply_route(s, id, route_presence(s->app->route, s->sid, available, app_now()), NULL,
-		    "presence");
+	            "presence");
 }
 
 static void h_accept(sig_session *s, json_t *msg, json_t *id)
@@ -333,7 +334,7 @@ static void h_accept(sig_session *s, json_t *msg, json_t *id)
 	const char *visit = need_str(s, msg, id, "visit", 36);
 	if (visit)
 		reply_route(s, id, route_accept(s->app->route, s->sid, visit, app_now()), NULL,
-			    "accept");
+		            "accept");
 }
 
 static void h_end(sig_session *s, json_t *msg, json_t *id)
@@ -344,8 +345,8 @@ static void h_end(sig_session *s, json_t *msg, json_t *id)
 	const char *note = proc ? opt_str(s, msg, id, "note", ROUTE_NOTE_MAX - 1) : NULL;
 	if (note)
 		reply_route(s, id,
-			    route_end(s->app->route, s->sid, visit, outcome, proc, note, app_now()),
-			    NULL, "end");
+		            route_end(s->app->route, s->sid, visit, outcome, proc, note, app_now()),
+		            NULL, "end");
 }
 
 /* ---- dispatch ---- */
@@ -357,10 +358,10 @@ static const struct handler {
 	enum need need;
 	void (*fn)(sig_session *s, json_t *msg, json_t *id);
 } handlers[] = {
-	{"offer", ANY_ROLE, h_offer},	     {"candidate", ANY_ROLE, h_candidate},
-	{"call", KIOSK_ONLY, h_call},	     {"hangup", KIOSK_ONLY, h_hangup},
-	{"presence", STAFF_ONLY, h_presence}, {"accept", STAFF_ONLY, h_accept},
-	{"end", STAFF_ONLY, h_end},
+    {"offer", ANY_ROLE, h_offer},         {"candidate", ANY_ROLE, h_candidate},
+    {"call", KIOSK_ONLY, h_call},         {"hangup", KIOSK_ONLY, h_hangup},
+    {"presence", STAFF_ONLY, h_presence}, {"accept", STAFF_ONLY, h_accept},
+    {"end", STAFF_ONLY, h_end},
 };
 
 void handle_message(sig_session *s, const char *text, size_t len)
@@ -372,7 +373,8 @@ void handle_message(sig_session *s, const char *text, size_t len)
 		json_decref(msg);
 		if (s->state == SIG_NEW && !s->joined) {
 			/* Not even a hello: the protocol's first-message rule applies. */
-			session_reply_error(s, NULL, "unauthorized", "the first message must be hello");
+			session_reply_error(s, NULL, "unauthorized",
+			                    "the first message must be hello");
 			sig_conn_close(s->conn, 1008, "hello first");
 			return;
 		}
@@ -409,7 +411,7 @@ void handle_message(sig_session *s, const char *text, size_t len)
 		    (h->need == STAFF_ONLY && s->role != ROUTE_ROLE_STAFF)) {
 			char t[96];
 			snprintf(t, sizeof t, "\"%s\" is not for a %s", type,
-				 s->role == ROUTE_ROLE_KIOSK ? "kiosk" : "staff session");
+			         s->role == ROUTE_ROLE_KIOSK ? "kiosk" : "staff session");
 			reply_bad(s, id, "forbidden", t);
 		} else {
 			h->fn(s, msg, id);

@@ -44,8 +44,8 @@ typedef struct sig_callbacks {
 	 * content_type, body; resp->peer_ip is already set), or -1 for 404 {"error":"not_found"}.
 	 * Synchronous: the answer is built before returning. */
 	int (*on_http)(void *user, const char *method, const char *path, const char *query,
-		       const char *authorization, const char *body, size_t body_len,
-		       sig_http_response *resp);
+	               const char *authorization, const char *body, size_t body_len,
+	               sig_http_response *resp);
 } sig_callbacks;
 
 typedef struct sig_server_config {

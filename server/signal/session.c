@@ -1,12 +1,12 @@
 /* Sessions as the protocol sees them: sending replies and events, and describing parties,
  * departments and slots in PROTOCOL.md's JSON shapes. */
+#include "base/log.h"
+#include "signal/app_internal.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "base/log.h"
-#include "signal/app_internal.h"
 
 sig_session *session_by_sid(sig_app *app, uint32_t sid)
 {
@@ -75,7 +75,7 @@ json_t *session_party(sig_app *app, uint32_t sid, const char *department_hint)
 	snprintf(id, sizeof id, "p-%u", sid);
 	if (s->role == ROUTE_ROLE_KIOSK)
 		return json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "id", id, "role", "kiosk", "name",
-				 s->name, "branch", "id", s->branch_id, "name", s->branch_name);
+		                 s->name, "branch", "id", s->branch_id, "name", s->branch_name);
 	const char *dept = s->staff.n_departments ? s->staff.departments[0] : NULL;
 	for (int i = 0; department_hint && i < s->staff.n_departments; i++)
 		if (strcmp(s->staff.departments[i], department_hint) == 0)
@@ -95,12 +95,13 @@ json_t *app_departments_json(sig_app *app)
 			continue;
 		json_t *procs = json_array();
 		for (int j = 0; j < d->n_procedures; j++)
-			json_array_append_new(procs, json_pack("{s:s, s:s}", "id", d->procedures[j].id,
-							      "name", d->procedures[j].name));
+			json_array_append_new(procs,
+			                      json_pack("{s:s, s:s}", "id", d->procedures[j].id,
+			                                "name", d->procedures[j].name));
 		json_array_append_new(list, json_pack("{s:s, s:s, s:b, s:i, s:i, s:o}", "id", d->id,
-						      "name", d->name, "open", info.open,
-						      "available", info.available, "queued",
-						      info.queued, "procedures", procs));
+		                                      "name", d->name, "open", info.open,
+		                                      "available", info.available, "queued",
+		                                      info.queued, "procedures", procs));
 	}
 	return list;
 }
@@ -133,12 +134,13 @@ void session_send_slots(sig_session *s)
 	int n = sfu_peer_slots(s->peer, slots, SIG_MAX_TRACKS);
 	json_t *list = json_array();
 	for (int i = 0; i < n; i++) {
-		uint32_t sid = slots[i].extra < 0 ? s->feed_primary
-			       : slots[i].extra < s->n_feed_extra ? s->feed_extra[slots[i].extra]
-								   : 0;
+		uint32_t sid = slots[i].extra == SFU_SLOT_UNFED   ? 0
+		               : slots[i].extra < 0               ? s->feed_primary
+		               : slots[i].extra < s->n_feed_extra ? s->feed_extra[slots[i].extra]
+		                                                  : 0;
 		const char *kind = slots[i].role == SFU_ROLE_DOCUMENT ? "document"
-				   : slots[i].video			? "camera"
-									: "mic";
+		                   : slots[i].video                   ? "camera"
+		                                                      : "mic";
 		json_t *e = json_pack("{s:s}", "mid", slots[i].mid);
 		if (sid) {
 			char party[24];

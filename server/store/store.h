@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include <uv.h>
 
-#define STORE_ID_MAX 64
-#define STORE_NAME_MAX 128
+#define STORE_ID_MAX    64
+#define STORE_NAME_MAX  128
 #define STORE_MAX_DEPTS 16
 
 /* ---- command line (synchronous) ---- */
@@ -28,9 +28,9 @@ int store_admin_main(const char *conninfo, int argc, char **argv);
  * user_add takes departments and flags comma-separated (flags may be NULL). */
 #define STORE_TOKEN_MAX 48
 int store_admin_kiosk_add(const char *conninfo, const char *branch, const char *name,
-			  char *token_out, size_t cap);
+                          char *token_out, size_t cap);
 int store_admin_user_add(const char *conninfo, const char *username, const char *name,
-			 const char *departments, const char *flags, const char *password);
+                         const char *departments, const char *flags, const char *password);
 
 /* ---- the server (asynchronous) ---- */
 
@@ -53,7 +53,7 @@ typedef void (*store_flush_cb)(void *user, int err);
 int store_flush(store *s, store_flush_cb cb, void *user);
 
 typedef struct store_kiosk {
-	char id[STORE_ID_MAX];   /* kiosk id (uuid) */
+	char id[STORE_ID_MAX]; /* kiosk id (uuid) */
 	char name[STORE_NAME_MAX];
 	char branch_id[STORE_ID_MAX];
 	char branch_name[STORE_NAME_MAX];
@@ -76,7 +76,7 @@ typedef void (*store_staff_cb)(void *user, int err, const store_staff *s);
 int store_auth_kiosk(store *s, const char *token, store_kiosk_cb cb, void *user);
 /* Checks the password against the stored slow hash off the loop (uv_queue_work). */
 int store_auth_staff(store *s, const char *username, const char *password, store_staff_cb cb,
-		     void *user);
+                     void *user);
 
 typedef struct store_procedure {
 	char id[STORE_ID_MAX];
@@ -104,11 +104,11 @@ int store_load_directory(store *s, store_directory_cb cb, void *user);
  * Fire and forget: records are written in order; none is dropped (a later issue adds the
  * on-disk spool for when PostgreSQL is away). */
 enum store_record_kind {
-	STORE_VISIT_STARTED,  /* visit, kiosk_id, at */
-	STORE_LEG_QUEUED,     /* leg, visit, department, procedure, at */
-	STORE_LEG_ANSWERED,   /* leg, staff_id, at */
-	STORE_LEG_ENDED,      /* leg, outcome or reason, procedure, note, at */
-	STORE_VISIT_ENDED,    /* visit, reason, at */
+	STORE_VISIT_STARTED, /* visit, kiosk_id, at */
+	STORE_LEG_QUEUED,    /* leg, visit, department, procedure, at */
+	STORE_LEG_ANSWERED,  /* leg, staff_id, at */
+	STORE_LEG_ENDED,     /* leg, outcome or reason, procedure, note, at */
+	STORE_VISIT_ENDED,   /* visit, reason, at */
 };
 
 typedef struct store_record {
@@ -119,7 +119,7 @@ typedef struct store_record {
 	char department[STORE_ID_MAX];
 	char procedure[STORE_ID_MAX]; /* empty = none */
 	char staff_id[STORE_ID_MAX];
-	char outcome[32];             /* completed / referred / incomplete / cancelled / ... */
+	char outcome[32]; /* completed / referred / incomplete / cancelled / ... */
 	char note[512];
 	int64_t at_us;
 } store_record;
