@@ -71,15 +71,36 @@ static int parse_options(config *cfg, int argc, char **argv, int *i, int stop_at
 typedef struct serve_ctx {
 	uv_signal_t sigint, sigterm;
 	sig_app *app;
+	int stopping;
 } serve_ctx;
+
+static void stop(serve_ctx *ctx)
+{
+	ctx->stopping = 1;
+	/* The handlers stay installed (so a second signal cannot kill the process midway) but
+	 * no longer keep the loop alive. */
+	uv_unref((uv_handle_t *)&ctx->sigint);
+	uv_unref((uv_handle_t *)&ctx->sigterm);
+	sig_app_stop(ctx->app);
+}
+
+static void on_fatal(void *user)
+{
+	stop(user);
+}
 
 static void on_signal(uv_signal_t *h, int signum)
 {
 	serve_ctx *ctx = h->data;
-	LOG_INFO("main", "signal received signal=%s", signum == SIGINT ? "SIGINT" : "SIGTERM");
-	uv_close((uv_handle_t *)&ctx->sigint, NULL);
-	uv_close((uv_handle_t *)&ctx->sigterm, NULL);
-	sig_app_stop(ctx->app);
+	const char *name = signum == SIGINT ? "SIGINT" : "SIGTERM";
+	if (ctx->stopping) {
+		/* Ctrl-C in a terminal often comes with a second signal from a wrapper script:
+		 * the shutdown under way finishes either way. */
+		LOG_INFO("main", "signal received during shutdown signal=%s", name);
+		return;
+	}
+	LOG_INFO("main", "signal received signal=%s", name);
+	stop(ctx);
 }
 
 static int serve(config *cfg)
@@ -111,14 +132,18 @@ static int serve(config *cfg)
 	ctx.sigint.data = ctx.sigterm.data = &ctx;
 	uv_signal_start(&ctx.sigint, on_signal, SIGINT);
 	uv_signal_start(&ctx.sigterm, on_signal, SIGTERM);
+	sig_app_on_fatal(ctx.app, on_fatal, &ctx);
 
 	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_close((uv_handle_t *)&ctx.sigint, NULL);
+	uv_close((uv_handle_t *)&ctx.sigterm, NULL);
+	int failed = sig_app_failed(ctx.app);
 	/* libwebsockets needs a second destroy after the loop ends (shared/NOTES.md). */
 	sig_app_free(ctx.app);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	int rc = uv_loop_close(&loop);
 	LOG_INFO("main", "stopped clean=%s", rc == 0 ? "yes" : "no");
-	return 0;
+	return failed ? 1 : 0;
 }
 
 int main(int argc, char **argv)

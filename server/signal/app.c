@@ -105,7 +105,11 @@ static void start_listening(sig_app *app)
 	app->server = sig_server_new(app->loop, &sc, &cb);
 	if (!app->server) {
 		LOG_ERROR("main", "cannot listen bind=%s port=%d", app->cfg.bind, app->cfg.port);
-		uv_stop(app->loop);
+		app->failed = 1;
+		if (app->fatal_cb)
+			app->fatal_cb(app->fatal_user);
+		else
+			sig_app_stop(app);
 		return;
 	}
 	LOG_INFO("main", "listening bind=%s port=%d media_port=%d tls=%s", app->cfg.bind,
@@ -124,7 +128,10 @@ static void on_directory(void *user, int err, const store_directory *d)
 	}
 	app->depts = calloc((size_t)d->n_departments + 1, sizeof *app->depts);
 	if (!app->depts) {
-		uv_stop(app->loop);
+		LOG_ERROR("main", "out of memory reading the directory");
+		app->failed = 1;
+		if (app->fatal_cb)
+			app->fatal_cb(app->fatal_user);
 		return;
 	}
 	for (int i = 0; i < d->n_departments; i++) {
@@ -214,6 +221,17 @@ static void on_flush_tick(uv_timer_t *t)
 	uv_timer_stop(t);
 	uv_close((uv_handle_t *)t, NULL);
 	release_backends(app);
+}
+
+void sig_app_on_fatal(sig_app *app, void (*cb)(void *user), void *user)
+{
+	app->fatal_cb = cb;
+	app->fatal_user = user;
+}
+
+int sig_app_failed(const sig_app *app)
+{
+	return app->failed;
 }
 
 void sig_app_stop(sig_app *app)

@@ -14,6 +14,10 @@ typedef struct sig_app sig_app;
  * directory of departments has been read from PostgreSQL (logged as msg="listening").
  * Returns NULL on a fatal configuration error (logged). */
 sig_app *sig_app_new(uv_loop_t *loop, const config *cfg);
+/* Called when the app cannot go on (it cannot listen): the owner should stop it as it would
+ * on SIGTERM, and exit non-zero (sig_app_failed). */
+void sig_app_on_fatal(sig_app *app, void (*cb)(void *user), void *user);
+int sig_app_failed(const sig_app *app);
 /* First stage of shutdown, from the signal handler: closes every connection (1001) and
  * every handle the app owns. The caller then runs the loop until it returns. */
 void sig_app_stop(sig_app *app);

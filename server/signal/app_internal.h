@@ -73,6 +73,9 @@ struct sig_app {
 	sig_session *sessions;
 	uint32_t next_sid;
 	int stopping;
+	int failed;
+	void (*fatal_cb)(void *user);
+	void *fatal_user;
 	int64_t started_us;
 	sig_counters counters;
 };

@@ -9,11 +9,10 @@
  * sig_server_finish in server.h). */
 #include "signal/server.h"
 
-#include <libwebsockets.h>
-
 #include "base/log.h"
 
 #include <ctype.h>
+#include <libwebsockets.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,10 +22,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SRV_RX_BUFFER 65536
-#define SRV_SEND_QUEUE_MAX (8 * 1024 * 1024) /* bytes queued for one slow client */
-#define SRV_HTTP_CHUNK 16384		      /* one body write per writable callback */
-#define SRV_SHUTDOWN_GRACE_MS 2000	      /* wait this long for close handshakes */
+#define SRV_RX_BUFFER         65536
+#define SRV_SEND_QUEUE_MAX    (8 * 1024 * 1024) /* bytes queued for one slow client */
+#define SRV_HTTP_CHUNK        16384             /* one body write per writable callback */
+#define SRV_SHUTDOWN_GRACE_MS 2000              /* wait this long for close handshakes */
 
 typedef struct srv_msg {
 	struct srv_msg *next;
@@ -35,18 +34,17 @@ typedef struct srv_msg {
 } srv_msg;
 
 struct sig_conn {
-	sig_server *srv;
 	struct lws *wsi;
 	void *user;
 	sig_conn *prev, *next; /* in srv->conns */
 	srv_msg *head, *tail;  /* send queue */
 	size_t queued;
-	char *rx; /* the message being received, NUL-terminated when complete */
-	size_t rx_len, rx_cap;
-	bool rx_active;	    /* inside a message (between its first and final fragment) */
+	char *rx; /* SIG_MAX_MESSAGE + 1 bytes while a message is being received */
+	size_t rx_len;
+	bool rx_active;     /* inside a message (between its first and final fragment) */
 	const char *rx_bad; /* why the message in progress will be rejected, or NULL */
-	bool closing;	 /* no more sends: a close frame follows the queue */
-	bool close_sent; /* lws is sending our close frame */
+	bool closing;       /* no more sends: a close frame follows the queue */
+	bool close_sent;    /* lws is sending our close frame */
 	int close_status;
 	char close_reason[124]; /* a close frame carries at most 123 bytes of reason */
 };
@@ -79,9 +77,9 @@ struct sig_server {
 	sig_conn *conns;
 	size_t n_conns;
 	uv_timer_t stop_timer;
-	bool stopping;	     /* sig_server_free was called */
-	bool destroyed;	     /* the first lws_context_destroy has run */
-	bool timer_open;     /* stop_timer is initialised and not yet closed */
+	bool stopping;   /* sig_server_free was called */
+	bool destroyed;  /* the first lws_context_destroy has run */
+	bool timer_open; /* stop_timer is initialised and not yet closed */
 };
 
 /* ---- logging ---------------------------------------------------------------------------- */
@@ -92,7 +90,7 @@ static void srv_lws_log(int level, const char *line)
 	while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 		len--;
 	log_write(level == LLL_ERR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN, "http", "lws: %.*s",
-		  (int)len, line);
+	          (int)len, line);
 }
 
 /* ---- WebSocket connections -------------------------------------------------------------- */
@@ -169,7 +167,6 @@ static int conn_open(sig_server *s, struct lws *wsi, srv_pss *pss)
 	sig_conn *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -1;
-	c->srv = s;
 	c->wsi = wsi;
 	c->next = s->conns;
 	if (s->conns)
@@ -196,6 +193,7 @@ static void conn_closed(sig_server *s, srv_pss *pss)
 	if (!c)
 		return;
 	pss->conn = NULL;
+	c->closing = true; /* sig_conn_send from on_close has nowhere to go */
 	if (s->cb.on_close)
 		s->cb.on_close(s->cb.user, c, c->user);
 	if (c->prev)
@@ -225,23 +223,11 @@ static void conn_receive(sig_server *s, sig_conn *c, struct lws *wsi, const char
 	}
 	if (!c->rx_bad && c->rx_len + len > SIG_MAX_MESSAGE)
 		c->rx_bad = "too large";
-	if (!c->rx_bad && len) {
-		if (c->rx_len + len + 1 > c->rx_cap) {
-			size_t cap = c->rx_cap ? c->rx_cap : 1024;
-			while (cap < c->rx_len + len + 1)
-				cap *= 2;
-			char *rx = realloc(c->rx, cap);
-			if (!rx)
-				c->rx_bad = "out of memory";
-			else {
-				c->rx = rx;
-				c->rx_cap = cap;
-			}
-		}
-		if (!c->rx_bad) {
-			memcpy(c->rx + c->rx_len, in, len);
-			c->rx_len += len;
-		}
+	if (!c->rx_bad && !c->rx && !(c->rx = malloc(SIG_MAX_MESSAGE + 1)))
+		c->rx_bad = "out of memory";
+	if (!c->rx_bad) {
+		memcpy(c->rx + c->rx_len, in, len);
+		c->rx_len += len;
 	}
 	if (!lws_is_final_fragment(wsi))
 		return;
@@ -252,23 +238,14 @@ static void conn_receive(sig_server *s, sig_conn *c, struct lws *wsi, const char
 		if (s->cb.on_bad_frame)
 			s->cb.on_bad_frame(s->cb.user, c, c->user, c->rx_bad);
 	} else {
-		if (!c->rx) { /* an empty first message: give the callback a real string */
-			c->rx = malloc(1024);
-			if (!c->rx)
-				return;
-			c->rx_cap = 1024;
-		}
 		c->rx[c->rx_len] = '\0';
 		if (s->cb.on_message)
 			s->cb.on_message(s->cb.user, c, c->user, c->rx, c->rx_len);
 	}
-	/* Give back the memory of an unusually large message instead of keeping 64 KiB per
-	 * idle connection. */
-	if (c->rx_cap > 16384) {
-		free(c->rx);
-		c->rx = NULL;
-		c->rx_cap = 0;
-	}
+	/* The buffer lives only while a message is in progress: idle connections (the usual
+	 * state) hold no 64 KiB each. */
+	free(c->rx);
+	c->rx = NULL;
 	c->rx_len = 0;
 }
 
@@ -300,7 +277,7 @@ static int conn_writable(sig_conn *c)
 	if (c->closing) {
 		c->close_sent = true;
 		lws_close_reason(c->wsi, (enum lws_close_status)c->close_status,
-				 (unsigned char *)c->close_reason, strlen(c->close_reason));
+		                 (unsigned char *)c->close_reason, strlen(c->close_reason));
 		lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_SYNC);
 	}
 	return 0;
@@ -341,28 +318,28 @@ static void http_host(struct lws *wsi, char *host, size_t size)
 
 /* Headers every response carries. cache is the Cache-Control value. */
 static int http_add_headers(struct lws *wsi, const char *cache, unsigned char **p,
-			    unsigned char *end)
+                            unsigned char *end)
 {
 	char host[128], csp[512];
 
 	http_host(wsi, host, sizeof(host));
 	snprintf(csp, sizeof(csp),
-		 "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-		 "media-src 'self' blob:; connect-src 'self'%s%s%s%s; object-src 'none'; "
-		 "base-uri 'self'; frame-ancestors 'none'",
-		 host[0] ? " wss://" : "", host, host[0] ? " ws://" : "", host);
+	         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+	         "media-src 'self' blob:; connect-src 'self'%s%s%s%s; object-src 'none'; "
+	         "base-uri 'self'; frame-ancestors 'none'",
+	         host[0] ? " wss://" : "", host, host[0] ? " ws://" : "", host);
 	const struct {
 		const char *name, *value;
 	} h[] = {
-		{"cache-control:", cache},
-		{"x-content-type-options:", "nosniff"},
-		{"content-security-policy:", csp},
-		{"referrer-policy:", "no-referrer"},
+	    {"cache-control:", cache},
+	    {"x-content-type-options:", "nosniff"},
+	    {"content-security-policy:", csp},
+	    {"referrer-policy:", "no-referrer"},
 	};
 	for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
 		if (lws_add_http_header_by_name(wsi, (const unsigned char *)h[i].name,
-						(const unsigned char *)h[i].value,
-						(int)strlen(h[i].value), p, end))
+		                                (const unsigned char *)h[i].value,
+		                                (int)strlen(h[i].value), p, end))
 			return -1;
 	}
 	return 0;
@@ -371,7 +348,7 @@ static int http_add_headers(struct lws *wsi, const char *cache, unsigned char **
 /* Writes the status line and headers now and the body (taken over, malloc'd) from the
  * writable callbacks. Returns -1 when the connection must close. */
 static int http_respond(struct lws *wsi, srv_pss *pss, int status, const char *ctype, char *body,
-			size_t len, const char *location)
+                        size_t len, const char *location)
 {
 	unsigned char buf[LWS_PRE + 2048];
 	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
@@ -385,19 +362,19 @@ static int http_respond(struct lws *wsi, srv_pss *pss, int status, const char *c
 		free(out);
 		return -1;
 	}
-	if (body)
+	if (out)
 		memcpy(out + LWS_PRE, body, len);
 	free(body);
 	free(tx->out);
 	tx->out = out;
-	tx->out_len = body ? len : 0;
+	tx->out_len = out ? len : 0;
 	tx->out_off = 0;
 
 	if (lws_add_http_common_headers(wsi, (unsigned int)status, ctype, tx->out_len, &p, end) ||
 	    http_add_headers(wsi, "no-store", &p, end) ||
 	    (location && lws_add_http_header_by_name(wsi, (const unsigned char *)"location:",
-						     (const unsigned char *)location,
-						     (int)strlen(location), &p, end)) ||
+	                                             (const unsigned char *)location,
+	                                             (int)strlen(location), &p, end)) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
 	if (!tx->out_len) {
@@ -419,7 +396,7 @@ static int http_writable(struct lws *wsi, srv_pss *pss)
 	/* Later chunks borrow the bytes before them as LWS_PRE headroom: those were already
 	 * handed to lws_write, which sent or copied them. */
 	if (lws_write(wsi, tx->out + LWS_PRE + tx->out_off, n,
-		      last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
+	              last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
 		return -1;
 	tx->out_off += n;
 	if (!last) {
@@ -431,7 +408,7 @@ static int http_writable(struct lws *wsi, srv_pss *pss)
 }
 
 static int http_respond_text(struct lws *wsi, srv_pss *pss, int status, const char *ctype,
-			     const char *text)
+                             const char *text)
 {
 	char *body = strdup(text);
 	if (!body)
@@ -506,29 +483,29 @@ static int http_api_answer(sig_server *s, struct lws *wsi, srv_pss *pss)
 	r.peer_ip = ip;
 	int rc = -1;
 	if (s->cb.on_http)
-		rc = s->cb.on_http(s->cb.user, tx->method, tx->path, tx->query, tx->auth,
-				   tx->body, tx->body_len, &r);
+		rc = s->cb.on_http(s->cb.user, tx->method, tx->path, tx->query, tx->auth, tx->body,
+		                   tx->body_len, &r);
 	if (rc != 0) {
 		free(r.body);
 		return http_respond_text(wsi, pss, 404, "application/json",
-					 "{\"error\":\"not_found\"}");
+		                         "{\"error\":\"not_found\"}");
 	}
 	if (r.status < 100 || r.status > 599)
 		r.status = 500;
 	if (!r.body)
 		r.body_len = 0;
 	return http_respond(wsi, pss, r.status,
-			    r.content_type ? r.content_type : "text/plain; charset=utf-8",
-			    r.body ? r.body : strdup(""), r.body_len, NULL);
+	                    r.content_type ? r.content_type : "text/plain; charset=utf-8",
+	                    r.body ? r.body : strdup(""), r.body_len, NULL);
 }
 
 /* Starts an API request: GET is answered at once, POST after its body has arrived. */
 static int http_api_begin(sig_server *s, struct lws *wsi, srv_pss *pss, int method,
-			  const char *path)
+                          const char *path)
 {
 	if (method != LWSHUMETH_GET && method != LWSHUMETH_POST)
 		return http_respond_text(wsi, pss, 405, "application/json",
-					 "{\"error\":\"method_not_allowed\"}");
+		                         "{\"error\":\"method_not_allowed\"}");
 	srv_http_tx *tx = pss->tx = calloc(1, sizeof(*tx));
 	if (!tx)
 		return -1;
@@ -581,14 +558,18 @@ static const char *http_mime(const char *path)
 	static const struct {
 		const char *ext, *type;
 	} types[] = {
-		{".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
-		{".mjs", "text/javascript; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
-		{".json", "application/json"},	       {".map", "application/json"},
-		{".svg", "image/svg+xml"},	       {".png", "image/png"},
-		{".jpg", "image/jpeg"},		       {".webp", "image/webp"},
-		{".ico", "image/x-icon"},	       {".woff2", "font/woff2"},
-		{".txt", "text/plain; charset=utf-8"}, {".wav", "audio/wav"},
-		{".ogg", "audio/ogg"},		       {".mp3", "audio/mpeg"},
+	    {".html", "text/html; charset=utf-8"},
+	    {".js", "text/javascript; charset=utf-8"},
+	    {".mjs", "text/javascript; charset=utf-8"},
+	    {".css", "text/css; charset=utf-8"},
+	    {".json", "application/json"},
+	    {".map", "application/json"},
+	    {".svg", "image/svg+xml"},
+	    {".png", "image/png"},
+	    {".ico", "image/x-icon"},
+	    {".woff2", "font/woff2"},
+	    {".txt", "text/plain; charset=utf-8"},
+	    {".wav", "audio/wav"},
 	};
 	const char *dot = strrchr(path, '.');
 	if (dot && !strchr(dot, '/')) {
@@ -606,21 +587,21 @@ static int http_index_page(sig_server *s, struct lws *wsi, srv_pss *pss)
 	static const struct {
 		const char *dir, *label;
 	} pages[] = {
-		{"kiosk", "キオスク / Kiosk"},
-		{"desk", "窓口端末 / Desk"},
-		{"coordinator", "コーディネーター / Coordinator"},
-		{"stats", "統計 / Statistics"},
+	    {"kiosk", "キオスク / Kiosk"},
+	    {"desk", "窓口端末 / Desk"},
+	    {"coordinator", "コーディネーター / Coordinator"},
+	    {"stats", "統計 / Statistics"},
 	};
 	char html[2048], file[PATH_MAX];
 	int n = snprintf(html, sizeof(html),
-			 "<!doctype html><html lang=\"ja\"><meta charset=\"utf-8\">"
-			 "<title>窓口 Madoguchi</title><h1>窓口 Madoguchi</h1><ul>");
+	                 "<!doctype html><html lang=\"ja\"><meta charset=\"utf-8\">"
+	                 "<title>窓口 Madoguchi</title><h1>窓口 Madoguchi</h1><ul>");
 	for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
 		snprintf(file, sizeof(file), "%s/%s/index.html", s->web_root, pages[i].dir);
 		if (access(file, R_OK) == 0)
 			n += snprintf(html + n, sizeof(html) - (size_t)n,
-				      "<li><a href=\"/%s/\">%s</a></li>", pages[i].dir,
-				      pages[i].label);
+			              "<li><a href=\"/%s/\">%s</a></li>", pages[i].dir,
+			              pages[i].label);
 	}
 	snprintf(html + n, sizeof(html) - (size_t)n, "</ul></html>\n");
 	return http_respond_text(wsi, pss, 200, "text/html; charset=utf-8", html);
@@ -631,74 +612,73 @@ static int http_not_found(struct lws *wsi, srv_pss *pss)
 	return http_respond_text(wsi, pss, 404, "text/plain; charset=utf-8", "not found\n");
 }
 
+/* realpath() of want into real, when the result lies inside the web root: this is what
+ * stops symlinks that point out of it. */
+static bool http_in_root(const sig_server *s, const char *want, char *real)
+{
+	size_t n = strlen(s->web_root);
+	return realpath(want, real) && !strncmp(real, s->web_root, n) &&
+	       (real[n] == '/' || real[n] == '\0');
+}
+
 /* Maps a URL path (already percent-decoded by lws, with "." and ".." segments collapsed)
- * to a file under the web root. The checks after realpath() also stop symlinks that point
- * out of the root; hidden files (".git", ".env") are never served. */
+ * to a file under the web root. Hidden files (".git", ".env") are never served. */
 static int http_static(sig_server *s, struct lws *wsi, srv_pss *pss, const char *path)
 {
 	char want[PATH_MAX], real[PATH_MAX], extra[2048];
-	size_t root_len = strlen(s->web_root);
-
-	if (path[0] != '/' || strstr(path, "/.") || strchr(path, '\\'))
-		return http_not_found(wsi, pss);
-	if (snprintf(want, sizeof(want), "%s%s", s->web_root, path) >= (int)sizeof(want))
-		return http_not_found(wsi, pss);
-	if (!realpath(want, real) || strncmp(real, s->web_root, root_len) ||
-	    (real[root_len] != '/' && real[root_len] != '\0'))
-		return !strcmp(path, "/") ? http_index_page(s, wsi, pss) : http_not_found(wsi, pss);
-
+	size_t plen = strlen(path);
 	struct stat st;
-	if (stat(real, &st) != 0)
+
+	if (path[0] != '/' || strstr(path, "/.") ||
+	    snprintf(want, sizeof(want), "%s%s", s->web_root, path) >= (int)sizeof(want) ||
+	    !http_in_root(s, want, real) || stat(real, &st) != 0)
 		return http_not_found(wsi, pss);
-	if (S_ISDIR(st.st_mode)) {
-		size_t plen = strlen(path);
-		if (path[plen - 1] != '/') {
-			/* Relative links in the page need the trailing slash. */
-			snprintf(want, sizeof(want), "%s/", path);
-			return http_respond(wsi, pss, 301, "text/plain", NULL, 0, want);
-		}
-		if (snprintf(want, sizeof(want), "%s/index.html", real) >= (int)sizeof(want) ||
-		    stat(want, &st) != 0 || !S_ISREG(st.st_mode))
-			return !strcmp(path, "/") ? http_index_page(s, wsi, pss)
-						  : http_not_found(wsi, pss);
-		/* index.html inside the root cannot be a symlink out of it unless it is one;
-		 * check the resolved target like any other file. */
-		if (!realpath(want, real) || strncmp(real, s->web_root, root_len) ||
-		    real[root_len] != '/')
-			return http_not_found(wsi, pss);
-	} else if (!S_ISREG(st.st_mode)) {
-		return http_not_found(wsi, pss);
+	if (S_ISDIR(st.st_mode) && path[plen - 1] != '/') {
+		/* Relative links in the page need the trailing slash. */
+		snprintf(want, sizeof(want), "%s/", path);
+		return http_respond(wsi, pss, 301, "text/plain", NULL, 0, want);
 	}
+	if (S_ISDIR(st.st_mode)) {
+		if (snprintf(want, sizeof(want), "%s/index.html", real) >= (int)sizeof(want) ||
+		    !http_in_root(s, want, real) || stat(real, &st) != 0)
+			return plen == 1 ? http_index_page(s, wsi, pss) : http_not_found(wsi, pss);
+	}
+	if (!S_ISREG(st.st_mode))
+		return http_not_found(wsi, pss);
 
 	unsigned char *p = (unsigned char *)extra, *end = p + sizeof(extra) - 1;
 	if (http_add_headers(wsi, "no-cache", &p, end))
 		return -1;
 	*p = '\0'; /* lws looks for a cache-control header in here with strstr */
-	int n = lws_serve_http_file(wsi, real, http_mime(real), extra, (int)(p - (unsigned char *)extra));
+	int n = lws_serve_http_file(wsi, real, http_mime(real), extra,
+	                            (int)(p - (unsigned char *)extra));
 	if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi)))
 		return -1;
 	return 0;
 }
 
-static int http_request(sig_server *s, struct lws *wsi, srv_pss *pss, const char *path)
+static int http_request(sig_server *s, struct lws *wsi, srv_pss *pss, const char *path,
+                        size_t path_len)
 {
 	char *uri;
 	int uri_len;
 
 	tx_free(pss);
 	int method = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
+	if (strlen(path) != path_len) /* a decoded %00 would cut the path short */
+		return http_not_found(wsi, pss);
 	if (http_is_api(path))
 		return http_api_begin(s, wsi, pss, method, path);
 	if (method != LWSHUMETH_GET && method != LWSHUMETH_HEAD)
 		return http_respond_text(wsi, pss, 405, "text/plain; charset=utf-8",
-					 "method not allowed\n");
+		                         "method not allowed\n");
 	return http_static(s, wsi, pss, path);
 }
 
 /* ---- the lws protocol callback ---------------------------------------------------------- */
 
 static int srv_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-			size_t len)
+                        size_t len)
 {
 	sig_server *s = lws_context_user(lws_get_context(wsi));
 	srv_pss *pss = user;
@@ -725,7 +705,7 @@ static int srv_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 		return 0;
 
 	case LWS_CALLBACK_HTTP:
-		return http_request(s, wsi, pss, in);
+		return http_request(s, wsi, pss, in, len);
 	case LWS_CALLBACK_HTTP_BODY:
 		return http_body(pss, in, len);
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
@@ -752,6 +732,18 @@ static bool srv_is_loopback(const char *bind)
 	return !strncmp(bind, "127.", 4) || !strcmp(bind, "::1") || !strcmp(bind, "localhost");
 }
 
+/* The second half of destroying a context whose first lws_context_destroy() has run: lws
+ * 4.1.6 on a foreign loop frees it only when called again after the loop has let it close
+ * its handles. Non-blocking passes, so the caller's other handles never keep us waiting. */
+static void srv_discard_context(uv_loop_t *loop, struct lws_context *ctx)
+{
+	for (int i = 0; i < 8; i++)
+		uv_run(loop, UV_RUN_NOWAIT);
+	lws_context_destroy(ctx);
+	for (int i = 0; i < 8; i++)
+		uv_run(loop, UV_RUN_NOWAIT);
+}
+
 sig_server *sig_server_new(uv_loop_t *loop, const sig_server_config *cfg, const sig_callbacks *cb)
 {
 	if (!loop || !cfg || !cb || !cfg->web_root || cfg->port <= 0 || cfg->port > 65535)
@@ -773,13 +765,14 @@ sig_server *sig_server_new(uv_loop_t *loop, const sig_server_config *cfg, const 
 		return NULL;
 	}
 
+	/* lws keeps its log level process-wide; only this module uses lws. */
 	lws_set_log_level(LLL_ERR | LLL_WARN, srv_lws_log);
 
 	s->protocols[0] = (struct lws_protocols){
-		.name = "madoguchi",
-		.callback = srv_callback,
-		.per_session_data_size = sizeof(srv_pss),
-		.rx_buffer_size = SRV_RX_BUFFER,
+	    .name = "madoguchi",
+	    .callback = srv_callback,
+	    .per_session_data_size = sizeof(srv_pss),
+	    .rx_buffer_size = SRV_RX_BUFFER,
 	};
 	/* Ping a WebSocket that has been quiet for 20 s and drop it after 45 s without an
 	 * answer: a kiosk whose cable was pulled must not look present for minutes. */
@@ -799,8 +792,9 @@ sig_server *sig_server_new(uv_loop_t *loop, const sig_server_config *cfg, const 
 	info.user = s;
 	info.pt_serv_buf_size = SRV_RX_BUFFER;
 	info.server_string = "madoguchi";
+	info.vhost_name = "madoguchi";
 	info.retry_and_idle_policy = &s->retry;
-	info.alpn = "http/1.1"; /* browsers' WebSockets over h2 misbehave with lws 4.1 */
+	info.alpn = "http/1.1"; /* no h2: /ws must stay a plain HTTP/1.1 upgrade */
 	if (cfg->cert_path) {
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		info.ssl_cert_filepath = cfg->cert_path;
@@ -808,6 +802,12 @@ sig_server *sig_server_new(uv_loop_t *loop, const sig_server_config *cfg, const 
 	}
 
 	s->ctx = lws_create_context(&info);
+	if (s->ctx && !lws_get_vhost_by_name(s->ctx, info.vhost_name)) {
+		/* The listener or the certificate failed. On a foreign loop lws 4.1.6 still
+		 * returns the context, with the first destroy done: finish the job. */
+		srv_discard_context(loop, s->ctx);
+		s->ctx = NULL;
+	}
 	if (!s->ctx) {
 		LOG_ERROR("http", "cannot start the web server bind=%s port=%d", bind, cfg->port);
 		free(s->web_root);
@@ -815,7 +815,7 @@ sig_server *sig_server_new(uv_loop_t *loop, const sig_server_config *cfg, const 
 		return NULL;
 	}
 	LOG_INFO("http", "listening bind=%s port=%d tls=%s web_root=%s", bind, cfg->port,
-		 cfg->cert_path ? "yes" : "no", s->web_root);
+	         cfg->cert_path ? "yes" : "no", s->web_root);
 	return s;
 }
 
@@ -861,11 +861,14 @@ void sig_server_finish(sig_server *s)
 	if (!s)
 		return;
 	sig_server_free(s);
-	/* Normally a no-op: the caller's loop has already run the shutdown to its end. */
-	if (!s->destroyed || s->timer_open)
-		uv_run(s->loop, UV_RUN_DEFAULT);
-	lws_context_destroy(s->ctx);
-	uv_run(s->loop, UV_RUN_DEFAULT);
+	/* Normally nothing to wait for: the caller's loop has run the shutdown to its end. If
+	 * the caller stopped its loop early, run it just until our part is done (our timer
+	 * guarantees progress), whatever other handles it still has. */
+	while (!s->destroyed || s->timer_open) {
+		if (!uv_run(s->loop, UV_RUN_ONCE))
+			break;
+	}
+	srv_discard_context(s->loop, s->ctx);
 	free(s->web_root);
 	free(s);
 }

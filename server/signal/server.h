@@ -29,8 +29,9 @@ typedef struct sig_callbacks {
 	 * it is passed back in on_message / on_close and available via sig_conn_user(). */
 	void *(*on_open)(void *user, sig_conn *c, const char *peer_ip);
 	/* One complete text message (NUL-terminated copy, len excludes the NUL). Binary
-	 * frames and messages over SIG_MAX_MESSAGE never reach here: the server counts them
-	 * and calls on_bad_frame instead. */
+	 * frames and messages over SIG_MAX_MESSAGE never reach here: the server reads them to
+	 * their end and calls on_bad_frame instead, why = "binary", "too large" or "out of
+	 * memory"; the connection stays open. Both may call sig_conn_send / sig_conn_close. */
 	void (*on_message)(void *user, sig_conn *c, void *conn_user, const char *text, size_t len);
 	void (*on_bad_frame)(void *user, sig_conn *c, void *conn_user, const char *why);
 	/* The connection is gone; c is invalid after this returns. */
@@ -42,7 +43,9 @@ typedef struct sig_callbacks {
 	 * ('&', '#', '%', '+', ';', spaces, controls and non-ASCII as %XX; "a=1&by=x,y" arrives
 	 * unchanged): percent-decode names and values as usual. Return 0 and fill *resp (status,
 	 * content_type, body; resp->peer_ip is already set), or -1 for 404 {"error":"not_found"}.
-	 * Synchronous: the answer is built before returning. */
+	 * Synchronous: the answer is built before returning. Paths routed here: /healthz,
+	 * /metrics, /api and /api/...; other methods get 405, a POST without Content-Length
+	 * 411 and one over SIG_MAX_MESSAGE 413 (those two close the connection). */
 	int (*on_http)(void *user, const char *method, const char *path, const char *query,
 	               const char *authorization, const char *body, size_t body_len,
 	               sig_http_response *resp);
@@ -56,37 +59,51 @@ typedef struct sig_server_config {
 	const char *key_path;
 } sig_server_config;
 
-/* Starts listening. Plain mode (cert_path NULL) is refused unless bind is a loopback
- * address. Returns NULL on error (logged), e.g. the port is taken or the web root is missing. */
+/* Starts listening: HTTPS and WSS on one port (ALPN http/1.1 only), or plain HTTP/WS when
+ * cert_path is NULL, which is refused unless bind is a loopback address. Static files:
+ * "/" serves web_root/index.html or a generated page linking the pages that exist, a
+ * directory without its trailing slash is redirected (301), a directory serves its
+ * index.html; paths that leave the root (also via symlinks) and hidden files are 404.
+ * WebSockets are accepted on /ws only; idle ones are pinged after 20 s and dropped after
+ * 45 s without an answer. Returns NULL on error (logged), e.g. the port is taken, the
+ * certificate does not load or the web root is missing. */
 sig_server *sig_server_new(uv_loop_t *loop, const sig_server_config *cfg, const sig_callbacks *cb);
 
-/* Shutting down takes two calls, because lws 4.1.6 on a foreign loop needs the loop to run
- * between two lws_context_destroy() calls (shared/NOTES.md):
+/* Shutting down takes two calls, because lws 4.1.6 on a foreign loop frees its context only
+ * when lws_context_destroy() is called again after the loop has let it close its handles
+ * (shared/NOTES.md):
  *
- *   sig_server_free(s);   e.g. from the SIGINT handler: stop taking connections and close
- *                         every WebSocket with 1001 "going away"; once they are gone (at
- *                         most 2 s) the context is destroyed the first time, from a timer
- *   ...close the caller's own handles; uv_run() then returns...
- *   sig_server_finish(s); destroy the context the second time, run the loop once more
- *                         so lws closes its handles, free s
+ *   sig_server_free(s);   e.g. from the SIGINT handler: refuse new WebSockets and close
+ *                         each open one with 1001 "going away" after its queued messages;
+ *                         once all are gone (at most 2 s) a timer of ours destroys the lws
+ *                         context the first time and closes itself
+ *   ...the caller closes its own handles; uv_run() returns...
+ *   sig_server_finish(s); the second lws_context_destroy(), a few non-blocking loop passes
+ *                         so lws closes what is left, then free s
  *
- * This sequence leaves ASan's leak checker silent. on_close is still called for every open
- * connection (by the end of sig_server_finish at the latest), so the callbacks' user must
- * stay valid until sig_server_finish returns. sig_server_free does not free s; without
- * sig_server_finish the server leaks. Both accept NULL; calling sig_server_finish alone
- * (e.g. on a start-up error path, the loop not running) does the whole sequence itself,
- * running the loop until it has no active handles. */
+ * Measured with ASan (lws 4.1.6, open browser-less clients, a client that never answers the
+ * close): this sequence leaves the leak checker silent; without the second destroy ~400 KB
+ * stay allocated. on_close is called for every connection by the end of sig_server_finish
+ * at the latest, so the callbacks' user must stay valid until then. sig_server_free does
+ * not free s: without sig_server_finish the server leaks. Both accept NULL. If the caller's
+ * loop stopped early (uv_stop) or never ran, sig_server_finish runs it itself (UV_RUN_ONCE)
+ * only until the server's own part is done, however many other handles remain active. */
 void sig_server_free(sig_server *s);
 void sig_server_finish(sig_server *s);
 
-/* Queues a text message (copied). Returns 0, or -1 when the connection is closing. */
+/* Queues a text message (copied); messages go out in order, one per writable event.
+ * Returns 0, or -1 when the connection is closing. A client that lets more than 8 MiB pile
+ * up is dropped at once (no close frame) and further sends return -1. */
 int sig_conn_send(sig_conn *c, const char *text, size_t len);
-/* Closes with a WebSocket status (e.g. 1008) and reason after the queued messages. */
+/* Closes with a WebSocket status (e.g. 1008) and reason (at most 123 bytes) after the
+ * queued messages; on_close follows once the client has answered (or after 5 s). */
 void sig_conn_close(sig_conn *c, int status, const char *reason);
 void *sig_conn_user(sig_conn *c);
 
-/* Creates a self-signed certificate and key (ECDSA P-256, CN=localhost, SAN localhost and
- * 127.0.0.1, valid 825 days) at the given paths unless both exist. Returns 0 or -1. */
+/* Creates a self-signed certificate and key (ECDSA P-256, CN=localhost, SAN localhost,
+ * 127.0.0.1 and ::1, valid 825 days, SHA-256) at the given paths unless both exist; missing
+ * directories are created (mode 0700), the key file is mode 0600. When only one of the two
+ * exists both are replaced. Returns 0 or -1 (logged). */
 int sig_tls_ensure_selfsigned(const char *cert_path, const char *key_path);
 
 #endif

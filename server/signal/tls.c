@@ -1,23 +1,21 @@
 /* A self-signed certificate for first start and development, so the server can always offer
  * HTTPS/WSS (browsers only grant camera and microphone to secure origins). Operators replace
  * the files with a real certificate; we never overwrite an existing pair. */
-#include "signal/server.h"
-
 #include "base/log.h"
+#include "signal/server.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define TLS_VALID_DAYS 825
 
@@ -84,14 +82,14 @@ static X509 *tls_make_cert(EVP_PKEY *pkey)
 
 	X509_NAME *name = X509_get_subject_name(x);
 	int ok = X509_set_version(x, 2) && tls_set_serial(x) == 0 &&
-		 X509_gmtime_adj(X509_getm_notBefore(x), -60 * 60) &&
-		 X509_time_adj_ex(X509_getm_notAfter(x), TLS_VALID_DAYS, 0, NULL) &&
-		 X509_set_pubkey(x, pkey) &&
-		 X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-					    (const unsigned char *)"Madoguchi", -1, -1, 0) &&
-		 X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-					    (const unsigned char *)"localhost", -1, -1, 0) &&
-		 X509_set_issuer_name(x, name);
+	         X509_gmtime_adj(X509_getm_notBefore(x), -60 * 60) &&
+	         X509_time_adj_ex(X509_getm_notAfter(x), TLS_VALID_DAYS, 0, NULL) &&
+	         X509_set_pubkey(x, pkey) &&
+	         X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
+	                                    (const unsigned char *)"Madoguchi", -1, -1, 0) &&
+	         X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+	                                    (const unsigned char *)"localhost", -1, -1, 0) &&
+	         X509_set_issuer_name(x, name);
 	ok = ok && tls_add_ext(x, NID_basic_constraints, "critical,CA:FALSE") == 0 &&
 	     tls_add_ext(x, NID_key_usage, "critical,digitalSignature") == 0 &&
 	     tls_add_ext(x, NID_ext_key_usage, "serverAuth") == 0 &&
@@ -123,7 +121,7 @@ static int tls_write_pem(const char *path, mode_t mode, EVP_PKEY *pkey, X509 *ce
 		return -1;
 	}
 	int ok = pkey ? PEM_write_PrivateKey(f, pkey, NULL, NULL, 0, NULL, NULL)
-		      : PEM_write_X509(f, cert);
+	              : PEM_write_X509(f, cert);
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
 		ok = 0;
 	if (fclose(f) != 0)
@@ -142,8 +140,8 @@ int sig_tls_ensure_selfsigned(const char *cert_path, const char *key_path)
 	if (access(cert_path, F_OK) == 0 && access(key_path, F_OK) == 0)
 		return 0;
 	if (tls_make_parent(cert_path) != 0 || tls_make_parent(key_path) != 0) {
-		LOG_ERROR("http", "cannot create certificate directory path=%s errno=%d",
-			  cert_path, errno);
+		LOG_ERROR("http", "cannot create certificate directory path=%s errno=%d", cert_path,
+		          errno);
 		return -1;
 	}
 
@@ -154,11 +152,11 @@ int sig_tls_ensure_selfsigned(const char *cert_path, const char *key_path)
 	    tls_write_pem(cert_path, 0644, NULL, cert) == 0)
 		rc = 0;
 	if (rc == 0)
-		LOG_INFO("http", "created self-signed certificate cert=%s key=%s days=%d", cert_path,
-			 key_path, TLS_VALID_DAYS);
+		LOG_INFO("http", "created self-signed certificate cert=%s key=%s days=%d",
+		         cert_path, key_path, TLS_VALID_DAYS);
 	else
-		LOG_ERROR("http", "cannot create self-signed certificate cert=%s key=%s",
-			  cert_path, key_path);
+		LOG_ERROR("http", "cannot create self-signed certificate cert=%s key=%s", cert_path,
+		          key_path);
 	X509_free(cert);
 	EVP_PKEY_free(pkey);
 	return rc;
