@@ -3,6 +3,8 @@
  * every parser and the SSRC rewriter go through it, so the length checks live in one place. */
 #include "rtp/rtcp.h"
 
+#include "rtp/bytes.h"
+
 #include <string.h>
 
 #define RTCP_HDR_LEN      4
@@ -10,30 +12,6 @@
 #define REPORT_BLOCK_LEN  24
 #define SR_INFO_LEN       20
 #define MAX_REPORT_BLOCKS 31 /* the 5-bit count field */
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 /* Writes a common header for a packet of total_len bytes (a multiple of four). */
 static void wr_header(uint8_t *p, uint8_t count, uint8_t pt, size_t total_len)

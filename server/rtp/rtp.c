@@ -3,36 +3,14 @@
  * the caller gives; nothing here allocates. */
 #include "rtp/rtp.h"
 
+#include "rtp/bytes.h"
+
 #include <string.h>
 
 #define RTP_FIXED_LEN     12
 #define EXT_ONE_BYTE      0xBEDE
 #define EXT_TWO_BYTE_MASK 0xFFF0
 #define EXT_TWO_BYTE      0x1000
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 int rtp_is_rtcp(const uint8_t *buf, size_t len)
 {

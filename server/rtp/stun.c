@@ -7,6 +7,8 @@
  * the untouched rest of the buffer, so nothing is allocated by this module. */
 #include "rtp/stun.h"
 
+#include "rtp/bytes.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
@@ -77,30 +79,6 @@ static const uint32_t crc_table[256] = {
 	0xb40bbe37u, 0xc30c8ea1u, 0x5a05df1bu, 0x2d02ef8du,
 };
 /* clang-format on */
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n)
 {

@@ -7,6 +7,8 @@
  * chunks, then one receive delta per received packet, padded to a word with zeros. */
 #include "rtp/twcc.h"
 
+#include "rtp/bytes.h"
+
 #include <string.h>
 
 #define TWCC_HDR_LEN   20
@@ -17,25 +19,6 @@
 #define RUN_MAX        8191  /* 13-bit run length */
 
 enum { SYM_NOT_RECEIVED = 0, SYM_SMALL = 1, SYM_LARGE = 2, SYM_RESERVED = 3 };
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 static int64_t floor_div(int64_t a, int64_t b)
 {
