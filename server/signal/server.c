@@ -6,25 +6,19 @@
  * callback, with a per-connection queue that keeps LWS_PRE bytes in front of each payload;
  * connections are closed with 1001 before the context goes, because destroying the context
  * sends no close frame; and the context is destroyed twice around the loop (see
- * sig_server_finish in server.h). */
-#include "signal/server.h"
-
+ * sig_server_finish in server.h). The HTTP half (static files, the API hook) is in
+ * server_http.c. */
 #include "base/log.h"
+#include "signal/server_internal.h"
 
-#include <ctype.h>
 #include <libwebsockets.h>
-#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define SRV_RX_BUFFER         65536
 #define SRV_SEND_QUEUE_MAX    (8 * 1024 * 1024) /* bytes queued for one slow client */
-#define SRV_HTTP_CHUNK        16384             /* one body write per writable callback */
 #define SRV_SHUTDOWN_GRACE_MS 2000              /* wait this long for close handshakes */
 
 typedef struct srv_msg {
@@ -47,39 +41,6 @@ struct sig_conn {
 	bool close_sent;    /* lws is sending our close frame */
 	int close_status;
 	char close_reason[124]; /* a close frame carries at most 123 bytes of reason */
-};
-
-/* One HTTP request that this file answers itself (API routes, redirects, generated pages):
- * what the request said, and the response body still to be written. */
-typedef struct srv_http_tx {
-	const char *method;
-	char *path, *query, *auth;
-	char *body;
-	size_t body_len, body_cap;
-	unsigned char *out; /* LWS_PRE headroom + response body */
-	size_t out_len, out_off;
-} srv_http_tx;
-
-/* lws's per-wsi user space (zeroed by lws). A WebSocket has conn; an HTTP transaction that
- * we answer ourselves has tx. */
-typedef struct srv_pss {
-	sig_conn *conn;
-	srv_http_tx *tx;
-} srv_pss;
-
-struct sig_server {
-	uv_loop_t *loop;
-	sig_callbacks cb;
-	struct lws_context *ctx;
-	struct lws_protocols protocols[2];
-	lws_retry_bo_t retry;
-	char *web_root; /* realpath, no trailing slash */
-	sig_conn *conns;
-	size_t n_conns;
-	uv_timer_t stop_timer;
-	bool stopping;   /* sig_server_free was called */
-	bool destroyed;  /* the first lws_context_destroy has run */
-	bool timer_open; /* stop_timer is initialised and not yet closed */
 };
 
 /* ---- logging ---------------------------------------------------------------------------- */
@@ -152,7 +113,7 @@ void *sig_conn_user(sig_conn *c)
 
 /* Strips the IPv4-mapped prefix so a v4 client is "192.0.2.1" whichever socket family the
  * listener has. */
-static void conn_peer_ip(struct lws *wsi, char *ip, size_t size)
+void sig_peer_ip(struct lws *wsi, char *ip, size_t size)
 {
 	if (!lws_get_peer_simple(wsi, ip, size)) {
 		snprintf(ip, size, "unknown");
@@ -162,7 +123,7 @@ static void conn_peer_ip(struct lws *wsi, char *ip, size_t size)
 		memmove(ip, ip + 7, strlen(ip + 7) + 1);
 }
 
-static int conn_open(sig_server *s, struct lws *wsi, srv_pss *pss)
+static int conn_open(sig_server *s, struct lws *wsi, sig_pss *pss)
 {
 	sig_conn *c = calloc(1, sizeof(*c));
 	if (!c)
@@ -176,7 +137,7 @@ static int conn_open(sig_server *s, struct lws *wsi, srv_pss *pss)
 	pss->conn = c;
 
 	char ip[64];
-	conn_peer_ip(wsi, ip, sizeof(ip));
+	sig_peer_ip(wsi, ip, sizeof(ip));
 	LOG_DEBUG("http", "websocket open peer=%s", ip);
 	if (s->cb.on_open)
 		c->user = s->cb.on_open(s->cb.user, c, ip);
@@ -187,7 +148,7 @@ static int conn_open(sig_server *s, struct lws *wsi, srv_pss *pss)
 
 static void stop_schedule_destroy(sig_server *s, uint64_t delay_ms);
 
-static void conn_closed(sig_server *s, srv_pss *pss)
+static void conn_closed(sig_server *s, sig_pss *pss)
 {
 	sig_conn *c = pss->conn;
 	if (!c)
@@ -283,405 +244,13 @@ static int conn_writable(sig_conn *c)
 	return 0;
 }
 
-/* ---- HTTP: responses we build ourselves ------------------------------------------------- */
-
-static void tx_free(srv_pss *pss)
-{
-	srv_http_tx *tx = pss->tx;
-	if (!tx)
-		return;
-	pss->tx = NULL;
-	free(tx->path);
-	free(tx->query);
-	free(tx->auth);
-	free(tx->body);
-	free(tx->out);
-	free(tx);
-}
-
-/* The Host header, if it is a plain host[:port], for naming our own WebSocket origin in the
- * CSP; anything odd is left out rather than echoed into a header. */
-static void http_host(struct lws *wsi, char *host, size_t size)
-{
-	host[0] = '\0';
-	if (lws_hdr_copy(wsi, host, (int)size, WSI_TOKEN_HOST) <= 0) {
-		host[0] = '\0';
-		return;
-	}
-	for (const char *p = host; *p; p++) {
-		if (!isalnum((unsigned char)*p) && !strchr(".-:[]", *p)) {
-			host[0] = '\0';
-			return;
-		}
-	}
-}
-
-/* Headers every response carries. cache is the Cache-Control value. */
-static int http_add_headers(struct lws *wsi, const char *cache, unsigned char **p,
-                            unsigned char *end)
-{
-	char host[128], csp[512];
-
-	http_host(wsi, host, sizeof(host));
-	snprintf(csp, sizeof(csp),
-	         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-	         "media-src 'self' blob:; connect-src 'self'%s%s%s%s; object-src 'none'; "
-	         "base-uri 'self'; frame-ancestors 'none'",
-	         host[0] ? " wss://" : "", host, host[0] ? " ws://" : "", host);
-	const struct {
-		const char *name, *value;
-	} h[] = {
-	    {"cache-control:", cache},
-	    {"x-content-type-options:", "nosniff"},
-	    {"content-security-policy:", csp},
-	    {"referrer-policy:", "no-referrer"},
-	};
-	for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
-		if (lws_add_http_header_by_name(wsi, (const unsigned char *)h[i].name,
-		                                (const unsigned char *)h[i].value,
-		                                (int)strlen(h[i].value), p, end))
-			return -1;
-	}
-	return 0;
-}
-
-/* Writes the status line and headers now and the body (taken over, malloc'd) from the
- * writable callbacks. Returns -1 when the connection must close. */
-static int http_respond(struct lws *wsi, srv_pss *pss, int status, const char *ctype, char *body,
-                        size_t len, const char *location)
-{
-	unsigned char buf[LWS_PRE + 2048];
-	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
-
-	if (!pss->tx)
-		pss->tx = calloc(1, sizeof(*pss->tx));
-	srv_http_tx *tx = pss->tx;
-	unsigned char *out = body ? malloc(LWS_PRE + len) : NULL;
-	if (!tx || (body && !out)) {
-		free(body);
-		free(out);
-		return -1;
-	}
-	if (out)
-		memcpy(out + LWS_PRE, body, len);
-	free(body);
-	free(tx->out);
-	tx->out = out;
-	tx->out_len = out ? len : 0;
-	tx->out_off = 0;
-
-	if (lws_add_http_common_headers(wsi, (unsigned int)status, ctype, tx->out_len, &p, end) ||
-	    http_add_headers(wsi, "no-store", &p, end) ||
-	    (location && lws_add_http_header_by_name(wsi, (const unsigned char *)"location:",
-	                                             (const unsigned char *)location,
-	                                             (int)strlen(location), &p, end)) ||
-	    lws_finalize_write_http_header(wsi, start, &p, end))
-		return -1;
-	if (!tx->out_len) {
-		tx_free(pss);
-		return lws_http_transaction_completed(wsi) ? -1 : 0;
-	}
-	lws_callback_on_writable(wsi);
-	return 0;
-}
-
-static int http_writable(struct lws *wsi, srv_pss *pss)
-{
-	srv_http_tx *tx = pss->tx;
-	if (!tx || !tx->out)
-		return 0;
-	size_t left = tx->out_len - tx->out_off;
-	size_t n = left < SRV_HTTP_CHUNK ? left : SRV_HTTP_CHUNK;
-	bool last = n == left;
-	/* Later chunks borrow the bytes before them as LWS_PRE headroom: those were already
-	 * handed to lws_write, which sent or copied them. */
-	if (lws_write(wsi, tx->out + LWS_PRE + tx->out_off, n,
-	              last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
-		return -1;
-	tx->out_off += n;
-	if (!last) {
-		lws_callback_on_writable(wsi);
-		return 0;
-	}
-	tx_free(pss);
-	return lws_http_transaction_completed(wsi) ? -1 : 0;
-}
-
-static int http_respond_text(struct lws *wsi, srv_pss *pss, int status, const char *ctype,
-                             const char *text)
-{
-	char *body = strdup(text);
-	if (!body)
-		return -1;
-	return http_respond(wsi, pss, status, ctype, body, strlen(body), NULL);
-}
-
-/* ---- HTTP: the API hook ----------------------------------------------------------------- */
-
-static bool http_is_api(const char *path)
-{
-	return !strcmp(path, "/healthz") || !strcmp(path, "/metrics") || !strcmp(path, "/api") ||
-	       !strncmp(path, "/api/", 5);
-}
-
-/* lws has already split the query at '&' and ';' and percent-decoded each piece, so it is
- * rebuilt here: pieces joined with '&', and within each piece the characters that would
- * change the meaning ('&', '#', '%', '+', ';', spaces, controls, non-ASCII) encoded again.
- * A caller percent-decodes names and values as for any query string. */
-static char *http_query(struct lws *wsi)
-{
-	int total = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS);
-	if (total <= 0)
-		return NULL;
-	char *frag = malloc((size_t)total + 1);
-	char *q = malloc((size_t)total * 3 + 64);
-	if (!frag || !q) {
-		free(frag);
-		free(q);
-		return NULL;
-	}
-	size_t qlen = 0;
-	for (int i = 0;; i++) {
-		int n = lws_hdr_copy_fragment(wsi, frag, total + 1, WSI_TOKEN_HTTP_URI_ARGS, i);
-		if (n < 0)
-			break;
-		if (qlen)
-			q[qlen++] = '&';
-		for (int k = 0; k < n; k++) {
-			unsigned char ch = (unsigned char)frag[k];
-			if (ch > 0x20 && ch < 0x7f && !strchr("&#%+;", ch))
-				q[qlen++] = (char)ch;
-			else
-				qlen += (size_t)sprintf(q + qlen, "%%%02X", ch);
-		}
-	}
-	q[qlen] = '\0';
-	free(frag);
-	return q;
-}
-
-static char *http_header_dup(struct lws *wsi, enum lws_token_indexes tok)
-{
-	int len = lws_hdr_total_length(wsi, tok);
-	if (len <= 0)
-		return NULL;
-	char *v = malloc((size_t)len + 1);
-	if (v && lws_hdr_copy(wsi, v, len + 1, tok) < 0) {
-		free(v);
-		v = NULL;
-	}
-	return v;
-}
-
-static int http_api_answer(sig_server *s, struct lws *wsi, srv_pss *pss)
-{
-	srv_http_tx *tx = pss->tx;
-	sig_http_response r = {0};
-	char ip[64];
-
-	conn_peer_ip(wsi, ip, sizeof(ip));
-	r.peer_ip = ip;
-	int rc = -1;
-	if (s->cb.on_http)
-		rc = s->cb.on_http(s->cb.user, tx->method, tx->path, tx->query, tx->auth, tx->body,
-		                   tx->body_len, &r);
-	if (rc != 0) {
-		free(r.body);
-		return http_respond_text(wsi, pss, 404, "application/json",
-		                         "{\"error\":\"not_found\"}");
-	}
-	if (r.status < 100 || r.status > 599)
-		r.status = 500;
-	if (!r.body)
-		r.body_len = 0;
-	return http_respond(wsi, pss, r.status,
-	                    r.content_type ? r.content_type : "text/plain; charset=utf-8",
-	                    r.body ? r.body : strdup(""), r.body_len, NULL);
-}
-
-/* Starts an API request: GET is answered at once, POST after its body has arrived. */
-static int http_api_begin(sig_server *s, struct lws *wsi, srv_pss *pss, int method,
-                          const char *path)
-{
-	if (method != LWSHUMETH_GET && method != LWSHUMETH_POST)
-		return http_respond_text(wsi, pss, 405, "application/json",
-		                         "{\"error\":\"method_not_allowed\"}");
-	srv_http_tx *tx = pss->tx = calloc(1, sizeof(*tx));
-	if (!tx)
-		return -1;
-	tx->method = method == LWSHUMETH_GET ? "GET" : "POST";
-	tx->path = strdup(path);
-	tx->query = http_query(wsi);
-	tx->auth = http_header_dup(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
-	if (!tx->path)
-		return -1;
-	if (method == LWSHUMETH_GET)
-		return http_api_answer(s, wsi, pss);
-
-	char cl[32];
-	if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) {
-		/* lws would wait for 100 MiB of body; refuse and hang up instead. */
-		lws_return_http_status(wsi, HTTP_STATUS_LENGTH_REQUIRED, NULL);
-		return -1;
-	}
-	char *endp;
-	unsigned long long want = strtoull(cl, &endp, 10);
-	if (*endp || want > SIG_MAX_MESSAGE) {
-		lws_return_http_status(wsi, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, NULL);
-		return -1;
-	}
-	tx->body_cap = (size_t)want;
-	tx->body = malloc(tx->body_cap + 1);
-	if (!tx->body)
-		return -1;
-	tx->body[0] = '\0';
-	return 0; /* LWS_CALLBACK_HTTP_BODY_COMPLETION answers */
-}
-
-static int http_body(srv_pss *pss, const char *in, size_t len)
-{
-	srv_http_tx *tx = pss->tx;
-	if (!tx || !tx->body)
-		return 0;
-	if (len > tx->body_cap - tx->body_len)
-		return -1; /* more than the Content-Length that lws promised */
-	memcpy(tx->body + tx->body_len, in, len);
-	tx->body_len += len;
-	tx->body[tx->body_len] = '\0';
-	return 0;
-}
-
-/* ---- HTTP: static files ----------------------------------------------------------------- */
-
-static const char *http_mime(const char *path)
-{
-	static const struct {
-		const char *ext, *type;
-	} types[] = {
-	    {".html", "text/html; charset=utf-8"},
-	    {".js", "text/javascript; charset=utf-8"},
-	    {".mjs", "text/javascript; charset=utf-8"},
-	    {".css", "text/css; charset=utf-8"},
-	    {".json", "application/json"},
-	    {".map", "application/json"},
-	    {".svg", "image/svg+xml"},
-	    {".png", "image/png"},
-	    {".ico", "image/x-icon"},
-	    {".woff2", "font/woff2"},
-	    {".txt", "text/plain; charset=utf-8"},
-	    {".wav", "audio/wav"},
-	};
-	const char *dot = strrchr(path, '.');
-	if (dot && !strchr(dot, '/')) {
-		for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-			if (!strcasecmp(dot, types[i].ext))
-				return types[i].type;
-		}
-	}
-	return "application/octet-stream";
-}
-
-/* The page for "/" when the web root has no index.html: links to the pages that exist. */
-static int http_index_page(sig_server *s, struct lws *wsi, srv_pss *pss)
-{
-	static const struct {
-		const char *dir, *label;
-	} pages[] = {
-	    {"kiosk", "キオスク / Kiosk"},
-	    {"desk", "窓口端末 / Desk"},
-	    {"coordinator", "コーディネーター / Coordinator"},
-	    {"stats", "統計 / Statistics"},
-	};
-	char html[2048], file[PATH_MAX];
-	int n = snprintf(html, sizeof(html),
-	                 "<!doctype html><html lang=\"ja\"><meta charset=\"utf-8\">"
-	                 "<title>窓口 Madoguchi</title><h1>窓口 Madoguchi</h1><ul>");
-	for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
-		snprintf(file, sizeof(file), "%s/%s/index.html", s->web_root, pages[i].dir);
-		if (access(file, R_OK) == 0)
-			n += snprintf(html + n, sizeof(html) - (size_t)n,
-			              "<li><a href=\"/%s/\">%s</a></li>", pages[i].dir,
-			              pages[i].label);
-	}
-	snprintf(html + n, sizeof(html) - (size_t)n, "</ul></html>\n");
-	return http_respond_text(wsi, pss, 200, "text/html; charset=utf-8", html);
-}
-
-static int http_not_found(struct lws *wsi, srv_pss *pss)
-{
-	return http_respond_text(wsi, pss, 404, "text/plain; charset=utf-8", "not found\n");
-}
-
-/* realpath() of want into real, when the result lies inside the web root: this is what
- * stops symlinks that point out of it. */
-static bool http_in_root(const sig_server *s, const char *want, char *real)
-{
-	size_t n = strlen(s->web_root);
-	return realpath(want, real) && !strncmp(real, s->web_root, n) &&
-	       (real[n] == '/' || real[n] == '\0');
-}
-
-/* Maps a URL path (already percent-decoded by lws, with "." and ".." segments collapsed)
- * to a file under the web root. Hidden files (".git", ".env") are never served. */
-static int http_static(sig_server *s, struct lws *wsi, srv_pss *pss, const char *path)
-{
-	char want[PATH_MAX], real[PATH_MAX], extra[2048];
-	size_t plen = strlen(path);
-	struct stat st;
-
-	if (path[0] != '/' || strstr(path, "/.") ||
-	    snprintf(want, sizeof(want), "%s%s", s->web_root, path) >= (int)sizeof(want) ||
-	    !http_in_root(s, want, real) || stat(real, &st) != 0)
-		return http_not_found(wsi, pss);
-	if (S_ISDIR(st.st_mode) && path[plen - 1] != '/') {
-		/* Relative links in the page need the trailing slash. */
-		snprintf(want, sizeof(want), "%s/", path);
-		return http_respond(wsi, pss, 301, "text/plain", NULL, 0, want);
-	}
-	if (S_ISDIR(st.st_mode)) {
-		if (snprintf(want, sizeof(want), "%s/index.html", real) >= (int)sizeof(want) ||
-		    !http_in_root(s, want, real) || stat(real, &st) != 0)
-			return plen == 1 ? http_index_page(s, wsi, pss) : http_not_found(wsi, pss);
-	}
-	if (!S_ISREG(st.st_mode))
-		return http_not_found(wsi, pss);
-
-	unsigned char *p = (unsigned char *)extra, *end = p + sizeof(extra) - 1;
-	if (http_add_headers(wsi, "no-cache", &p, end))
-		return -1;
-	*p = '\0'; /* lws looks for a cache-control header in here with strstr */
-	int n = lws_serve_http_file(wsi, real, http_mime(real), extra,
-	                            (int)(p - (unsigned char *)extra));
-	if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi)))
-		return -1;
-	return 0;
-}
-
-static int http_request(sig_server *s, struct lws *wsi, srv_pss *pss, const char *path,
-                        size_t path_len)
-{
-	char *uri;
-	int uri_len;
-
-	tx_free(pss);
-	int method = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
-	if (strlen(path) != path_len) /* a decoded %00 would cut the path short */
-		return http_not_found(wsi, pss);
-	if (http_is_api(path))
-		return http_api_begin(s, wsi, pss, method, path);
-	if (method != LWSHUMETH_GET && method != LWSHUMETH_HEAD)
-		return http_respond_text(wsi, pss, 405, "text/plain; charset=utf-8",
-		                         "method not allowed\n");
-	return http_static(s, wsi, pss, path);
-}
-
 /* ---- the lws protocol callback ---------------------------------------------------------- */
 
 static int srv_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                         size_t len)
 {
 	sig_server *s = lws_context_user(lws_get_context(wsi));
-	srv_pss *pss = user;
+	sig_pss *pss = user;
 
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
@@ -705,19 +274,17 @@ static int srv_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 		return 0;
 
 	case LWS_CALLBACK_HTTP:
-		return http_request(s, wsi, pss, in, len);
+		return sig_http_request(s, wsi, pss, in, len);
 	case LWS_CALLBACK_HTTP_BODY:
-		return http_body(pss, in, len);
+		return sig_http_body(pss, in, len);
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		if (!pss->tx || !pss->tx->body)
-			return -1;
-		return http_api_answer(s, wsi, pss);
+		return sig_http_body_complete(s, wsi, pss);
 	case LWS_CALLBACK_HTTP_WRITEABLE:
-		return http_writable(wsi, pss);
+		return sig_http_writable(wsi, pss);
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 	case LWS_CALLBACK_CLOSED_HTTP:
 		if (pss)
-			tx_free(pss);
+			sig_http_tx_free(pss);
 		break;
 	default:
 		break;
@@ -771,7 +338,7 @@ sig_server *sig_server_new(uv_loop_t *loop, const sig_server_config *cfg, const 
 	s->protocols[0] = (struct lws_protocols){
 	    .name = "madoguchi",
 	    .callback = srv_callback,
-	    .per_session_data_size = sizeof(srv_pss),
+	    .per_session_data_size = sizeof(sig_pss),
 	    .rx_buffer_size = SRV_RX_BUFFER,
 	};
 	/* Ping a WebSocket that has been quiet for 20 s and drop it after 45 s without an
