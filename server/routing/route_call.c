@@ -1,90 +1,13 @@
-/* The events of the routing state machine: sessions joining and leaving, presence, and the
- * life of a call (call, accept, hangup, end). Each handler validates everything first and
- * returns an error before touching any state, so a failed request changes nothing and emits
- * nothing; then it changes the state, emits the actions specific to the event
- * (notifications and records), and leaves the derived ones (media, rings, queue positions,
- * availability) to route_reconcile. */
+/* The events of the routing state machine's core: sessions joining, leaving, suspending
+ * and resuming, presence, and the life of a call (call, accept, hangup, end). Each handler
+ * validates everything first and returns an error before touching any state, so a failed
+ * request changes nothing and emits nothing; then it changes the state, emits the actions
+ * specific to the event (notifications and records), and leaves the derived ones (media,
+ * rings, queue positions, availability) to route_reconcile. */
 #include "routing/route_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static int id_ok(const char *id)
-{
-	return id && id[0] && strlen(id) < ROUTE_ID_MAX;
-}
-
-static int optional_id_ok(const char *id)
-{
-	return !id || strlen(id) < ROUTE_ID_MAX;
-}
-
-static void emit_ended(route *r, uint32_t to, const struct route_visit *v, const char *reason,
-                       int64_t now_us)
-{
-	route_action *a = route_emit(r, ROUTE_ACT_ENDED, to, now_us);
-	route_copy_id(a->visit, sizeof(a->visit), v->id);
-	route_copy_id(a->reason, sizeof(a->reason), reason);
-}
-
-static void end_leg_record(route *r, struct route_leg *leg, const char *reason, const char *note,
-                           int64_t now_us)
-{
-	leg->state = ROUTE_LEG_ENDED;
-	route_action *a = route_emit_record(r, ROUTE_REC_LEG_ENDED, leg, leg->visit, now_us);
-	route_copy_id(a->reason, sizeof(a->reason), reason);
-	route_copy_id(a->note, sizeof(a->note), note);
-}
-
-/* Ends a visit and every leg still open in it. Waiting legs leave their queue and their
- * desks stop ringing ("cancelled"); desks in the room and the kiosk get ENDED with
- * visit_reason, unless they already left (then they are no longer found). Legs end with
- * leg_reason; procedure (if not empty) replaces the leg's procedure in the record. The
- * visit is freed. */
-static void end_visit(route *r, struct route_visit *v, const char *visit_reason,
-                      const char *leg_reason, const char *procedure, const char *note,
-                      int64_t now_us)
-{
-	for (struct route_leg *leg = v->legs; leg; leg = leg->next) {
-		if (leg->state == ROUTE_LEG_WAITING) {
-			route_dequeue(leg);
-			route_ring_cancel_all(r, leg, "cancelled", now_us);
-		} else if (leg->state == ROUTE_LEG_ANSWERED) {
-			struct route_session *desk = route_session_find(r, leg->staff);
-			if (desk && desk->visit == v) {
-				emit_ended(r, desk->sid, v, visit_reason, now_us);
-				desk->visit = NULL;
-				desk->leg = NULL;
-			}
-		}
-	}
-	struct route_session *kiosk = route_session_find(r, v->kiosk);
-	if (kiosk && kiosk->visit == v) {
-		emit_ended(r, kiosk->sid, v, visit_reason, now_us);
-		kiosk->visit = NULL;
-	}
-	for (struct route_leg *leg = v->legs; leg; leg = leg->next) {
-		if (leg->state == ROUTE_LEG_ENDED)
-			continue;
-		if (procedure && procedure[0])
-			route_copy_id(leg->procedure, sizeof(leg->procedure), procedure);
-		end_leg_record(r, leg, leg_reason, note, now_us);
-	}
-	route_action *a = route_emit_record(r, ROUTE_REC_VISIT_ENDED, NULL, v, now_us);
-	route_copy_id(a->reason, sizeof(a->reason), visit_reason);
-	route_visit_destroy(r, v);
-}
-
-static void visit_add_leg(struct route_visit *v, struct route_leg *leg, int64_t now_us)
-{
-	leg->visit = v;
-	leg->queued_us = now_us;
-	if (v->last)
-		v->last->next = leg;
-	else
-		v->legs = leg;
-	v->last = leg;
-}
 
 /* ---- sessions ---- */
 
@@ -94,13 +17,13 @@ int route_session_join(route *r, uint32_t sid, const route_session_info *info, i
 		return ROUTE_ERR_BAD_REQUEST;
 	if (info->role != ROUTE_ROLE_KIOSK && info->role != ROUTE_ROLE_STAFF)
 		return ROUTE_ERR_BAD_REQUEST;
-	if (!optional_id_ok(info->ident))
+	if (!route_optional_id_ok(info->ident))
 		return ROUTE_ERR_BAD_REQUEST;
 	int n_depts = info->role == ROUTE_ROLE_STAFF ? info->n_departments : 0;
 	if (n_depts < 0 || n_depts > ROUTE_MAX_STAFF_DEPTS || (n_depts > 0 && !info->departments))
 		return ROUTE_ERR_BAD_REQUEST;
 	for (int i = 0; i < n_depts; i++)
-		if (!id_ok(info->departments[i]))
+		if (!route_id_ok(info->departments[i]))
 			return ROUTE_ERR_BAD_REQUEST;
 	if (route_session_find(r, sid))
 		return ROUTE_ERR_CONFLICT;
@@ -120,42 +43,14 @@ int route_session_join(route *r, uint32_t sid, const route_session_info *info, i
 		s->flags = info->flags;
 		s->available = info->available ? 1 : 0;
 	}
+	s->idle_since_us = now_us;
 	r->sessions[r->n_sessions++] = s;
 	route_reconcile(r, now_us);
 	return 0;
 }
 
-/* The desk serving a visit left: its leg ends as dropped and the resident goes back to the
- * head of the same department's queue as a new leg. If there is no memory for the new leg
- * the visit ends as dropped instead, so nobody is left in a room with nobody. */
-static void desk_dropped(route *r, struct route_session *desk, int64_t now_us)
+void route_session_remove(route *r, struct route_session *s, int64_t now_us)
 {
-	struct route_visit *v = desk->visit;
-	struct route_leg *old = desk->leg;
-	desk->visit = NULL;
-	desk->leg = NULL;
-	struct route_leg *leg = route_leg_alloc(r, old->dept, old->procedure);
-	if (leg) {
-		leg->visit = v;
-		if (route_enqueue(leg, 1)) {
-			route_leg_free(leg);
-			leg = NULL;
-		}
-	}
-	if (!leg) {
-		end_visit(r, v, "dropped", "dropped", NULL, NULL, now_us);
-		return;
-	}
-	end_leg_record(r, old, "dropped", NULL, now_us);
-	visit_add_leg(v, leg, now_us);
-	route_emit_record(r, ROUTE_REC_LEG_QUEUED, leg, v, now_us);
-}
-
-int route_session_leave(route *r, uint32_t sid, int64_t now_us)
-{
-	struct route_session *s = r ? route_session_find(r, sid) : NULL;
-	if (!s)
-		return ROUTE_ERR_NOT_FOUND;
 	/* Unlink first: a session that left gets no further actions of its own. */
 	for (int i = 0; i < r->n_sessions; i++) {
 		if (r->sessions[i] == s) {
@@ -166,11 +61,91 @@ int route_session_leave(route *r, uint32_t sid, int64_t now_us)
 		}
 	}
 	if (s->role == ROUTE_ROLE_KIOSK && s->visit)
-		end_visit(r, s->visit, "dropped", "dropped", NULL, NULL, now_us);
+		route_visit_end(r, s->visit, "dropped", "dropped", "dropped", NULL, NULL, now_us);
 	else if (s->role == ROUTE_ROLE_STAFF && s->visit)
-		desk_dropped(r, s, now_us);
+		route_visit_desk_dropped(r, s, now_us);
+	if (s->room)
+		route_visit_coord_leave(r, s->room, s, now_us);
 	free(s);
+}
+
+int route_session_leave(route *r, uint32_t sid, int64_t now_us)
+{
+	struct route_session *s = r ? route_session_find(r, sid) : NULL;
+	if (!s)
+		return ROUTE_ERR_NOT_FOUND;
+	route_session_remove(r, s, now_us);
 	/* Rings of the departed desk are dropped silently here. */
+	route_reconcile(r, now_us);
+	return 0;
+}
+
+int route_session_suspend(route *r, uint32_t sid, int64_t now_us)
+{
+	struct route_session *s = r ? route_session_find(r, sid) : NULL;
+	if (!s)
+		return ROUTE_ERR_NOT_FOUND;
+	if (s->suspended)
+		return 0;
+	s->suspended = 1;
+	s->suspended_us = now_us;
+	route_reconcile(r, now_us);
+	return 0;
+}
+
+/* The position of a waiting leg in its queue, 1-based. */
+static int queue_position(const struct route_leg *leg)
+{
+	for (int i = 0; i < leg->dept->n_queue; i++)
+		if (leg->dept->queue[i] == leg)
+			return i + 1;
+	return 0;
+}
+
+int route_session_resume(route *r, uint32_t sid, int64_t now_us)
+{
+	struct route_session *s = r ? route_session_find(r, sid) : NULL;
+	if (!s)
+		return ROUTE_ERR_NOT_FOUND;
+	if (!s->suspended)
+		return ROUTE_ERR_CONFLICT;
+	s->suspended = 0;
+
+	uint32_t primary, document, extra[ROUTE_MAX_EXTRA];
+	int n_extra = route_media_wanted(r, s, &primary, extra, &document);
+	s->media_primary = primary;
+	s->media_n_extra = n_extra;
+	s->media_document = document;
+	memcpy(s->media_extra, extra, (size_t)n_extra * sizeof(extra[0]));
+	route_action *a = route_emit(r, ROUTE_ACT_MEDIA, sid, now_us);
+	a->primary = primary;
+	a->n_extra = n_extra;
+	a->document = document;
+	memcpy(a->extra, extra, (size_t)n_extra * sizeof(extra[0]));
+
+	struct route_visit *v = s->room ? s->room : s->visit;
+	uint32_t parties[ROUTE_MAX_PARTIES];
+	int n = v ? route_visit_parties(v, parties) : 0;
+	if (n >= 2) {
+		a = route_emit(r, ROUTE_ACT_CONNECTED, sid, now_us);
+		route_copy_id(a->visit, sizeof(a->visit), v->id);
+		memcpy(a->parties, parties, (size_t)n * sizeof(parties[0]));
+		a->n_parties = n;
+	} else if (v && s->role == ROUTE_ROLE_KIOSK) {
+		struct route_leg *leg = route_visit_waiting_leg(v);
+		int pos = leg ? queue_position(leg) : 0;
+		if (pos > 0)
+			route_emit_queued(r, leg, pos, route_estimate_s(leg->dept, pos), now_us);
+	}
+	if (s->watching) {
+		for (int i = 0; i < r->n_visits; i++) {
+			if (!r->visits[i]->onestop)
+				continue;
+			a = route_emit(r, ROUTE_ACT_VISIT, sid, now_us);
+			route_copy_id(a->visit, sizeof(a->visit), r->visits[i]->id);
+			route_visit_build_view(r->visits[i], &a->view);
+		}
+	}
 	route_reconcile(r, now_us);
 	return 0;
 }
@@ -182,12 +157,63 @@ int route_presence(route *r, uint32_t sid, int available, int64_t now_us)
 		return ROUTE_ERR_NOT_FOUND;
 	if (s->role != ROUTE_ROLE_STAFF)
 		return ROUTE_ERR_FORBIDDEN;
+	if (available && !s->available)
+		s->idle_since_us = now_us;
 	s->available = available ? 1 : 0;
 	route_reconcile(r, now_us);
 	return 0;
 }
 
 /* ---- calls ---- */
+
+/* Starts a visit for kiosk s over the given itinerary, its first open step first (steps
+ * before it are skipped). All allocation happens before the state changes. */
+int route_start_visit(route *r, struct route_session *s, struct route_dept *const *depts, int n,
+                      const char *procedure, const char *menu, int64_t now_us,
+                      char visit_out[ROUTE_UUID_LEN])
+{
+	int first = 0;
+	while (first < n && !route_dept_open_at(r, depts[first], now_us))
+		first++;
+	if (first == n)
+		return ROUTE_ERR_UNAVAILABLE;
+	if (route_grow((void **)&r->visits, &r->cap_visits, r->n_visits + 1, sizeof(r->visits[0])))
+		return ROUTE_ERR_INTERNAL;
+	struct route_visit *v = route_visit_alloc(r, s, now_us);
+	if (!v)
+		return ROUTE_ERR_INTERNAL;
+	struct route_leg *leg = route_leg_alloc(r, depts[first], procedure);
+	if (!leg) {
+		free(v);
+		return ROUTE_ERR_INTERNAL;
+	}
+	leg->visit = v;
+	if (route_enqueue(leg)) {
+		route_leg_free(leg);
+		free(v);
+		return ROUTE_ERR_INTERNAL;
+	}
+	for (int i = 0; i < n; i++) {
+		v->steps[i].dept = depts[i];
+		v->steps[i].skipped = i < first;
+	}
+	v->n_steps = n;
+	if (menu) {
+		v->onestop = 1;
+		route_copy_id(v->menu, sizeof(v->menu), menu);
+	}
+	route_visit_attach_leg(v, first, leg, now_us);
+	route_visit_register(r, v);
+	s->visit = v;
+
+	route_action *a = route_emit_record(r, ROUTE_REC_VISIT_STARTED, leg, v, now_us);
+	route_copy_id(a->menu, sizeof(a->menu), v->menu);
+	route_emit_record(r, ROUTE_REC_LEG_QUEUED, leg, v, now_us);
+	route_reconcile(r, now_us);
+	if (visit_out)
+		memcpy(visit_out, v->id, ROUTE_UUID_LEN);
+	return 0;
+}
 
 int route_call(route *r, uint32_t sid, const char *department, const char *procedure,
                int64_t now_us, char visit_out[ROUTE_UUID_LEN])
@@ -197,48 +223,16 @@ int route_call(route *r, uint32_t sid, const char *department, const char *proce
 		return ROUTE_ERR_NOT_FOUND;
 	if (s->role != ROUTE_ROLE_KIOSK)
 		return ROUTE_ERR_FORBIDDEN;
-	if (!id_ok(department) || !optional_id_ok(procedure))
+	if (!route_id_ok(department) || !route_optional_id_ok(procedure))
 		return ROUTE_ERR_BAD_REQUEST;
 	struct route_dept *d = route_dept_find(r, department);
 	if (!d)
 		return ROUTE_ERR_NOT_FOUND;
-	if (!d->open)
+	if (!route_dept_open_at(r, d, now_us))
 		return ROUTE_ERR_UNAVAILABLE;
 	if (s->visit)
 		return ROUTE_ERR_CONFLICT;
-
-	/* Everything that can fail for lack of memory happens before the state changes. */
-	if (route_grow((void **)&r->visits, &r->cap_visits, r->n_visits + 1, sizeof(r->visits[0])))
-		return ROUTE_ERR_INTERNAL;
-	struct route_visit *v = calloc(1, sizeof(*v));
-	if (!v)
-		return ROUTE_ERR_INTERNAL;
-	r->cfg.new_id(r->cfg.user, v->id);
-	v->id[ROUTE_UUID_LEN - 1] = '\0';
-	struct route_leg *leg = route_leg_alloc(r, d, procedure);
-	if (!leg) {
-		free(v);
-		return ROUTE_ERR_INTERNAL;
-	}
-	leg->visit = v;
-	if (route_enqueue(leg, 0)) {
-		route_leg_free(leg);
-		free(v);
-		return ROUTE_ERR_INTERNAL;
-	}
-	v->kiosk = sid;
-	route_copy_id(v->kiosk_ident, sizeof(v->kiosk_ident), s->ident);
-	v->started_us = now_us;
-	visit_add_leg(v, leg, now_us);
-	r->visits[r->n_visits++] = v;
-	s->visit = v;
-
-	route_emit_record(r, ROUTE_REC_VISIT_STARTED, leg, v, now_us);
-	route_emit_record(r, ROUTE_REC_LEG_QUEUED, leg, v, now_us);
-	route_reconcile(r, now_us);
-	if (visit_out)
-		memcpy(visit_out, v->id, ROUTE_UUID_LEN);
-	return 0;
+	return route_start_visit(r, s, &d, 1, procedure, NULL, now_us, visit_out);
 }
 
 static void add_wait_sample(struct route_dept *d, int64_t wait_ms)
@@ -261,12 +255,16 @@ int route_accept(route *r, uint32_t sid, const char *visit, int64_t now_us)
 	struct route_visit *v = route_visit_find(r, visit);
 	if (!v)
 		return ROUTE_ERR_NOT_FOUND;
-	struct route_leg *leg = route_visit_current_leg(v);
-	if (!leg)
+	struct route_leg *leg = route_visit_waiting_leg(v);
+	const struct route_leg *which = leg ? leg : v->last;
+	if (!which)
 		return ROUTE_ERR_NOT_FOUND;
-	if (!route_session_in_dept(s, leg->dept->id))
+	if (!route_session_in_dept(s, which->dept->id))
 		return ROUTE_ERR_FORBIDDEN;
-	if (leg->state != ROUTE_LEG_WAITING || s->visit || !route_ring_has(leg, sid))
+	if (!leg || s->visit || s->room || !route_ring_has(leg, sid))
+		return ROUTE_ERR_CONFLICT;
+	uint32_t parties[ROUTE_MAX_PARTIES];
+	if (route_visit_parties(v, parties) >= ROUTE_MAX_PARTIES)
 		return ROUTE_ERR_CONFLICT;
 
 	route_dequeue(leg);
@@ -274,19 +272,14 @@ int route_accept(route *r, uint32_t sid, const char *visit, int64_t now_us)
 	route_ring_cancel_all(r, leg, "taken", now_us);
 	leg->state = ROUTE_LEG_ANSWERED;
 	leg->staff = sid;
+	leg->answer_seq = ++v->answers;
 	route_copy_id(leg->staff_ident, sizeof(leg->staff_ident), s->ident);
 	add_wait_sample(leg->dept, (now_us - leg->queued_us) / 1000);
+	v->steps[leg->step].desk = sid;
 	s->visit = v;
 	s->leg = leg;
 
-	uint32_t parties[ROUTE_MAX_PARTIES];
-	int n = route_visit_parties(v, parties);
-	for (int i = 0; i < n; i++) {
-		route_action *a = route_emit(r, ROUTE_ACT_CONNECTED, parties[i], now_us);
-		route_copy_id(a->visit, sizeof(a->visit), v->id);
-		memcpy(a->parties, parties, (size_t)n * sizeof(parties[0]));
-		a->n_parties = n;
-	}
+	route_announce_room(r, v, now_us);
 	route_action *a = route_emit_record(r, ROUTE_REC_LEG_ANSWERED, leg, v, now_us);
 	a->waited_ms = (now_us - leg->queued_us) / 1000;
 	route_reconcile(r, now_us);
@@ -302,11 +295,10 @@ int route_hangup(route *r, uint32_t sid, int64_t now_us)
 		return ROUTE_ERR_FORBIDDEN;
 	if (!s->visit)
 		return 0;
-	const struct route_leg *leg = route_visit_current_leg(s->visit);
-	if (leg && leg->state == ROUTE_LEG_ANSWERED)
-		end_visit(r, s->visit, "completed", "completed", NULL, NULL, now_us);
-	else
-		end_visit(r, s->visit, "cancelled", "cancelled", NULL, NULL, now_us);
+	uint32_t parties[ROUTE_MAX_PARTIES];
+	int talking = route_visit_parties(s->visit, parties) >= 2;
+	route_visit_end(r, s->visit, talking ? "completed" : "cancelled", "completed", "cancelled",
+	                NULL, NULL, now_us);
 	route_reconcile(r, now_us);
 	return 0;
 }
@@ -325,17 +317,22 @@ int route_end(route *r, uint32_t sid, const char *visit, const char *outcome, co
 		return ROUTE_ERR_NOT_FOUND;
 	if (s->role != ROUTE_ROLE_STAFF)
 		return ROUTE_ERR_FORBIDDEN;
-	if (!visit || !outcome_ok(outcome) || !optional_id_ok(procedure) ||
+	if (!visit || !outcome_ok(outcome) || !route_optional_id_ok(procedure) ||
 	    (note && strlen(note) >= ROUTE_NOTE_MAX))
 		return ROUTE_ERR_BAD_REQUEST;
 	struct route_visit *v = route_visit_find(r, visit);
 	if (!v)
 		return ROUTE_ERR_NOT_FOUND;
-	if (s->visit != v)
+	if (s->visit != v || !s->leg)
 		return ROUTE_ERR_FORBIDDEN;
-	/* A plain visit ends with its only leg. One-stop itineraries and three-way rooms will
-	 * end just this desk's leg here and move the resident on instead. */
-	end_visit(r, v, "completed", outcome, procedure, note, now_us);
+	if (route_visit_open_legs(v) == 1 && !route_visit_has_pending(v) && v->n_coords == 0) {
+		/* The last thing in the visit: it ends for everyone, as one step. */
+		route_visit_end(r, v, "completed", outcome, "cancelled", procedure, note, now_us);
+	} else {
+		route_emit_ended(r, sid, v, "completed", now_us);
+		route_leg_finish(r, s->leg, outcome, procedure, note, now_us);
+		route_visit_settle(r, v, "completed", now_us);
+	}
 	route_reconcile(r, now_us);
 	return 0;
 }

@@ -2,153 +2,9 @@
  * actions it emits, the error paths (which must emit nothing), and a randomized run of many
  * event sequences checking the invariants (privacy of media, one queue per visit, one
  * visit per desk, every leg ends) after every step. */
-#include "check.h"
-#include "routing/route.h"
+#include "route_fixture.h"
 
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#define SEC 1000000LL /* now_us per second */
-
-/* ---- fixture: a route with a counter as id generator and a drained action list ---- */
-
-typedef struct fixture {
-	route *r;
-	int next_id;
-	route_action acts[256];
-	int n;
-} fixture;
-
-static void counter_id(void *user, char out[ROUTE_UUID_LEN])
-{
-	fixture *f = user;
-	snprintf(out, ROUTE_UUID_LEN, "id%d", ++f->next_id);
-}
-
-static void fx_init(fixture *f)
-{
-	memset(f, 0, sizeof(*f));
-	route_config cfg = {.user = f, .new_id = counter_id};
-	f->r = route_new(&cfg);
-}
-
-static void drain(fixture *f)
-{
-	f->n = 0;
-	route_action a;
-	while (route_next_action(f->r, &a))
-		if (f->n < (int)(sizeof(f->acts) / sizeof(f->acts[0])))
-			f->acts[f->n++] = a;
-}
-
-static const char *rec_name(enum route_record_kind k)
-{
-	switch (k) {
-	case ROUTE_REC_VISIT_STARTED: return "visit_started";
-	case ROUTE_REC_LEG_QUEUED: return "leg_queued";
-	case ROUTE_REC_LEG_ANSWERED: return "leg_answered";
-	case ROUTE_REC_LEG_ENDED: return "leg_ended";
-	case ROUTE_REC_VISIT_ENDED: return "visit_ended";
-	}
-	return "?";
-}
-
-static void sids(char *out, size_t cap, const uint32_t *v, int n)
-{
-	size_t len = (size_t)snprintf(out, cap, "[");
-	for (int i = 0; i < n && len < cap; i++)
-		len += (size_t)snprintf(out + len, cap - len, i ? ",%u" : "%u", v[i]);
-	if (len < cap)
-		snprintf(out + len, cap - len, "]");
-}
-
-/* One line per action, so a whole sequence can be compared with a list of strings. */
-static void describe(const route_action *a, char *out, size_t cap)
-{
-	char list[128];
-	switch (a->kind) {
-	case ROUTE_ACT_RINGING:
-		snprintf(out, cap, "ringing %u %s %s k=%u w=%lld p=%s", a->to, a->visit,
-			 a->department, a->kiosk, (long long)a->waited_ms, a->procedure);
-		break;
-	case ROUTE_ACT_RING_CANCELLED:
-		snprintf(out, cap, "ring_cancelled %u %s %s", a->to, a->visit, a->reason);
-		break;
-	case ROUTE_ACT_QUEUED:
-		snprintf(out, cap, "queued %u %s %s pos=%d est=%d", a->to, a->visit, a->department,
-			 a->position, a->estimated_wait_s);
-		break;
-	case ROUTE_ACT_CONNECTED:
-		sids(list, sizeof(list), a->parties, a->n_parties);
-		snprintf(out, cap, "connected %u %s %s", a->to, a->visit, list);
-		break;
-	case ROUTE_ACT_ENDED:
-		snprintf(out, cap, "ended %u %s %s", a->to, a->visit, a->reason);
-		break;
-	case ROUTE_ACT_QUEUE: snprintf(out, cap, "queue %s", a->department); break;
-	case ROUTE_ACT_DEPARTMENTS: snprintf(out, cap, "departments"); break;
-	case ROUTE_ACT_MEDIA:
-		sids(list, sizeof(list), a->extra, a->n_extra);
-		snprintf(out, cap, "media %u primary=%u extra=%s", a->to, a->primary, list);
-		break;
-	case ROUTE_ACT_RECORD:
-		snprintf(out, cap, "rec %s v=%s leg=%s d=%s p=%s k=%u/%s s=%u/%s r=%s n=%s w=%lld",
-			 rec_name(a->record), a->visit, a->leg, a->department, a->procedure,
-			 a->kiosk, a->kiosk_ident, a->staff, a->staff_ident, a->reason, a->note,
-			 (long long)a->waited_ms);
-		break;
-	}
-}
-
-/* Drains and compares with the NULL-terminated list of expected descriptions. */
-#define EXPECT(f, ...) expect_actions(f, __LINE__, (const char *[]){__VA_ARGS__, NULL})
-
-static void expect_actions(fixture *f, int line, const char **want)
-{
-	drain(f);
-	int n_want = 0;
-	while (want[n_want])
-		n_want++;
-	int bad = n_want != f->n;
-	char got[ROUTE_NOTE_MAX + 512];
-	for (int i = 0; i < f->n && i < n_want && !bad; i++) {
-		describe(&f->acts[i], got, sizeof(got));
-		bad = strcmp(got, want[i]) != 0;
-	}
-	CHECK(!bad);
-	if (!bad)
-		return;
-	fprintf(stderr, "  line %d: action mismatch\n", line);
-	for (int i = 0; i < f->n || i < n_want; i++) {
-		got[0] = '\0';
-		if (i < f->n)
-			describe(&f->acts[i], got, sizeof(got));
-		fprintf(stderr, "    got  %s\n    want %s\n", i < f->n ? got : "-",
-			i < n_want ? want[i] : "-");
-	}
-}
-
-#define EXPECT_NONE(f) CHECK_EQ_INT(route_pending_actions((f)->r), 0)
-
-static void join_kiosk(fixture *f, uint32_t sid, const char *ident)
-{
-	route_session_info info = {.role = ROUTE_ROLE_KIOSK, .ident = ident};
-	CHECK_EQ_INT(route_session_join(f->r, sid, &info, 0), 0);
-}
-
-static void join_staff(fixture *f, uint32_t sid, const char *ident, int available, int64_t now,
-		       const char *d1, const char *d2)
-{
-	const char *depts[2] = {d1, d2};
-	route_session_info info = {.role = ROUTE_ROLE_STAFF,
-				   .ident = ident,
-				   .departments = depts,
-				   .n_departments = d2 ? 2 : 1,
-				   .available = available};
-	CHECK_EQ_INT(route_session_join(f->r, sid, &info, now), 0);
-}
+/* ---- transitions ---- */
 
 /* Departments hoken and zei (open) and kaikei (closed); kiosks 1 and 2; desks 11 (hoken),
  * 12 (hoken and zei), 13 (zei), all available; 14 (hoken) away. Actions drained. */
@@ -168,8 +24,6 @@ static void setup(fixture *f)
 	join_staff(f, 14, "ito", 0, 0, "hoken", NULL);
 	drain(f);
 }
-
-/* ---- transitions ---- */
 
 static void test_call_accept_end(void)
 {
@@ -224,7 +78,7 @@ static void test_call_accept_end(void)
 	EXPECT_NONE(&f);
 	/* Only the serving desk may end it. */
 	CHECK_EQ_INT(route_end(f.r, 11, "id1", "completed", NULL, NULL, 7 * SEC),
-		     ROUTE_ERR_FORBIDDEN);
+	             ROUTE_ERR_FORBIDDEN);
 	EXPECT_NONE(&f);
 
 	CHECK_EQ_INT(route_end(f.r, 12, "id1", "referred", "p2", "see zei", 65 * SEC), 0);
@@ -237,7 +91,7 @@ static void test_call_accept_end(void)
 	CHECK(route_session_visit(f.r, 12) == NULL);
 	CHECK_EQ_INT(route_visit_get(f.r, "id1", &vi), ROUTE_ERR_NOT_FOUND);
 	CHECK_EQ_INT(route_end(f.r, 12, "id1", "completed", NULL, NULL, 66 * SEC),
-		     ROUTE_ERR_NOT_FOUND);
+	             ROUTE_ERR_NOT_FOUND);
 
 	/* The estimate now uses the one answered wait (4 s). */
 	CHECK_EQ_INT(route_call(f.r, 2, "hoken", NULL, 70 * SEC, visit), 0);
@@ -428,7 +282,7 @@ static void test_desk_leaves(void)
 {
 	fixture f;
 	setup(&f);
-	route_call(f.r, 1, "hoken", "p1", 0, NULL);   /* id1, leg id2 */
+	route_call(f.r, 1, "hoken", "p1", 0, NULL); /* id1, leg id2 */
 	route_accept(f.r, 11, "id1", 4 * SEC);
 	route_call(f.r, 2, "hoken", NULL, 5 * SEC, NULL); /* id3, leg id4: rings 12 */
 	drain(&f);
@@ -452,8 +306,8 @@ static void test_desk_leaves(void)
 	/* Desk 12 also served zei: a multi-department desk accepting one visit is taken
 	 * for the others. */
 	join_staff(&f, 12, "suzuki", 1, 12 * SEC, "hoken", "zei");
-	EXPECT(&f, "ringing 12 id1 hoken k=1 w=2000 p=p1", "ringing 12 id3 hoken k=2 w=7000 p=",
-	       "departments");
+	EXPECT(&f, "ringing 12 id1 hoken k=1 w=2000 p=p1",
+	       "ringing 12 id3 hoken k=2 w=7000 p=", "departments");
 	CHECK_EQ_INT(route_accept(f.r, 12, "id3", 13 * SEC), 0);
 	EXPECT(&f, "connected 2 id3 [2,12]", "connected 12 id3 [2,12]",
 	       "rec leg_answered v=id3 leg=id4 d=hoken p= k=2/kiosk-b s=12/suzuki r= n= w=8000",
@@ -465,8 +319,8 @@ static void test_desk_leaves(void)
 
 /* ---- randomized sequences ---- */
 
-#define NK 4
-#define ND 6
+#define NK   4
+#define ND   6
 #define MAXS 32
 #define MAXV 512
 
@@ -650,7 +504,8 @@ static void apply(model *m, const route_action *a, int seed, int step)
 					violation(m, "visit ended with a leg open", seed, step);
 		}
 		break;
-	default: break;
+	default:
+		break;
 	}
 }
 
@@ -702,7 +557,7 @@ static void check_invariants(route *r, model *m, int seed, int step)
 				violation(m, "stale queue position", seed, step);
 			for (uint32_t s = NK + 1; s <= NK + ND; s++) {
 				int should = m->joined[s] && m->avail[s] && !m->desk_visit[s] &&
-					     (m->depts[s] & (1u << d));
+				             (m->depts[s] & (1u << d));
 				if (should != m->rings[s][v])
 					violation(m, "ring set wrong", seed, step);
 			}
@@ -754,10 +609,10 @@ static int random_event(fixture *f, model *m, int64_t now, int *was_leave, uint3
 			if (bits & (1u << i))
 				ds[n++] = rdepts[i];
 		route_session_info info = {.role = ROUTE_ROLE_STAFF,
-					   .ident = "s",
-					   .departments = ds,
-					   .n_departments = n,
-					   .available = (int)rnd(2)};
+		                           .ident = "s",
+		                           .departments = ds,
+		                           .n_departments = n,
+		                           .available = (int)rnd(2)};
 		int rc = route_session_join(r, d, &info, now);
 		if (rc == 0) {
 			m->depts[d] = bits;
@@ -778,7 +633,8 @@ static int random_event(fixture *f, model *m, int64_t now, int *was_leave, uint3
 		return rc;
 	}
 	case 4:
-	case 5: return route_call(r, rnd(5) ? k : any, dep, rnd(2) ? "proc" : NULL, now, NULL);
+	case 5:
+		return route_call(r, rnd(5) ? k : any, dep, rnd(2) ? "proc" : NULL, now, NULL);
 	case 6:
 	case 7: {
 		/* Mostly a desk that is ringing for the visit, to reach the accept paths. */
@@ -789,15 +645,17 @@ static int random_event(fixture *f, model *m, int64_t now, int *was_leave, uint3
 		}
 		return route_accept(r, rnd(4) ? d : any, vid, now);
 	}
-	case 8: return route_hangup(r, rnd(5) ? k : any, now);
+	case 8:
+		return route_hangup(r, rnd(5) ? k : any, now);
 	case 9:
 	case 10: {
 		if (m->desk_visit[d] && rnd(4))
 			vid = m->visit_id[m->desk_visit[d] - 1];
 		return route_end(r, rnd(6) ? d : any, vid, outcomes[rnd(4)], rnd(2) ? "p2" : NULL,
-				 rnd(2) ? "note" : NULL, now);
+		                 rnd(2) ? "note" : NULL, now);
 	}
-	default: return route_department_set_open(r, "c", (int)rnd(2), now);
+	default:
+		return route_department_set_open(r, "c", (int)rnd(2), now);
 	}
 }
 
