@@ -17,7 +17,9 @@ void config_defaults(config *c)
 	snprintf(c->media_bind, sizeof c->media_bind, "0.0.0.0");
 	c->media_port = 40000;
 	snprintf(c->db, sizeof c->db, "dbname=madoguchi");
+	snprintf(c->spool, sizeof c->spool, "var/spool/records.spool");
 	snprintf(c->log_level, sizeof c->log_level, "info");
+	c->no_answer_s = 300;
 }
 
 static int set_str(char *dst, size_t cap, const char *v)
@@ -72,6 +74,10 @@ int config_set(config *c, const char *name, const char *value)
 		return add_ips(c, value);
 	if (strcmp(name, "db") == 0)
 		return set_str(c->db, sizeof c->db, value);
+	if (strcmp(name, "spool") == 0)
+		return set_str(c->spool, sizeof c->spool, value);
+	if (strcmp(name, "no-answer-s") == 0)
+		return set_port(&c->no_answer_s, value, 0);
 	if (strcmp(name, "log-level") == 0)
 		return set_str(c->log_level, sizeof c->log_level, value);
 	return -1;

@@ -25,12 +25,7 @@
 #define SQLSTATE_FOREIGN_KEY "23503"
 #define SQLSTATE_BAD_TEXT    "22P02"
 
-struct args {
-	const char *pos[4];
-	int n_pos;
-	const char *name, *department, *branch, *flags, *sort;
-	int json;
-};
+#define args store_admin_args
 
 static const char usage_text[] =
     "usage: madoguchi admin OBJECT VERB ...\n"
@@ -43,7 +38,13 @@ static const char usage_text[] =
     "  user add USERNAME --name NAME --department DEPT[,DEPT...]\n"
     "           [--flags coordinator,analyst,admin]   (password on stdin)\n"
     "  user list [--json]                   user passwd USERNAME   (password on stdin)\n"
-    "  user disable USERNAME                user enable USERNAME\n";
+    "  user disable USERNAME                user enable USERNAME\n"
+    "  user flags USERNAME coordinator,analyst,admin   (replaces the flags; '' for none)\n"
+    "  department set-hours DEPT WEEKDAY OPENS CLOSES [OPENS CLOSES]   (weekday 0=Sunday..6)\n"
+    "  department clear-hours DEPT [WEEKDAY]   department hours [DEPT] [--json]\n"
+    "  department set-strategy DEPT all|longest-idle [--ring-timeout SECONDS]\n"
+    "  onestop add ID NAME --steps DEPT,DEPT,... [--sort N]\n"
+    "  onestop list [--json]                onestop remove ID\n";
 
 /* The whole usage text when the command itself is unknown; otherwise just the reason. */
 static int usage(const char *why)
@@ -76,6 +77,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 			slot = &a->flags;
 		else if (strcmp(arg, "--sort") == 0)
 			slot = &a->sort;
+		else if (strcmp(arg, "--ring-timeout") == 0)
+			slot = &a->ring_timeout;
+		else if (strcmp(arg, "--steps") == 0)
+			slot = &a->steps;
 		if (slot) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "error: %s needs a value\n", arg);
@@ -88,7 +93,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 			fprintf(stderr, "error: unknown option %s\n", arg);
 			return -1;
 		}
-		if (a->n_pos >= (int)(sizeof a->pos / sizeof a->pos[0])) {
+		if (a->n_pos >= STORE_ADMIN_MAX_POS) {
 			fprintf(stderr, "error: unexpected argument '%s'\n", arg);
 			return -1;
 		}
@@ -99,7 +104,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 
 /* Ids are short operator-chosen codes that also travel in URLs and JSON messages, so they are
  * restricted to a plain ASCII set; names are free text. */
-static int valid_id(const char *what, const char *id)
+int store_admin_valid_id(const char *what, const char *id)
 {
 	size_t n = id ? strlen(id) : 0;
 	if (n == 0 || n >= STORE_ID_MAX) {
@@ -120,7 +125,7 @@ static int valid_id(const char *what, const char *id)
 	return 1;
 }
 
-static int valid_name(const char *name)
+int store_admin_valid_name(const char *name)
 {
 	size_t n = name ? strlen(name) : 0;
 	if (n == 0 || n >= STORE_NAME_MAX) {
@@ -130,7 +135,7 @@ static int valid_name(const char *name)
 	return 1;
 }
 
-static int valid_sort(const char *sort)
+int store_admin_valid_sort(const char *sort)
 {
 	if (!sort)
 		return 1;
@@ -155,8 +160,8 @@ static int sqlstate_is(const PGresult *res, const char *code)
 }
 
 /* Explains a failed command in the operator's terms; returns the exit code. */
-static int report(const PGresult *res, const char *what, const char *id, const char *ref_what,
-                  const char *ref_id)
+int store_admin_report(const PGresult *res, const char *what, const char *id, const char *ref_what,
+                       const char *ref_id)
 {
 	char err[256];
 	if (sqlstate_is(res, SQLSTATE_UNIQUE))
@@ -222,11 +227,11 @@ static int print_rows(PGresult *res, int json)
 	return rc == 0 ? 0 : -1;
 }
 
-static int list(PGconn *conn, const char *sql, int json)
+int store_admin_list(PGconn *conn, const char *sql, int n, const char *const *params, int json)
 {
-	PGresult *res = run(conn, sql, 0, NULL);
+	PGresult *res = run(conn, sql, n, params);
 	int rc = command_ok(res) ? (print_rows(res, json) == 0 ? 0 : EXIT_DB)
-	                         : report(res, "", "", NULL, NULL);
+	                         : store_admin_report(res, "", "", NULL, NULL);
 	PQclear(res);
 	return rc;
 }
@@ -242,7 +247,7 @@ static int add_simple(PGconn *conn, const char *what, const char *sql, const str
 	if (command_ok(res))
 		printf("%s %s added\n", what, a->pos[0]);
 	else
-		rc = report(res, what, a->pos[0], ref_what, ref_id);
+		rc = store_admin_report(res, what, a->pos[0], ref_what, ref_id);
 	PQclear(res);
 	return rc;
 }
@@ -253,25 +258,27 @@ static int cmd_directory(PGconn *conn, const char *object, const char *verb, con
 	int is_proc = strcmp(object, "procedure") == 0;
 	if (strcmp(verb, "list") == 0) {
 		if (is_branch)
-			return list(conn, "SELECT id, name, sort FROM branches ORDER BY sort, id",
-			            a->json);
+			return store_admin_list(
+			    conn, "SELECT id, name, sort FROM branches ORDER BY sort, id", 0, NULL,
+			    a->json);
 		if (is_proc)
-			return list(
+			return store_admin_list(
 			    conn,
 			    "SELECT p.id, p.department_id AS department, p.name, p.sort"
 			    " FROM procedures p JOIN departments d ON d.id = p.department_id"
 			    " ORDER BY d.sort, d.id, p.sort, p.id",
-			    a->json);
-		return list(conn,
-		            "SELECT id, name, sort, open AS \"open?\", ring_strategy"
-		            " FROM departments ORDER BY sort, id",
-		            a->json);
+			    0, NULL, a->json);
+		return store_admin_list(conn,
+		                        "SELECT id, name, sort, open AS \"open?\", ring_strategy,"
+		                        " ring_timeout_s FROM departments ORDER BY sort, id",
+		                        0, NULL, a->json);
 	}
 	if (strcmp(verb, "add") != 0)
 		return usage("unknown verb");
 	if (a->n_pos != 2)
 		return usage("add needs ID and NAME");
-	if (!valid_id(object, a->pos[0]) || !valid_name(a->pos[1]) || !valid_sort(a->sort))
+	if (!store_admin_valid_id(object, a->pos[0]) || !store_admin_valid_name(a->pos[1]) ||
+	    !store_admin_valid_sort(a->sort))
 		return EXIT_USAGE;
 	if (is_branch)
 		return add_simple(conn, "branch",
@@ -317,7 +324,7 @@ static int kiosk_add(PGconn *conn, const char *branch, const char *name, char *t
 		if (id_out)
 			snprintf(id_out, id_cap, "%s", PQgetvalue(res, 0, 0));
 	} else {
-		report(res, "kiosk", name, "branch", branch);
+		store_admin_report(res, "kiosk", name, "branch", branch);
 		rc = -1;
 	}
 	OPENSSL_cleanse(token, sizeof token);
@@ -328,7 +335,7 @@ static int kiosk_add(PGconn *conn, const char *branch, const char *name, char *t
 int store_admin_kiosk_add(const char *conninfo, const char *branch, const char *name,
                           char *token_out, size_t cap)
 {
-	if (!token_out || !valid_id("branch", branch) || !valid_name(name))
+	if (!token_out || !store_admin_valid_id("branch", branch) || !store_admin_valid_name(name))
 		return -1;
 	PGconn *conn = store_sync_connect(conninfo);
 	if (!conn)
@@ -347,7 +354,7 @@ static int kiosk_revoke(PGconn *conn, const char *id)
 	                    1, params);
 	int rc = 0;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		rc = report(res, "kiosk", id, NULL, NULL);
+		rc = store_admin_report(res, "kiosk", id, NULL, NULL);
 	} else if (PQntuples(res) == 0) {
 		fprintf(stderr, "error: unknown kiosk '%s'\n", id);
 		rc = EXIT_DB;
@@ -363,12 +370,13 @@ static int kiosk_revoke(PGconn *conn, const char *id)
 static int cmd_kiosk(PGconn *conn, const char *verb, const struct args *a)
 {
 	if (strcmp(verb, "list") == 0)
-		return list(conn,
-		            "SELECT k.id, k.branch_id AS branch, k.name,"
-		            " to_char(k.created_at, 'YYYY-MM-DD\"T\"HH24:MI:SSOF') AS created_at,"
-		            " k.revoked_at IS NOT NULL AS \"revoked?\""
-		            " FROM kiosks k ORDER BY k.branch_id, k.created_at, k.id",
-		            a->json);
+		return store_admin_list(
+		    conn,
+		    "SELECT k.id, k.branch_id AS branch, k.name,"
+		    " to_char(k.created_at, 'YYYY-MM-DD\"T\"HH24:MI:SSOF') AS created_at,"
+		    " k.revoked_at IS NOT NULL AS \"revoked?\""
+		    " FROM kiosks k ORDER BY k.branch_id, k.created_at, k.id",
+		    0, NULL, a->json);
 	if (strcmp(verb, "revoke") == 0) {
 		if (a->n_pos != 1)
 			return usage("kiosk revoke needs KIOSK_ID");
@@ -378,7 +386,7 @@ static int cmd_kiosk(PGconn *conn, const char *verb, const struct args *a)
 		return usage("unknown verb");
 	if (a->n_pos != 0 || !a->branch || !a->name)
 		return usage("kiosk add needs --branch BRANCH --name NAME");
-	if (!valid_id("branch", a->branch) || !valid_name(a->name))
+	if (!store_admin_valid_id("branch", a->branch) || !store_admin_valid_name(a->name))
 		return EXIT_USAGE;
 	char token[4 * KIOSK_TOKEN_BYTES / 3 + 2], id[64];
 	if (kiosk_add(conn, a->branch, a->name, token, sizeof token, id, sizeof id) != 0)
@@ -396,7 +404,7 @@ static int cmd_kiosk(PGconn *conn, const char *verb, const struct args *a)
 
 /* ---- staff ---- */
 
-static int parse_flags(const char *flags, int *coordinator, int *analyst, int *admin)
+int store_admin_parse_flags(const char *flags, int *coordinator, int *analyst, int *admin)
 {
 	*coordinator = *analyst = *admin = 0;
 	if (!flags)
@@ -436,7 +444,7 @@ static int user_add(PGconn *conn, const char *username, const char *name, const 
 	          " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
 	          6, params);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		report(res, "user", username, NULL, NULL);
+		store_admin_report(res, "user", username, NULL, NULL);
 		goto fail;
 	}
 	char staff_id[64];
@@ -454,7 +462,7 @@ static int user_add(PGconn *conn, const char *username, const char *name, const 
 			          " VALUES ($1, $2) ON CONFLICT DO NOTHING",
 			          2, dp);
 			if (!command_ok(res)) {
-				report(res, "user", username, "department", dept);
+				store_admin_report(res, "user", username, "department", dept);
 				goto fail;
 			}
 			PQclear(res);
@@ -466,7 +474,7 @@ static int user_add(PGconn *conn, const char *username, const char *name, const 
 	}
 	res = PQexec(conn, "COMMIT");
 	if (!command_ok(res)) {
-		report(res, "user", username, NULL, NULL);
+		store_admin_report(res, "user", username, NULL, NULL);
 		goto fail;
 	}
 	PQclear(res);
@@ -483,7 +491,7 @@ static int valid_departments(const char *depts)
 		char dept[STORE_ID_MAX + 1];
 		size_t n = strcspn(p, ",");
 		snprintf(dept, sizeof dept, "%.*s", (int)(n < STORE_ID_MAX ? n : STORE_ID_MAX), p);
-		if (n > 0 && !valid_id("department", dept))
+		if (n > 0 && !store_admin_valid_id("department", dept))
 			return 0;
 		p += n;
 		if (*p == ',')
@@ -498,8 +506,9 @@ static int user_add_checked(PGconn *conn, const char *username, const char *name
 {
 	int coordinator, analyst, admin;
 	char hash[PASSWORD_HASH_MAX];
-	if (!valid_id("username", username) || !valid_name(name) ||
-	    !valid_departments(departments) || parse_flags(flags, &coordinator, &analyst, &admin))
+	if (!store_admin_valid_id("username", username) || !store_admin_valid_name(name) ||
+	    !valid_departments(departments) ||
+	    store_admin_parse_flags(flags, &coordinator, &analyst, &admin))
 		return -1;
 	if (!password || !*password) {
 		fprintf(stderr, "error: the password must not be empty\n");
@@ -570,7 +579,7 @@ static int user_passwd(PGconn *conn, const char *username, const char *password)
 	    run(conn, "UPDATE staff SET password_hash = $2 WHERE username = $1", 2, params);
 	int rc = 0;
 	if (!command_ok(res))
-		rc = report(res, "user", username, NULL, NULL);
+		rc = store_admin_report(res, "user", username, NULL, NULL);
 	else if (strcmp(PQcmdTuples(res), "0") == 0) {
 		fprintf(stderr, "error: unknown user '%s'\n", username);
 		rc = EXIT_DB;
@@ -586,7 +595,7 @@ static int user_set_disabled(PGconn *conn, const char *username, int disabled)
 	PGresult *res = run(conn, "UPDATE staff SET disabled = $2 WHERE username = $1", 2, params);
 	int rc = 0;
 	if (!command_ok(res))
-		rc = report(res, "user", username, NULL, NULL);
+		rc = store_admin_report(res, "user", username, NULL, NULL);
 	else if (strcmp(PQcmdTuples(res), "0") == 0) {
 		fprintf(stderr, "error: unknown user '%s'\n", username);
 		rc = EXIT_DB;
@@ -599,15 +608,16 @@ static int user_set_disabled(PGconn *conn, const char *username, int disabled)
 static int cmd_user(PGconn *conn, const char *verb, const struct args *a)
 {
 	if (strcmp(verb, "list") == 0)
-		return list(conn,
-		            "SELECT s.username, s.name,"
-		            " coalesce(string_agg(sd.department_id, ',' ORDER BY sd.department_id),"
-		            " '') AS departments,"
-		            " s.coordinator AS \"coordinator?\", s.analyst AS \"analyst?\","
-		            " s.admin AS \"admin?\", s.disabled AS \"disabled?\""
-		            " FROM staff s LEFT JOIN staff_departments sd ON sd.staff_id = s.id"
-		            " GROUP BY s.id ORDER BY s.username",
-		            a->json);
+		return store_admin_list(
+		    conn,
+		    "SELECT s.username, s.name,"
+		    " coalesce(string_agg(sd.department_id, ',' ORDER BY sd.department_id),"
+		    " '') AS departments,"
+		    " s.coordinator AS \"coordinator?\", s.analyst AS \"analyst?\","
+		    " s.admin AS \"admin?\", s.disabled AS \"disabled?\""
+		    " FROM staff s LEFT JOIN staff_departments sd ON sd.staff_id = s.id"
+		    " GROUP BY s.id ORDER BY s.username",
+		    0, NULL, a->json);
 	if (strcmp(verb, "disable") == 0 || strcmp(verb, "enable") == 0) {
 		if (a->n_pos != 1)
 			return usage("user disable/enable needs USERNAME");
@@ -621,9 +631,9 @@ static int cmd_user(PGconn *conn, const char *verb, const struct args *a)
 	int c, an, ad;
 	if (add && (!a->name || (!a->department && !a->flags)))
 		return usage("user add needs --name NAME and --department DEPT[,DEPT...]");
-	if (!valid_id("username", a->pos[0]) ||
-	    (add && (!valid_name(a->name) || !valid_departments(a->department) ||
-	             parse_flags(a->flags, &c, &an, &ad) != 0)))
+	if (!store_admin_valid_id("username", a->pos[0]) ||
+	    (add && (!store_admin_valid_name(a->name) || !valid_departments(a->department) ||
+	             store_admin_parse_flags(a->flags, &c, &an, &ad) != 0)))
 		return EXIT_USAGE;
 	char *pw = read_password();
 	if (!pw || !*pw) {
@@ -649,11 +659,28 @@ static int cmd_user(PGconn *conn, const char *verb, const struct args *a)
 static int known_command(const char *object, const char *verb)
 {
 	static const char *const commands[][2] = {
-	    {"branch", "add"},      {"branch", "list"},   {"department", "add"},
-	    {"department", "list"}, {"procedure", "add"}, {"procedure", "list"},
-	    {"kiosk", "add"},       {"kiosk", "list"},    {"kiosk", "revoke"},
-	    {"user", "add"},        {"user", "list"},     {"user", "passwd"},
-	    {"user", "disable"},    {"user", "enable"},
+	    {"branch", "add"},
+	    {"branch", "list"},
+	    {"department", "add"},
+	    {"department", "list"},
+	    {"procedure", "add"},
+	    {"procedure", "list"},
+	    {"kiosk", "add"},
+	    {"kiosk", "list"},
+	    {"kiosk", "revoke"},
+	    {"user", "add"},
+	    {"user", "list"},
+	    {"user", "passwd"},
+	    {"user", "disable"},
+	    {"user", "enable"},
+	    {"user", "flags"},
+	    {"department", "set-hours"},
+	    {"department", "clear-hours"},
+	    {"department", "hours"},
+	    {"department", "set-strategy"},
+	    {"onestop", "add"},
+	    {"onestop", "list"},
+	    {"onestop", "remove"},
 	};
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (strcmp(commands[i][0], object) == 0 && strcmp(commands[i][1], verb) == 0)
@@ -679,7 +706,9 @@ int store_admin_main(const char *conninfo, int argc, char **argv)
 	if (!conn)
 		return EXIT_DB;
 	int rc;
-	if (directory)
+	if (store_admin_counter_command(object, verb))
+		rc = store_admin_counter(conn, object, verb, &a);
+	else if (directory)
 		rc = cmd_directory(conn, object, verb, &a);
 	else if (strcmp(object, "kiosk") == 0)
 		rc = cmd_kiosk(conn, verb, &a);

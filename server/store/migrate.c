@@ -102,6 +102,7 @@ struct migration {
 
 static const struct migration migrations[] = {
     {1, "initial schema", migration_1},
+    {2, "hours, one-stop menus, sessions, surveys, audit log, usage analytics", store_migration_2},
 };
 
 /* An arbitrary constant naming our advisory lock ("mdg-migr" in ASCII). */

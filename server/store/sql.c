@@ -3,6 +3,7 @@
 #include "base/log.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,18 +25,34 @@ static const char sql_staff[] =
     " WHERE s.username = $1 AND NOT s.disabled"
     " ORDER BY sd.department_id";
 
+/* The directory is one JSON document: departments (with procedures, ring strategy and
+ * business hours) and one-stop menus, so that it arrives in one round trip and one
+ * consistent snapshot. Hours are minutes since local midnight. */
 static const char sql_directory[] =
-    "SELECT d.id, d.name, p.id, p.name"
-    " FROM departments d LEFT JOIN procedures p ON p.department_id = d.id"
-    " ORDER BY d.sort, d.id, p.sort, p.id";
+    "SELECT json_build_object("
+    " 'departments', (SELECT coalesce(json_agg(json_build_object("
+    "   'id', d.id, 'name', d.name, 'ring', d.ring_strategy, 'ring_timeout_s', d.ring_timeout_s,"
+    "   'procedures', (SELECT coalesce(json_agg(json_build_object('id', p.id, 'name', p.name)"
+    "                   ORDER BY p.sort, p.id), '[]') FROM procedures p"
+    "                   WHERE p.department_id = d.id),"
+    "   'hours', (SELECT coalesce(json_agg(json_build_object('weekday', h.weekday,"
+    "              'open', extract(epoch FROM h.opens)::int / 60,"
+    "              'close', extract(epoch FROM h.closes)::int / 60)"
+    "              ORDER BY h.weekday, h.opens), '[]') FROM department_hours h"
+    "              WHERE h.department_id = d.id))"
+    "   ORDER BY d.sort, d.id), '[]') FROM departments d),"
+    " 'menus', (SELECT coalesce(json_agg(json_build_object('id', m.id, 'name', m.name,"
+    "   'steps', (SELECT coalesce(json_agg(st.department_id ORDER BY st.position), '[]')"
+    "             FROM onestop_menu_steps st WHERE st.menu_id = m.id))"
+    "   ORDER BY m.sort, m.id), '[]') FROM onestop_menus m))";
 
 /* Every record statement is idempotent, so a record sent again after a connection loss (it
  * may have committed just before) changes nothing. The branch is copied from the kiosk; an
  * unknown kiosk makes it NULL and the insert fails loudly instead of vanishing. */
 static const char sql_visit_started[] =
-    "INSERT INTO visits (id, kiosk_id, branch_id, started_at)"
+    "INSERT INTO visits (id, kiosk_id, branch_id, started_at, onestop_menu)"
     " VALUES ($1::uuid, $2::uuid, (SELECT branch_id FROM kiosks WHERE id = $2::uuid), " TS(
-        3) ")"
+        3) ", $4)"
            " ON CONFLICT (id) DO NOTHING";
 
 /* Legs are numbered per visit in the order they were queued. Records are written one at a
@@ -47,16 +64,48 @@ static const char sql_leg_queued[] =
     " $3, $4, " TS(5) ")"
                       " ON CONFLICT (id) DO NOTHING";
 
-static const char sql_leg_answered[] =
-    "UPDATE legs SET answered_at = " TS(2) ", staff_id = $3::uuid WHERE id = $1::uuid";
+/* The updates apply only once (answered_at or ended_at still NULL), so a replay keeps the
+ * first time and outcome. Each answers one row saying whether its target exists at all, so
+ * that a record about an unknown leg or visit is told apart from a harmless replay. */
+static const char sql_leg_answered[] = "WITH u AS (UPDATE legs SET answered_at = " TS(
+    2) ", staff_id = $3::uuid"
+       " WHERE id = $1::uuid AND answered_at IS NULL RETURNING 1)"
+       " SELECT EXISTS (SELECT 1 FROM legs WHERE id = $1::uuid)";
 
-static const char sql_leg_ended[] = "UPDATE legs SET ended_at = " TS(
+static const char sql_leg_ended[] = "WITH u AS (UPDATE legs SET ended_at = " TS(
     2) ", outcome = $3,"
        " procedure_id = coalesce($4, procedure_id), note = coalesce($5, note)"
-       " WHERE id = $1::uuid";
+       " WHERE id = $1::uuid AND ended_at IS NULL RETURNING 1)"
+       " SELECT EXISTS (SELECT 1 FROM legs WHERE id = $1::uuid)";
 
-static const char sql_visit_ended[] =
-    "UPDATE visits SET ended_at = " TS(2) ", end_reason = $3 WHERE id = $1::uuid";
+static const char sql_visit_ended[] = "WITH u AS (UPDATE visits SET ended_at = " TS(
+    2) ", end_reason = $3"
+       " WHERE id = $1::uuid AND ended_at IS NULL RETURNING 1)"
+       " SELECT EXISTS (SELECT 1 FROM visits WHERE id = $1::uuid)";
+
+/* A visit has at most one survey: the first one counts. */
+static const char sql_survey[] =
+    "INSERT INTO surveys (visit_id, rating, at)"
+    " VALUES ($1::uuid, $2::smallint, " TS(3) ")"
+                                              " ON CONFLICT (visit_id) DO NOTHING";
+
+static const char sql_audit[] =
+    "INSERT INTO audit_log (record_id, at, staff_id, action, visit_id, leg_id, detail)"
+    " VALUES ($1::uuid, " TS(2) ", $3::uuid, $4, $5::uuid, $6::uuid, madoguchi_jsonb($7))"
+                                " ON CONFLICT (record_id) DO NOTHING";
+
+/* Crash recovery, after the spool has been replayed: whatever is still open was open when
+ * the previous process died. Legs first (their rollup trigger reads the visit), in one
+ * statement. Single node only: with several servers sharing a database this would close the
+ * other servers' live visits; they would need an owner column (a node id) to close only
+ * their own. */
+static const char sql_close_interrupted[] = "WITH l AS (UPDATE legs SET ended_at = greatest(" TS(
+    1) ", coalesce(answered_at, queued_at)),"
+       " outcome = 'interrupted' WHERE ended_at IS NULL RETURNING 1),"
+       " v AS (UPDATE visits SET ended_at = greatest(" TS(
+           1) ", started_at),"
+              " end_reason = 'interrupted' WHERE ended_at IS NULL RETURNING 1)"
+              " SELECT (SELECT count(*) FROM v), (SELECT count(*) FROM l)";
 
 void store_sql_query(enum store_query_kind kind, const char *key, struct store_sql *out)
 {
@@ -71,6 +120,8 @@ void store_sql_query(enum store_query_kind kind, const char *key, struct store_s
 	case STORE_Q_DIRECTORY:
 		out->sql = sql_directory;
 		return;
+	case STORE_Q_PARAMS:
+		return; /* store.c fills in the caller's statement */
 	}
 	out->n = 1;
 	out->values[0] = key;
@@ -90,8 +141,8 @@ void store_sql_record(const store_record *r, struct store_sql *out)
 	switch (r->kind) {
 	case STORE_VISIT_STARTED:
 		out->sql = sql_visit_started;
-		out->n = 3;
-		v[0] = r->visit, v[1] = r->kiosk_id, v[2] = out->at;
+		out->n = 4;
+		v[0] = r->visit, v[1] = r->kiosk_id, v[2] = out->at, v[3] = opt(r->onestop_menu);
 		break;
 	case STORE_LEG_QUEUED:
 		out->sql = sql_leg_queued;
@@ -115,6 +166,23 @@ void store_sql_record(const store_record *r, struct store_sql *out)
 		out->n = 3;
 		v[0] = r->visit, v[1] = out->at, v[2] = opt(r->outcome);
 		break;
+	case STORE_SURVEY:
+		out->sql = sql_survey;
+		out->n = 3;
+		snprintf(out->num, sizeof out->num, "%d", r->rating);
+		v[0] = r->visit, v[1] = out->num, v[2] = out->at;
+		break;
+	case STORE_AUDIT:
+		out->sql = sql_audit;
+		out->n = 7;
+		v[0] = r->audit_id, v[1] = out->at, v[2] = opt(r->staff_id), v[3] = r->action;
+		v[4] = opt(r->visit), v[5] = opt(r->leg), v[6] = opt(r->detail);
+		break;
+	case STORE_CLOSE_INTERRUPTED:
+		out->sql = sql_close_interrupted;
+		out->n = 1;
+		v[0] = out->at;
+		break;
 	}
 }
 
@@ -124,7 +192,8 @@ int store_sql_record_check(const store_record *r)
 {
 	if (!TERMINATED(r->visit) || !TERMINATED(r->leg) || !TERMINATED(r->kiosk_id) ||
 	    !TERMINATED(r->department) || !TERMINATED(r->procedure) || !TERMINATED(r->staff_id) ||
-	    !TERMINATED(r->outcome) || !TERMINATED(r->note))
+	    !TERMINATED(r->outcome) || !TERMINATED(r->note) || !TERMINATED(r->audit_id) ||
+	    !TERMINATED(r->action) || !TERMINATED(r->detail) || !TERMINATED(r->onestop_menu))
 		return -1;
 	if (r->at_us <= 0)
 		return -1;
@@ -138,6 +207,12 @@ int store_sql_record_check(const store_record *r)
 		return r->leg[0] ? 0 : -1;
 	case STORE_VISIT_ENDED:
 		return r->visit[0] ? 0 : -1;
+	case STORE_SURVEY:
+		return r->visit[0] && r->rating >= 1 && r->rating <= 5 ? 0 : -1;
+	case STORE_AUDIT:
+		return r->audit_id[0] && r->action[0] ? 0 : -1;
+	case STORE_CLOSE_INTERRUPTED:
+		return 0;
 	}
 	return -1;
 }
@@ -188,51 +263,97 @@ int store_sql_staff_result(const PGresult *res, store_staff *st, char *hash, siz
 	return 0;
 }
 
+static void dir_copy(char *dst, size_t cap, json_t *obj, const char *key)
+{
+	const char *v = json_string_value(json_object_get(obj, key));
+	snprintf(dst, cap, "%s", v ? v : "");
+}
+
+static int directory_department(json_t *src, store_department *dep)
+{
+	dir_copy(dep->id, sizeof dep->id, src, "id");
+	dir_copy(dep->name, sizeof dep->name, src, "name");
+	dir_copy(dep->ring_strategy, sizeof dep->ring_strategy, src, "ring");
+	dep->ring_timeout_s = (int)json_integer_value(json_object_get(src, "ring_timeout_s"));
+	json_t *procs = json_object_get(src, "procedures");
+	json_t *hours = json_object_get(src, "hours");
+	size_t np = json_array_size(procs), nh = json_array_size(hours);
+	dep->procedures = calloc(np + 1, sizeof *dep->procedures);
+	dep->hours = calloc(nh + 1, sizeof *dep->hours);
+	if (!dep->procedures || !dep->hours)
+		return -1;
+	for (size_t i = 0; i < np; i++) {
+		json_t *p = json_array_get(procs, i);
+		dir_copy(dep->procedures[i].id, STORE_ID_MAX, p, "id");
+		dir_copy(dep->procedures[i].name, STORE_NAME_MAX, p, "name");
+	}
+	dep->n_procedures = (int)np;
+	for (size_t i = 0; i < nh; i++) {
+		json_t *h = json_array_get(hours, i);
+		dep->hours[i].weekday = (int)json_integer_value(json_object_get(h, "weekday"));
+		dep->hours[i].open_min = (int)json_integer_value(json_object_get(h, "open"));
+		dep->hours[i].close_min = (int)json_integer_value(json_object_get(h, "close"));
+	}
+	dep->n_hours = (int)nh;
+	return 0;
+}
+
+static int directory_menu(json_t *src, store_menu *m)
+{
+	dir_copy(m->id, sizeof m->id, src, "id");
+	dir_copy(m->name, sizeof m->name, src, "name");
+	json_t *steps = json_object_get(src, "steps");
+	size_t n = json_array_size(steps);
+	m->steps = calloc(n + 1, sizeof *m->steps);
+	if (!m->steps)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const char *v = json_string_value(json_array_get(steps, i));
+		snprintf(m->steps[i], STORE_ID_MAX, "%s", v ? v : "");
+	}
+	m->n_steps = (int)n;
+	return 0;
+}
+
 int store_sql_directory_result(const PGresult *res, store_directory *d)
 {
 	memset(d, 0, sizeof *d);
-	int rows = PQntuples(res);
-	if (PQnfields(res) != 4)
+	if (PQntuples(res) != 1 || PQnfields(res) != 1)
 		return -1;
-	/* Rows come grouped by department, so a department starts where its id changes. */
-	int n_depts = 0;
-	for (int r = 0; r < rows; r++)
-		if (r == 0 || strcmp(PQgetvalue(res, r, 0), PQgetvalue(res, r - 1, 0)) != 0)
-			n_depts++;
-	d->departments = calloc(n_depts ? (size_t)n_depts : 1, sizeof *d->departments);
-	if (!d->departments)
-		return -1;
-	for (int r = 0, start = 0; r < rows; r = start) {
-		while (start < rows &&
-		       strcmp(PQgetvalue(res, start, 0), PQgetvalue(res, r, 0)) == 0)
-			start++;
-		store_department *dep = &d->departments[d->n_departments++];
-		copy(dep->id, sizeof dep->id, res, r, 0);
-		copy(dep->name, sizeof dep->name, res, r, 1);
-		int n_procs = PQgetisnull(res, r, 2) ? 0 : start - r;
-		if (n_procs == 0)
-			continue;
-		dep->procedures = calloc((size_t)n_procs, sizeof *dep->procedures);
-		if (!dep->procedures) {
-			store_sql_directory_free(d);
-			return -1;
-		}
-		for (int i = 0; i < n_procs; i++) {
-			copy(dep->procedures[i].id, STORE_ID_MAX, res, r + i, 2);
-			copy(dep->procedures[i].name, STORE_NAME_MAX, res, r + i, 3);
-		}
-		dep->n_procedures = n_procs;
+	json_t *doc = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+	json_t *depts = json_object_get(doc, "departments");
+	json_t *menus = json_object_get(doc, "menus");
+	int rc = json_is_array(depts) && json_is_array(menus) ? 0 : -1;
+	size_t nd = json_array_size(depts), nm = json_array_size(menus);
+	d->departments = calloc(nd + 1, sizeof *d->departments);
+	d->menus = calloc(nm + 1, sizeof *d->menus);
+	if (!d->departments || !d->menus)
+		rc = -1;
+	for (size_t i = 0; rc == 0 && i < nd; i++) {
+		d->n_departments++;
+		rc = directory_department(json_array_get(depts, i), &d->departments[i]);
 	}
-	return 0;
+	for (size_t i = 0; rc == 0 && i < nm; i++) {
+		d->n_menus++;
+		rc = directory_menu(json_array_get(menus, i), &d->menus[i]);
+	}
+	json_decref(doc);
+	if (rc != 0)
+		store_sql_directory_free(d);
+	return rc;
 }
 
 void store_sql_directory_free(store_directory *d)
 {
-	for (int i = 0; i < d->n_departments; i++)
+	for (int i = 0; d->departments && i < d->n_departments; i++) {
 		free(d->departments[i].procedures);
+		free(d->departments[i].hours);
+	}
 	free(d->departments);
-	d->departments = NULL;
-	d->n_departments = 0;
+	for (int i = 0; d->menus && i < d->n_menus; i++)
+		free(d->menus[i].steps);
+	free(d->menus);
+	memset(d, 0, sizeof *d);
 }
 
 const char *store_sql_query_name(enum store_query_kind kind)
@@ -244,6 +365,8 @@ const char *store_sql_query_name(enum store_query_kind kind)
 		return "auth_staff";
 	case STORE_Q_DIRECTORY:
 		return "directory";
+	case STORE_Q_PARAMS:
+		return "params";
 	}
 	return "unknown";
 }
@@ -261,6 +384,12 @@ const char *store_sql_record_name(enum store_record_kind kind)
 		return "leg_ended";
 	case STORE_VISIT_ENDED:
 		return "visit_ended";
+	case STORE_SURVEY:
+		return "survey";
+	case STORE_AUDIT:
+		return "audit";
+	case STORE_CLOSE_INTERRUPTED:
+		return "close_interrupted";
 	}
 	return "unknown";
 }

@@ -9,9 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum store_query_kind { STORE_Q_KIOSK, STORE_Q_STAFF, STORE_Q_DIRECTORY };
+/* STORE_Q_PARAMS is a statement supplied by another store file (store_query_params in
+ * internal.h); its SQL does not come from store_sql_query. */
+enum store_query_kind { STORE_Q_KIOSK, STORE_Q_STAFF, STORE_Q_DIRECTORY, STORE_Q_PARAMS };
 
-#define STORE_SQL_MAX_PARAMS 6
+#define STORE_SQL_MAX_PARAMS 7
 
 /* One statement ready for PQsendQueryParams (text parameters; NULL values are SQL NULL).
  * values point into the record or key passed in, and into at, so those must outlive the send. */
@@ -20,6 +22,7 @@ struct store_sql {
 	int n;
 	const char *values[STORE_SQL_MAX_PARAMS];
 	char at[24];
+	char num[16];
 };
 
 /* key: the kiosk token digest as bytea text, or the username; unused for the directory. */

@@ -13,15 +13,25 @@
  * died is harmless to repeat). Only a record the database rejects as invalid (a data or
  * constraint error) is dropped, loudly, so one bad record cannot wedge the queue forever.
  *
- * The record queue (records_push/records_head/records_pop) is the seam for the on-disk spool:
- * while PostgreSQL is away the spool will take pushes and feed heads back on reconnect.
+ * Records and the spool (spool.c): every record is appended to the on-disk spool (written and
+ * fdatasync'd on the thread pool, batched) as it is queued, whether PostgreSQL is up or not,
+ * and the spool is emptied whenever the queue is: everything in it has then been confirmed.
+ * So a record survives an outage (it is in memory and on disk, and is sent in order on
+ * reconnect) and a SIGKILL (it is on disk, or already committed). At start-up the records
+ * left in the spool are queued before anything else, followed by the crash-recovery record
+ * that closes visits left open as `interrupted`. The alternative, spooling only while the
+ * database is down, would lose the records in memory at a crash while up; always spooling
+ * costs one write + fdatasync per batch off the loop (see docs/operations.md).
  *
  * Callbacks run on the loop thread; they may queue new operations but must not call
  * store_free. */
 #include "store/store.h"
 
+#include "base/clock.h"
 #include "base/log.h"
+#include "store/internal.h"
 #include "store/password.h"
+#include "store/spool.h"
 #include "store/sql.h"
 
 #include <libpq-fe.h>
@@ -35,7 +45,7 @@
 #define CONNECT_TIMEOUT_MS 10000
 
 enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_UP };
-enum busy_with { BUSY_NONE, BUSY_QUERY, BUSY_RECORD };
+enum busy_with { BUSY_NONE, BUSY_SETUP, BUSY_QUERY, BUSY_RECORD };
 
 struct query {
 	struct query *next;
@@ -43,10 +53,15 @@ struct query {
 	uint64_t deadline;              /* uv_now() milliseconds */
 	char key[2 * STORE_ID_MAX + 8]; /* token digest as bytea text, or the username */
 	char *password;                 /* staff logins only; wiped when freed */
+	/* STORE_Q_PARAMS: another store file's statement, its copied parameters and label. */
+	const char *sql, *name;
+	char *params[STORE_SQL_MAX_PARAMS];
+	int n_params;
 	union {
 		store_kiosk_cb kiosk;
 		store_staff_cb staff;
 		store_directory_cb directory;
+		store_result_cb result;
 	} cb;
 	void *user;
 };
@@ -101,10 +116,12 @@ struct store {
 
 	struct staff_job *jobs;
 	struct flush_waiter *waiters;
+	spool *spool; /* NULL: records in memory only (tools and tests) */
 };
 
 static void kick(store *s);
 static void on_poll(uv_poll_t *h, int status, int events);
+static int send_flush(store *s);
 
 /* ---- small helpers ---- */
 
@@ -173,6 +190,8 @@ static void records_pop(store *s)
 	free(n);
 	s->n_records--;
 	s->records_done++;
+	if (s->n_records == 0)
+		spool_settled(s->spool);
 	for (struct flush_waiter **w = &s->waiters; *w;) {
 		struct flush_waiter *fw = *w;
 		if (fw->target <= s->records_done) {
@@ -193,6 +212,8 @@ static void query_free(struct query *q)
 		OPENSSL_cleanse(q->password, strlen(q->password));
 		free(q->password);
 	}
+	for (int i = 0; i < q->n_params; i++)
+		free(q->params[i]);
 	free(q);
 }
 
@@ -208,6 +229,9 @@ static void query_fail(struct query *q)
 		break;
 	case STORE_Q_DIRECTORY:
 		q->cb.directory(q->user, -1, NULL);
+		break;
+	case STORE_Q_PARAMS:
+		q->cb.result(q->user, -1, NULL);
 		break;
 	}
 }
@@ -381,7 +405,15 @@ static void connect_step(store *s)
 	s->state = CONN_UP;
 	s->connect_failures = 0;
 	LOG_INFO("store", "connected db=%s pending_records=%d", PQdb(s->conn), s->n_records);
-	kick(s);
+	/* A confirmed record is dropped from the spool, so a confirmation must mean durable:
+	 * with synchronous_commit off (a server default some installations choose) PostgreSQL
+	 * confirms before its WAL is written, and a crash of the database then loses records
+	 * the spool no longer holds. The outage test caught exactly that. */
+	if (!PQsendQuery(s->conn, "SET synchronous_commit TO on") || send_flush(s) != 0) {
+		connection_lost(s, PQerrorMessage(s->conn));
+		return;
+	}
+	s->busy = BUSY_SETUP;
 }
 
 /* ---- running operations ---- */
@@ -403,6 +435,12 @@ static void kick(store *s)
 	struct store_sql q;
 	if (s->queries) {
 		store_sql_query(s->queries->kind, s->queries->key, &q);
+		if (s->queries->kind == STORE_Q_PARAMS) {
+			q.sql = s->queries->sql;
+			q.n = s->queries->n_params;
+			for (int i = 0; i < q.n; i++)
+				q.values[i] = s->queries->params[i];
+		}
 		s->busy = BUSY_QUERY;
 	} else if (records_head(s)) {
 		store_sql_record(records_head(s), &q);
@@ -495,11 +533,16 @@ static void finish_query(store *s, PGresult *res)
 	struct query *q = query_pop(s);
 	if (!q)
 		return;
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+	if (q->kind == STORE_Q_PARAMS && PQresultStatus(res) == PGRES_COMMAND_OK) {
+		q->cb.result(q->user, 0, res);
+	} else if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		char line[256];
-		LOG_ERROR("store", "query failed kind=%s err=\"%s\"", store_sql_query_name(q->kind),
+		LOG_ERROR("store", "query failed kind=%s err=\"%s\"",
+		          q->name ? q->name : store_sql_query_name(q->kind),
 		          one_line(PQresultErrorMessage(res), line, sizeof line));
 		query_fail(q);
+	} else if (q->kind == STORE_Q_PARAMS) {
+		q->cb.result(q->user, 0, res);
 	} else if (q->kind == STORE_Q_KIOSK) {
 		store_kiosk k;
 		int err = store_sql_kiosk_result(res, &k);
@@ -520,8 +563,12 @@ static void finish_record(store *s, PGresult *res)
 		return;
 	ExecStatusType st = PQresultStatus(res);
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-		if (strcmp(PQcmdTuples(res), "0") == 0 && r->kind != STORE_VISIT_STARTED &&
-		    r->kind != STORE_LEG_QUEUED)
+		/* The updates answer whether their target exists (a replay finds it unchanged). */
+		int one = st == PGRES_TUPLES_OK && PQntuples(res) == 1;
+		if (r->kind == STORE_CLOSE_INTERRUPTED && one && PQnfields(res) == 2)
+			LOG_INFO("store", "closed what a crash left open visits=%s legs=%s",
+			         PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+		else if (one && PQnfields(res) == 1 && PQgetvalue(res, 0, 0)[0] == 'f')
 			LOG_WARN("store", "record matched no row kind=%s visit=%s leg=%s",
 			         store_sql_record_name(r->kind), r->visit, r->leg);
 		s->record_failures = 0;
@@ -566,6 +613,11 @@ static void finish(store *s)
 		PQclear(res);
 		connection_lost(s, PQerrorMessage(s->conn));
 		return;
+	}
+	if (was == BUSY_SETUP && PQresultStatus(res) != PGRES_COMMAND_OK) {
+		char line[256];
+		LOG_WARN("store", "cannot turn synchronous_commit on err=\"%s\"",
+		         one_line(PQresultErrorMessage(res), line, sizeof line));
 	}
 	if (was == BUSY_QUERY)
 		finish_query(s, res);
@@ -629,6 +681,7 @@ static void on_tick(uv_timer_t *t)
 	else if (s->state == CONN_CONNECTING && now - s->connect_started > CONNECT_TIMEOUT_MS)
 		connect_failed(s);
 	expire_queries(s);
+	spool_poke(s->spool);
 	if (s->hold) {
 		s->hold = 0;
 		kick(s);
@@ -637,7 +690,42 @@ static void on_tick(uv_timer_t *t)
 
 /* ---- public API ---- */
 
-store *store_new(uv_loop_t *loop, const char *conninfo)
+static int queue_spooled(void *user, const store_record *r)
+{
+	return records_push(user, r);
+}
+
+/* Queues what an earlier run left in the spool, then the crash-recovery record, ahead of
+ * anything this run writes; opens the spool for appending. Returns 0 or -1 (logged). */
+static int spool_start(store *s, const char *path)
+{
+	spool_load_stats st;
+	if (spool_load(path, queue_spooled, s, &st) != 0) {
+		LOG_ERROR("store", "cannot read the record spool path=%s", path);
+		return -1;
+	}
+	if (st.records > 0)
+		LOG_INFO("store", "replaying the record spool path=%s records=%d bytes=%lld", path,
+		         st.records, st.bytes);
+	store_record close;
+	memset(&close, 0, sizeof close);
+	close.kind = STORE_CLOSE_INTERRUPTED;
+	close.at_us = clock_wall_us();
+	if (records_push(s, &close) != 0 || !(s->spool = spool_open(s->loop, path)))
+		return -1;
+	return 0;
+}
+
+static void free_records(store *s)
+{
+	while (s->records) {
+		struct record_node *n = s->records;
+		s->records = n->next;
+		free(n);
+	}
+}
+
+store *store_new(uv_loop_t *loop, const char *conninfo, const char *spool_path)
 {
 	if (!loop || !conninfo)
 		return NULL;
@@ -647,7 +735,10 @@ store *store_new(uv_loop_t *loop, const char *conninfo)
 	s->loop = loop;
 	s->conninfo = strdup(conninfo);
 	s->tick = malloc(sizeof *s->tick);
-	if (!s->conninfo || !s->tick || uv_timer_init(loop, s->tick) != 0) {
+	if (!s->conninfo || !s->tick || (spool_path && spool_start(s, spool_path) != 0) ||
+	    uv_timer_init(loop, s->tick) != 0) {
+		spool_close(s->spool);
+		free_records(s);
 		free(s->tick);
 		free(s->conninfo);
 		free(s);
@@ -671,10 +762,14 @@ int store_pending(const store *s)
 
 int store_write(store *s, const store_record *r)
 {
-	if (!s || !r || store_sql_record_check(r) != 0)
+	if (!s || !r || r->kind == STORE_CLOSE_INTERRUPTED || store_sql_record_check(r) != 0)
 		return -1;
 	if (records_push(s, r) != 0)
 		return -1;
+	/* Still queued in memory when the spool cannot take it (a full disk, logged there). */
+	if (s->spool && spool_append(s->spool, r) != 0)
+		LOG_ERROR("store", "record not spooled kind=%s visit=%s",
+		          store_sql_record_name(r->kind), r->visit);
 	kick(s);
 	return 0;
 }
@@ -736,6 +831,28 @@ int store_auth_staff(store *s, const char *username, const char *password, store
 	return query_push(s, q);
 }
 
+/* The generic query of internal.h (analytics.c's login sessions and statistics). */
+int store_query_params(store *s, const char *name, const char *sql, int n,
+                       const char *const *values, store_result_cb cb, void *user)
+{
+	if (!s || !sql || !cb || n < 0 || n > STORE_SQL_MAX_PARAMS || (n && !values))
+		return -1;
+	struct query *q = query_new(STORE_Q_PARAMS, user);
+	if (!q)
+		return -1;
+	q->sql = sql;
+	q->name = name;
+	q->cb.result = cb;
+	for (; q->n_params < n; q->n_params++) {
+		const char *v = values[q->n_params];
+		if (v && !(q->params[q->n_params] = strdup(v))) {
+			query_free(q);
+			return -1;
+		}
+	}
+	return query_push(s, q);
+}
+
 int store_load_directory(store *s, store_directory_cb cb, void *user)
 {
 	struct query *q = s && cb ? query_new(STORE_Q_DIRECTORY, user) : NULL;
@@ -746,7 +863,7 @@ int store_load_directory(store *s, store_directory_cb cb, void *user)
 }
 
 /* At shutdown, with the connection up, the remaining records are written synchronously: the
- * loop is ending anyway and a record in memory is a record lost (until the spool exists). */
+ * loop is ending anyway, and a record written now need not be replayed at the next start. */
 static void drain_blocking(store *s)
 {
 	if (s->state != CONN_UP || PQsetnonblocking(s->conn, 0) != 0)
@@ -781,8 +898,12 @@ void store_free(store *s)
 	if (!s)
 		return;
 	drain_blocking(s);
-	if (s->n_records > 0)
+	if (s->n_records > 0 && s->spool)
+		LOG_WARN("store", "records left in the spool for the next start count=%d",
+		         s->n_records);
+	else if (s->n_records > 0)
 		LOG_ERROR("store", "records not written at shutdown count=%d", s->n_records);
+	spool_close(s->spool);
 	disconnect(s);
 	uv_close((uv_handle_t *)s->tick, free_handle);
 	struct query *q;
@@ -802,11 +923,7 @@ void store_free(store *s)
 		w->cb(w->user, -1);
 		free(w);
 	}
-	while (s->records) {
-		struct record_node *n = s->records;
-		s->records = n->next;
-		free(n);
-	}
+	free_records(s);
 	free(s->conninfo);
 	free(s);
 }

@@ -36,8 +36,13 @@ int store_admin_user_add(const char *conninfo, const char *username, const char 
 
 typedef struct store store;
 
-/* Connects in the background and reconnects on failure; never blocks. */
-store *store_new(uv_loop_t *loop, const char *conninfo);
+/* Connects in the background and reconnects on failure; never blocks on the network.
+ * spool_path: the on-disk record spool (created with its directory if missing; NULL keeps
+ * records in memory only, for tools and tests). Records left in the spool by an earlier run
+ * are loaded here and replayed before any new record; after that replay the store closes
+ * visits a crash left open as `interrupted` (single-node: see store.c). Returns NULL when the
+ * spool cannot be opened. */
+store *store_new(uv_loop_t *loop, const char *conninfo, const char *spool_path);
 /* Closes the connection and its handles; pending callbacks get err = -1 before it returns.
  * Records still queued are written before close if the connection is up (bounded wait is the
  * caller's business: call store_flush first). */
@@ -83,16 +88,36 @@ typedef struct store_procedure {
 	char name[STORE_NAME_MAX];
 } store_procedure;
 
+/* One business-hours interval of a weekday (0 = Sunday), minutes since local midnight. */
+typedef struct store_hours {
+	int weekday;
+	int open_min;
+	int close_min;
+} store_hours;
+
 typedef struct store_department {
 	char id[STORE_ID_MAX];
 	char name[STORE_NAME_MAX];
 	store_procedure *procedures;
 	int n_procedures;
+	char ring_strategy[16]; /* "all" or "longest-idle"; "" = all */
+	int ring_timeout_s;     /* longest-idle; 0 = routing's default */
+	store_hours *hours;     /* none = always open */
+	int n_hours;
 } store_department;
+
+typedef struct store_menu {
+	char id[STORE_ID_MAX];
+	char name[STORE_NAME_MAX];
+	char (*steps)[STORE_ID_MAX]; /* department ids in order */
+	int n_steps;
+} store_menu;
 
 typedef struct store_directory {
 	store_department *departments;
 	int n_departments;
+	store_menu *menus; /* one-stop menus */
+	int n_menus;
 } store_directory;
 
 typedef void (*store_directory_cb)(void *user, int err, const store_directory *d);
@@ -101,15 +126,24 @@ typedef void (*store_directory_cb)(void *user, int err, const store_directory *d
 int store_load_directory(store *s, store_directory_cb cb, void *user);
 
 /* Call records. Times are wall-clock microseconds since the epoch. Ids are UUID strings.
- * Fire and forget: records are written in order; none is dropped (a later issue adds the
- * on-disk spool for when PostgreSQL is away). */
+ * Fire and forget: records are written in order and none is lost: each is appended to the
+ * on-disk spool (fsync'd) before PostgreSQL is asked, and the spool is replayed at start-up
+ * and whenever the connection returns. Every record's SQL is idempotent. */
 enum store_record_kind {
-	STORE_VISIT_STARTED, /* visit, kiosk_id, at */
+	STORE_VISIT_STARTED, /* visit, kiosk_id, onestop_menu (optional), at */
 	STORE_LEG_QUEUED,    /* leg, visit, department, procedure, at */
 	STORE_LEG_ANSWERED,  /* leg, staff_id, at */
 	STORE_LEG_ENDED,     /* leg, outcome or reason, procedure, note, at */
 	STORE_VISIT_ENDED,   /* visit, reason, at */
+	STORE_SURVEY,        /* visit, rating (1..5), at; a second survey for a visit is ignored */
+	STORE_AUDIT,         /* audit_id, staff_id, action, visit, leg (both optional),
+	                      * detail (JSON object text or empty), at */
+	/* Queued by the store itself at start-up, after the spool: closes the visits and legs a
+	 * crash left open as `interrupted`. store_write refuses it. */
+	STORE_CLOSE_INTERRUPTED,
 };
+
+#define STORE_DETAIL_MAX 1024
 
 typedef struct store_record {
 	enum store_record_kind kind;
@@ -122,6 +156,11 @@ typedef struct store_record {
 	char outcome[32]; /* completed / referred / incomplete / cancelled / ... */
 	char note[512];
 	int64_t at_us;
+	int rating;                      /* STORE_SURVEY: 1..5 */
+	char audit_id[37];               /* STORE_AUDIT: a fresh uuid, so a replay inserts once */
+	char action[32];                 /* STORE_AUDIT: accept, transfer, patch, end, ... */
+	char detail[STORE_DETAIL_MAX];   /* STORE_AUDIT: a JSON object as text; empty = none */
+	char onestop_menu[STORE_ID_MAX]; /* STORE_VISIT_STARTED: the one-stop menu; empty = none */
 } store_record;
 
 int store_write(store *s, const store_record *r);

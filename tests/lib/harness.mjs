@@ -231,6 +231,7 @@ class Stack {
 			args.push('--no-tls');
 		}
 		args.push(...serveArgs);
+		this.serveArgs = args;
 		this.serveCommand = describe(BIN, args);
 		await this.spawnServer(args);
 
@@ -380,6 +381,48 @@ class Stack {
 		if (r.code !== 0)
 			process.stderr.write(`warning: stopping PostgreSQL in ${this.pgDir} failed:\n` +
 				`${r.stderr}\n`);
+	}
+
+	/** Stops PostgreSQL at once (pg_ctl stop -m immediate) under the running server. */
+	async pgStop() {
+		await runOk('bash', [path.join(ROOT, 'deploy', 'pg-local.sh'), 'stop', this.pgDir,
+			'--fast']);
+		this.pgStarted = false;
+	}
+
+	/** Starts the stack's PostgreSQL again (same cluster, same socket). */
+	async pgStart() {
+		await runOk('bash', [path.join(ROOT, 'deploy', 'pg-local.sh'), 'start', this.pgDir,
+			'--fast']);
+		this.pgStarted = true;
+	}
+
+	/** Kills the server with SIGKILL (no shutdown at all) and waits for it to be gone. */
+	async killServer() {
+		if (!this.serverAlive())
+			throw new Error('killServer: the server is not running');
+		this.server.kill('SIGKILL');
+		if (!await this.waitServerExit(5000))
+			throw new Error('killServer: the server did not die within 5 s of SIGKILL');
+	}
+
+	/** Starts the server again with the same arguments and working directory (after
+	 * killServer); the earlier run's output stays in earlierLog, its log file in
+	 * server.log.N. Resolves once it is listening. */
+	async restartServer() {
+		if (this.serverAlive())
+			throw new Error('restartServer: the server is still running');
+		this.restarts = (this.restarts ?? 0) + 1;
+		this.earlierLog = (this.earlierLog ?? '') + this.log;
+		this.log = '';
+		this.exit = null;
+		fs.renameSync(this.logFile, `${this.logFile}.${this.restarts}`);
+		await this.spawnServer(this.serveArgs);
+	}
+
+	/** The server's record spool (the default path, relative to its working directory). */
+	get spoolPath() {
+		return path.join(this.tmp, 'var', 'spool', 'records.spool');
 	}
 
 	/** Tears down after a failed start; keeps the temp dir for inspection. */

@@ -7,9 +7,11 @@
 
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define NASTY_NAME "O'Brien \"税\" '; DROP TABLE visits; --"
@@ -74,13 +76,81 @@ static char no_out[8];
 
 static void test_migrate(PGconn *conn)
 {
+	/* From an empty database, then again: the second run changes nothing. */
 	CHECK_EQ_INT(store_migrate(db), 0);
+	const char *fingerprint_sql =
+	    "SELECT count(*) || ' ' || md5(string_agg(c.relname || c.relkind, ',' ORDER BY"
+	    " c.relname)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+	    " WHERE n.nspname = 'public'";
+	char before[256];
+	snprintf(before, sizeof before, "%s", scalar(conn, fingerprint_sql, 0, NULL));
 	CHECK_EQ_INT(store_migrate(db), 0);
-	CHECK_EQ_STR(scalar(conn, "SELECT count(*) FROM schema_migrations", 0, NULL), "1");
-	CHECK_EQ_STR(scalar(conn, "SELECT max(version) FROM schema_migrations", 0, NULL), "1");
+	CHECK_EQ_STR(scalar(conn, fingerprint_sql, 0, NULL), before);
+	CHECK_EQ_STR(scalar(conn, "SELECT count(*) FROM schema_migrations", 0, NULL), "2");
+	CHECK_EQ_STR(scalar(conn, "SELECT max(version) FROM schema_migrations", 0, NULL), "2");
 	CHECK_EQ_STR(
 	    scalar(conn, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", 0, NULL),
-	    "9");
+	    "18");
+	CHECK_EQ_STR(scalar(conn,
+	                    "SELECT count(*) FROM pg_views WHERE schemaname = 'public'"
+	                    " AND viewname IN ('usage_monthly', 'usage_daily')",
+	                    0, NULL),
+	             "2");
+	CHECK_EQ_STR(scalar(conn,
+	                    "SELECT count(*) FROM pg_roles WHERE rolname = 'madoguchi_analyst'", 0,
+	                    NULL),
+	             "1");
+}
+
+/* Runs sql as the analyst role; returns the result status (the role is reset afterwards). */
+static ExecStatusType as_analyst(PGconn *conn, const char *sql)
+{
+	PQclear(PQexec(conn, "SET ROLE madoguchi_analyst"));
+	PGresult *res = PQexec(conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+	PQclear(res);
+	PQclear(PQexec(conn, "RESET ROLE"));
+	return st;
+}
+
+/* The analyst reads the views and nothing that holds personal data, and writes nothing. */
+static void test_analyst(PGconn *conn)
+{
+	static const char *const denied[] = {
+	    "SELECT * FROM staff",
+	    "SELECT * FROM kiosks",
+	    "SELECT * FROM legs",
+	    "SELECT * FROM visits",
+	    "SELECT * FROM audit_log",
+	    "SELECT * FROM login_sessions",
+	    "SELECT * FROM staff_departments",
+	    "SELECT * FROM usage_rollup",
+	    "SELECT * FROM usage_visit_rows",
+	    "INSERT INTO branches (id, name) VALUES ('x', 'x')",
+	    "INSERT INTO visits (id, kiosk_id, branch_id, started_at)"
+	    " VALUES (gen_random_uuid(), gen_random_uuid(), 'x', now())",
+	    "UPDATE legs SET note = 'x'",
+	    "DELETE FROM usage_rollup",
+	    "CREATE TABLE analyst_was_here (x int)",
+	    "SELECT usage_rollup_rebuild()",
+	};
+	for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++) {
+		ExecStatusType st = as_analyst(conn, denied[i]);
+		if (st != PGRES_FATAL_ERROR)
+			fprintf(stderr, "analyst was allowed: %s\n", denied[i]);
+		CHECK_EQ_INT(st, PGRES_FATAL_ERROR);
+	}
+	CHECK_EQ_INT(as_analyst(conn, "SELECT * FROM usage_monthly"), PGRES_TUPLES_OK);
+	CHECK_EQ_INT(as_analyst(conn, "SELECT * FROM usage_daily WHERE day > '2020-01-01'"),
+	             PGRES_TUPLES_OK);
+	/* The views expose ids and numbers only: no column of a name, note or username. */
+	CHECK_EQ_STR(
+	    scalar(conn,
+	           "SELECT count(*) FROM information_schema.columns WHERE table_name IN"
+	           " ('usage_monthly', 'usage_daily') AND (column_name ~ 'name|note|user'"
+	           " OR data_type NOT IN ('date', 'text', 'bigint', 'integer', 'numeric'))",
+	           0, NULL),
+	    "0");
 }
 
 static void test_admin_directory(PGconn *conn)
@@ -213,6 +283,90 @@ static void test_admin_credentials(PGconn *conn, char *token, char *revoked_toke
 	CHECK(json_is_true(json_object_get(tanaka, "coordinator")));
 	CHECK(json_is_false(json_object_get(tanaka, "admin")));
 	json_decref(j);
+}
+
+/* Opening hours, ring strategy, one-stop menus and staff flags. */
+static void test_admin_counter(PGconn *conn)
+{
+	char out[4096];
+	CHECK_EQ_INT(ADMIN(NULL, no_out, "department", "set-hours", "shimin", "1", "8:30", "12:00",
+	                   "13:00", "17:15"),
+	             0);
+	CHECK_EQ_INT(
+	    ADMIN(NULL, no_out, "department", "set-hours", "shimin", "2", "08:30", "17:15"), 0);
+	/* Setting a weekday again replaces it. */
+	CHECK_EQ_INT(
+	    ADMIN(NULL, no_out, "department", "set-hours", "shimin", "2", "09:00", "16:00"), 0);
+	CHECK_EQ_INT(ADMIN(NULL, no_out, "department", "set-hours", "shimin", "7", "9:00", "10:00"),
+	             2);
+	CHECK_EQ_INT(ADMIN(NULL, no_out, "department", "set-hours", "shimin", "1", "17:00", "9:00"),
+	             2);
+	CHECK_EQ_INT(ADMIN(NULL, no_out, "department", "set-hours", "shimin", "1", "9:00", "12:00",
+	                   "11:00", "13:00"),
+	             2);
+	CHECK_EQ_INT(ADMIN(NULL, no_out, "department", "set-hours", "shimin", "1", "9:00"), 2);
+	CHECK_EQ_INT(ADMIN(NULL, no_out, "department", "set-hours", "nosuch", "1", "9:00", "10:00"),
+	             1);
+	CHECK_EQ_INT(ADMIN(NULL, out, "department", "hours", "shimin", "--json"), 0);
+	json_error_t jerr;
+	json_t *j = json_loads(out, 0, &jerr);
+	CHECK(json_is_array(j) && json_array_size(j) == 3);
+	CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(j, 1), "opens")), "13:00");
+	CHECK_EQ_INT(json_integer_value(json_object_get(json_array_get(j, 2), "weekday")), 2);
+	CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(j, 2), "closes")), "16:00");
+	json_decref(j);
+	CHECK_EQ_INT(ADMIN(NULL, no_out, "department", "clear-hours", "shimin", "2"), 0);
+	CHECK_EQ_STR(scalar(conn, "SELECT count(*) FROM department_hours", 0, NULL), "2");
+	CHECK_EQ_INT(ADMIN(NULL, no_out, "department", "clear-hours", "shimin"), 0);
+	CHECK_EQ_STR(scalar(conn, "SELECT count(*) FROM department_hours", 0, NULL), "0");
+
+	CHECK_EQ_INT(ADMIN(NULL, no_out, "department", "set-strategy", "zei", "longest-idle",
+	                   "--ring-timeout", "45"),
+	             0);
+	CHECK_EQ_INT(ADMIN(NULL, no_out, "department", "set-strategy", "zei", "random"), 2);
+	CHECK_EQ_INT(
+	    ADMIN(NULL, no_out, "department", "set-strategy", "zei", "all", "--ring-timeout", "1"),
+	    2);
+	CHECK_EQ_INT(ADMIN(NULL, no_out, "department", "set-strategy", "nosuch", "all"), 1);
+	CHECK_EQ_STR(scalar(conn,
+	                    "SELECT ring_strategy || ' ' || ring_timeout_s FROM departments"
+	                    " WHERE id = 'zei'",
+	                    0, NULL),
+	             "longest-idle 45");
+
+	CHECK_EQ_INT(ADMIN(NULL, no_out, "onestop", "add", "tenkyo", NASTY_NAME, "--steps",
+	                   "shimin,zei,shimin"),
+	             0);
+	CHECK_EQ_INT(ADMIN(NULL, no_out, "onestop", "add", "tenkyo", "x", "--steps", "zei"), 1);
+	CHECK_EQ_INT(ADMIN(NULL, no_out, "onestop", "add", "bad", "x", "--steps", "zei,nosuch"), 1);
+	CHECK_EQ_STR(scalar(conn, "SELECT count(*) FROM onestop_menus WHERE id = 'bad'", 0, NULL),
+	             "0");
+	CHECK_EQ_INT(ADMIN(NULL, no_out, "onestop", "add", "bad", "x", "--steps", "zei,"), 2);
+	CHECK_EQ_INT(ADMIN(NULL, no_out, "onestop", "add", "bad", "x"), 2);
+	CHECK_EQ_INT(ADMIN(NULL, out, "onestop", "list", "--json"), 0);
+	j = json_loads(out, 0, &jerr);
+	CHECK(json_is_array(j) && json_array_size(j) == 1);
+	CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(j, 0), "name")), NASTY_NAME);
+	CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(j, 0), "steps")),
+	             "shimin,zei,shimin");
+	json_decref(j);
+	CHECK_EQ_INT(ADMIN(NULL, no_out, "onestop", "add", "gone", "消す", "--steps", "zei"), 0);
+	CHECK_EQ_INT(ADMIN(NULL, no_out, "onestop", "remove", "gone"), 0);
+	CHECK_EQ_INT(ADMIN(NULL, no_out, "onestop", "remove", "gone"), 1);
+
+	CHECK_EQ_INT(ADMIN(NULL, no_out, "user", "flags", "tanaka", "analyst,admin"), 0);
+	CHECK_EQ_STR(scalar(conn,
+	                    "SELECT coordinator || ' ' || analyst || ' ' || admin FROM staff"
+	                    " WHERE username = 'tanaka'",
+	                    0, NULL),
+	             "false true true");
+	CHECK_EQ_INT(ADMIN(NULL, no_out, "user", "flags", "tanaka", "root"), 2);
+	CHECK_EQ_INT(ADMIN(NULL, no_out, "user", "flags", "nobody", "admin"), 1);
+	CHECK_EQ_INT(ADMIN(NULL, no_out, "user", "flags", "tanaka", "coordinator"), 0);
+	CHECK_EQ_INT(ADMIN(NULL, no_out, "user", "enable", "gone"), 0);
+	CHECK_EQ_INT(ADMIN(NULL, no_out, "user", "disable", "gone"), 0);
+	CHECK_EQ_INT(ADMIN(NULL, out, "department", "list", "--json"), 0);
+	CHECK(strstr(out, "\"ring_timeout_s\": 45") != NULL);
 }
 
 /* ---- asynchronous part ---- */
@@ -376,6 +530,35 @@ static void flush(store *s, uv_loop_t *loop, int timeout_ms)
 	CHECK_EQ_INT(store_pending(s), 0);
 }
 
+/* VISIT1's history as the server would write it. */
+static void write_visit1(store *s, const char *kiosk_id, const char *staff_id)
+{
+	store_record r = rec(STORE_VISIT_STARTED, VISIT1, NULL, T0);
+	snprintf(r.kiosk_id, sizeof r.kiosk_id, "%s", kiosk_id);
+	CHECK_EQ_INT(store_write(s, &r), 0);
+	r = rec(STORE_LEG_QUEUED, VISIT1, LEG1, T0 + 1000000);
+	snprintf(r.department, sizeof r.department, "shimin");
+	CHECK_EQ_INT(store_write(s, &r), 0);
+	r = rec(STORE_LEG_ANSWERED, VISIT1, LEG1, T0 + 31000001);
+	snprintf(r.staff_id, sizeof r.staff_id, "%s", staff_id);
+	CHECK_EQ_INT(store_write(s, &r), 0);
+	r = rec(STORE_LEG_ENDED, VISIT1, LEG1, T0 + 300000000);
+	snprintf(r.outcome, sizeof r.outcome, "completed");
+	snprintf(r.procedure, sizeof r.procedure, "juminhyo");
+	snprintf(r.note, sizeof r.note, "%s", NOTE_TEXT);
+	CHECK_EQ_INT(store_write(s, &r), 0);
+	r = rec(STORE_LEG_QUEUED, VISIT1, LEG2, T0 + 301000000);
+	snprintf(r.department, sizeof r.department, "zei");
+	snprintf(r.procedure, sizeof r.procedure, "nozei");
+	CHECK_EQ_INT(store_write(s, &r), 0);
+	r = rec(STORE_LEG_ENDED, VISIT1, LEG2, T0 + 302000000);
+	snprintf(r.outcome, sizeof r.outcome, "cancelled");
+	CHECK_EQ_INT(store_write(s, &r), 0);
+	r = rec(STORE_VISIT_ENDED, VISIT1, NULL, T0 + 303000000);
+	snprintf(r.outcome, sizeof r.outcome, "completed");
+	CHECK_EQ_INT(store_write(s, &r), 0);
+}
+
 static void test_records(store *s, uv_loop_t *loop, PGconn *conn, const char *kiosk_id,
                          const char *staff_id)
 {
@@ -473,6 +656,114 @@ static void test_records(store *s, uv_loop_t *loop, PGconn *conn, const char *ki
 	CHECK_EQ_STR(scalar(conn, "SELECT branch_id FROM visits WHERE id = $1", 1, v3), "kita");
 }
 
+#define AUDIT1      "66666666-6666-4666-8666-666666666661"
+#define AUDIT2      "66666666-6666-4666-8666-666666666662"
+#define DETAIL_TEXT "{\"note\": \"O'Brien; DROP TABLE audit_log; --\", \"n\": 1}"
+
+/* Everything the records produced, as one string: compared before and after a replay. */
+static const char *state_sql =
+    "SELECT md5(coalesce((SELECT string_agg(row_to_json(v)::text, ',' ORDER BY id) FROM visits v),"
+    " '') || coalesce((SELECT string_agg(row_to_json(l)::text, ',' ORDER BY id) FROM legs l), '')"
+    " || coalesce((SELECT string_agg(row_to_json(s)::text, ',' ORDER BY visit_id) FROM surveys s),"
+    " '') || coalesce((SELECT string_agg(row_to_json(a)::text, ',' ORDER BY id) FROM audit_log a),"
+    " '') || coalesce((SELECT string_agg(row_to_json(u)::text, ',' ORDER BY day, branch_id,"
+    " department_id, procedure_id) FROM usage_rollup u), ''))";
+
+static const char *rollup_sql =
+    "SELECT coalesce(string_agg(row_to_json(u)::text, ',' ORDER BY day, branch, department,"
+    " procedure), '') FROM usage_daily u";
+
+/* Everything about VISIT1 once more, as a replay after a lost confirmation would send it, plus
+ * a late duplicate end with another time and outcome: the first write wins everywhere. */
+static void test_records_replay(store *s, uv_loop_t *loop, const char *kiosk_id,
+                                const char *staff_id)
+{
+	write_visit1(s, kiosk_id, staff_id);
+	store_record r = rec(STORE_LEG_ENDED, VISIT1, LEG1, T0 + 900000000);
+	snprintf(r.outcome, sizeof r.outcome, "referred");
+	CHECK_EQ_INT(store_write(s, &r), 0);
+	r = rec(STORE_VISIT_ENDED, VISIT1, NULL, T0 + 900000000);
+	snprintf(r.outcome, sizeof r.outcome, "dropped");
+	CHECK_EQ_INT(store_write(s, &r), 0);
+	r = rec(STORE_SURVEY, VISIT1, NULL, T0 + 304000000);
+	r.rating = 2;
+	CHECK_EQ_INT(store_write(s, &r), 0);
+	r = rec(STORE_AUDIT, VISIT1, LEG1, T0 + 31000002);
+	snprintf(r.audit_id, sizeof r.audit_id, AUDIT1);
+	snprintf(r.action, sizeof r.action, "accept");
+	CHECK_EQ_INT(store_write(s, &r), 0);
+	flush(s, loop, 5000);
+}
+
+/* Surveys and the audit log; then the whole history written again changes nothing, and the
+ * rollup maintained on write equals the one rebuilt from the legs. */
+static void test_replay_and_rollup(store *s, uv_loop_t *loop, PGconn *conn, const char *kiosk_id,
+                                   const char *staff_id)
+{
+	store_record r = rec(STORE_SURVEY, VISIT1, NULL, T0 + 304000000);
+	r.rating = 4;
+	CHECK_EQ_INT(store_write(s, &r), 0);
+	r.rating = 1; /* a second survey for the visit is ignored */
+	CHECK_EQ_INT(store_write(s, &r), 0);
+	r.rating = 9;
+	CHECK_EQ_INT(store_write(s, &r), -1);
+	r = rec(STORE_AUDIT, VISIT1, LEG1, T0 + 31000002);
+	snprintf(r.audit_id, sizeof r.audit_id, AUDIT1);
+	snprintf(r.staff_id, sizeof r.staff_id, "%s", staff_id);
+	snprintf(r.action, sizeof r.action, "accept");
+	snprintf(r.detail, sizeof r.detail, DETAIL_TEXT);
+	CHECK_EQ_INT(store_write(s, &r), 0);
+	r = rec(STORE_AUDIT, VISIT1, NULL, T0 + 31000003);
+	snprintf(r.audit_id, sizeof r.audit_id, AUDIT2);
+	snprintf(r.action, sizeof r.action, "patch");
+	snprintf(r.detail, sizeof r.detail, "not json: '); DROP TABLE staff; --");
+	CHECK_EQ_INT(store_write(s, &r), 0);
+	r = rec(STORE_CLOSE_INTERRUPTED, "", NULL, T0);
+	CHECK_EQ_INT(store_write(s, &r), -1);
+	flush(s, loop, 5000);
+
+	const char *v1[] = {VISIT1};
+	CHECK_EQ_STR(scalar(conn, "SELECT rating FROM surveys WHERE visit_id = $1", 1, v1), "4");
+	const char *a1[] = {AUDIT1};
+	CHECK_EQ_STR(scalar(conn,
+	                    "SELECT action || ' ' || (detail->>'note')"
+	                    " FROM audit_log WHERE record_id = $1",
+	                    1, a1),
+	             "accept O'Brien; DROP TABLE audit_log; --");
+	CHECK(strstr(scalar(conn, "SELECT staff_id FROM audit_log WHERE record_id = $1", 1, a1),
+	             staff_id) != NULL);
+	const char *a2[] = {AUDIT2};
+	CHECK_EQ_STR(
+	    scalar(conn, "SELECT detail #>> '{}' FROM audit_log WHERE record_id = $1", 1, a2),
+	    "not json: '); DROP TABLE staff; --");
+
+	/* January 2026 in Tokyo: VISIT1's two legs (shimin answered after 30 s and talked
+	 * 269 s; zei cancelled while queued) and its rating, which counts in both rows. The p90
+	 * is interpolated inside the histogram bucket [30 s, 45 s) holding the one wait. */
+	CHECK_EQ_STR(
+	    scalar(conn,
+	           "SELECT string_agg(concat_ws(' ', month, branch, department, procedure,"
+	           " visits, legs, answered, abandoned, avg_wait_s, p90_wait_s, avg_talk_s,"
+	           " onestop_visits, avg_rating), '; ' ORDER BY department)"
+	           " FROM usage_monthly WHERE month = '2026-01-01'",
+	           0, NULL),
+	    "2026-01-01 kita shimin juminhyo 1 1 1 0 30.0 43.5 269.0 0 4.00; "
+	    "2026-01-01 kita zei nozei 1 1 0 1 0 4.00");
+
+	/* Replay: every record of VISIT1 again, in order. Nothing changes. */
+	char before[64];
+	snprintf(before, sizeof before, "%s", scalar(conn, state_sql, 0, NULL));
+	test_records_replay(s, loop, kiosk_id, staff_id);
+	CHECK_EQ_STR(scalar(conn, state_sql, 0, NULL), before);
+
+	/* The rollup kept on write equals a rebuild from the legs. */
+	char *kept = strdup(scalar(conn, rollup_sql, 0, NULL));
+	CHECK(strlen(kept) > 10);
+	CHECK(atoi(scalar(conn, "SELECT usage_rollup_rebuild()", 0, NULL)) >= 2);
+	CHECK_EQ_STR(scalar(conn, rollup_sql, 0, NULL), kept);
+	free(kept);
+}
+
 /* Stops PostgreSQL under the store, writes records meanwhile, starts it again: nothing lost. */
 static void test_restart(store *s, uv_loop_t *loop, PGconn **conn, const char *kiosk_id)
 {
@@ -525,7 +816,7 @@ static void test_restart(store *s, uv_loop_t *loop, PGconn **conn, const char *k
 /* store_free answers everything still pending with -1, exactly once, and leaks nothing. */
 static void test_free(uv_loop_t *loop)
 {
-	store *s = store_new(loop, db);
+	store *s = store_new(loop, db, NULL);
 	CHECK(s != NULL);
 	CHECK(is_up_flag(s, loop, 1, 5000));
 	struct result running = {0}, queued = {0}, dir = {0};
@@ -556,7 +847,7 @@ static void test_free(uv_loop_t *loop)
 	PQfinish(conn);
 
 	/* A store that never connects frees cleanly too. */
-	s = store_new(loop, "host=/nonexistent-dir dbname=x");
+	s = store_new(loop, "host=/nonexistent-dir dbname=x", NULL);
 	CHECK(s != NULL);
 	uv_run(loop, UV_RUN_NOWAIT);
 	CHECK(!store_is_up(s));
@@ -564,6 +855,91 @@ static void test_free(uv_loop_t *loop)
 	CHECK_EQ_INT(store_pending(s), 1);
 	store_free(s);
 	uv_run(loop, UV_RUN_DEFAULT);
+}
+
+#define VISIT4 "77777777-7777-4777-8777-777777777777"
+#define LEG4   "88888888-8888-4888-8888-888888888888"
+
+static long long file_size(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	fseek(f, 0, SEEK_END);
+	long long n = ftell(f);
+	fclose(f);
+	return n;
+}
+
+/* A server that cannot reach PostgreSQL takes a call and is killed with SIGKILL: its records
+ * are only in the spool. The next start replays them, closes the visit as interrupted and
+ * empties the spool. */
+static void test_spool_crash(PGconn *conn, const char *kiosk_id, const char *staff_id)
+{
+	char dir[] = "/tmp/madoguchi-store-spool-XXXXXX", path[128];
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof path, "%s/var/spool/records.spool", dir);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		uv_loop_t loop;
+		uv_loop_init(&loop);
+		store *s = store_new(&loop, "host=/nonexistent-dir dbname=x", path);
+		store_record r = rec(STORE_VISIT_STARTED, VISIT4, NULL, T0 + 9000000);
+		snprintf(r.kiosk_id, sizeof r.kiosk_id, "%s", kiosk_id);
+		store_write(s, &r);
+		r = rec(STORE_LEG_QUEUED, VISIT4, LEG4, T0 + 9100000);
+		snprintf(r.department, sizeof r.department, "zei");
+		store_write(s, &r);
+		r = rec(STORE_LEG_ANSWERED, VISIT4, LEG4, T0 + 9200000);
+		snprintf(r.staff_id, sizeof r.staff_id, "%s", staff_id);
+		store_write(s, &r);
+		int64_t until = clock_mono_us() + 300000;
+		while (clock_mono_us() < until)
+			uv_run(&loop, UV_RUN_NOWAIT);
+		kill(getpid(), SIGKILL);
+	}
+	int status = 0;
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	CHECK(file_size(path) > 100);
+
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	store *s = store_new(&loop, db, path);
+	CHECK(s != NULL);
+	CHECK_EQ_INT(store_pending(s), 4); /* three replayed, then the crash recovery */
+	CHECK(is_up_flag(s, &loop, 1, 5000));
+	flush(s, &loop, 5000);
+	const char *v4[] = {VISIT4};
+	CHECK_EQ_STR(scalar(conn,
+	                    "SELECT v.end_reason || ' ' || l.outcome || ' ' ||"
+	                    " (l.staff_id IS NOT NULL) || ' ' || (v.ended_at >= l.answered_at)"
+	                    " FROM visits v JOIN legs l ON l.visit_id = v.id WHERE v.id = $1",
+	                    1, v4),
+	             "interrupted interrupted true true");
+	CHECK_EQ_STR(scalar(conn, "SELECT count(*) FROM visits WHERE ended_at IS NULL", 0, NULL),
+	             "0");
+	CHECK_EQ_STR(scalar(conn, "SELECT count(*) FROM legs WHERE ended_at IS NULL", 0, NULL),
+	             "0");
+	/* Interrupted legs (LEG4 answered, and LEG3 left queued by test_restart) are legs, not
+	 * abandonments, and have no talk time. */
+	CHECK_EQ_STR(scalar(conn,
+	                    "SELECT legs || ' ' || answered || ' ' || abandoned || ' ' ||"
+	                    " coalesce(avg_talk_s::text, '-') FROM usage_daily"
+	                    " WHERE department = 'zei' AND procedure IS NULL",
+	                    0, NULL),
+	             "2 1 0 -");
+	int64_t until = clock_mono_us() + 2000000;
+	while (file_size(path) != 0 && clock_mono_us() < until)
+		uv_run(&loop, UV_RUN_ONCE);
+	CHECK_EQ_INT(file_size(path), 0);
+	store_free(s);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	CHECK_EQ_INT(uv_loop_close(&loop), 0);
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	CHECK_EQ_INT(system(cmd), 0);
 }
 
 int main(void)
@@ -583,6 +959,8 @@ int main(void)
 	test_migrate(conn);
 	test_admin_directory(conn);
 	test_admin_credentials(conn, token, revoked);
+	test_admin_counter(conn);
+	test_analyst(conn);
 
 	char kiosk_id[64], staff_id[64];
 	snprintf(kiosk_id, sizeof kiosk_id, "%s",
@@ -592,16 +970,18 @@ int main(void)
 
 	uv_loop_t loop;
 	uv_loop_init(&loop);
-	store *s = store_new(&loop, db);
+	store *s = store_new(&loop, db, NULL);
 	CHECK(s != NULL);
 	CHECK(is_up_flag(s, &loop, 1, 5000));
 	test_auth(s, &loop, token, revoked);
 	test_records(s, &loop, conn, kiosk_id, staff_id);
+	test_replay_and_rollup(s, &loop, conn, kiosk_id, staff_id);
 	test_restart(s, &loop, &conn, kiosk_id);
 	store_free(s);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	test_free(&loop);
 	CHECK_EQ_INT(uv_loop_close(&loop), 0);
+	test_spool_crash(conn, kiosk_id, staff_id);
 	PQfinish(conn);
 	return check_done("store");
 }
