@@ -2,7 +2,12 @@
 #ifndef MDG_STORE_INTERNAL_H
 #define MDG_STORE_INTERNAL_H
 
+#include "store/store.h"
+
 #include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
 
 /* Opens a blocking connection for the command line, with notices (such as "relation already
  * exists, skipping") kept off the terminal. Prints the reason on stderr and returns NULL on
@@ -45,7 +50,7 @@ int store_admin_counter(PGconn *conn, const char *object, const char *verb,
 /* The first line of the server's error message, for one-line diagnostics. */
 const char *store_result_error(const PGresult *res, char *buf, int cap);
 
-/* ---- the asynchronous store's generic query (store.c), for other store files ---- */
+/* ---- the asynchronous store's generic query (queries.c), for other store files ---- */
 
 struct store;
 
@@ -60,5 +65,75 @@ typedef void (*store_result_cb)(void *user, int err, const PGresult *res);
  * outlives the query (a literal). name labels it in log lines. Returns 0 or -1. */
 int store_query_params(struct store *s, const char *name, const char *sql, int n,
                        const char *const *values, store_result_cb cb, void *user);
+
+/* ---- the asynchronous store's own state, shared by store.c, queries.c and records.c ---- */
+
+/* store.c owns the connection and decides what runs next; queries.c owns the query queue and
+ * the staff password checks; records.c owns the record queue, the spool and the flush
+ * waiters. Each file changes only its own fields, except that every file reads the
+ * connection state. */
+
+enum store_conn_state { STORE_CONN_DOWN, STORE_CONN_CONNECTING, STORE_CONN_UP };
+enum store_busy { STORE_BUSY_NONE, STORE_BUSY_SETUP, STORE_BUSY_QUERY, STORE_BUSY_RECORD };
+
+struct store_sql;
+struct spool;
+
+struct store {
+	/* store.c: the connection and the operation in flight */
+	uv_loop_t *loop;
+	char *conninfo;
+	PGconn *conn;
+	enum store_conn_state state;
+	uv_poll_t *poll; /* separately allocated: a closing handle may outlive a reconnect */
+	int poll_events;
+	uv_timer_t *tick;
+	uint64_t connect_started, next_connect;
+	unsigned connect_failures;
+	enum store_busy busy;
+	PGresult *result; /* the first result of the operation in flight */
+	int hold;         /* a transient error: wait for the next tick before retrying */
+
+	/* queries.c */
+	struct query *queries, *queries_tail;
+	struct staff_job *jobs;
+
+	/* records.c */
+	struct record_node *records, *records_tail;
+	int n_records;
+	uint64_t records_pushed, records_done;
+	unsigned record_failures;
+	struct flush_waiter *waiters;
+	struct spool *spool; /* NULL: records in memory only (tools and tests) */
+};
+
+/* store.c. Sends the next operation when connected and idle: a waiting query first, else the
+ * oldest record. Safe to call at any time. */
+void store_kick(store *s);
+/* libpq messages end in newlines and may contain quotes; log lines want neither. Returns buf. */
+const char *store_one_line(const char *msg, char *buf, size_t cap);
+/* For logging a repeated failure the first time and then ever more rarely. */
+int store_power_of_two(unsigned n);
+
+/* queries.c. Fills out with the statement of the head query; -1 when none is waiting. The
+ * head stays queued (and out's values valid) until store_queries_finish. */
+int store_queries_head_sql(const store *s, struct store_sql *out);
+/* Pops the head query and answers it with res (the first result of its statement). */
+void store_queries_finish(store *s, PGresult *res);
+/* Fails the queries that waited longer than their timeout, except the one in flight. */
+void store_queries_expire(store *s);
+/* At store_free: answers every queued query and running password check with -1. */
+void store_queries_cancel(store *s);
+
+/* records.c. The oldest unconfirmed record, or NULL. */
+const store_record *store_records_head(const store *s);
+/* Takes the database's answer to the head record: pops it when confirmed or rejected for
+ * good, or sets s->hold to retry a transient failure on the next tick. */
+void store_records_finish(store *s, PGresult *res);
+/* Queues what an earlier run left in the spool, then the crash-recovery record, ahead of
+ * anything this run writes; opens the spool for appending. Returns 0 or -1 (logged). */
+int store_records_open_spool(store *s, const char *path);
+/* Answers the flush waiters with -1 and frees the queued records (not the spool). */
+void store_records_free(store *s);
 
 #endif
