@@ -72,6 +72,9 @@ if [ "$seeded" = 0 ]; then
 	admin procedure add jido-teate 児童手当の申請 --department kosodate >/dev/null
 	admin procedure add hoiku-soudan 保育園の相談 --department kosodate >/dev/null
 
+	# A one-stop menu: after a death in the family the resident visits several counters.
+	admin onestop add okuyami おくやみの手続き --steps hoken,zeimu,kosodate >/dev/null
+
 	for line in "${logins[@]}"; do
 		read -r user pass depts flags name <<<"$line"
 		flag_args=()

@@ -19,6 +19,7 @@ static void usage(FILE *f)
 	      "             --bind ADDR --port N --web DIR --tls-cert FILE --tls-key FILE\n"
 	      "             --no-tls (loopback only) --media-bind ADDR --media-port N\n"
 	      "             --media-ip IP[,IP] --log-level debug|info|warn|error\n"
+	      "             --spool FILE (call records, fsync'd) --no-answer-s N\n"
 	      "  migrate    apply database migrations\n"
 	      "  admin      manage branches, departments, procedures, kiosks and users\n"
 	      "             (madoguchi admin help)\n",

@@ -19,18 +19,17 @@ in_track *fwd_track_by_role(struct sfu_peer *p, enum sfu_role role, enum sdp_kin
 	return NULL;
 }
 
-/* Which party feeds slot i of dst: -1 the primary, k >= 0 extra party k (the k-th audio
- * slot carries extra party k's mic, the k-th video slot its camera), SFU_SLOT_UNFED nobody;
- * and the role of the source's m-line that feeds it. */
+/* Which party feeds slot i of dst: SFU_SLOT_PRIMARY, SFU_SLOT_DOCUMENT (the party
+ * sharing a document), k >= 0 extra party k (the k-th audio slot carries extra party k's
+ * mic, the k-th video slot its camera); and the role of the source's m-line that feeds it. */
 static int slot_feeder(const struct sfu_peer *dst, int i, enum sfu_role *role)
 {
 	const fwd_slot *slot = &dst->out[i];
 	if (slot->role == SFU_ROLE_DOCUMENT) {
-		/* A document is forwarded only while its owner shares it (`share`, with the
-		 * routing work that decides who shares); until then nobody feeds it, so a track
-		 * a page attaches without sharing reaches no one. */
+		/* Only a party that shares (routing decides who) feeds a document slot, so a
+		 * track a page attaches without sharing reaches no one. */
 		*role = SFU_ROLE_DOCUMENT;
-		return SFU_SLOT_UNFED;
+		return SFU_SLOT_DOCUMENT;
 	}
 	if (slot->role != SFU_ROLE_SLOT) {
 		*role = slot->role;
@@ -47,9 +46,9 @@ static int slot_feeder(const struct sfu_peer *dst, int i, enum sfu_role *role)
 static struct sfu_peer *slot_source(struct sfu_peer *dst, int i, enum sfu_role *role)
 {
 	int k = slot_feeder(dst, i, role);
-	if (k == SFU_SLOT_UNFED)
-		return NULL;
-	if (k < 0)
+	if (k == SFU_SLOT_DOCUMENT)
+		return dst->document;
+	if (k == SFU_SLOT_PRIMARY)
 		return dst->primary;
 	return k < dst->n_extras ? dst->extras[k] : NULL;
 }

@@ -109,6 +109,8 @@ void sfu_peer_free(sfu_peer *p)
 	for (struct sfu_peer *q = s->peers; q; q = q->next) {
 		if (q->primary == p)
 			q->primary = NULL;
+		if (q->document == p)
+			q->document = NULL;
 		int k = 0;
 		for (int i = 0; i < q->n_extras; i++)
 			if (q->extras[i] != p)
@@ -130,9 +132,11 @@ void sfu_peer_free(sfu_peer *p)
 	fwd_rewire(s);
 }
 
-void sfu_peer_set_feeds(sfu_peer *dst, sfu_peer *primary, sfu_peer *const *extras, int n_extras)
+void sfu_peer_set_feeds(sfu_peer *dst, sfu_peer *primary, sfu_peer *document,
+                        sfu_peer *const *extras, int n_extras)
 {
 	dst->primary = primary != dst ? primary : NULL;
+	dst->document = document != dst ? document : NULL;
 	dst->n_extras = 0;
 	for (int i = 0; i < n_extras && dst->n_extras < PEER_MAX_EXTRAS; i++)
 		if (extras[i] && extras[i] != dst)

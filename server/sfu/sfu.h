@@ -59,16 +59,19 @@ void sfu_peer_free(sfu_peer *p);
 int sfu_peer_offer(sfu_peer *p, const char *sdp, size_t sdp_len, const sfu_track_role *roles,
                    int n_roles, char **answer, char *err, size_t errlen);
 
-/* Declares who feeds this peer's receive slots: `primary` feeds its mic, camera and
- * document m-lines; `extras` feed its slot m-lines, in order (an audio and a video slot per
- * extra party). NULL / 0 unwires. Wiring a video slot to a new source requests a keyframe
- * from that source and holds the slot until it arrives. */
-void sfu_peer_set_feeds(sfu_peer *dst, sfu_peer *primary, sfu_peer *const *extras, int n_extras);
+/* Declares who feeds this peer's receive slots: `primary` feeds its mic and camera
+ * m-lines, `document` (the party sharing) its document m-line, `extras` its slot m-lines in
+ * order (an audio and a video slot per extra party). NULL / 0 unwires. Wiring a video slot
+ * to a new source requests a keyframe from that source and holds the slot until it
+ * arrives. */
+void sfu_peer_set_feeds(sfu_peer *dst, sfu_peer *primary, sfu_peer *document,
+                        sfu_peer *const *extras, int n_extras);
 
 /* One receive slot as the signalling layer describes it to the client (`slots` event):
- * fed by the primary party (extra = -1), by extra party `extra`, or by nobody
- * (extra = SFU_SLOT_UNFED), with its kind. */
-#define SFU_SLOT_UNFED (-2)
+ * fed by the primary party (extra = SFU_SLOT_PRIMARY), the sharing party
+ * (SFU_SLOT_DOCUMENT) or extra party `extra` >= 0, with its kind. */
+#define SFU_SLOT_PRIMARY  (-1)
+#define SFU_SLOT_DOCUMENT (-2)
 typedef struct sfu_slot_info {
 	char mid[32];
 	enum sfu_role role;

@@ -104,6 +104,7 @@ struct sfu_peer {
 
 	/* Declared wiring (sfu_peer_set_feeds). */
 	struct sfu_peer *primary;
+	struct sfu_peer *document;
 	struct sfu_peer *extras[PEER_MAX_EXTRAS];
 	int n_extras;
 };

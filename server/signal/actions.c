@@ -1,9 +1,11 @@
 /* Executes routing actions: protocol events to sessions, media wiring, call records. */
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/rand.h"
 #include "signal/app_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Routing runs on wall-clock time so that the records it emits carry real timestamps. */
@@ -59,6 +61,7 @@ static void do_media(sig_app *app, const route_action *a)
 	if (!s)
 		return;
 	s->feed_primary = a->primary;
+	s->feed_document = a->document;
 	s->n_feed_extra = a->n_extra;
 	memcpy(s->feed_extra, a->extra, sizeof(uint32_t) * (size_t)a->n_extra);
 	app_apply_feeds(app);
@@ -81,6 +84,7 @@ static void do_record(sig_app *app, const route_action *a)
 	switch (a->record) {
 	case ROUTE_REC_VISIT_STARTED:
 		r.kind = STORE_VISIT_STARTED;
+		snprintf(r.onestop_menu, sizeof r.onestop_menu, "%s", a->menu);
 		break;
 	case ROUTE_REC_LEG_QUEUED:
 		r.kind = STORE_LEG_QUEUED;
@@ -95,6 +99,23 @@ static void do_record(sig_app *app, const route_action *a)
 	case ROUTE_REC_VISIT_ENDED:
 		r.kind = STORE_VISIT_ENDED;
 		break;
+	case ROUTE_REC_SURVEY:
+		r.kind = STORE_SURVEY;
+		r.rating = a->rating;
+		break;
+	case ROUTE_REC_AUDIT: {
+		r.kind = STORE_AUDIT;
+		rand_uuid(r.audit_id);
+		snprintf(r.action, sizeof r.action, "%s", a->reason);
+		json_t *detail = json_object();
+		if (a->department[0])
+			json_object_set_new(detail, "department", json_string(a->department));
+		char *text = json_dumps(detail, JSON_COMPACT);
+		json_decref(detail);
+		snprintf(r.detail, sizeof r.detail, "%s", text ? text : "");
+		free(text);
+		break;
+	}
 	}
 	LOG_INFO("call", "record kind=%d visit=%s leg=%s department=%s reason=%s", (int)a->record,
 	         a->visit, a->leg[0] ? a->leg : "-", a->department[0] ? a->department : "-",
@@ -157,12 +178,33 @@ static void do_action(sig_app *app, const route_action *a)
 	case ROUTE_ACT_RECORD:
 		do_record(app, a);
 		break;
+	case ROUTE_ACT_CONTROL: {
+		json_t *ev = json_pack("{s:s, s:o}", "type", "control", "from",
+		                       session_party(app, a->from, NULL));
+		if (a->has_volume)
+			json_object_set_new(ev, "volume", json_real(a->volume));
+		if (a->mic >= 0)
+			json_object_set_new(ev, "mic", json_boolean(a->mic));
+		send_event(app, a->to, ev);
+		break;
+	}
+	case ROUTE_ACT_VISIT: {
+		json_t *ev = visit_view_json(app, &a->view);
+		json_object_set_new(ev, "type", json_string("visit"));
+		send_event(app, a->to, ev);
+		break;
+	}
 	}
 }
 
 void app_drain_actions(sig_app *app)
 {
-	route_action a;
-	while (route_next_action(app->route, &a) == 1)
-		do_action(app, &a);
+	/* An action carries a visit snapshot of about 2 KB; one on the heap serves the loop. */
+	route_action *a = malloc(sizeof *a);
+	if (!a)
+		return;
+	while (route_next_action(app->route, a) == 1)
+		do_action(app, a);
+	free(a);
+	app_arm_tick(app);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void new_id(void *user, char out[ROUTE_UUID_LEN])
 {
@@ -53,17 +54,8 @@ static void on_bad_frame(void *user, sig_conn *c, void *conn_user, const char *w
 	handle_message(s, "", 0);
 }
 
-static void on_close(void *user, sig_conn *c, void *conn_user)
+static void session_free(sig_app *app, sig_session *s)
 {
-	sig_app *app = user;
-	sig_session *s = conn_user;
-	if (!s)
-		return;
-	s->conn = NULL;
-	if (s->joined) {
-		route_session_leave(app->route, s->sid, app_now());
-		app_drain_actions(app);
-	}
 	if (app->sfu)
 		sfu_peer_free(s->peer);
 	s->peer = NULL;
@@ -72,8 +64,64 @@ static void on_close(void *user, sig_conn *c, void *conn_user)
 			*pp = s->next;
 			break;
 		}
-	LOG_INFO("ws", "closed sid=%u", s->sid);
+	LOG_INFO("ws", "session gone sid=%u", s->sid);
 	free(s);
+}
+
+static void on_close(void *user, sig_conn *c, void *conn_user)
+{
+	sig_app *app = user;
+	sig_session *s = conn_user;
+	if (!s)
+		return;
+	s->conn = NULL;
+	/* A joined session may come back with hello resume: routing keeps its visit, queue
+	 * place and wiring, and its media keeps flowing (the PeerConnection does not depend
+	 * on the WebSocket). At shutdown there is no coming back. */
+	if (s->joined && !app->stopping &&
+	    route_session_suspend(app->route, s->sid, app_now()) == 0) {
+		LOG_INFO("ws", "suspended sid=%u", s->sid);
+		app_drain_actions(app);
+		return;
+	}
+	if (s->joined) {
+		route_session_leave(app->route, s->sid, app_now());
+		app_drain_actions(app);
+	}
+	session_free(app, s);
+}
+
+static void on_route_tick(uv_timer_t *t)
+{
+	sig_app *app = t->data;
+	route_tick(app->route, app_now());
+	app_drain_actions(app);
+	app_reap_sessions(app);
+}
+
+void app_arm_tick(sig_app *app)
+{
+	if (app->stopping)
+		return;
+	int64_t deadline = route_next_deadline(app->route);
+	if (deadline < 0) {
+		uv_timer_stop(&app->tick);
+		return;
+	}
+	int64_t ms = (deadline - app_now()) / 1000 + 1;
+	uv_timer_start(&app->tick, on_route_tick, (uint64_t)(ms > 0 ? ms : 0), 0);
+}
+
+void app_reap_sessions(sig_app *app)
+{
+	sig_session *s = app->sessions;
+	while (s) {
+		sig_session *next = s->next;
+		if (!s->conn && s->joined &&
+		    route_session_role(app->route, s->sid) == ROUTE_ROLE_NONE)
+			session_free(app, s);
+		s = next;
+	}
 }
 
 /* ---- start-up: read the directory, then listen ---- */
@@ -116,6 +164,52 @@ static void start_listening(sig_app *app)
 	         app->cfg.port, sfu_port(app->sfu), app->cfg.tls ? "on" : "off");
 }
 
+/* Ring strategy and business hours from the store into routing. */
+static int configure_department(sig_app *app, const store_department *d)
+{
+	route_department_config rc;
+	memset(&rc, 0, sizeof rc);
+	rc.ring = strcmp(d->ring_strategy, "longest-idle") == 0 ? ROUTE_RING_LONGEST_IDLE
+	                                                        : ROUTE_RING_ALL;
+	rc.ring_timeout_us = (int64_t)d->ring_timeout_s * 1000000;
+	rc.has_hours = d->n_hours > 0;
+	for (int i = 0; i < d->n_hours; i++) {
+		const store_hours *h = &d->hours[i];
+		if (h->weekday < 0 || h->weekday > 6 || rc.n_hours[h->weekday] >= ROUTE_MAX_HOURS)
+			continue;
+		rc.hours[h->weekday][rc.n_hours[h->weekday]++] =
+		    (route_interval){.open_min = h->open_min, .close_min = h->close_min};
+	}
+	int err = route_department_configure(app->route, d->id, &rc, app_now());
+	if (err != 0)
+		LOG_ERROR("main", "department not usable id=%s error=%s", d->id,
+		          route_strerror(err));
+	return err;
+}
+
+static void add_menu(sig_app *app, const store_menu *m)
+{
+	const char *steps[ROUTE_MAX_STEPS];
+	int n = m->n_steps < ROUTE_MAX_STEPS ? m->n_steps : ROUTE_MAX_STEPS;
+	for (int i = 0; i < n; i++)
+		steps[i] = m->steps[i];
+	int err = route_onestop_menu_add(app->route, m->id, steps, n);
+	if (err != 0) {
+		LOG_ERROR("main", "one-stop menu not usable id=%s error=%s", m->id,
+		          route_strerror(err));
+		return;
+	}
+	sig_menu *dst = &app->menus[app->n_menus];
+	snprintf(dst->id, sizeof dst->id, "%s", m->id);
+	snprintf(dst->name, sizeof dst->name, "%s", m->name);
+	dst->steps = calloc((size_t)n + 1, sizeof *dst->steps);
+	if (!dst->steps)
+		return;
+	memcpy(dst->steps, m->steps, sizeof *dst->steps * (size_t)n);
+	dst->n_steps = n;
+	app->n_menus++;
+}
+
 static void on_directory(void *user, int err, const store_directory *d)
 {
 	sig_app *app = user;
@@ -145,12 +239,16 @@ static void on_directory(void *user, int err, const store_directory *d)
 			       sizeof *dst->procedures * (size_t)src->n_procedures);
 			dst->n_procedures = src->n_procedures;
 		}
-		if (route_department_add(app->route, dst->id, 1) == 0)
+		if (route_department_add(app->route, dst->id, 1) == 0 &&
+		    configure_department(app, src) == 0)
 			app->n_depts++;
 		else
 			free(dst->procedures);
 	}
-	LOG_INFO("main", "directory loaded departments=%d", app->n_depts);
+	app->menus = calloc((size_t)d->n_menus + 1, sizeof *app->menus);
+	for (int i = 0; app->menus && i < d->n_menus; i++)
+		add_menu(app, &d->menus[i]);
+	LOG_INFO("main", "directory loaded departments=%d menus=%d", app->n_depts, app->n_menus);
 	start_listening(app);
 }
 
@@ -172,13 +270,20 @@ sig_app *sig_app_new(uv_loop_t *loop, const config *cfg)
 	app->loop = loop;
 	app->cfg = *cfg;
 	app->started_us = clock_wall_us();
-	route_config rc = {.user = app, .new_id = new_id};
+	/* Business hours are local time: the server's own time zone (JST in Japan). */
+	time_t t = time(NULL);
+	struct tm local;
+	localtime_r(&t, &local);
+	route_config rc = {.user = app,
+	                   .new_id = new_id,
+	                   .no_answer_us = (int64_t)cfg->no_answer_s * 1000000,
+	                   .tz_offset_s = (int)local.tm_gmtoff};
 	app->route = route_new(&rc);
 	sfu_config sc = {.bind_ip = cfg->media_bind, .port = cfg->media_port};
 	for (int i = 0; i < cfg->n_media_ips; i++)
 		sc.ips[sc.n_ips++] = cfg->media_ips[i];
 	app->sfu = sfu_new(loop, &sc);
-	app->store = store_new(loop, cfg->db);
+	app->store = store_new(loop, cfg->db, cfg->spool);
 	if (!app->route || !app->sfu || !app->store) {
 		LOG_ERROR("main", "start-up failed route=%s sfu=%s store=%s",
 		          app->route ? "ok" : "failed", app->sfu ? "ok" : "failed",
@@ -191,6 +296,8 @@ sig_app *sig_app_new(uv_loop_t *loop, const config *cfg)
 	}
 	uv_timer_init(loop, &app->retry);
 	app->retry.data = app;
+	uv_timer_init(loop, &app->tick);
+	app->tick.data = app;
 	load_directory(app);
 	return app;
 }
@@ -247,6 +354,14 @@ void sig_app_stop(sig_app *app)
 	sig_server_free(app->server);
 	uv_timer_stop(&app->retry);
 	uv_close((uv_handle_t *)&app->retry, NULL);
+	uv_timer_stop(&app->tick);
+	uv_close((uv_handle_t *)&app->tick, NULL);
+	/* Suspended sessions will not be resumed now: they leave like closed ones. */
+	for (sig_session *s = app->sessions, *next; s; s = next) {
+		next = s->next;
+		if (!s->conn)
+			on_close(app, NULL, s);
+	}
 	uv_timer_init(app->loop, &app->flush);
 	app->flush.data = app;
 	uv_timer_start(&app->flush, on_flush_tick, 0, 50);
@@ -258,14 +373,19 @@ void sig_app_free(sig_app *app)
 		return;
 	sig_server_finish(app->server);
 	app->server = NULL;
-	/* Sessions whose close callback never came (the server was destroyed first). */
+	/* Sessions whose close callback never came (the server was destroyed first) and
+	 * suspended ones waiting for a resume that will not come. */
 	while (app->sessions)
 		on_close(app, app->sessions->conn, app->sessions);
 	if (app->sfu || app->store)
 		release_backends(app);
 	route_free(app->route);
+	app_http_free(app->http);
 	for (int i = 0; i < app->n_depts; i++)
 		free(app->depts[i].procedures);
 	free(app->depts);
+	for (int i = 0; i < app->n_menus; i++)
+		free(app->menus[i].steps);
+	free(app->menus);
 	free(app);
 }

@@ -7,6 +7,7 @@
 #include "sfu/sfu.h"
 #include "signal/app.h"
 #include "signal/server.h"
+#include "store/analytics.h"
 #include "store/store.h"
 
 #include <jansson.h>
@@ -15,6 +16,13 @@
 #define SIG_MAX_TRACKS    16
 #define SIG_BAD_LIMIT     20       /* bad messages a client may send in a window */
 #define SIG_BAD_WINDOW_US 60000000 /* ... of one minute */
+
+typedef struct sig_menu {
+	char id[STORE_ID_MAX];
+	char name[STORE_NAME_MAX];
+	char (*steps)[STORE_ID_MAX];
+	int n_steps;
+} sig_menu;
 
 typedef struct sig_dept {
 	char id[STORE_ID_MAX];
@@ -46,6 +54,7 @@ typedef struct sig_session {
 	int n_roles;
 	/* Who routing says feeds this session (sids), applied to the peers when they exist. */
 	uint32_t feed_primary;
+	uint32_t feed_document; /* the party whose shared document feeds the document slot */
 	uint32_t feed_extra[ROUTE_MAX_EXTRA];
 	int n_feed_extra;
 
@@ -70,6 +79,9 @@ struct sig_app {
 	int64_t stop_started_us;
 	sig_dept *depts;
 	int n_depts;
+	sig_menu *menus;
+	int n_menus;
+	uv_timer_t tick; /* routing's next deadline (ring and no-answer timeouts, resume) */
 	sig_session *sessions;
 	uint32_t next_sid;
 	int stopping;
@@ -78,6 +90,7 @@ struct sig_app {
 	void *fatal_user;
 	int64_t started_us;
 	sig_counters counters;
+	struct app_http *http; /* http.c: login rate limits (created on first use) */
 };
 
 /* session.c */
@@ -90,18 +103,51 @@ json_t *session_party(sig_app *app, uint32_t sid, const char *department_hint);
 json_t *app_departments_json(sig_app *app);
 const sig_dept *app_dept(sig_app *app, const char *id);
 void session_send_slots(sig_session *s);
+json_t *session_hello_reply(sig_session *s);
+void session_resume(sig_session *fresh, const char *token, json_t *id);
 void app_apply_feeds(sig_app *app);
 
-/* handlers.c */
+/* handlers.c: dispatch, and the helpers every request handler uses to validate fields
+ * and reply exactly once. */
 void handle_message(sig_session *s, const char *text, size_t len);
+void req_count_bad(sig_session *s);
+void req_bad(sig_session *s, json_t *id, const char *code, const char *text);
+/* Replies ok (with fields, stolen) or the routing error's code, then drains actions. */
+void req_route(sig_session *s, json_t *id, int rc, json_t *fields, const char *what);
+/* A required non-empty string of at most max bytes; NULL after replying bad_request. */
+const char *req_str(sig_session *s, json_t *msg, json_t *id, const char *key, size_t max);
+/* An optional string: "" when absent or null; NULL after replying bad_request. */
+const char *req_opt_str(sig_session *s, json_t *msg, json_t *id, const char *key, size_t max);
+
+/* handlers_visit.c: requests about a visit in progress (all roles). */
+void h_transfer(sig_session *s, json_t *msg, json_t *id);
+void h_invite(sig_session *s, json_t *msg, json_t *id);
+void h_control(sig_session *s, json_t *msg, json_t *id);
+void h_share(sig_session *s, json_t *msg, json_t *id);
+void h_survey(sig_session *s, json_t *msg, json_t *id);
+
+/* handlers_coord.c: coordinators. */
+void h_watch(sig_session *s, json_t *msg, json_t *id);
+void h_onestop(sig_session *s, json_t *msg, json_t *id);
+void h_patch(sig_session *s, json_t *msg, json_t *id);
+void h_join(sig_session *s, json_t *msg, json_t *id);
+void h_leave(sig_session *s, json_t *msg, json_t *id);
+void h_finish(sig_session *s, json_t *msg, json_t *id);
+json_t *visit_view_json(sig_app *app, const route_visit_view *v);
 
 /* actions.c */
 void app_drain_actions(sig_app *app);
+/* Frees sessions whose connection is gone and that routing no longer knows (a suspended
+ * session whose resume window passed). */
+void app_reap_sessions(sig_app *app);
+/* Re-arms the routing timer at routing's next deadline; called after every drain. */
+void app_arm_tick(sig_app *app);
 int64_t app_now(void);
 
 /* http.c */
 int app_on_http(void *user, const char *method, const char *path, const char *query,
                 const char *authorization, const char *body, size_t body_len,
                 sig_http_response *resp);
+void app_http_free(struct app_http *h);
 
 #endif

@@ -12,7 +12,7 @@
 #include <string.h>
 
 /* Counts a bad message; past the limit the connection is closed with 1008. */
-static void count_bad(sig_session *s)
+void req_count_bad(sig_session *s)
 {
 	int64_t now = clock_mono_us();
 	s->app->counters.bad_messages++;
@@ -27,14 +27,14 @@ static void count_bad(sig_session *s)
 	}
 }
 
-static void reply_bad(sig_session *s, json_t *id, const char *code, const char *text)
+void req_bad(sig_session *s, json_t *id, const char *code, const char *text)
 {
 	session_reply_error(s, id, code, "%s", text);
-	count_bad(s);
+	req_count_bad(s);
 }
 
 /* Replies to a routing result: ok (with fields) or the routing error's protocol code. */
-static void reply_route(sig_session *s, json_t *id, int rc, json_t *fields, const char *what)
+void req_route(sig_session *s, json_t *id, int rc, json_t *fields, const char *what)
 {
 	if (rc == 0) {
 		session_reply_ok(s, id, fields);
@@ -43,26 +43,26 @@ static void reply_route(sig_session *s, json_t *id, int rc, json_t *fields, cons
 		const char *code = route_strerror(rc);
 		session_reply_error(s, id, code, "%s: %s", what, code);
 		if (rc == ROUTE_ERR_BAD_REQUEST || rc == ROUTE_ERR_FORBIDDEN)
-			count_bad(s);
+			req_count_bad(s);
 	}
 	app_drain_actions(s->app);
 }
 
 /* A required string field of at most max bytes; NULL (after replying) when absent. */
-static const char *need_str(sig_session *s, json_t *msg, json_t *id, const char *key, size_t max)
+const char *req_str(sig_session *s, json_t *msg, json_t *id, const char *key, size_t max)
 {
 	json_t *v = json_object_get(msg, key);
 	if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max) {
 		char text[96];
 		snprintf(text, sizeof text, "field \"%s\" must be a non-empty string", key);
-		reply_bad(s, id, "bad_request", text);
+		req_bad(s, id, "bad_request", text);
 		return NULL;
 	}
 	return json_string_value(v);
 }
 
 /* An optional string field: "" when absent; NULL (after replying) when of the wrong type. */
-static const char *opt_str(sig_session *s, json_t *msg, json_t *id, const char *key, size_t max)
+const char *req_opt_str(sig_session *s, json_t *msg, json_t *id, const char *key, size_t max)
 {
 	json_t *v = json_object_get(msg, key);
 	if (!v || json_is_null(v))
@@ -70,7 +70,7 @@ static const char *opt_str(sig_session *s, json_t *msg, json_t *id, const char *
 	if (!json_is_string(v) || json_string_length(v) > max) {
 		char text[96];
 		snprintf(text, sizeof text, "field \"%s\" must be a string", key);
-		reply_bad(s, id, "bad_request", text);
+		req_bad(s, id, "bad_request", text);
 		return NULL;
 	}
 	return json_string_value(v);
@@ -84,18 +84,6 @@ typedef struct auth_req {
 	json_t *id;
 } auth_req;
 
-static json_t *flags_json(const store_staff *st)
-{
-	json_t *f = json_array();
-	if (st->coordinator)
-		json_array_append_new(f, json_string("coordinator"));
-	if (st->analyst)
-		json_array_append_new(f, json_string("analyst"));
-	if (st->admin)
-		json_array_append_new(f, json_string("admin"));
-	return f;
-}
-
 static void hello_done(auth_req *req, int err)
 {
 	sig_session *s = session_by_sid(req->app, req->sid);
@@ -106,8 +94,7 @@ static void hello_done(auth_req *req, int err)
 		if (err < 0)
 			session_reply_error(s, req->id, "internal", "the database is unavailable");
 		else
-			reply_bad(s, req->id, "unauthorized",
-			          "unknown device or wrong credentials");
+			req_bad(s, req->id, "unauthorized", "unknown device or wrong credentials");
 		goto out;
 	}
 	route_session_info info = {.role = s->role, .ident = s->ident};
@@ -130,14 +117,9 @@ static void hello_done(auth_req *req, int err)
 	}
 	s->joined = 1;
 	s->state = SIG_READY;
-	rand_token(s->resume, 24);
 	LOG_INFO("ws", "hello sid=%u role=%s who=\"%s\" ip=%s", s->sid,
 	         s->role == ROUTE_ROLE_KIOSK ? "kiosk" : "staff", s->name, s->ip);
-	json_t *reply =
-	    json_pack("{s:o, s:s, s:o, s:[], s:o}", "self", session_party(s->app, s->sid, NULL),
-	              "resume", s->resume, "departments", app_departments_json(s->app), "onestop",
-	              "flags", s->role == ROUTE_ROLE_STAFF ? flags_json(&s->staff) : json_array());
-	session_reply_ok(s, req->id, reply);
+	session_reply_ok(s, req->id, session_hello_reply(s));
 	app_drain_actions(s->app);
 out:
 	json_decref(req->id);
@@ -172,16 +154,16 @@ static void on_staff_auth(void *user, int err, const store_staff *st)
 static void h_hello(sig_session *s, json_t *msg, json_t *id)
 {
 	if (s->state != SIG_NEW) {
-		reply_bad(s, id, "bad_request", "hello was already sent on this connection");
+		req_bad(s, id, "bad_request", "hello was already sent on this connection");
 		return;
 	}
 	if (json_object_get(msg, "resume") && !json_object_get(msg, "role")) {
-		/* Resuming a dropped session is the reconnect work of a later issue; until then
-		 * the client starts a new session. */
-		reply_bad(s, id, "not_found", "no session to resume: say hello with credentials");
+		const char *token = req_str(s, msg, id, "resume", 64);
+		if (token)
+			session_resume(s, token, id); /* may free s */
 		return;
 	}
-	const char *role = need_str(s, msg, id, "role", 16);
+	const char *role = req_str(s, msg, id, "role", 16);
 	if (!role)
 		return;
 	auth_req *req = calloc(1, sizeof *req);
@@ -194,26 +176,30 @@ static void h_hello(sig_session *s, json_t *msg, json_t *id)
 	req->id = json_incref(id);
 	int rc;
 	if (strcmp(role, "kiosk") == 0) {
-		const char *token = need_str(s, msg, id, "token", 256);
+		const char *token = req_str(s, msg, id, "token", 256);
 		if (!token)
 			goto bad;
 		s->role = ROUTE_ROLE_KIOSK;
 		s->state = SIG_AUTHENTICATING;
 		rc = store_auth_kiosk(s->app->store, token, on_kiosk_auth, req);
-	} else if (strcmp(role, "staff") == 0) {
-		if (json_object_get(msg, "token")) {
-			reply_bad(s, id, "unauthorized", "staff login tokens need POST /api/login");
+	} else if (strcmp(role, "staff") == 0 && json_object_get(msg, "token")) {
+		/* A login token from POST /api/login stands in for the password. */
+		const char *token = req_str(s, msg, id, "token", 256);
+		if (!token)
 			goto bad;
-		}
-		const char *user = need_str(s, msg, id, "username", 64);
-		const char *pass = user ? need_str(s, msg, id, "password", 1024) : NULL;
+		s->role = ROUTE_ROLE_STAFF;
+		s->state = SIG_AUTHENTICATING;
+		rc = store_login_check(s->app->store, token, on_staff_auth, req);
+	} else if (strcmp(role, "staff") == 0) {
+		const char *user = req_str(s, msg, id, "username", 64);
+		const char *pass = user ? req_str(s, msg, id, "password", 1024) : NULL;
 		if (!pass)
 			goto bad;
 		s->role = ROUTE_ROLE_STAFF;
 		s->state = SIG_AUTHENTICATING;
 		rc = store_auth_staff(s->app->store, user, pass, on_staff_auth, req);
 	} else {
-		reply_bad(s, id, "bad_request", "role must be \"kiosk\" or \"staff\"");
+		req_bad(s, id, "bad_request", "role must be \"kiosk\" or \"staff\"");
 		goto bad;
 	}
 	if (rc != 0) {
@@ -231,13 +217,13 @@ bad:
 
 static void h_offer(sig_session *s, json_t *msg, json_t *id)
 {
-	const char *sdp = need_str(s, msg, id, "sdp", SIG_MAX_MESSAGE);
+	const char *sdp = req_str(s, msg, id, "sdp", SIG_MAX_MESSAGE);
 	if (!sdp)
 		return;
 	json_t *tracks = json_object_get(msg, "tracks");
 	if (!json_is_object(tracks) || json_object_size(tracks) == 0 ||
 	    json_object_size(tracks) > SIG_MAX_TRACKS) {
-		reply_bad(s, id, "bad_request", "field \"tracks\" must map each mid to a role");
+		req_bad(s, id, "bad_request", "field \"tracks\" must map each mid to a role");
 		return;
 	}
 	sfu_track_role roles[SIG_MAX_TRACKS];
@@ -249,8 +235,8 @@ static void h_offer(sig_session *s, json_t *msg, json_t *id)
 		    json_is_string(v) ? sfu_role_from_name(json_string_value(v)) : SFU_ROLE_NONE;
 		if (role == SFU_ROLE_NONE || strlen(mid) == 0 ||
 		    strlen(mid) >= sizeof roles[0].mid) {
-			reply_bad(s, id, "bad_request",
-			          "tracks: roles are mic, camera, document or slot");
+			req_bad(s, id, "bad_request",
+			        "tracks: roles are mic, camera, document or slot");
 			return;
 		}
 		snprintf(roles[n].mid, sizeof roles[n].mid, "%s", mid);
@@ -270,7 +256,7 @@ static void h_offer(sig_session *s, json_t *msg, json_t *id)
 	if (sfu_peer_offer(s->peer, sdp, strlen(sdp), roles, n, &answer, err, sizeof err) != 0) {
 		char text[200];
 		snprintf(text, sizeof text, "offer rejected: %s", err);
-		reply_bad(s, id, "bad_request", text);
+		req_bad(s, id, "bad_request", text);
 		return;
 	}
 	memcpy(s->roles, roles, sizeof roles[0] * (size_t)n);
@@ -291,62 +277,66 @@ static void h_candidate(sig_session *s, json_t *msg, json_t *id)
 
 static void h_call(sig_session *s, json_t *msg, json_t *id)
 {
+	char visit[ROUTE_UUID_LEN];
 	if (json_object_get(msg, "onestop")) {
-		const char *menu = need_str(s, msg, id, "onestop", 64);
-		if (menu)
-			session_reply_error(s, id, "not_found", "no one-stop menu \"%s\"", menu);
+		const char *menu = req_str(s, msg, id, "onestop", 63);
+		if (!menu)
+			return;
+		int rc = route_call_onestop(s->app->route, s->sid, menu, app_now(), visit);
+		if (rc == 0)
+			s->app->counters.calls++;
+		req_route(s, id, rc, rc == 0 ? json_pack("{s:s}", "visit", visit) : NULL, "call");
 		return;
 	}
-	const char *dept = need_str(s, msg, id, "department", 63);
-	const char *proc = dept ? opt_str(s, msg, id, "procedure", 63) : NULL;
+	const char *dept = req_str(s, msg, id, "department", 63);
+	const char *proc = dept ? req_opt_str(s, msg, id, "procedure", 63) : NULL;
 	if (!proc)
 		return;
-	char visit[ROUTE_UUID_LEN];
 	int rc = route_call(s->app->route, s->sid, dept, proc, app_now(), visit);
 	if (rc == 0)
 		s->app->counters.calls++;
-	reply_route(s, id, rc, rc == 0 ? json_pack("{s:s}", "visit", visit) : NULL, "call");
+	req_route(s, id, rc, rc == 0 ? json_pack("{s:s}", "visit", visit) : NULL, "call");
 }
 
 static void h_hangup(sig_session *s, json_t *msg, json_t *id)
 {
-	reply_route(s, id, route_hangup(s->app->route, s->sid, app_now()), NULL, "hangup");
+	req_route(s, id, route_hangup(s->app->route, s->sid, app_now()), NULL, "hangup");
 }
 
 /* ---- staff ---- */
 
 static void h_presence(sig_session *s, json_t *msg, json_t *id)
 {
-	const char *status = need_str(s, msg, id, "status", 16);
+	const char *status = req_str(s, msg, id, "status", 16);
 	if (!status)
 		return;
 	int available = strcmp(status, "available") == 0;
 	if (!available && strcmp(status, "away") != 0) {
-		reply_bad(s, id, "bad_request", "status must be \"available\" or \"away\"");
+		req_bad(s, id, "bad_request", "status must be \"available\" or \"away\"");
 		return;
 	}
-	reply_route(s, id, route_presence(s->app->route, s->sid, available, app_now()), NULL,
-	            "presence");
+	req_route(s, id, route_presence(s->app->route, s->sid, available, app_now()), NULL,
+	          "presence");
 }
 
 static void h_accept(sig_session *s, json_t *msg, json_t *id)
 {
-	const char *visit = need_str(s, msg, id, "visit", 36);
+	const char *visit = req_str(s, msg, id, "visit", 36);
 	if (visit)
-		reply_route(s, id, route_accept(s->app->route, s->sid, visit, app_now()), NULL,
-		            "accept");
+		req_route(s, id, route_accept(s->app->route, s->sid, visit, app_now()), NULL,
+		          "accept");
 }
 
 static void h_end(sig_session *s, json_t *msg, json_t *id)
 {
-	const char *visit = need_str(s, msg, id, "visit", 36);
-	const char *outcome = visit ? need_str(s, msg, id, "outcome", 16) : NULL;
-	const char *proc = outcome ? opt_str(s, msg, id, "procedure", 63) : NULL;
-	const char *note = proc ? opt_str(s, msg, id, "note", ROUTE_NOTE_MAX - 1) : NULL;
+	const char *visit = req_str(s, msg, id, "visit", 36);
+	const char *outcome = visit ? req_str(s, msg, id, "outcome", 16) : NULL;
+	const char *proc = outcome ? req_opt_str(s, msg, id, "procedure", 63) : NULL;
+	const char *note = proc ? req_opt_str(s, msg, id, "note", ROUTE_NOTE_MAX - 1) : NULL;
 	if (note)
-		reply_route(s, id,
-		            route_end(s->app->route, s->sid, visit, outcome, proc, note, app_now()),
-		            NULL, "end");
+		req_route(s, id,
+		          route_end(s->app->route, s->sid, visit, outcome, proc, note, app_now()),
+		          NULL, "end");
 }
 
 /* ---- dispatch ---- */
@@ -359,9 +349,14 @@ static const struct handler {
 	void (*fn)(sig_session *s, json_t *msg, json_t *id);
 } handlers[] = {
     {"offer", ANY_ROLE, h_offer},         {"candidate", ANY_ROLE, h_candidate},
-    {"call", KIOSK_ONLY, h_call},         {"hangup", KIOSK_ONLY, h_hangup},
+    {"share", ANY_ROLE, h_share},         {"call", KIOSK_ONLY, h_call},
+    {"hangup", KIOSK_ONLY, h_hangup},     {"survey", KIOSK_ONLY, h_survey},
     {"presence", STAFF_ONLY, h_presence}, {"accept", STAFF_ONLY, h_accept},
-    {"end", STAFF_ONLY, h_end},
+    {"end", STAFF_ONLY, h_end},           {"transfer", STAFF_ONLY, h_transfer},
+    {"invite", STAFF_ONLY, h_invite},     {"control", STAFF_ONLY, h_control},
+    {"watch", STAFF_ONLY, h_watch},       {"onestop", STAFF_ONLY, h_onestop},
+    {"patch", STAFF_ONLY, h_patch},       {"join", STAFF_ONLY, h_join},
+    {"leave", STAFF_ONLY, h_leave},       {"finish", STAFF_ONLY, h_finish},
 };
 
 void handle_message(sig_session *s, const char *text, size_t len)
@@ -378,17 +373,17 @@ void handle_message(sig_session *s, const char *text, size_t len)
 			sig_conn_close(s->conn, 1008, "hello first");
 			return;
 		}
-		reply_bad(s, NULL, "bad_request", "a message is one JSON object");
+		req_bad(s, NULL, "bad_request", "a message is one JSON object");
 		return;
 	}
 	json_t *id = json_object_get(msg, "id");
 	const char *type = json_string_value(json_object_get(msg, "type"));
 	if (id && !json_is_integer(id)) {
-		reply_bad(s, NULL, "bad_request", "field \"id\" must be an integer");
+		req_bad(s, NULL, "bad_request", "field \"id\" must be an integer");
 		goto done;
 	}
 	if (!type) {
-		reply_bad(s, id, "bad_request", "field \"type\" must be a string");
+		req_bad(s, id, "bad_request", "field \"type\" must be a string");
 		goto done;
 	}
 	if (strcmp(type, "hello") == 0) {
@@ -412,13 +407,13 @@ void handle_message(sig_session *s, const char *text, size_t len)
 			char t[96];
 			snprintf(t, sizeof t, "\"%s\" is not for a %s", type,
 			         s->role == ROUTE_ROLE_KIOSK ? "kiosk" : "staff session");
-			reply_bad(s, id, "forbidden", t);
+			req_bad(s, id, "forbidden", t);
 		} else {
 			h->fn(s, msg, id);
 		}
 		goto done;
 	}
-	reply_bad(s, id, "bad_request", "unknown message type");
+	req_bad(s, id, "bad_request", "unknown message type");
 done:
 	json_decref(msg);
 }

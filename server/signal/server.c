@@ -111,6 +111,12 @@ void *sig_conn_user(sig_conn *c)
 	return c ? c->user : NULL;
 }
 
+void sig_conn_set_user(sig_conn *c, void *user)
+{
+	if (c)
+		c->user = user;
+}
+
 /* Strips the IPv4-mapped prefix so a v4 client is "192.0.2.1" whichever socket family the
  * listener has. */
 void sig_peer_ip(struct lws *wsi, char *ip, size_t size)
@@ -436,6 +442,7 @@ void sig_server_finish(sig_server *s)
 			break;
 	}
 	srv_discard_context(s->loop, s->ctx);
+	sig_http_orphan_all(s);
 	free(s->web_root);
 	free(s);
 }

@@ -13,15 +13,31 @@
 typedef struct sig_server sig_server;
 typedef struct sig_conn sig_conn; /* one WebSocket connection; owned by sig_server */
 
+/* An API request whose answer comes later (see on_http). Valid until sig_http_complete,
+ * which frees it: never freed behind the application's back, even when the client goes. */
+typedef struct sig_http_pending sig_http_pending;
+
 typedef struct sig_http_response {
 	int status;               /* e.g. 200 */
 	const char *content_type; /* e.g. "application/json" */
 	char *body;               /* malloc'd; sig_server frees it */
 	size_t body_len;
+	/* Optional: a Content-Disposition header (e.g. attachment; filename="x.csv") and a
+	 * Retry-After in seconds (0 = none, for 429 and 503). Copied by the server. */
+	const char *content_disposition;
+	int retry_after_s;
 	/* In: the client's address, filled in by the server before on_http is called (for
 	 * per-address rate limits such as POST /api/login). Valid during the call only. */
 	const char *peer_ip;
+	/* In: the handle that answers this request later if on_http returns 1. */
+	sig_http_pending *pending;
 } sig_http_response;
+
+/* Answers a request for which on_http returned 1, exactly once, from any callback on the
+ * server's loop (resp as on_http would fill it; its body is taken over). The client may have
+ * gone meanwhile, or the server may already be finished: the answer is then dropped, and the
+ * call is still required, since it frees the handle. */
+void sig_http_complete(sig_http_pending *p, sig_http_response *resp);
 
 typedef struct sig_callbacks {
 	void *user;
@@ -43,7 +59,9 @@ typedef struct sig_callbacks {
 	 * ('&', '#', '%', '+', ';', spaces, controls and non-ASCII as %XX; "a=1&by=x,y" arrives
 	 * unchanged): percent-decode names and values as usual. Return 0 and fill *resp (status,
 	 * content_type, body; resp->peer_ip is already set), or -1 for 404 {"error":"not_found"}.
-	 * Synchronous: the answer is built before returning. Paths routed here: /healthz,
+	 * Return 1 to answer later (a database query, a password check): keep resp->pending and
+	 * pass it to sig_http_complete; resp's other fields are then ignored. A connection left
+	 * without an answer for 60 s is dropped. Paths routed here: /healthz,
 	 * /metrics, /api and /api/...; other methods get 405, a POST without Content-Length
 	 * 411 and one over SIG_MAX_MESSAGE 413 (those two close the connection). */
 	int (*on_http)(void *user, const char *method, const char *path, const char *query,
@@ -99,6 +117,8 @@ int sig_conn_send(sig_conn *c, const char *text, size_t len);
  * queued messages; on_close follows once the client has answered (or after 5 s). */
 void sig_conn_close(sig_conn *c, int status, const char *reason);
 void *sig_conn_user(sig_conn *c);
+/* Replaces the per-connection pointer (a resumed session adopts a new connection). */
+void sig_conn_set_user(sig_conn *c, void *user);
 
 /* Creates a self-signed certificate and key (ECDSA P-256, CN=localhost, SAN localhost,
  * 127.0.0.1 and ::1, valid 825 days, SHA-256) at the given paths unless both exist; missing

@@ -1,7 +1,14 @@
 /* The HTTP half of the front door (server.c has the lws context and the WebSockets): static
  * files from the web root with traversal and hidden-file checks, the headers every response
  * carries (Cache-Control, CSP), the API hook with POST body collection, the 404/405/411/413
- * answers and the generated index page. */
+ * answers and the generated index page.
+ *
+ * An API answer may come later (on_http returns 1): the request keeps a sig_http_pending
+ * handle, which the application completes once. The handle and the transaction point at each
+ * other; whichever goes first (the client's connection, or the answer) unhooks the other, so
+ * a late answer to a vanished client is dropped instead of written into freed memory. The
+ * answer is parked in the transaction and written from the next writable callback, as lws
+ * allows writes only there. */
 #include "signal/server_internal.h"
 
 #include <ctype.h>
@@ -15,7 +22,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SRV_HTTP_CHUNK 16384 /* one body write per writable callback */
+#define SRV_HTTP_CHUNK       16384 /* one body write per writable callback */
+#define SRV_HTTP_PENDING_MAX 60    /* seconds an API answer may take before lws hangs up */
+
+/* Response headers beyond the common ones; all optional. */
+typedef struct http_extra {
+	const char *location;    /* redirects */
+	const char *disposition; /* Content-Disposition */
+	int retry_after_s;       /* Retry-After, when > 0 */
+} http_extra;
+
+struct sig_http_pending {
+	sig_server *s; /* NULL once the server is finished */
+	sig_pss *pss;  /* NULL once the request's connection is gone */
+	struct lws *wsi;
+	sig_http_pending *prev, *next; /* in s->pending */
+};
 
 /* One HTTP request that this file answers itself (API routes, redirects, generated pages):
  * what the request said, and the response body still to be written. */
@@ -26,6 +48,12 @@ struct sig_http_tx {
 	size_t body_len, body_cap;
 	unsigned char *out; /* LWS_PRE headroom + response body */
 	size_t out_len, out_off;
+	sig_http_pending *pending; /* the answer is being prepared elsewhere */
+	/* A late answer waiting for the next writable callback. */
+	bool answer_ready;
+	int a_status, a_retry;
+	char *a_ctype, *a_disposition, *a_body;
+	size_t a_len;
 };
 
 /* ---- HTTP: responses we build ourselves ------------------------------------------------- */
@@ -36,6 +64,13 @@ void sig_http_tx_free(sig_pss *pss)
 	if (!tx)
 		return;
 	pss->tx = NULL;
+	if (tx->pending) {
+		tx->pending->pss = NULL;
+		tx->pending->wsi = NULL;
+	}
+	free(tx->a_ctype);
+	free(tx->a_disposition);
+	free(tx->a_body);
 	free(tx->path);
 	free(tx->query);
 	free(tx->auth);
@@ -93,8 +128,10 @@ static int http_add_headers(struct lws *wsi, const char *cache, unsigned char **
 /* Writes the status line and headers now and the body (taken over, malloc'd) from the
  * writable callbacks. Returns -1 when the connection must close. */
 static int http_respond(struct lws *wsi, sig_pss *pss, int status, const char *ctype, char *body,
-                        size_t len, const char *location)
+                        size_t len, const http_extra *x)
 {
+	static const http_extra none = {0};
+	char retry[16];
 	unsigned char buf[LWS_PRE + 2048];
 	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
 
@@ -107,6 +144,9 @@ static int http_respond(struct lws *wsi, sig_pss *pss, int status, const char *c
 		free(out);
 		return -1;
 	}
+	if (!x)
+		x = &none;
+	snprintf(retry, sizeof(retry), "%d", x->retry_after_s);
 	if (out)
 		memcpy(out + LWS_PRE, body, len);
 	free(body);
@@ -117,9 +157,17 @@ static int http_respond(struct lws *wsi, sig_pss *pss, int status, const char *c
 
 	if (lws_add_http_common_headers(wsi, (unsigned int)status, ctype, tx->out_len, &p, end) ||
 	    http_add_headers(wsi, "no-store", &p, end) ||
-	    (location && lws_add_http_header_by_name(wsi, (const unsigned char *)"location:",
-	                                             (const unsigned char *)location,
-	                                             (int)strlen(location), &p, end)) ||
+	    (x->location && lws_add_http_header_by_name(wsi, (const unsigned char *)"location:",
+	                                                (const unsigned char *)x->location,
+	                                                (int)strlen(x->location), &p, end)) ||
+	    (x->disposition &&
+	     lws_add_http_header_by_name(wsi, (const unsigned char *)"content-disposition:",
+	                                 (const unsigned char *)x->disposition,
+	                                 (int)strlen(x->disposition), &p, end)) ||
+	    (x->retry_after_s > 0 &&
+	     lws_add_http_header_by_name(
+	         wsi, (const unsigned char *)"retry-after:", (const unsigned char *)retry,
+	         (int)strlen(retry), &p, end)) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
 	if (!tx->out_len) {
@@ -130,9 +178,22 @@ static int http_respond(struct lws *wsi, sig_pss *pss, int status, const char *c
 	return 0;
 }
 
+/* Writes the headers of a late answer (the body follows from the next callbacks). */
+static int http_write_answer(struct lws *wsi, sig_pss *pss)
+{
+	sig_http_tx *tx = pss->tx;
+	char *body = tx->a_body;
+	tx->a_body = NULL;
+	tx->answer_ready = false;
+	http_extra x = {.disposition = tx->a_disposition, .retry_after_s = tx->a_retry};
+	return http_respond(wsi, pss, tx->a_status, tx->a_ctype, body, tx->a_len, &x);
+}
+
 int sig_http_writable(struct lws *wsi, sig_pss *pss)
 {
 	sig_http_tx *tx = pss->tx;
+	if (tx && tx->answer_ready)
+		return http_write_answer(wsi, pss);
 	if (!tx || !tx->out)
 		return 0;
 	size_t left = tx->out_len - tx->out_off;
@@ -218,6 +279,76 @@ static char *http_header_dup(struct lws *wsi, enum lws_token_indexes tok)
 	return v;
 }
 
+static void http_pending_unlink(sig_http_pending *p)
+{
+	if (!p->s)
+		return;
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		p->s->pending = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	p->prev = p->next = NULL;
+	p->s = NULL;
+}
+
+void sig_http_orphan_all(sig_server *s)
+{
+	while (s->pending) {
+		sig_http_pending *p = s->pending;
+		p->pss = NULL;
+		p->wsi = NULL;
+		http_pending_unlink(p);
+	}
+}
+
+/* A copy of an optional string; false only when the copy failed. */
+static bool http_dup_opt(char **dst, const char *src)
+{
+	*dst = src ? strdup(src) : NULL;
+	return !src || *dst;
+}
+
+void sig_http_complete(sig_http_pending *p, sig_http_response *resp)
+{
+	if (!p) {
+		if (resp)
+			free(resp->body);
+		return;
+	}
+	sig_server *s = p->s;
+	struct lws *wsi = p->wsi;
+	sig_http_tx *tx = p->pss && s && !s->destroyed ? p->pss->tx : NULL;
+	if (tx && tx->pending != p)
+		tx = NULL;
+	http_pending_unlink(p);
+	free(p);
+	if (!tx || !resp) {
+		if (resp)
+			free(resp->body);
+		return;
+	}
+	tx->pending = NULL;
+	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	tx->answer_ready = true;
+	tx->a_status = resp->status < 100 || resp->status > 599 ? 500 : resp->status;
+	tx->a_retry = resp->retry_after_s;
+	tx->a_body = resp->body;
+	tx->a_len = resp->body ? resp->body_len : 0;
+	resp->body = NULL;
+	if (!http_dup_opt(&tx->a_ctype,
+	                  resp->content_type ? resp->content_type : "text/plain; charset=utf-8") ||
+	    !http_dup_opt(&tx->a_disposition, resp->content_disposition)) {
+		/* Out of memory: a bodiless 500 needs nothing more. */
+		free(tx->a_body);
+		tx->a_body = NULL;
+		tx->a_len = 0;
+		tx->a_status = 500;
+	}
+	lws_callback_on_writable(wsi);
+}
+
 static int http_api_answer(sig_server *s, struct lws *wsi, sig_pss *pss)
 {
 	sig_http_tx *tx = pss->tx;
@@ -226,10 +357,35 @@ static int http_api_answer(sig_server *s, struct lws *wsi, sig_pss *pss)
 
 	sig_peer_ip(wsi, ip, sizeof(ip));
 	r.peer_ip = ip;
+	/* The handle is hooked up before the call, so that even an answer given from inside
+	 * on_http (before it returns 1) finds its request. */
+	sig_http_pending *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -1;
+	p->s = s;
+	p->pss = pss;
+	p->wsi = wsi;
+	p->next = s->pending;
+	if (s->pending)
+		s->pending->prev = p;
+	s->pending = p;
+	tx->pending = p;
+	r.pending = p;
 	int rc = -1;
 	if (s->cb.on_http)
 		rc = s->cb.on_http(s->cb.user, tx->method, tx->path, tx->query, tx->auth, tx->body,
 		                   tx->body_len, &r);
+	if (rc == 1) {
+		/* The application answers through sig_http_complete (perhaps already has). */
+		if (tx->pending == p)
+			lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, SRV_HTTP_PENDING_MAX);
+		return 0;
+	}
+	if (tx->pending == p) {
+		tx->pending = NULL;
+		http_pending_unlink(p);
+		free(p);
+	}
 	if (rc != 0) {
 		free(r.body);
 		return http_respond_text(wsi, pss, 404, "application/json",
@@ -239,9 +395,10 @@ static int http_api_answer(sig_server *s, struct lws *wsi, sig_pss *pss)
 		r.status = 500;
 	if (!r.body)
 		r.body_len = 0;
+	http_extra x = {.disposition = r.content_disposition, .retry_after_s = r.retry_after_s};
 	return http_respond(wsi, pss, r.status,
 	                    r.content_type ? r.content_type : "text/plain; charset=utf-8",
-	                    r.body ? r.body : strdup(""), r.body_len, NULL);
+	                    r.body ? r.body : strdup(""), r.body_len, &x);
 }
 
 int sig_http_body_complete(sig_server *s, struct lws *wsi, sig_pss *pss)
@@ -388,7 +545,8 @@ static int http_static(sig_server *s, struct lws *wsi, sig_pss *pss, const char 
 	if (S_ISDIR(st.st_mode) && path[plen - 1] != '/') {
 		/* Relative links in the page need the trailing slash. */
 		snprintf(want, sizeof(want), "%s/", path);
-		return http_respond(wsi, pss, 301, "text/plain", NULL, 0, want);
+		return http_respond(wsi, pss, 301, "text/plain", NULL, 0,
+		                    &(http_extra){.location = want});
 	}
 	if (S_ISDIR(st.st_mode)) {
 		if (snprintf(want, sizeof(want), "%s/index.html", real) >= (int)sizeof(want) ||

@@ -30,6 +30,7 @@ struct sig_server {
 	char *web_root; /* realpath, no trailing slash */
 	sig_conn *conns;
 	size_t n_conns;
+	sig_http_pending *pending; /* API requests waiting for sig_http_complete */
 	uv_timer_t stop_timer;
 	bool stopping;   /* sig_server_free was called */
 	bool destroyed;  /* the first lws_context_destroy has run */
@@ -47,7 +48,10 @@ int sig_http_request(sig_server *s, struct lws *wsi, sig_pss *pss, const char *p
 int sig_http_body(sig_pss *pss, const char *in, size_t len);
 int sig_http_body_complete(sig_server *s, struct lws *wsi, sig_pss *pss);
 int sig_http_writable(struct lws *wsi, sig_pss *pss);
-/* Frees the transaction in pss, if any (a new request or the connection closing). */
+/* Frees the transaction in pss, if any (a new request or the connection closing). A pending
+ * answer is detached: sig_http_complete will drop it. */
 void sig_http_tx_free(sig_pss *pss);
+/* The server is going away: detaches every pending answer from it (sig_server_finish). */
+void sig_http_orphan_all(sig_server *s);
 
 #endif

@@ -1,6 +1,7 @@
 /* Sessions as the protocol sees them: sending replies and events, and describing parties,
  * departments and slots in PROTOCOL.md's JSON shapes. */
 #include "base/log.h"
+#include "base/rand.h"
 #include "signal/app_internal.h"
 
 #include <stdarg.h>
@@ -122,7 +123,8 @@ void app_apply_feeds(sig_app *app)
 		sfu_peer *extras[ROUTE_MAX_EXTRA];
 		for (int i = 0; i < s->n_feed_extra; i++)
 			extras[i] = peer_of(app, s->feed_extra[i]);
-		sfu_peer_set_feeds(s->peer, peer_of(app, s->feed_primary), extras, s->n_feed_extra);
+		sfu_peer_set_feeds(s->peer, peer_of(app, s->feed_primary),
+		                   peer_of(app, s->feed_document), extras, s->n_feed_extra);
 	}
 }
 
@@ -134,10 +136,11 @@ void session_send_slots(sig_session *s)
 	int n = sfu_peer_slots(s->peer, slots, SIG_MAX_TRACKS);
 	json_t *list = json_array();
 	for (int i = 0; i < n; i++) {
-		uint32_t sid = slots[i].extra == SFU_SLOT_UNFED   ? 0
-		               : slots[i].extra < 0               ? s->feed_primary
-		               : slots[i].extra < s->n_feed_extra ? s->feed_extra[slots[i].extra]
-		                                                  : 0;
+		int feeder = slots[i].extra;
+		uint32_t sid = feeder == SFU_SLOT_DOCUMENT  ? s->feed_document
+		               : feeder == SFU_SLOT_PRIMARY ? s->feed_primary
+		               : feeder < s->n_feed_extra   ? s->feed_extra[feeder]
+		                                            : 0;
 		const char *kind = slots[i].role == SFU_ROLE_DOCUMENT ? "document"
 		                   : slots[i].video                   ? "camera"
 		                                                      : "mic";
@@ -154,4 +157,70 @@ void session_send_slots(sig_session *s)
 		json_array_append_new(list, e);
 	}
 	session_send_json(s, json_pack("{s:s, s:o}", "type", "slots", "slots", list));
+}
+
+static json_t *flags_json(const store_staff *st)
+{
+	json_t *f = json_array();
+	if (st->coordinator)
+		json_array_append_new(f, json_string("coordinator"));
+	if (st->analyst)
+		json_array_append_new(f, json_string("analyst"));
+	if (st->admin)
+		json_array_append_new(f, json_string("admin"));
+	return f;
+}
+
+static json_t *menus_json(sig_app *app)
+{
+	json_t *list = json_array();
+	for (int i = 0; i < app->n_menus; i++) {
+		const sig_menu *m = &app->menus[i];
+		json_t *steps = json_array();
+		for (int j = 0; j < m->n_steps; j++)
+			json_array_append_new(steps, json_string(m->steps[j]));
+		json_array_append_new(list, json_pack("{s:s, s:s, s:o}", "id", m->id, "name",
+		                                      m->name, "itinerary", steps));
+	}
+	return list;
+}
+
+/* The ok reply to hello (fresh or resumed). Each one carries a new resume token: a token
+ * is good for one reconnection. */
+json_t *session_hello_reply(sig_session *s)
+{
+	rand_token(s->resume, 24);
+	return json_pack("{s:o, s:s, s:o, s:o, s:o}", "self", session_party(s->app, s->sid, NULL),
+	                 "resume", s->resume, "departments", app_departments_json(s->app),
+	                 "onestop", menus_json(s->app), "flags",
+	                 s->role == ROUTE_ROLE_STAFF ? flags_json(&s->staff) : json_array());
+}
+
+/* hello with resume: the new connection (held by `fresh`, which said nothing else yet)
+ * takes over the suspended session the token names; `fresh` is freed. Routing re-emits the
+ * session's state, which reaches the client after the reply. */
+void session_resume(sig_session *fresh, const char *token, json_t *id)
+{
+	sig_app *app = fresh->app;
+	sig_session *old = NULL;
+	for (sig_session *s = app->sessions; s; s = s->next)
+		if (s != fresh && !s->conn && s->joined && s->resume[0] &&
+		    strcmp(s->resume, token) == 0)
+			old = s;
+	if (!old || route_session_resume(app->route, old->sid, app_now()) != 0) {
+		req_bad(fresh, id, "not_found", "no session to resume: say hello with credentials");
+		return;
+	}
+	old->conn = fresh->conn;
+	snprintf(old->ip, sizeof old->ip, "%s", fresh->ip);
+	sig_conn_set_user(old->conn, old);
+	for (sig_session **pp = &app->sessions; *pp; pp = &(*pp)->next)
+		if (*pp == fresh) {
+			*pp = fresh->next;
+			break;
+		}
+	free(fresh);
+	LOG_INFO("ws", "resumed sid=%u ip=%s", old->sid, old->ip);
+	session_reply_ok(old, id, session_hello_reply(old));
+	app_drain_actions(app);
 }

@@ -3,26 +3,13 @@
 // audio; then the desk ends the call and the records must say so. Measurements (time to
 // first frame, frames, kiosk send bitrate) are printed as one line `MEASURE {...}`.
 //
-// Chromium flags follow shared/NOTES.md "Real browsers as WebRTC clients". On failure both
-// pages are screenshotted into the stack's temp dir (kept), and the paths are printed.
+// Chromium flags and launching live in tests/lib/browser.mjs. On failure both pages are
+// screenshotted into the stack's temp dir (kept), and the paths are printed.
 
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium } from 'playwright-core';
+import { Browsers, assertChromium, step } from '../lib/browser.mjs';
 import { sleep, startStack } from '../lib/harness.mjs';
-
-const CHROMIUM = process.env.MADOGUCHI_CHROMIUM || '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-	'--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-	'--disable-background-networking', '--disable-component-update', '--disable-sync',
-	// 30 fps like a real kiosk camera (the fake device's default is 20).
-	'--use-fake-device-for-media-stream=fps=30', '--use-fake-ui-for-media-stream',
-	'--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns',
-	// The remote audio must play (unmuted) for totalAudioEnergy to count.
-	'--autoplay-policy=no-user-gesture-required',
-];
 
 const MEDIA_DEADLINE_MS = 30000;  // accept -> frames and audio on both sides
 const BITRATE_WINDOW_MS = 15000;  // accept -> kiosk sends more than 500 kbps
@@ -30,49 +17,23 @@ const MIN_FRAMES = 100;
 const MIN_KBPS = 500;
 
 let stack;
-const browsers = []; // {name, ctx, page}
-const pageLogs = [];
+let browsers;
 let failed = false;
 
 before(async () => {
-	assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} not found (deploy/install-deps.sh installs ` +
-		'chromium; or set MADOGUCHI_CHROMIUM)');
+	assertChromium();
 	stack = await startStack({ tls: true });
+	// 30 fps like a real kiosk camera (the fake device's default is 20).
+	browsers = new Browsers(stack, { fps: 30 });
 });
 
 after(async () => {
-	for (const b of browsers)
-		await b.ctx.close().catch(() => {});
+	await browsers?.closeAll();
 	await stack?.stop({ keep: failed });
 });
 
-async function openPage(name, url) {
-	const profile = fs.mkdtempSync(path.join(stack.tmp, `chromium-${name}-`));
-	const ctx = await chromium.launchPersistentContext(profile, {
-		executablePath: CHROMIUM,
-		ignoreDefaultArgs: ['--headless', '--mute-audio'],
-		args: CHROMIUM_ARGS,
-		ignoreHTTPSErrors: true,
-		permissions: ['camera', 'microphone'],
-		viewport: { width: 1280, height: 800 },
-		timeout: 30000,
-	});
-	const page = ctx.pages()[0] ?? await ctx.newPage();
-	page.on('console', (m) => pageLogs.push(`[${name}] ${m.type()}: ${m.text()}`));
-	page.on('pageerror', (e) => pageLogs.push(`[${name}] pageerror: ${e.message}`));
-	browsers.push({ name, ctx, page });
-	await page.goto(url, { waitUntil: 'load', timeout: 15000 });
-	return page;
-}
-
-/** Runs a step; on failure names the step in the error. */
-async function step(what, fn) {
-	try {
-		return await fn();
-	} catch (err) {
-		// A new error: the runner prints the stack, which an edited message does not change.
-		throw new Error(`${what}: ${err.message}`, { cause: err });
-	}
+function openPage(name, url) {
+	return browsers.open(name, url);
 }
 
 /** One getStats() summary of window.madoguchi.pc, or null when there is no pc yet. */
@@ -159,20 +120,7 @@ test('kiosk and desk see and hear each other through the server', { timeout: 240
 			});
 		} catch (err) {
 			failed = true;
-			const shots = [];
-			for (const b of browsers) {
-				const file = path.join(stack.tmp, `${b.name}-failure.png`);
-				try {
-					await b.page.screenshot({ path: file, fullPage: true, timeout: 5000 });
-					shots.push(file);
-				} catch (e) {
-					shots.push(`(${b.name}: no screenshot: ${e.message})`);
-				}
-			}
-			throw new Error(`${err.message}\nscreenshots: ${shots.join(', ')}` +
-				`\npage console (last 60 lines):\n${pageLogs.slice(-60).join('\n')}` +
-				`\nserver log (last 80 lines):\n${stack.serverLog().split('\n').slice(-80)
-					.join('\n')}`, { cause: err });
+			throw await browsers.failure(err);
 		}
 	});
 

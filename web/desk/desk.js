@@ -1,8 +1,10 @@
-// The clerk's desk: log in, say whether calls may ring here, accept a ringing visit, talk,
-// and end the leg with an outcome and a procedure code.
+// The clerk's desk: log in, say whether calls may ring here, accept a ringing visit or take
+// any waiting one from the department's queue, talk, share a document, set how loud the
+// kiosk plays, transfer the resident or invite another department (three-way), and end the
+// leg with an outcome and a procedure code.
 
 import { applyI18n, setBilingual, t } from '../lib/i18n.js'
-import { RemoteMedia, partyLabel, resumePlayback } from '../lib/media.js'
+import { RemoteMedia, canvasDocumentTrack, partyLabel, resumePlayback, setDocumentTrack } from '../lib/media.js'
 import { Session } from '../lib/session.js'
 import { Chime } from './chime.js'
 
@@ -33,6 +35,13 @@ const ui = {
 	outcome: $('#outcome'),
 	procedure: $('#procedure'),
 	end: $('button[data-action="end"]'),
+	volume: $('#kiosk-volume'),
+	kioskMic: $('#kiosk-mic'),
+	shareSource: $('#share-source'),
+	share: $('button[data-action="share"]'),
+	routeDept: $('#route-dept'),
+	transfer: $('button[data-action="transfer"]'),
+	invite: $('button[data-action="invite"]'),
 	ringingList: $('#ringing-list'),
 	ringingEmpty: $('#ringing-empty'),
 	queueList: $('#queue-list'),
@@ -51,6 +60,7 @@ const page = {
 	call: null, // {visit, department, primary} while in a call
 	accepting: null, // the visit whose accept is in flight
 	noticeTimer: null,
+	shareTrack: null, // the document track this desk sends while sharing
 }
 
 const remote = new RemoteMedia({
@@ -58,6 +68,7 @@ const remote = new RemoteMedia({
 	mainAudio: $('#remote-audio'),
 	docVideo: $('#doc-video'),
 	docTile: $('#doc-tile'),
+	docLabel: $('#doc-label'),
 	slotAudio: $('#slot-audio'),
 	slotVideo: $('#slot-video'),
 	slotTile: $('#slot-tile'),
@@ -76,6 +87,28 @@ window.madoguchi = {
 	},
 	get state() {
 		return page.state
+	},
+	get self() {
+		return page.self
+	},
+	get visit() {
+		return page.call?.visit ?? null
+	},
+	get mids() {
+		return session?.mids ?? null
+	},
+	get sharing() {
+		return page.shareTrack !== null
+	},
+	// Counters for tests: offersSent, negotiationNeeded, resumes, sessions, pcs.
+	get stats() {
+		return session?.stats ?? null
+	},
+	onScreen() {
+		return remote.onScreen()
+	},
+	dropSocket() {
+		session?.dropSocket()
 	},
 }
 
@@ -99,7 +132,7 @@ function refreshDeskState() {
 	if (!['idle', 'ringing', 'in_call'].includes(page.state)) return
 	ui.callView.hidden = page.call === null
 	ui.waitingView.hidden = page.call !== null
-	for (const b of ui.ringingList.querySelectorAll('button[data-action="accept"]')) {
+	for (const b of document.querySelectorAll('button[data-action="accept"], button[data-action="take"]')) {
 		b.disabled = page.call !== null || page.accepting !== null
 	}
 	if (page.call) setState('in_call')
@@ -195,10 +228,22 @@ function renderRinging() {
 	refreshDeskState()
 }
 
+// Every waiting visit of the desk's departments, oldest first per department; any of them
+// may be taken, not only the one at the head.
 function renderQueue() {
 	const items = []
 	for (const [deptId, visits] of page.queues) {
-		for (const v of visits) items.push(visitEntry(v, deptId))
+		for (const v of visits) {
+			const li = visitEntry(v, deptId)
+			const take = el('button', 'take secondary', t('desk.take'))
+			take.type = 'button'
+			take.dataset.action = 'take'
+			take.dataset.visit = v.visit
+			take.disabled = page.call !== null || page.accepting !== null
+			take.addEventListener('click', () => acceptVisit({ ...v, department: deptId }, take))
+			li.append(take)
+			items.push(li)
+		}
 	}
 	ui.queueList.replaceChildren(...items)
 	ui.queueEmpty.hidden = items.length > 0
@@ -264,8 +309,129 @@ function startCall(visit, deptId, procedure) {
 	page.call = { visit, department: deptId ?? page.self?.department?.id ?? null, primary: null }
 	ui.outcome.value = 'completed'
 	fillProcedures(page.call.department, procedure)
+	fillRouteDepartments()
 	ui.end.disabled = false
+	ui.volume.value = '100'
+	ui.kioskMic.checked = true
+	renderShare()
 	refreshDeskState()
+}
+
+// The departments a resident can be sent to or invited from: every other open one.
+function fillRouteDepartments() {
+	const options = page.departments
+		.filter((d) => d.id !== page.call?.department && d.open !== false)
+		.map((d) => {
+			const o = el('option', '', d.name)
+			o.value = d.id
+			return o
+		})
+	ui.routeDept.replaceChildren(...options)
+	ui.transfer.disabled = options.length === 0
+	ui.invite.disabled = options.length === 0
+}
+
+async function route(kind) {
+	const call = page.call
+	const dept = ui.routeDept.value
+	if (!call || !dept) return
+	ui.transfer.disabled = ui.invite.disabled = true
+	try {
+		await session.client.request(kind, { visit: call.visit, department: dept })
+		const name = department(dept)?.name ?? dept
+		if (kind === 'transfer') {
+			finishCall(call.visit)
+			notice('desk.transferred', { dept: name })
+		} else {
+			notice('desk.invited', { dept: name })
+		}
+	} catch (err) {
+		requestFailed(err)
+	} finally {
+		ui.transfer.disabled = ui.invite.disabled = ui.routeDept.options.length === 0
+	}
+}
+
+// Volume and microphone of the kiosk, relayed by the server as a control event.
+async function control(fields) {
+	const target = page.call?.primary?.id
+	if (!page.call || !target) return
+	try {
+		await session.client.request('control', { visit: page.call.visit, target, ...fields })
+	} catch (err) {
+		requestFailed(err)
+	}
+}
+
+// --- Document sharing ---------------------------------------------------------------------
+
+// The document goes out on the document transceiver negotiated at the start (replaceTrack,
+// no renegotiation); `share` tells the server to forward it.
+async function documentTrack(source) {
+	if (source === 'screen') {
+		const s = await navigator.mediaDevices.getDisplayMedia({ video: { width: 1280, height: 720 } })
+		return s.getVideoTracks()[0]
+	}
+	if (source === 'camera') {
+		// A second camera when there is one; the first otherwise (a fake device in tests).
+		const devices = await navigator.mediaDevices.enumerateDevices()
+		const cams = devices.filter((d) => d.kind === 'videoinput')
+		const used = session.stream?.getVideoTracks()[0]?.getSettings().deviceId
+		const other = cams.find((d) => d.deviceId && d.deviceId !== used)
+		const video = other ? { deviceId: { exact: other.deviceId } } : { width: 640, height: 480 }
+		const s = await navigator.mediaDevices.getUserMedia({ video })
+		return s.getVideoTracks()[0]
+	}
+	return canvasDocumentTrack(`${t('desk.document')} ${partyLabel(page.self)}`)
+}
+
+async function toggleShare() {
+	if (page.shareTrack) {
+		await stopShare()
+		return
+	}
+	if (!page.call) return
+	ui.share.disabled = true
+	let track = null
+	try {
+		track = await documentTrack(ui.shareSource.value)
+		await setDocumentTrack(session.pc, session.mids, track)
+		page.shareTrack = track
+		// The browser's own "stop sharing" bar ends the track: stop forwarding too.
+		track.addEventListener('ended', () => {
+			if (page.shareTrack === track) stopShare()
+		})
+		await session.client.request('share', { active: true })
+	} catch (err) {
+		if (page.shareTrack === track) await stopShare({ tell: false })
+		else track?.stop()
+		requestFailed({ code: err.code ?? err.name, message: err.message })
+	} finally {
+		ui.share.disabled = false
+		renderShare()
+	}
+}
+
+async function stopShare({ tell = true } = {}) {
+	const track = page.shareTrack
+	page.shareTrack = null
+	renderShare()
+	if (tell && session?.client?.isOpen) {
+		try {
+			await session.client.request('share', { active: false })
+		} catch {
+			// The call may be over already; the server stops forwarding with it.
+		}
+	}
+	if (session?.pc) await setDocumentTrack(session.pc, session.mids, null).catch(() => {})
+	track?.stop()
+}
+
+function renderShare() {
+	const on = page.shareTrack !== null
+	ui.share.setAttribute('aria-pressed', String(on))
+	ui.share.textContent = t(on ? 'desk.share_stop' : 'desk.share')
+	ui.shareSource.disabled = on
 }
 
 function fillProcedures(deptId, selected) {
@@ -316,6 +482,7 @@ async function endCall() {
 function finishCall(visit) {
 	if (page.call?.visit !== visit) return
 	page.call = null
+	if (page.shareTrack) stopShare({ tell: false })
 	remote.reset()
 	ui.callLabel.textContent = ''
 	notice('desk.call_ended')
@@ -330,6 +497,7 @@ function onEnded(ev) {
 // --- Login and session --------------------------------------------------------------------
 
 function resetDesk() {
+	if (page.shareTrack) stopShare({ tell: false })
 	page.call = null
 	page.ringing.clear()
 	page.queues.clear()
@@ -372,9 +540,11 @@ function loginError(key) {
 	show('login', 'login')
 }
 
-async function onReady({ client, mids, reply }) {
+async function onReady({ client, mids, reply, resumed }) {
+	page.departments = reply.departments ?? page.departments
+	// A resumed session kept its call, rings and queue; only a fresh one starts over.
+	if (resumed && ['idle', 'ringing', 'in_call'].includes(page.state)) return
 	page.self = reply.self ?? null
-	page.departments = reply.departments ?? []
 	ui.password.value = ''
 	ui.me.textContent = partyLabel(page.self)
 	remote.setMids(mids)
@@ -395,7 +565,8 @@ async function onReady({ client, mids, reply }) {
 	refreshDeskState()
 }
 
-function onLost() {
+function onLost({ resuming }) {
+	if (resuming && page.state !== 'connecting' && page.state !== 'lost') return
 	resetDesk()
 	setBilingual(ui.connectingText, 'conn.lost')
 	show('connecting', 'lost')
@@ -434,6 +605,11 @@ function main() {
 	ui.available.addEventListener('click', () => setPresence('available'))
 	ui.away.addEventListener('click', () => setPresence('away'))
 	ui.end.addEventListener('click', endCall)
+	ui.transfer.addEventListener('click', () => route('transfer'))
+	ui.invite.addEventListener('click', () => route('invite'))
+	ui.volume.addEventListener('change', () => control({ volume: Number(ui.volume.value) / 100 }))
+	ui.kioskMic.addEventListener('change', () => control({ mic: ui.kioskMic.checked }))
+	ui.share.addEventListener('click', toggleShare)
 	ui.logout.addEventListener('click', () => location.reload())
 	ui.errorRetry.addEventListener('click', () => {
 		show('connecting', 'connecting')

@@ -1,5 +1,7 @@
-// The resident's kiosk: one tap per department, a waiting screen, the clerk full screen,
-// a thank-you. The resident never operates anything during the call; the clerk ends it.
+// The resident's kiosk: one tap per department (or per one-stop menu), a waiting screen with
+// the queue position, the clerk full screen (a document large when someone shares one, a
+// second clerk in a tile during a three-way call), a 1-5 rating, and back to the start. The
+// resident never operates anything during the call; clerks and coordinators move the visit.
 
 import { applyI18n, setBilingual } from '../lib/i18n.js'
 import { RemoteMedia, partyLabel, resumePlayback } from '../lib/media.js'
@@ -14,6 +16,10 @@ const $ = (sel) => document.querySelector(sel)
 const ui = {
 	departments: $('#departments'),
 	noDepartments: $('#no-departments'),
+	onestop: $('#onestop'),
+	menus: $('#onestop-menus'),
+	itinerary: $('#itinerary'),
+	reconnecting: $('#reconnecting'),
 	kioskName: $('#kiosk-name'),
 	queuedDept: $('#queued-dept'),
 	queuedStatus: $('#queued-status'),
@@ -45,6 +51,11 @@ const page = {
 	state: 'connecting',
 	self: null,
 	departments: [],
+	menus: [], // one-stop menus from hello
+	menu: null, // the one-stop menu of the current visit, if any
+	queuedDept: null, // the department the last queued event named
+	staffInRoom: false, // whether the last connected event had a clerk in the room
+	lastQueued: null,
 	visit: null, // the current visit id, from call's reply or the first event naming it
 	connected: false, // whether the current visit reached a clerk (decides the survey)
 	primary: null, // the clerk named over the big video when no slots event says otherwise
@@ -56,6 +67,8 @@ const remote = new RemoteMedia({
 	mainAudio: ui.remoteAudio,
 	docVideo: $('#doc-video'),
 	docTile: $('#doc-tile'),
+	docLabel: $('#doc-label'),
+	root: $('#screen-call'),
 	slotAudio: $('#slot-audio'),
 	slotVideo: $('#slot-video'),
 	slotTile: $('#slot-tile'),
@@ -73,6 +86,30 @@ window.madoguchi = {
 	},
 	get state() {
 		return page.state
+	},
+	get self() {
+		return page.self
+	},
+	// The last queued event, for tests: {visit, department, position, estimated_wait_s}.
+	get lastQueued() {
+		return page.lastQueued
+	},
+	get visit() {
+		return page.visit
+	},
+	get mids() {
+		return session?.mids ?? null
+	},
+	// Counters for tests: offersSent, negotiationNeeded, resumes, sessions, pcs.
+	get stats() {
+		return session?.stats ?? null
+	},
+	// Who feeds each received video now, as the server's slots events say.
+	onScreen() {
+		return remote.onScreen()
+	},
+	dropSocket() {
+		session?.dropSocket()
 	},
 }
 
@@ -131,6 +168,55 @@ function renderDepartments() {
 	})
 	ui.departments.replaceChildren(...buttons)
 	ui.noDepartments.hidden = buttons.length > 0
+	renderMenus()
+}
+
+// A department nobody can answer now: closed, or no clerk available.
+function usable(deptId) {
+	const d = page.departments.find((x) => x.id === deptId)
+	return d !== undefined && d.open !== false && d.available !== 0
+}
+
+// One-stop menus: one button each, listing the counters it goes through. A menu is greyed
+// when its first counter cannot answer (the later ones may open while the first serves).
+function renderMenus() {
+	const buttons = page.menus.map((m) => {
+		const b = document.createElement('button')
+		b.type = 'button'
+		b.className = 'dept menu'
+		b.dataset.onestop = m.id
+		b.disabled = !usable(m.itinerary?.[0])
+		const name = document.createElement('span')
+		name.className = 'dept-name'
+		name.textContent = m.name
+		const steps = document.createElement('span')
+		steps.className = 'menu-steps'
+		steps.textContent = (m.itinerary ?? []).map(deptName).join(' → ')
+		b.append(name, steps)
+		b.addEventListener('click', () => startOnestop(m))
+		return b
+	})
+	ui.menus.replaceChildren(...buttons)
+	ui.onestop.hidden = buttons.length === 0
+}
+
+function deptName(id) {
+	return page.departments.find((d) => d.id === id)?.name ?? id
+}
+
+// The itinerary of a one-stop visit on the waiting screen: done, now, still to come.
+function renderItinerary() {
+	const steps = page.menu?.itinerary ?? []
+	ui.itinerary.hidden = steps.length === 0
+	const now = steps.indexOf(page.queuedDept)
+	ui.itinerary.replaceChildren(
+		...steps.map((id, i) => {
+			const li = document.createElement('li')
+			li.textContent = deptName(id)
+			li.dataset.step = i < now ? 'done' : i === now ? 'now' : 'next'
+			return li
+		}),
+	)
 }
 
 function showIdle() {
@@ -138,24 +224,39 @@ function showIdle() {
 	page.visit = null
 	page.connected = false
 	page.primary = null
+	page.menu = null
+	page.queuedDept = null
+	page.staffInRoom = false
 	remote.reset()
+	setBilingual(ui.queuedStatus, 'kiosk.calling')
 	renderDepartments()
 	show('idle')
 }
 
 // --- Calling and waiting ------------------------------------------------------------------
 
-async function startCall(dept) {
+function startCall(dept) {
+	return placeCall(dept.name, { department: dept.id })
+}
+
+function startOnestop(menu) {
+	page.menu = menu
+	page.queuedDept = menu.itinerary?.[0] ?? null
+	return placeCall(menu.name, { onestop: menu.id })
+}
+
+async function placeCall(title, fields) {
 	if (page.state !== 'idle') return
 	remote.resume() // the tap is the user gesture that lets the clerk's audio play later
-	ui.queuedDept.textContent = dept.name
+	ui.queuedDept.textContent = title
 	setBilingual(ui.queuedStatus, 'kiosk.calling')
 	ui.queuedPosition.hidden = true
 	ui.queuedWait.hidden = true
 	ui.hangup.disabled = false
+	renderItinerary()
 	show('queued')
 	try {
-		const reply = await session.client.request('call', { department: dept.id })
+		const reply = await session.client.request('call', fields)
 		page.visit = page.visit ?? reply.visit
 	} catch (err) {
 		if (page.state !== 'queued') return
@@ -165,12 +266,27 @@ async function startCall(dept) {
 }
 
 function onQueued(ev) {
-	// During a call or on the thank-you screen a late queue update must not pull the
-	// resident back to the waiting screen.
-	if (page.state !== 'idle' && page.state !== 'queued') return
+	if (page.state === 'ended' || page.state === 'error' || page.state === 'connecting') return
 	page.visit = ev.visit ?? page.visit
+	page.queuedDept = ev.department ?? page.queuedDept
+	page.lastQueued = ev
+	fillQueued(ev)
+	// The server tells a kiosk it waits only while nobody is with it: in a call, a queued
+	// event means the clerk left (a transfer, the next one-stop step, a patch) and the
+	// resident waits for the next department.
+	if (page.state === 'in_call') {
+		page.staffInRoom = false
+		showWaitingForNext()
+		return
+	}
+	if (page.state !== 'queued') show('queued')
+}
+
+// Puts what a queued event says on the waiting screen, without switching to it.
+function fillQueued(ev) {
 	const dept = page.departments.find((d) => d.id === ev.department)
 	if (dept) ui.queuedDept.textContent = dept.name
+	renderItinerary()
 	if (Number.isFinite(ev.position) && ev.position > 0) {
 		setBilingual(ui.queuedPosition, 'kiosk.position', { n: ev.position })
 		ui.queuedPosition.hidden = false
@@ -181,7 +297,15 @@ function onQueued(ev) {
 		else setBilingual(ui.queuedWait, 'kiosk.wait_soon')
 		ui.queuedWait.hidden = false
 	}
-	if (page.state !== 'queued') show('queued')
+}
+
+// The clerk left but the visit goes on (transfer, one-stop step, a desk that dropped).
+function showWaitingForNext() {
+	setBilingual(ui.queuedStatus, 'kiosk.next_department')
+	if (page.queuedDept) ui.queuedDept.textContent = deptName(page.queuedDept)
+	renderItinerary()
+	ui.hangup.disabled = false
+	show('queued')
 }
 
 async function cancelCall() {
@@ -197,13 +321,21 @@ async function cancelCall() {
 // --- The call -----------------------------------------------------------------------------
 
 function onConnected(ev) {
+	if (page.state === 'ended' || page.state === 'idle') return
 	page.visit = ev.visit ?? page.visit
-	page.connected = true
 	const others = (ev.parties ?? []).filter((p) => p.id !== page.self?.id)
-	page.primary = others.find((p) => p.role === 'staff') ?? others[0] ?? null
+	const staff = others.filter((p) => p.role === 'staff')
+	page.staffInRoom = staff.length > 0
+	page.primary = staff[0] ?? others[0] ?? null
 	remote.setParties(others)
 	updateCallLabel()
 	remote.resume()
+	if (!page.staffInRoom) {
+		// Nobody serves the resident right now: wait for the next department.
+		if (page.state === 'in_call') showWaitingForNext()
+		return
+	}
+	page.connected = true
 	if (page.state !== 'in_call') show('call')
 }
 
@@ -288,9 +420,16 @@ async function rate(rating) {
 
 // --- Session ------------------------------------------------------------------------------
 
-function onReady({ mids, reply }) {
+function onReady({ mids, reply, resumed }) {
+	ui.reconnecting.hidden = true
+	page.departments = reply.departments ?? page.departments
+	page.menus = reply.onestop ?? page.menus
+	if (resumed && page.state !== 'lost') {
+		// The server kept the session: the visit and the screen stay as they are.
+		if (page.state === 'idle') renderDepartments()
+		return
+	}
 	page.self = reply.self ?? null
-	page.departments = reply.departments ?? []
 	ui.kioskName.textContent = partyLabel(page.self)
 	remote.setMids(mids)
 	ui.selfVideo.srcObject = session.stream
@@ -298,7 +437,14 @@ function onReady({ mids, reply }) {
 	showIdle()
 }
 
-function onLost() {
+function onLost({ resuming }) {
+	if (resuming && page.state !== 'connecting' && page.state !== 'lost') {
+		// Media flows directly to the server and may well go on: keep the screen, say that
+		// the connection is being restored.
+		ui.reconnecting.hidden = false
+		return
+	}
+	ui.reconnecting.hidden = true
 	clearTimeout(page.endedTimer)
 	remote.reset()
 	setBilingual($('#connecting-text'), 'conn.lost')

@@ -25,6 +25,7 @@ export class MadoguchiClient {
 	#nextId = 0
 	#pending = new Map() // id -> {resolve, reject, timer}
 	#handlers = new Map() // event type -> Set of handlers
+	#sent = new Map() // request type -> how many were sent, for tests and diagnostics
 
 	constructor(url = defaultUrl()) {
 		this.#url = url
@@ -71,6 +72,7 @@ export class MadoguchiClient {
 				reject(new ProtocolError('timeout', `no reply to ${type}`))
 			}, REQUEST_TIMEOUT_MS)
 			this.#pending.set(id, { resolve, reject, timer })
+			this.#sent.set(type, (this.#sent.get(type) ?? 0) + 1)
 			this.#ws.send(JSON.stringify({ ...fields, type, id }))
 		})
 	}
@@ -83,8 +85,19 @@ export class MadoguchiClient {
 		return () => this.#handlers.get(type)?.delete(handler)
 	}
 
+	// How many requests of this type this client has sent.
+	sentCount(type) {
+		return this.#sent.get(type) ?? 0
+	}
+
 	close() {
 		if (this.#ws) this.#ws.close(1000, 'bye')
+	}
+
+	// Closes the socket as a network fault would end it, without saying goodbye: the session
+	// treats it as a drop and resumes. Used by tests (window.madoguchi.dropSocket()).
+	drop() {
+		if (this.#ws) this.#ws.close(4000, 'dropped')
 	}
 
 	#receive(data) {

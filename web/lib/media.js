@@ -50,6 +50,48 @@ export async function negotiate(client, stream, onTrack) {
 	}
 }
 
+// Puts track (or null to stop) on the document transceiver. The transceiver was negotiated
+// sendrecv from the start, so this is replaceTrack only: no renegotiation. The server
+// forwards it once the page also sends `share {active:true}`.
+export async function setDocumentTrack(pc, mids, track) {
+	const tr = pc?.getTransceivers().find((t) => t.mid === mids?.document)
+	if (!tr) throw new Error('no document transceiver (media not negotiated yet)')
+	await tr.sender.replaceTrack(track)
+}
+
+// A stand-in document camera: a canvas drawn with a page of text and a clock, as a 640x480
+// video track. Used when the desk has no second camera and the browser cannot capture the
+// screen (kiosk-mode or headless browsers); title is drawn at the top.
+export function canvasDocumentTrack(title, fps = 10) {
+	const canvas = document.createElement('canvas')
+	canvas.width = 640
+	canvas.height = 480
+	const ctx = canvas.getContext('2d')
+	const draw = () => {
+		ctx.fillStyle = '#ffffff'
+		ctx.fillRect(0, 0, canvas.width, canvas.height)
+		ctx.fillStyle = '#0a4fa6'
+		ctx.fillRect(0, 0, canvas.width, 64)
+		ctx.fillStyle = '#ffffff'
+		ctx.font = 'bold 32px sans-serif'
+		ctx.fillText(title, 24, 44)
+		ctx.fillStyle = '#333333'
+		ctx.font = '22px sans-serif'
+		for (let i = 0; i < 10; i++) ctx.fillRect(24, 100 + i * 34, 400 + ((i * 97) % 170), 12)
+		ctx.fillText(new Date().toLocaleTimeString('ja-JP'), 24, 460)
+	}
+	draw()
+	const timer = setInterval(draw, 1000 / fps)
+	const track = canvas.captureStream(fps).getVideoTracks()[0]
+	track.addEventListener('ended', () => clearInterval(timer))
+	const stop = track.stop.bind(track)
+	track.stop = () => {
+		clearInterval(timer)
+		stop()
+	}
+	return track
+}
+
 // Plays a track in a media element; autoplay refusals are expected before a user gesture
 // and are retried by the next call to play().
 export function playTrack(el, track) {
@@ -65,7 +107,9 @@ export function resumePlayback(el) {
 
 // Routes received tracks to the page's elements and shows or hides the secondary tiles as
 // the server's `slots` events say. elements: {mainVideo, mainAudio, docVideo, docTile,
-// slotAudio, slotVideo, slotTile, slotLabel}; docTile, slotTile and slotLabel may be absent.
+// docLabel, slotAudio, slotVideo, slotTile, slotLabel, root}; all but mainVideo and mainAudio
+// may be absent. root gets data-sharing="true" while someone's document is shown, so a page's
+// CSS can make the document large.
 export class RemoteMedia {
 	#el
 	#mids = {}
@@ -108,6 +152,21 @@ export class RemoteMedia {
 		return id ? (this.#parties.get(id) ?? null) : null
 	}
 
+	// Who is on screen now: {camera, document, slot}, each a party (or a bare {id} when the
+	// party is not known yet) or null. For labels and for tests.
+	onScreen() {
+		return {
+			camera: this.#partyOn(this.#mids.camera),
+			document: this.#partyOn(this.#mids.document),
+			slot: this.#partyOn(this.#mids.slotVideo),
+		}
+	}
+
+	#partyOn(mid) {
+		const id = mid === undefined ? null : (this.#feeds.get(mid) ?? null)
+		return id ? (this.#parties.get(id) ?? { id }) : null
+	}
+
 	// Forgets who feeds what, at the end of a call.
 	reset() {
 		this.#feeds.clear()
@@ -126,6 +185,8 @@ export class RemoteMedia {
 		const el = this.#el
 		const docParty = this.#feeds.get(this.#mids.document) ?? null
 		if (el.docTile) el.docTile.hidden = docParty === null
+		if (el.docLabel) el.docLabel.textContent = docParty ? partyLabel(this.#parties.get(docParty)) : ''
+		if (el.root) el.root.dataset.sharing = String(docParty !== null)
 		const slotParty = this.#feeds.get(this.#mids.slotVideo) ?? null
 		if (el.slotTile) el.slotTile.hidden = slotParty === null
 		if (el.slotLabel) el.slotLabel.textContent = slotParty ? partyLabel(this.#parties.get(slotParty)) : ''
