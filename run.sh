@@ -38,6 +38,14 @@ ninja -C build
 bin=$root/build/server/madoguchi
 [ -x "$bin" ] || { say "error: build produced no $bin"; exit 1; }
 
+# The statistics page's chart library comes from npm (package-lock.json) and is served from
+# web/vendor/; the page still shows its table without it.
+[ -f node_modules/chart.js/dist/chart.umd.js ] || npm ci --no-audit --no-fund ||
+	say "warning: npm ci failed; the statistics page will have no chart"
+if [ -f node_modules/chart.js/dist/chart.umd.js ]; then
+	mkdir -p web/vendor && cp node_modules/chart.js/dist/chart.umd.js web/vendor/
+fi
+
 mkdir -p var/tls var/log
 server_pid=
 pg_started=0

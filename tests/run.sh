@@ -31,6 +31,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
 	npm ci --no-audit --no-fund || abort "npm ci failed"
 	echo "$lock_sum" >"$stamp"
 fi
+# The statistics page's chart library is served from the web root, never committed.
+mkdir -p web/vendor && cp node_modules/chart.js/dist/chart.umd.js web/vendor/ ||
+	abort "cannot copy chart.js into web/vendor"
 
 setup_opts=(-Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug)
 if [ -f "$builddir/meson-private/coredata.dat" ]; then

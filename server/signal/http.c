@@ -1,10 +1,49 @@
-/* The HTTP endpoints of the server process besides static files: /healthz and /metrics.
- * (The login and statistics API of PROTOCOL.md belong to the analytics work.) */
+/* The HTTP endpoints of the server process besides static files (shared/PROTOCOL.md, HTTP):
+ * /healthz, /metrics, POST /api/login and GET /api/stats/monthly. The last two answer
+ * asynchronously (a password check, a database query): they return 1 to the front door and
+ * finish with sig_http_complete. Every request that needs the database holds a small job
+ * with the handle; the store calls back exactly once, with -1 at shutdown at the latest, so
+ * every handle is completed. */
+#include "base/clock.h"
+#include "base/log.h"
 #include "signal/app_internal.h"
+#include "store/analytics.h"
 
+#include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Login attempts: each attempt is charged to its address and its username before the
+ * password is checked (so parallel guesses count too) and refunded when it succeeds or the
+ * database was unavailable. A key that reaches its limit within the window gets 429 until the
+ * window (started by its first charge) has passed. The per-user limit protects one account
+ * from a guesser spread over many addresses; the per-address limit stops one machine trying
+ * many accounts. */
+#define LOGIN_WINDOW_US    (5 * 60 * INT64_C(1000000))
+#define LOGIN_MAX_PER_USER 5
+#define LOGIN_MAX_PER_ADDR 20
+#define LIMIT_SLOTS        1024 /* keys remembered per table; the stalest is forgotten first */
+
+/* Statistics: at most ten years per request keeps one answer to a few MB. */
+#define STATS_MAX_MONTHS 120
+
+typedef struct limit_entry {
+	char key[72];
+	int64_t window_start_us; /* 0 = free slot */
+	int count;
+} limit_entry;
+
+struct app_http {
+	limit_entry addr[LIMIT_SLOTS];
+	limit_entry user[LIMIT_SLOTS];
+};
+
+void app_http_free(struct app_http *h)
+{
+	free(h);
+}
 
 static int respond(sig_http_response *resp, int status, const char *type, char *body)
 {
@@ -79,11 +118,533 @@ static char *metrics_text(sig_app *app)
 	return out;
 }
 
+/* ---- rate limits ---- */
+
+/* The entry for key, reset when its window has passed; a new key takes a free or expired
+ * slot, else the one whose window started longest ago. */
+static limit_entry *limit_find(limit_entry *table, const char *key, int64_t now)
+{
+	limit_entry *victim = &table[0];
+	for (int i = 0; i < LIMIT_SLOTS; i++) {
+		limit_entry *e = &table[i];
+		if (e->window_start_us && strcmp(e->key, key) == 0) {
+			if (now - e->window_start_us >= LOGIN_WINDOW_US) {
+				e->window_start_us = now;
+				e->count = 0;
+			}
+			return e;
+		}
+		if (!e->window_start_us || now - e->window_start_us >= LOGIN_WINDOW_US)
+			victim = e;
+		else if (victim->window_start_us && e->window_start_us < victim->window_start_us)
+			victim = e;
+	}
+	snprintf(victim->key, sizeof victim->key, "%s", key);
+	victim->window_start_us = now;
+	victim->count = 0;
+	return victim;
+}
+
+/* Seconds until e's window ends (at least 1). */
+static int limit_retry_after(const limit_entry *e, int64_t now)
+{
+	int64_t left = e->window_start_us + LOGIN_WINDOW_US - now;
+	return left > 0 ? (int)((left + 999999) / 1000000) : 1;
+}
+
+static void limit_refund(limit_entry *table, const char *key, int reset)
+{
+	for (int i = 0; i < LIMIT_SLOTS; i++) {
+		limit_entry *e = &table[i];
+		if (e->window_start_us && strcmp(e->key, key) == 0) {
+			if (reset)
+				e->count = 0;
+			else if (e->count > 0)
+				e->count--;
+			return;
+		}
+	}
+}
+
+/* ---- responses ---- */
+
+static int respond_json(sig_http_response *resp, int status, json_t *body)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+	json_decref(body);
+	if (!text)
+		return respond(resp, 500, "application/json", strdup("{\"error\":\"internal\"}"));
+	return respond(resp, status, "application/json", text);
+}
+
+static int respond_error(sig_http_response *resp, int status, const char *code, const char *message)
+{
+	return respond_json(resp, status,
+	                    json_pack("{s:s, s:s}", "error", code, "message", message));
+}
+
+/* Completes a pending request with an error. */
+static void complete_error(sig_http_pending *p, int status, const char *code, const char *message)
+{
+	sig_http_response r = {0};
+	respond_error(&r, status, code, message);
+	if (status == 503)
+		r.retry_after_s = 5;
+	sig_http_complete(p, &r);
+}
+
+/* ---- POST /api/login ---- */
+
+typedef struct login_job {
+	sig_app *app;
+	sig_http_pending *pending;
+	char ip[64];
+	char username[STORE_ID_MAX];
+	char shown[STORE_ID_MAX]; /* the username as log lines may show it */
+} login_job;
+
+/* A username typed by anyone goes into log lines: anything but plain printable ASCII
+ * without spaces or quotes becomes '?', so one line stays one record. */
+static const char *log_safe(const char *in, char *out, size_t cap)
+{
+	size_t n = 0;
+	for (; in[n] && n + 1 < cap; n++) {
+		unsigned char c = (unsigned char)in[n];
+		out[n] = c > 0x20 && c < 0x7f && c != '"' && c != '\\' ? (char)c : '?';
+	}
+	out[n] = '\0';
+	return out;
+}
+
+static void on_login(void *user, int err, const store_login *l)
+{
+	login_job *job = user;
+	struct app_http *h = job->app->http;
+	if (err == 0) {
+		limit_refund(h->user, job->username, 1);
+		limit_refund(h->addr, job->ip, 0);
+		LOG_INFO("http", "login user=%s ip=%s", job->shown, job->ip);
+		sig_http_response r = {0};
+		respond_json(
+		    &r, 200,
+		    json_pack("{s:s, s:s}", "token", l->token, "expires_at", l->expires_at));
+		sig_http_complete(job->pending, &r);
+	} else if (err > 0) {
+		LOG_WARN("http", "login refused user=%s ip=%s", job->shown, job->ip);
+		complete_error(job->pending, 401, "unauthorized", "wrong username or password");
+	} else {
+		limit_refund(h->user, job->username, 0);
+		limit_refund(h->addr, job->ip, 0);
+		complete_error(job->pending, 503, "unavailable", "the database is unavailable");
+	}
+	free(job);
+}
+
+static int api_login(sig_app *app, const char *body, size_t body_len, sig_http_response *resp)
+{
+	json_error_t jerr;
+	json_t *msg = body ? json_loadb(body, body_len, 0, &jerr) : NULL;
+	json_t *u = json_object_get(msg, "username"), *pw = json_object_get(msg, "password");
+	if (!json_is_object(msg) || !json_is_string(u) || !json_is_string(pw) ||
+	    json_string_length(u) == 0 || json_string_length(u) >= STORE_ID_MAX ||
+	    json_string_length(pw) == 0 || json_string_length(pw) > 1024) {
+		json_decref(msg);
+		return respond_error(resp, 400, "bad_request",
+		                     "expected {\"username\":\"…\",\"password\":\"…\"}");
+	}
+	if (!app->http && !(app->http = calloc(1, sizeof *app->http))) {
+		json_decref(msg);
+		return respond_error(resp, 500, "internal", "out of memory");
+	}
+	int64_t now = clock_mono_us();
+	const char *ip = resp->peer_ip ? resp->peer_ip : "unknown";
+	limit_entry *by_addr = limit_find(app->http->addr, ip, now);
+	limit_entry *by_user = limit_find(app->http->user, json_string_value(u), now);
+	limit_entry *full = by_addr->count >= LOGIN_MAX_PER_ADDR   ? by_addr
+	                    : by_user->count >= LOGIN_MAX_PER_USER ? by_user
+	                                                           : NULL;
+	if (full) {
+		char shown[STORE_ID_MAX];
+		LOG_WARN("http", "login rate limited user=%s ip=%s by=%s",
+		         log_safe(json_string_value(u), shown, sizeof shown), ip,
+		         full == by_addr ? "address" : "user");
+		json_decref(msg);
+		respond_error(resp, 429, "too_many", "too many login attempts; try again later");
+		resp->retry_after_s = limit_retry_after(full, now);
+		return 0;
+	}
+	login_job *job = calloc(1, sizeof *job);
+	if (!job) {
+		json_decref(msg);
+		return respond_error(resp, 500, "internal", "out of memory");
+	}
+	job->app = app;
+	job->pending = resp->pending;
+	snprintf(job->ip, sizeof job->ip, "%s", ip);
+	snprintf(job->username, sizeof job->username, "%s", json_string_value(u));
+	log_safe(job->username, job->shown, sizeof job->shown);
+	int rc =
+	    store_login_create(app->store, job->username, json_string_value(pw), on_login, job);
+	json_decref(msg);
+	if (rc != 0) {
+		free(job);
+		return respond_error(resp, 503, "unavailable", "the database is unavailable");
+	}
+	by_addr->count++;
+	by_user->count++;
+	return 1;
+}
+
+/* ---- GET /api/stats/monthly: parameters ---- */
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+	                              : -1;
+}
+
+/* Percent-decodes [src, src+len) into out (cap bytes, NUL-terminated). -1 when it does not
+ * fit, is malformed, or decodes to a control character. */
+static int url_decode(const char *src, size_t len, char *out, size_t cap)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		int c = (unsigned char)src[i];
+		if (c == '%') {
+			if (i + 2 >= len)
+				return -1;
+			int hi = hexval(src[i + 1]), lo = hexval(src[i + 2]);
+			if (hi < 0 || lo < 0)
+				return -1;
+			c = hi * 16 + lo;
+			i += 2;
+		} else if (c == '+') {
+			c = ' ';
+		}
+		if (c < 0x20 || c == 0x7f || n + 1 >= cap)
+			return -1;
+		out[n++] = (char)c;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+/* "YYYY-MM" with a month 1..12 and a year from 1900 on. */
+static int parse_month(const char *v, int *year, int *month)
+{
+	if (strlen(v) != 7 || v[4] != '-')
+		return -1;
+	for (int i = 0; i < 7; i++)
+		if (i != 4 && !isdigit((unsigned char)v[i]))
+			return -1;
+	*year = atoi(v);
+	*month = atoi(v + 5);
+	return *year >= 1900 && *month >= 1 && *month <= 12 ? 0 : -1;
+}
+
+/* by=branch,department,procedure in any order; empty = one total row per month. */
+static int parse_by(const char *v, store_stats_query *q)
+{
+	q->by_branch = q->by_department = q->by_procedure = 0;
+	while (*v) {
+		size_t n = strcspn(v, ",");
+		if (n == 6 && !strncmp(v, "branch", n))
+			q->by_branch = 1;
+		else if (n == 10 && !strncmp(v, "department", n))
+			q->by_department = 1;
+		else if (n == 9 && !strncmp(v, "procedure", n))
+			q->by_procedure = 1;
+		else
+			return -1;
+		v += n;
+		if (*v == ',' && *++v == '\0')
+			return -1; /* a trailing comma */
+	}
+	return 0;
+}
+
+typedef struct stats_params {
+	store_stats_query q;
+	int csv;
+	char from[8], to[8];
+} stats_params;
+
+/* Reads and checks the query string; on error writes a message for the 400 answer. */
+static int parse_stats_query(const char *query, stats_params *p, char *why, size_t cap)
+{
+	char seen_from = 0, seen_to = 0, seen_by = 0, seen_format = 0;
+	memset(p, 0, sizeof *p);
+	p->q.by_branch = p->q.by_department = p->q.by_procedure = 1;
+	for (const char *s = query ? query : ""; *s;) {
+		size_t n = strcspn(s, "&");
+		const char *eq = memchr(s, '=', n);
+		char name[16], value[64];
+		if (!eq || url_decode(s, (size_t)(eq - s), name, sizeof name) != 0 ||
+		    url_decode(eq + 1, n - (size_t)(eq - s) - 1, value, sizeof value) != 0) {
+			snprintf(why, cap, "malformed query string");
+			return -1;
+		}
+		char *seen = !strcmp(name, "from")     ? &seen_from
+		             : !strcmp(name, "to")     ? &seen_to
+		             : !strcmp(name, "by")     ? &seen_by
+		             : !strcmp(name, "format") ? &seen_format
+		                                       : NULL;
+		if (!seen) {
+			snprintf(why, cap, "unknown parameter \"%s\"", name);
+			return -1;
+		}
+		if ((*seen)++) {
+			snprintf(why, cap, "parameter \"%s\" given twice", name);
+			return -1;
+		}
+		if (!strcmp(name, "from") &&
+		    parse_month(value, &p->q.from_year, &p->q.from_month) == 0)
+			snprintf(p->from, sizeof p->from, "%.7s", value);
+		else if (!strcmp(name, "to") &&
+		         parse_month(value, &p->q.to_year, &p->q.to_month) == 0)
+			snprintf(p->to, sizeof p->to, "%.7s", value);
+		else if (!strcmp(name, "by") && parse_by(value, &p->q) == 0)
+			;
+		else if (!strcmp(name, "format") &&
+		         (!strcmp(value, "json") || !strcmp(value, "csv")))
+			p->csv = !strcmp(value, "csv");
+		else {
+			snprintf(why, cap, "bad value for \"%s\"%s", name,
+			         !strcmp(name, "by")       ? ": use branch, department, procedure"
+			         : !strcmp(name, "format") ? ": use json or csv"
+			                                   : ": use YYYY-MM");
+			return -1;
+		}
+		s += n;
+		if (*s == '&')
+			s++;
+	}
+	if (!seen_from || !seen_to) {
+		snprintf(why, cap, "from=YYYY-MM and to=YYYY-MM are required");
+		return -1;
+	}
+	int first = p->q.from_year * 12 + p->q.from_month - 1;
+	int last = p->q.to_year * 12 + p->q.to_month - 1;
+	if (first > last) {
+		snprintf(why, cap, "from is after to");
+		return -1;
+	}
+	if (last - first + 1 > STATS_MAX_MONTHS) {
+		snprintf(why, cap, "at most %d months per request", STATS_MAX_MONTHS);
+		return -1;
+	}
+	return 0;
+}
+
+/* The token of "Authorization: Bearer TOKEN", or NULL. */
+static const char *bearer_token(const char *authorization)
+{
+	if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
+		return NULL;
+	const char *t = authorization + 7;
+	while (*t == ' ')
+		t++;
+	size_t n = strlen(t);
+	return n > 0 && n < 256 ? t : NULL;
+}
+
+/* ---- GET /api/stats/monthly: answers ---- */
+
+static json_t *json_text_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *json_avg(double v)
+{
+	return isnan(v) ? json_null() : json_real(v);
+}
+
+static char *stats_json(const store_stats *st)
+{
+	json_t *rows = json_array();
+	for (int i = 0; rows && i < st->n_rows; i++) {
+		const store_stats_row *r = &st->rows[i];
+		json_t *o = json_pack(
+		    "{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:o, s:o, s:I, s:o}",
+		    "month", r->month, "branch", json_text_or_null(r->branch), "branch_name",
+		    json_text_or_null(r->branch_name), "department",
+		    json_text_or_null(r->department), "department_name",
+		    json_text_or_null(r->department_name), "procedure",
+		    json_text_or_null(r->procedure), "procedure_name",
+		    json_text_or_null(r->procedure_name), "visits", (json_int_t)r->visits, "legs",
+		    (json_int_t)r->legs, "answered", (json_int_t)r->answered, "abandoned",
+		    (json_int_t)r->abandoned, "avg_wait_s", json_avg(r->avg_wait_s), "avg_talk_s",
+		    json_avg(r->avg_talk_s), "onestop_visits", (json_int_t)r->onestop_visits,
+		    "avg_rating", json_avg(r->avg_rating));
+		if (!o || json_array_append_new(rows, o) != 0) {
+			json_decref(rows);
+			return NULL;
+		}
+	}
+	json_t *body = rows ? json_pack("{s:o}", "rows", rows) : NULL;
+	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+	json_decref(body);
+	return text;
+}
+
+/* One CSV field (RFC 4180): quoted when it holds a comma, quote or line break, with quotes
+ * doubled. Text that a spreadsheet would run as a formula (=, +, -, @ first) gets a leading
+ * apostrophe: names come from the directory, which is not meant to carry formulas. */
+static void csv_text(FILE *f, const char *s)
+{
+	if (!s)
+		return;
+	int formula = s[0] != '\0' && strchr("=+-@", s[0]) != NULL;
+	if (!formula && !strpbrk(s, ",\"\r\n")) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	if (formula)
+		fputc('\'', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void csv_avg(FILE *f, double v, int decimals)
+{
+	if (!isnan(v))
+		fprintf(f, "%.*f", decimals, v);
+}
+
+/* UTF-8 with a byte order mark, so that Excel opens the Japanese names correctly; CRLF line
+ * ends as RFC 4180 asks; the header row uses the JSON field names. */
+static char *stats_csv(const store_stats *st, size_t *len)
+{
+	char *out = NULL;
+	FILE *f = open_memstream(&out, len);
+	if (!f)
+		return NULL;
+	fputs("\xEF\xBB\xBF"
+	      "month,branch,branch_name,department,department_name,procedure,procedure_name,"
+	      "visits,legs,answered,abandoned,avg_wait_s,avg_talk_s,onestop_visits,avg_rating\r\n",
+	      f);
+	for (int i = 0; i < st->n_rows; i++) {
+		const store_stats_row *r = &st->rows[i];
+		const char *text[] = {r->month,         r->branch,          r->branch_name,
+		                      r->department,    r->department_name, r->procedure,
+		                      r->procedure_name};
+		for (size_t k = 0; k < sizeof text / sizeof text[0]; k++) {
+			csv_text(f, text[k]);
+			fputc(',', f);
+		}
+		fprintf(f, "%lld,%lld,%lld,%lld,", r->visits, r->legs, r->answered, r->abandoned);
+		csv_avg(f, r->avg_wait_s, 1);
+		fputc(',', f);
+		csv_avg(f, r->avg_talk_s, 1);
+		fprintf(f, ",%lld,", r->onestop_visits);
+		csv_avg(f, r->avg_rating, 2);
+		fputs("\r\n", f);
+	}
+	if (fclose(f) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+typedef struct stats_job {
+	sig_app *app;
+	sig_http_pending *pending;
+	stats_params p;
+} stats_job;
+
+static void on_stats(void *user, int err, const store_stats *st)
+{
+	stats_job *job = user;
+	if (err != 0) {
+		complete_error(job->pending, 503, "unavailable", "the database is unavailable");
+		free(job);
+		return;
+	}
+	sig_http_response r = {0};
+	char disposition[96];
+	if (job->p.csv) {
+		size_t len = 0;
+		char *csv = stats_csv(st, &len);
+		snprintf(disposition, sizeof disposition,
+		         "attachment; filename=\"madoguchi-stats-%s-%s.csv\"", job->p.from,
+		         job->p.to);
+		r.status = csv ? 200 : 500;
+		r.content_type = "text/csv; charset=utf-8";
+		r.content_disposition = csv ? disposition : NULL;
+		r.body = csv;
+		r.body_len = csv ? len : 0;
+	} else {
+		char *text = stats_json(st);
+		respond(&r, text ? 200 : 500, "application/json", text);
+	}
+	sig_http_complete(job->pending, &r);
+	free(job);
+}
+
+static void on_stats_auth(void *user, int err, const store_staff *st)
+{
+	stats_job *job = user;
+	if (err != 0 || !st->analyst) {
+		if (err < 0)
+			complete_error(job->pending, 503, "unavailable",
+			               "the database is unavailable");
+		else if (err > 0)
+			complete_error(job->pending, 401, "unauthorized",
+			               "unknown or expired token: log in again");
+		else
+			complete_error(job->pending, 403, "forbidden",
+			               "statistics need the analyst flag");
+		free(job);
+		return;
+	}
+	if (store_stats_monthly(job->app->store, &job->p.q, on_stats, job) != 0) {
+		complete_error(job->pending, 503, "unavailable", "the database is unavailable");
+		free(job);
+	}
+}
+
+static int api_stats(sig_app *app, const char *query, const char *authorization,
+                     sig_http_response *resp)
+{
+	const char *token = bearer_token(authorization);
+	if (!token)
+		return respond_error(
+		    resp, 401, "unauthorized",
+		    "Authorization: Bearer TOKEN (from POST /api/login) is required");
+	stats_job *job = calloc(1, sizeof *job);
+	if (!job)
+		return respond_error(resp, 500, "internal", "out of memory");
+	char why[96];
+	if (parse_stats_query(query, &job->p, why, sizeof why) != 0) {
+		free(job);
+		return respond_error(resp, 400, "bad_request", why);
+	}
+	job->app = app;
+	job->pending = resp->pending;
+	if (store_login_check(app->store, token, on_stats_auth, job) != 0) {
+		free(job);
+		return respond_error(resp, 401, "unauthorized", "malformed token");
+	}
+	return 1;
+}
+
+/* ---- routing ---- */
+
 int app_on_http(void *user, const char *method, const char *path, const char *query,
                 const char *authorization, const char *body, size_t body_len,
                 sig_http_response *resp)
 {
 	sig_app *app = user;
+	int is_get = strcmp(method, "GET") == 0;
 	if (strcmp(path, "/healthz") == 0) {
 		char *b = NULL;
 		if (asprintf(&b, "{\"status\":\"ok\",\"db\":\"%s\",\"spooled\":%d}",
@@ -94,5 +655,17 @@ int app_on_http(void *user, const char *method, const char *path, const char *qu
 	}
 	if (strcmp(path, "/metrics") == 0)
 		return respond(resp, 200, "text/plain; version=0.0.4", metrics_text(app));
-	return -1;
+	int login = strcmp(path, "/api/login") == 0;
+	int stats = strcmp(path, "/api/stats/monthly") == 0;
+	if (!login && !stats)
+		return -1;
+	if (login == is_get)
+		return respond_error(resp, 405, "method_not_allowed",
+		                     login ? "use POST" : "use GET");
+	if (!app->store || app->stopping) {
+		respond_error(resp, 503, "unavailable", "the server is shutting down");
+		return 0;
+	}
+	return login ? api_login(app, body, body_len, resp)
+	             : api_stats(app, query, authorization, resp);
 }
