@@ -3,27 +3,15 @@
 // move the resident on now (patch), skip or reorder the departments still to come, join the
 // room with camera and microphone or leave it, and finish the whole visit.
 
-import { applyI18n, setBilingual, t } from '../lib/i18n.js'
-import { RemoteMedia, partyLabel, resumePlayback } from '../lib/media.js'
-import { Session } from '../lib/session.js'
-
-const NOTICE_MS = 6000
-
-const $ = (sel) => document.querySelector(sel)
+import { applyI18n, t } from '../lib/i18n.js'
+import { partyLabel, resumePlayback } from '../lib/media.js'
+import { $, Notice, el, exposeTestHooks, pageRemoteMedia, showLost, showScreen } from '../lib/page.js'
+import { StaffLogin } from '../lib/staff_login.js'
 
 const ui = {
 	me: $('#me'),
 	logout: $('#logout'),
-	loginForm: $('#login-form'),
-	username: $('#username'),
-	password: $('#password'),
-	login: $('#login'),
-	loginError: $('#login-error'),
-	connectingText: $('#connecting-text'),
-	errorTitle: $('#error-title'),
-	errorDetail: $('#error-detail'),
 	errorRetry: $('#error-retry'),
-	notice: $('#notice'),
 	board: $('#board'),
 	boardEmpty: $('#board-empty'),
 	room: $('#room'),
@@ -39,69 +27,27 @@ const page = {
 	menus: [], // one-stop menus from hello, to name each visit's menu
 	visits: new Map(), // visit id -> VISIT (shared/PROTOCOL.md), in the order first seen
 	room: null, // the visit whose room this coordinator is in
-	noticeTimer: null,
 }
 
-const remote = new RemoteMedia({
-	mainVideo: $('#remote-video'),
-	mainAudio: $('#remote-audio'),
-	docVideo: $('#doc-video'),
-	docTile: $('#doc-tile'),
-	docLabel: $('#doc-label'),
-	slotAudio: $('#slot-audio'),
-	slotVideo: $('#slot-video'),
-	slotTile: $('#slot-tile'),
-	slotLabel: $('#slot-label'),
-})
+const remote = pageRemoteMedia()
 
 let session = null
+const notices = new Notice($('#notice'))
+const notice = (key, params) => notices.show(key, params)
 
-window.madoguchi = {
-	get client() {
-		return session?.client ?? null
-	},
-	get pc() {
-		return session?.pc ?? null
-	},
-	get state() {
-		return page.state
-	},
-	get self() {
-		return page.self
-	},
+exposeTestHooks({ session: () => session, page, remote }, {
 	get room() {
 		return page.room
 	},
 	get visits() {
 		return [...page.visits.values()]
 	},
-	get stats() {
-		return session?.stats ?? null
-	},
-	onScreen() {
-		return remote.onScreen()
-	},
-}
+})
 
 function show(screen, state = screen) {
-	for (const name of SCREENS) $(`#screen-${name}`).hidden = name !== screen
+	showScreen(SCREENS, screen, state)
 	ui.logout.hidden = screen === 'login'
 	page.state = state
-	document.body.dataset.state = state
-}
-
-function notice(key, params = {}) {
-	setBilingual(ui.notice, key, params)
-	ui.notice.hidden = false
-	clearTimeout(page.noticeTimer)
-	page.noticeTimer = setTimeout(() => (ui.notice.hidden = true), NOTICE_MS)
-}
-
-function el(tag, className, text) {
-	const e = document.createElement(tag)
-	if (className) e.className = className
-	if (text !== undefined) e.textContent = text
-	return e
 }
 
 function button(key, action, onClick, className = 'secondary') {
@@ -261,37 +207,14 @@ function onConnected(ev) {
 
 // --- Login and session --------------------------------------------------------------------
 
-function login(ev) {
-	ev.preventDefault()
-	const username = ui.username.value.trim()
-	const password = ui.password.value
-	if (!username || !password) {
-		loginError('desk.login_required')
-		return
-	}
-	remote.resume()
-	ui.loginError.hidden = true
-	ui.login.disabled = true
-	setBilingual(ui.connectingText, 'conn.connecting')
-	show('connecting')
-	session?.stop()
-	session = new Session({
-		hello: () => ({ role: 'staff', username, password }),
-		onClient: bindEvents,
-		onTrack: (role, track) => remote.attach(role, track),
-		onReady,
-		onLost,
-		onFatal,
-	})
-	session.start()
-}
-
-function loginError(key) {
-	setBilingual(ui.loginError, key)
-	ui.loginError.hidden = false
-	ui.login.disabled = false
-	show('login')
-}
+const staff = new StaffLogin({
+	show,
+	remote,
+	onSession: (s) => (session = s),
+	onClient: bindEvents,
+	onReady,
+	onLost,
+})
 
 async function onReady({ client, mids, reply, resumed }) {
 	page.departments = reply.departments ?? page.departments
@@ -300,10 +223,10 @@ async function onReady({ client, mids, reply, resumed }) {
 		page.self = reply.self ?? null
 		if (!(reply.flags ?? []).includes('coordinator')) {
 			session.stop()
-			loginError('coord.not_coordinator')
+			staff.refuse('coord.not_coordinator')
 			return
 		}
-		ui.password.value = ''
+		staff.clearPassword()
 		ui.me.textContent = partyLabel(page.self)
 		remote.setMids(mids)
 		const self = $('#self-video')
@@ -329,21 +252,7 @@ function onLost({ resuming }) {
 	if (resuming && page.state === 'board') return
 	page.visits.clear()
 	leftRoom()
-	setBilingual(ui.connectingText, 'conn.lost')
-	show('connecting', 'lost')
-}
-
-function onFatal(err) {
-	if (err.code === 'unauthorized') loginError('desk.login_failed')
-	else if (err.code === 'too_many') loginError('desk.too_many')
-	else {
-		const media = err.code === 'media'
-		setBilingual(ui.errorTitle, media ? 'media.failed' : 'error.generic')
-		setBilingual(ui.errorDetail, media ? 'media.failed_detail' : 'error.detail', {
-			detail: err.message || err.code,
-		})
-		show('error')
-	}
+	showLost(show)
 }
 
 function bindEvents(client) {
@@ -359,11 +268,10 @@ function bindEvents(client) {
 
 function main() {
 	applyI18n()
-	ui.loginForm.addEventListener('submit', login)
 	ui.logout.addEventListener('click', () => location.reload())
 	ui.errorRetry.addEventListener('click', () => location.reload())
 	show('login')
-	ui.username.focus()
+	staff.focus()
 }
 
 main()

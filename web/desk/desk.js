@@ -4,13 +4,10 @@
 // leg with an outcome and a procedure code.
 
 import { applyI18n, setBilingual, t } from '../lib/i18n.js'
-import { RemoteMedia, canvasDocumentTrack, partyLabel, resumePlayback, setDocumentTrack } from '../lib/media.js'
-import { Session } from '../lib/session.js'
+import { canvasDocumentTrack, partyLabel, resumePlayback, setDocumentTrack } from '../lib/media.js'
+import { $, Notice, el, exposeTestHooks, pageRemoteMedia, showLost, showScreen } from '../lib/page.js'
+import { StaffLogin } from '../lib/staff_login.js'
 import { Chime } from './chime.js'
-
-const NOTICE_MS = 6000
-
-const $ = (sel) => document.querySelector(sel)
 
 const ui = {
 	me: $('#me'),
@@ -18,18 +15,9 @@ const ui = {
 	available: $('button[data-action="available"]'),
 	away: $('button[data-action="away"]'),
 	logout: $('#logout'),
-	loginForm: $('#login-form'),
-	username: $('#username'),
-	password: $('#password'),
-	login: $('#login'),
-	loginError: $('#login-error'),
-	connectingText: $('#connecting-text'),
-	errorTitle: $('#error-title'),
-	errorDetail: $('#error-detail'),
 	errorRetry: $('#error-retry'),
 	waitingView: $('#waiting-view'),
 	presenceStatus: $('#presence-status'),
-	notice: $('#notice'),
 	callView: $('#call-view'),
 	callLabel: $('#call-label'),
 	outcome: $('#outcome'),
@@ -59,61 +47,27 @@ const page = {
 	queues: new Map(), // department -> queued visits, each with receivedAt
 	call: null, // {visit, department, primary} while in a call
 	accepting: null, // the visit whose accept is in flight
-	noticeTimer: null,
 	shareTrack: null, // the document track this desk sends while sharing
 }
 
-const remote = new RemoteMedia({
-	mainVideo: $('#remote-video'),
-	mainAudio: $('#remote-audio'),
-	docVideo: $('#doc-video'),
-	docTile: $('#doc-tile'),
-	docLabel: $('#doc-label'),
-	slotAudio: $('#slot-audio'),
-	slotVideo: $('#slot-video'),
-	slotTile: $('#slot-tile'),
-	slotLabel: $('#slot-label'),
-})
+const remote = pageRemoteMedia()
 
 const chime = new Chime()
 let session = null
+const notices = new Notice($('#notice'))
+const notice = (key, params) => notices.show(key, params)
 
-window.madoguchi = {
-	get client() {
-		return session?.client ?? null
-	},
-	get pc() {
-		return session?.pc ?? null
-	},
-	get state() {
-		return page.state
-	},
-	get self() {
-		return page.self
-	},
+exposeTestHooks({ session: () => session, page, remote }, {
 	get visit() {
 		return page.call?.visit ?? null
-	},
-	get mids() {
-		return session?.mids ?? null
 	},
 	get sharing() {
 		return page.shareTrack !== null
 	},
-	// Counters for tests: offersSent, negotiationNeeded, resumes, sessions, pcs.
-	get stats() {
-		return session?.stats ?? null
-	},
-	onScreen() {
-		return remote.onScreen()
-	},
-	dropSocket() {
-		session?.dropSocket()
-	},
-}
+})
 
-function show(screen, state) {
-	for (const name of SCREENS) $(`#screen-${name}`).hidden = name !== screen
+function show(screen, state = screen) {
+	showScreen(SCREENS, screen, state)
 	const loggedIn = screen === 'desk'
 	ui.presence.hidden = !loggedIn
 	ui.logout.hidden = screen === 'login'
@@ -139,13 +93,6 @@ function refreshDeskState() {
 	else setState(page.ringing.size > 0 ? 'ringing' : 'idle')
 }
 
-function notice(key, params = {}) {
-	setBilingual(ui.notice, key, params)
-	ui.notice.hidden = false
-	clearTimeout(page.noticeTimer)
-	page.noticeTimer = setTimeout(() => (ui.notice.hidden = true), NOTICE_MS)
-}
-
 function requestFailed(err) {
 	notice('desk.request_failed', { detail: err.code || err.message })
 }
@@ -164,13 +111,6 @@ function procedureName(deptId, procId) {
 function elapsed(receivedAt) {
 	const s = Math.max(0, Math.floor((performance.now() - receivedAt) / 1000))
 	return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`
-}
-
-function el(tag, className, text) {
-	const e = document.createElement(tag)
-	if (className) e.className = className
-	if (text !== undefined) e.textContent = text
-	return e
 }
 
 // --- Presence -----------------------------------------------------------------------------
@@ -506,46 +446,26 @@ function resetDesk() {
 	renderQueue()
 }
 
-function login(ev) {
-	ev.preventDefault()
-	const username = ui.username.value.trim()
-	const password = ui.password.value
-	if (!username || !password) {
-		loginError('desk.login_required')
-		return
-	}
-	chime.unlock() // the click is the user gesture WebAudio needs
-	remote.resume()
-	ui.loginError.hidden = true
-	ui.login.disabled = true
-	setBilingual(ui.connectingText, 'conn.connecting')
-	show('connecting', 'connecting')
-	resetDesk()
-	session?.stop()
-	session = new Session({
-		hello: () => ({ role: 'staff', username, password }),
-		onClient: bindEvents,
-		onTrack: (role, track) => remote.attach(role, track),
-		onReady,
-		onLost,
-		onFatal,
-	})
-	session.start()
-}
-
-function loginError(key) {
-	setBilingual(ui.loginError, key)
-	ui.loginError.hidden = false
-	ui.login.disabled = false
-	show('login', 'login')
-}
+const staff = new StaffLogin({
+	show,
+	remote,
+	onSubmit: () => {
+		chime.unlock() // the click is the user gesture WebAudio needs
+		resetDesk()
+	},
+	onSession: (s) => (session = s),
+	onClient: bindEvents,
+	onReady,
+	onLost,
+	onFatal: resetDesk,
+})
 
 async function onReady({ client, mids, reply, resumed }) {
 	page.departments = reply.departments ?? page.departments
 	// A resumed session kept its call, rings and queue; only a fresh one starts over.
 	if (resumed && ['idle', 'ringing', 'in_call'].includes(page.state)) return
 	page.self = reply.self ?? null
-	ui.password.value = ''
+	staff.clearPassword()
 	ui.me.textContent = partyLabel(page.self)
 	remote.setMids(mids)
 	for (const v of [$('#self-video'), $('#preview-big')]) {
@@ -568,22 +488,7 @@ async function onReady({ client, mids, reply, resumed }) {
 function onLost({ resuming }) {
 	if (resuming && page.state !== 'connecting' && page.state !== 'lost') return
 	resetDesk()
-	setBilingual(ui.connectingText, 'conn.lost')
-	show('connecting', 'lost')
-}
-
-function onFatal(err) {
-	resetDesk()
-	if (err.code === 'unauthorized') loginError('desk.login_failed')
-	else if (err.code === 'too_many') loginError('desk.too_many')
-	else {
-		const media = err.code === 'media'
-		setBilingual(ui.errorTitle, media ? 'media.failed' : 'error.generic')
-		setBilingual(ui.errorDetail, media ? 'media.failed_detail' : 'error.detail', {
-			detail: err.message || err.code,
-		})
-		show('error', 'error')
-	}
+	showLost(show)
 }
 
 function bindEvents(client) {
@@ -601,7 +506,6 @@ function bindEvents(client) {
 
 function main() {
 	applyI18n()
-	ui.loginForm.addEventListener('submit', login)
 	ui.available.addEventListener('click', () => setPresence('available'))
 	ui.away.addEventListener('click', () => setPresence('away'))
 	ui.end.addEventListener('click', endCall)
@@ -612,15 +516,15 @@ function main() {
 	ui.share.addEventListener('click', toggleShare)
 	ui.logout.addEventListener('click', () => location.reload())
 	ui.errorRetry.addEventListener('click', () => {
-		show('connecting', 'connecting')
+		show('connecting')
 		session?.start()
 	})
 	ui.procedure.replaceChildren(el('option', '', t('desk.procedure_none')))
 	renderRinging()
 	renderQueue()
 	setInterval(tick, 1000)
-	show('login', 'login')
-	ui.username.focus()
+	show('login')
+	staff.focus()
 }
 
 main()

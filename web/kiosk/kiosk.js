@@ -4,14 +4,20 @@
 // resident never operates anything during the call; clerks and coordinators move the visit.
 
 import { applyI18n, setBilingual } from '../lib/i18n.js'
-import { RemoteMedia, partyLabel, resumePlayback } from '../lib/media.js'
-import { Session } from '../lib/session.js'
+import { partyLabel, resumePlayback } from '../lib/media.js'
+import {
+	$,
+	exposeTestHooks,
+	newSession,
+	pageRemoteMedia,
+	showError as showErrorScreen,
+	showLost,
+	showScreen,
+} from '../lib/page.js'
 
 const TOKEN_KEY = 'madoguchi.kiosk.token'
 const ENDED_SCREEN_MS = 8000
 const RATED_SCREEN_MS = 3000
-
-const $ = (sel) => document.querySelector(sel)
 
 const ui = {
 	departments: $('#departments'),
@@ -32,8 +38,6 @@ const ui = {
 	endedTitle: $('#ended-title'),
 	endedDetail: $('#ended-detail'),
 	rating: $('#rating'),
-	errorTitle: $('#error-title'),
-	errorDetail: $('#error-detail'),
 	errorRetry: $('#error-retry'),
 }
 
@@ -62,34 +66,11 @@ const page = {
 	endedTimer: null,
 }
 
-const remote = new RemoteMedia({
-	mainVideo: $('#remote-video'),
-	mainAudio: ui.remoteAudio,
-	docVideo: $('#doc-video'),
-	docTile: $('#doc-tile'),
-	docLabel: $('#doc-label'),
-	root: $('#screen-call'),
-	slotAudio: $('#slot-audio'),
-	slotVideo: $('#slot-video'),
-	slotTile: $('#slot-tile'),
-	slotLabel: $('#slot-label'),
-})
+const remote = pageRemoteMedia({ root: $('#screen-call') })
 
 let session = null
 
-window.madoguchi = {
-	get client() {
-		return session?.client ?? null
-	},
-	get pc() {
-		return session?.pc ?? null
-	},
-	get state() {
-		return page.state
-	},
-	get self() {
-		return page.self
-	},
+exposeTestHooks({ session: () => session, page, remote }, {
 	// The last queued event, for tests: {visit, department, position, estimated_wait_s}.
 	get lastQueued() {
 		return page.lastQueued
@@ -97,33 +78,16 @@ window.madoguchi = {
 	get visit() {
 		return page.visit
 	},
-	get mids() {
-		return session?.mids ?? null
-	},
-	// Counters for tests: offersSent, negotiationNeeded, resumes, sessions, pcs.
-	get stats() {
-		return session?.stats ?? null
-	},
-	// Who feeds each received video now, as the server's slots events say.
-	onScreen() {
-		return remote.onScreen()
-	},
-	dropSocket() {
-		session?.dropSocket()
-	},
-}
+})
 
 function show(screen, state = SCREENS[screen]) {
-	for (const name of Object.keys(SCREENS)) $(`#screen-${name}`).hidden = name !== screen
+	showScreen(Object.keys(SCREENS), screen, state)
 	page.state = state
-	document.body.dataset.state = state
 }
 
 function showError(titleKey, detailKey, params = {}, retry = false) {
-	setBilingual(ui.errorTitle, titleKey)
-	setBilingual(ui.errorDetail, detailKey, params)
 	ui.errorRetry.hidden = !retry
-	show('error')
+	showErrorScreen(show, titleKey, detailKey, params)
 }
 
 // --- Device token -------------------------------------------------------------------------
@@ -447,8 +411,7 @@ function onLost({ resuming }) {
 	ui.reconnecting.hidden = true
 	clearTimeout(page.endedTimer)
 	remote.reset()
-	setBilingual($('#connecting-text'), 'conn.lost')
-	show('connecting', 'lost')
+	showLost(show)
 }
 
 function onFatal(err) {
@@ -485,10 +448,10 @@ function main() {
 		return
 	}
 	show('connecting')
-	session = new Session({
+	session = newSession({
 		hello: () => ({ role: 'kiosk', token }),
+		remote,
 		onClient: bindEvents,
-		onTrack: (role, track) => remote.attach(role, track),
 		onReady,
 		onLost,
 		onFatal,

@@ -1,0 +1,88 @@
+// The staff login shared by the desk and the coordinator pages: the form (#login-form with
+// #username, #password, #login and #login-error), the connecting screen while the session
+// starts, and what a fatal session error shows (the form again for a refused login, the
+// error screen otherwise).
+
+import { setBilingual } from './i18n.js'
+import { $, newSession, showError } from './page.js'
+
+export class StaffLogin {
+	#opts
+	#form = {
+		form: $('#login-form'),
+		username: $('#username'),
+		password: $('#password'),
+		login: $('#login'),
+		error: $('#login-error'),
+	}
+
+	// opts:
+	//   show(screen, state): the page's screen switch
+	//   remote: the page's RemoteMedia (its audio may play once the user has clicked)
+	//   onSubmit(): page work at the moment of a valid submit (still in the user gesture)
+	//   onSession(session): the new session, before it connects
+	//   onClient, onReady, onLost: as for Session
+	//   onFatal(err): page clean-up before the login form or the error screen shows
+	constructor(opts) {
+		this.#opts = opts
+		this.session = null
+		this.#form.form.addEventListener('submit', (ev) => this.#submit(ev))
+	}
+
+	focus() {
+		this.#form.username.focus()
+	}
+
+	// Once the server has accepted the password, it need not stay in the form.
+	clearPassword() {
+		this.#form.password.value = ''
+	}
+
+	// Back to the form with a message, e.g. 'desk.login_failed'.
+	refuse(key) {
+		setBilingual(this.#form.error, key)
+		this.#form.error.hidden = false
+		this.#form.login.disabled = false
+		this.#opts.show('login')
+	}
+
+	#submit(ev) {
+		ev.preventDefault()
+		const f = this.#form
+		const username = f.username.value.trim()
+		const password = f.password.value
+		if (!username || !password) {
+			this.refuse('desk.login_required')
+			return
+		}
+		const o = this.#opts
+		o.remote.resume()
+		f.error.hidden = true
+		f.login.disabled = true
+		setBilingual($('#connecting-text'), 'conn.connecting')
+		o.show('connecting')
+		o.onSubmit?.()
+		this.session?.stop()
+		this.session = newSession({
+			hello: () => ({ role: 'staff', username, password }),
+			remote: o.remote,
+			onClient: o.onClient,
+			onReady: o.onReady,
+			onLost: o.onLost,
+			onFatal: (err) => this.#fatal(err),
+		})
+		o.onSession?.(this.session)
+		this.session.start()
+	}
+
+	#fatal(err) {
+		this.#opts.onFatal?.(err)
+		if (err.code === 'unauthorized') this.refuse('desk.login_failed')
+		else if (err.code === 'too_many') this.refuse('desk.too_many')
+		else {
+			const media = err.code === 'media'
+			showError(this.#opts.show, media ? 'media.failed' : 'error.generic',
+				media ? 'media.failed_detail' : 'error.detail', { detail: err.message || err.code })
+		}
+	}
+}
