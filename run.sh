@@ -124,6 +124,9 @@ host=localhost
 		printf '   %-10s password %-15s (%s: %s%s)\n' "$user" "$pass" "$name" "$depts" "$extra"
 	done <var/demo.txt
 	echo
+	echo " Coordinator (ワンストップ窓口): https://$host:$port/coordinator/  (tanaka)"
+	echo " Statistics (利用統計):          https://$host:$port/stats/        (tanaka)"
+	echo
 	echo " The certificate is self-signed: accept the browser's warning once."
 	echo "==================================================================="
 	echo
