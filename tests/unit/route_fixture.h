@@ -15,6 +15,16 @@
 
 #define SEC 1000000LL /* now_us per second */
 
+/* Index of id in the first n entries of ids, or -1: the randomized tests' models keep their
+ * visit and leg ids in such arrays. */
+static inline int id_index(const char (*ids)[ROUTE_UUID_LEN], int n, const char *id)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(ids[i], id) == 0)
+			return i;
+	return -1;
+}
+
 typedef struct fixture {
 	route *r;
 	int next_id;

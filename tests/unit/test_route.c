@@ -366,18 +366,12 @@ static uint32_t rnd(uint32_t n)
 
 static int visit_index(const model *m, const char *id)
 {
-	for (int i = 0; i < m->n_visits; i++)
-		if (strcmp(m->visit_id[i], id) == 0)
-			return i;
-	return -1;
+	return id_index((const char(*)[ROUTE_UUID_LEN])m->visit_id, m->n_visits, id);
 }
 
 static int leg_index(const model *m, const char *id)
 {
-	for (int i = 0; i < m->n_legs; i++)
-		if (strcmp(m->leg_id[i], id) == 0)
-			return i;
-	return -1;
+	return id_index((const char(*)[ROUTE_UUID_LEN])m->leg_id, m->n_legs, id);
 }
 
 static void violation(model *m, const char *what, int seed, int step)
