@@ -260,3 +260,60 @@ const char *rtp_strerror(int err)
 		return "unknown RTP error";
 	}
 }
+
+/* RFC 4588 section 4: the RTX payload starts with the original sequence number (OSN). */
+int rtx_wrap(const uint8_t *pkt, size_t len, uint8_t rtx_pt, uint32_t rtx_ssrc, uint16_t rtx_seq,
+             uint8_t *out, size_t cap)
+{
+	rtp_hdr h;
+	int rc = rtp_parse(pkt, len, &h);
+	if (rc < 0)
+		return rc;
+	if (!out)
+		return RTX_ERR_SPACE;
+	size_t n = h.header_len + 2 + h.payload_len;
+	if (n > cap || n > INT32_MAX)
+		return RTX_ERR_SPACE;
+	/* Payload first, then header and OSN: this order also works in place (out == pkt). */
+	memmove(out + h.header_len + 2, pkt + h.header_len, h.payload_len);
+	memmove(out, pkt, h.header_len);
+	out[0] &= (uint8_t)~0x20;
+	wr16(out + h.header_len, h.seq);
+	rtp_set_payload_type(out, rtx_pt);
+	rtp_set_ssrc(out, rtx_ssrc);
+	rtp_set_seq(out, rtx_seq);
+	return (int)n;
+}
+
+int rtx_unwrap(uint8_t *pkt, size_t *len, uint8_t orig_pt, uint32_t orig_ssrc)
+{
+	if (!len)
+		return RTP_ERR_SHORT;
+	rtp_hdr h;
+	int rc = rtp_parse(pkt, *len, &h);
+	if (rc < 0)
+		return rc;
+	if (h.payload_len == 0 && h.padding_len > 0)
+		return RTX_ERR_PROBE;
+	if (h.payload_len < 2)
+		return RTP_ERR_SHORT;
+	uint16_t osn = rd16(pkt + h.header_len);
+	memmove(pkt + h.header_len, pkt + h.header_len + 2, *len - h.header_len - 2);
+	*len -= 2;
+	rtp_set_seq(pkt, osn);
+	rtp_set_payload_type(pkt, orig_pt);
+	rtp_set_ssrc(pkt, orig_ssrc);
+	return 0;
+}
+
+const char *rtx_strerror(int err)
+{
+	switch (err) {
+	case RTX_ERR_SPACE:
+		return "RTX output buffer too small";
+	case RTX_ERR_PROBE:
+		return "padding-only RTX packet";
+	default:
+		return rtp_strerror(err);
+	}
+}

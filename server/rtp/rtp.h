@@ -78,4 +78,29 @@ int h264_is_keyframe(const uint8_t *payload, size_t len);
 
 const char *rtp_strerror(int err);
 
+/* RTX retransmission payload format (RFC 4588 section 4). */
+enum rtx_err {
+	RTX_ERR_SPACE = -5, /* output buffer too small */
+	RTX_ERR_PROBE = -6, /* padding only, no original seq: a bandwidth probe, not a resend */
+};
+
+/* Builds an RTX packet from a plain RTP packet: same header (marker, timestamp, CSRCs,
+ * header extensions) except PT = rtx_pt, SSRC = rtx_ssrc, seq = rtx_seq; the payload is the
+ * original seq (2 bytes) followed by the original payload. Padding of the original is
+ * dropped (P bit cleared). Returns the length written, a negative rtp_err when pkt does not
+ * parse, or RTX_ERR_SPACE when cap is too small. out may be pkt itself (cap >= len + 2). */
+int rtx_wrap(const uint8_t *pkt, size_t len, uint8_t rtx_pt, uint32_t rtx_ssrc, uint16_t rtx_seq,
+             uint8_t *out, size_t cap);
+
+/* Turns an RTX packet back into the original in place: reads the original seq, moves the
+ * rest of the packet down by 2 bytes (padding, if any, is kept), sets seq, PT = orig_pt and
+ * SSRC = orig_ssrc, and updates *len. Returns 0, a negative rtp_err when it does not parse,
+ * RTP_ERR_SHORT when the payload has fewer than 2 bytes, or RTX_ERR_PROBE for a padding-only
+ * packet (Chromium probes bandwidth that way on the RTX stream; count and drop it). The
+ * packet is untouched on error. */
+int rtx_unwrap(uint8_t *pkt, size_t *len, uint8_t orig_pt, uint32_t orig_ssrc);
+
+/* Like rtp_strerror, also knowing the rtx_err codes. */
+const char *rtx_strerror(int err);
+
 #endif

@@ -271,6 +271,126 @@ static void test_h264(void)
 	CHECK(!h264_is_keyframe(fu_start, 1));
 }
 
+/* RTX (RFC 4588): wrap/unwrap round trips with CSRCs and extensions, padding, in-place use,
+ * the padding-only probe, malformed input, and a seeded random run. */
+static void test_rtx(void)
+{
+	uint8_t out[64], back[64];
+	rtp_hdr h;
+	int n = rtx_wrap(pkt_one_byte, sizeof pkt_one_byte, 97, 0x55667788, 7, out, sizeof out);
+	CHECK_EQ_INT(n, (int)sizeof pkt_one_byte + 2);
+	CHECK_EQ_INT(rtp_parse(out, (size_t)n, &h), 0);
+	CHECK_EQ_INT(h.payload_type, 97);
+	CHECK_EQ_INT(h.seq, 7);
+	CHECK_EQ_INT(h.ssrc, 0x55667788);
+	CHECK_EQ_INT(h.marker, 1);
+	CHECK_EQ_INT(h.timestamp, 0xdeadbeefu);
+	CHECK_EQ_INT(h.csrc_count, 2);
+	CHECK_EQ_INT(h.header_len, 36);
+	CHECK(memcmp(out + 12, pkt_one_byte + 12, 24) == 0); /* CSRCs and extensions copied */
+	CHECK_EQ_INT(out[36], 0x12);                         /* original seq */
+	CHECK_EQ_INT(out[37], 0x34);
+	CHECK(memcmp(out + 38, pkt_one_byte + 36, 4) == 0);
+	/* Unwrapping restores the original exactly. */
+	size_t len = (size_t)n;
+	memcpy(back, out, len);
+	CHECK_EQ_INT(rtx_unwrap(back, &len, 96, 0x01020304), 0);
+	CHECK_EQ_INT(len, sizeof pkt_one_byte);
+	CHECK(memcmp(back, pkt_one_byte, sizeof pkt_one_byte) == 0);
+	/* Output too small by one byte; exactly enough. */
+	CHECK_EQ_INT(rtx_wrap(pkt_one_byte, sizeof pkt_one_byte, 97, 1, 7, out, 41), RTX_ERR_SPACE);
+	CHECK_EQ_INT(rtx_wrap(pkt_one_byte, sizeof pkt_one_byte, 97, 1, 7, out, 42), 42);
+	CHECK_EQ_INT(rtx_wrap(pkt_one_byte, sizeof pkt_one_byte, 97, 1, 7, NULL, 64),
+	             RTX_ERR_SPACE);
+	/* In place. */
+	n = rtx_wrap(pkt_one_byte, sizeof pkt_one_byte, 97, 0x55667788, 7, out, sizeof out);
+	memcpy(back, pkt_one_byte, sizeof pkt_one_byte);
+	CHECK_EQ_INT(rtx_wrap(back, sizeof pkt_one_byte, 97, 0x55667788, 7, back, sizeof back), n);
+	CHECK(memcmp(back, out, (size_t)n) == 0);
+	/* Malformed originals are refused with the parse error. */
+	CHECK_EQ_INT(rtx_wrap(pkt_one_byte, 11, 97, 1, 7, out, sizeof out), RTP_ERR_SHORT);
+	CHECK_EQ_INT(rtx_wrap(pkt_one_byte, 30, 97, 1, 7, out, sizeof out), RTP_ERR_EXT);
+
+	/* The original's padding is dropped (P cleared). */
+	const uint8_t padded[] = {0xa0, 0x60, 0, 9, 0, 0, 0, 0, 0, 0, 0, 1, 0xaa, 0xbb, 0, 0, 0, 3};
+	n = rtx_wrap(padded, sizeof padded, 97, 2, 8, out, sizeof out);
+	CHECK_EQ_INT(n, 12 + 2 + 3);
+	CHECK_EQ_INT(out[0], 0x80);
+	CHECK_EQ_INT(rtp_parse(out, (size_t)n, &h), 0);
+	CHECK_EQ_INT(h.payload_len, 5);
+	/* An RTX packet that carries padding itself keeps it through unwrap. */
+	const uint8_t rtx_padded[] = {0xa0, 0x61, 0, 5,    0,    0,    0,    0, 0,
+	                              0,    0,    2, 0x00, 0x09, 0xaa, 0xbb, 0, 2};
+	memcpy(back, rtx_padded, sizeof rtx_padded);
+	len = sizeof rtx_padded;
+	CHECK_EQ_INT(rtx_unwrap(back, &len, 96, 1), 0);
+	CHECK_EQ_INT(len, sizeof rtx_padded - 2);
+	CHECK_EQ_INT(rtp_parse(back, len, &h), 0);
+	CHECK_EQ_INT(h.seq, 9);
+	CHECK_EQ_INT(h.payload_type, 96);
+	CHECK_EQ_INT(h.ssrc, 1);
+	CHECK_EQ_INT(h.payload_len, 2);
+	CHECK_EQ_INT(h.padding_len, 2);
+	CHECK_EQ_INT(back[12], 0xaa);
+
+	/* A padding-only probe, a one-byte payload and an empty payload; all left untouched. */
+	const uint8_t probe[] = {0xa0, 0x61, 0, 5, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 4};
+	memcpy(back, probe, sizeof probe);
+	len = sizeof probe;
+	CHECK_EQ_INT(rtx_unwrap(back, &len, 96, 1), RTX_ERR_PROBE);
+	CHECK_EQ_INT(len, sizeof probe);
+	CHECK(memcmp(back, probe, sizeof probe) == 0);
+	const uint8_t one[] = {0x80, 0x61, 0, 5, 0, 0, 0, 0, 0, 0, 0, 2, 0x12};
+	len = sizeof one;
+	memcpy(back, one, len);
+	CHECK_EQ_INT(rtx_unwrap(back, &len, 96, 1), RTP_ERR_SHORT);
+	len = 12;
+	CHECK_EQ_INT(rtx_unwrap(back, &len, 96, 1), RTP_ERR_SHORT);
+	CHECK(memcmp(back, one, sizeof one) == 0);
+	back[0] = 0x40;
+	len = sizeof one;
+	CHECK_EQ_INT(rtx_unwrap(back, &len, 96, 1), RTP_ERR_VERSION);
+	CHECK_EQ_INT(rtx_unwrap(back, NULL, 96, 1), RTP_ERR_SHORT);
+	CHECK_EQ_STR(rtx_strerror(RTX_ERR_PROBE), "padding-only RTX packet");
+	CHECK_EQ_STR(rtx_strerror(RTP_ERR_SHORT), rtp_strerror(RTP_ERR_SHORT));
+
+	/* Random bytes (version 2 mostly): no crash; whatever parses round-trips. */
+	uint64_t st = 0x1bd11bdaa9fc1a22ull;
+	int bad = 0;
+	for (int op = 0; op < 200000 && !bad; op++) {
+		uint8_t pkt[48], w[64];
+		st = st * 6364136223846793005ull + 1442695040888963407ull;
+		size_t plen = (size_t)(st >> 33) % sizeof pkt;
+		for (size_t i = 0; i < plen; i++) {
+			st = st * 6364136223846793005ull + 1442695040888963407ull;
+			pkt[i] = (uint8_t)(st >> 40);
+		}
+		if (plen > 0)
+			pkt[0] = (uint8_t)((pkt[0] & 0x3f) | 0x80);
+		if (plen > 0 && (st >> 20) % 2)
+			pkt[0] &= 0xe0; /* often no CSRCs, so more packets parse */
+		rtp_hdr oh;
+		int prc = rtp_parse(pkt, plen, &oh);
+		int wn = rtx_wrap(pkt, plen, 97, 3, 4, w, sizeof w);
+		if (prc < 0 ? wn != prc : wn != (int)(oh.header_len + 2 + oh.payload_len))
+			bad = 1;
+		if (wn > 0) {
+			size_t wl = (size_t)wn;
+			int urc = rtx_unwrap(w, &wl, oh.payload_type, oh.ssrc);
+			if (urc != 0 || wl != oh.header_len + oh.payload_len ||
+			    memcmp(w + 1, pkt + 1, wl - 1) != 0 || (w[0] | 0x20) != (pkt[0] | 0x20))
+				bad = 2;
+		}
+		size_t ul = plen;
+		int urc = rtx_unwrap(pkt, &ul, 96, 5);
+		if ((urc == 0) != (ul == plen - 2 && plen >= 14))
+			bad = 3;
+		if (bad)
+			fprintf(stderr, "rtx random: op %d failed invariant %d\n", op, bad);
+	}
+	CHECK_EQ_INT(bad, 0);
+}
+
 int main(void)
 {
 	test_basic();
@@ -280,5 +400,6 @@ int main(void)
 	test_setters();
 	test_vp8();
 	test_h264();
+	test_rtx();
 	return check_done("rtp");
 }
