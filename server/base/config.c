@@ -16,6 +16,7 @@ void config_defaults(config *c)
 	snprintf(c->web_root, sizeof c->web_root, "web");
 	snprintf(c->media_bind, sizeof c->media_bind, "0.0.0.0");
 	c->media_port = 40000;
+	c->media_tcp = 1;
 	snprintf(c->db, sizeof c->db, "dbname=madoguchi");
 	snprintf(c->spool, sizeof c->spool, "var/spool/records.spool");
 	snprintf(c->log_level, sizeof c->log_level, "info");
@@ -38,6 +39,23 @@ static int set_port(int *dst, const char *v, int allow_zero)
 		return -2;
 	*dst = (int)n;
 	return 0;
+}
+
+static int set_bool(int *dst, const char *v)
+{
+	static const char *const yes[] = {"on", "true", "yes", "1"};
+	static const char *const no[] = {"off", "false", "no", "0"};
+	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+		if (strcmp(v, yes[i]) == 0) {
+			*dst = 1;
+			return 0;
+		}
+		if (strcmp(v, no[i]) == 0) {
+			*dst = 0;
+			return 0;
+		}
+	}
+	return -2;
 }
 
 static int add_ips(config *c, const char *v)
@@ -72,6 +90,8 @@ int config_set(config *c, const char *name, const char *value)
 		return set_port(&c->media_port, value, 1);
 	if (strcmp(name, "media-ip") == 0)
 		return add_ips(c, value);
+	if (strcmp(name, "media-tcp") == 0)
+		return set_bool(&c->media_tcp, value);
 	if (strcmp(name, "db") == 0)
 		return set_str(c->db, sizeof c->db, value);
 	if (strcmp(name, "spool") == 0)
@@ -117,6 +137,9 @@ int config_load_file(config *c, const char *path, char *err, size_t errlen)
 					r = json_is_string(ip) ? add_ips(c, json_string_value(ip))
 					                       : -2;
 			}
+		} else if (json_is_boolean(v)) {
+			/* Booleans go through the same parser as "--media-tcp off". */
+			r = config_set(c, key, json_is_true(v) ? "on" : "off");
 		} else if (json_is_string(v)) {
 			r = config_set(c, key, json_string_value(v));
 		} else if (json_is_integer(v)) {

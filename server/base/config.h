@@ -19,6 +19,7 @@ typedef struct config {
 	int media_port;                     /* 0 = any free port */
 	char media_ips[CONFIG_MAX_IPS][64]; /* addresses announced as ICE host candidates */
 	int n_media_ips;
+	int media_tcp; /* passive ICE-TCP on media_port (TCP) for networks that block UDP */
 	char db[CONFIG_PATH_MAX]; /* libpq conninfo */
 	char spool[CONFIG_PATH_MAX]; /* on-disk record spool, relative to the working directory */
 	char log_level[16];

@@ -86,6 +86,7 @@ void fwd_rewire(struct sfu *s)
 				slot->cur_ssrc = 0;
 				slot->wait_keyframe = slot->kind == SDP_KIND_VIDEO;
 				slot->keyframe_asked_us = 0;
+				vp8mung_switch(&slot->mung);
 			}
 			in_track *t = src ? fwd_track_by_role(src, role, slot->kind) : NULL;
 			if (t && t->n_sinks < TRACK_MAX_SINKS)
@@ -115,6 +116,7 @@ static void slot_restart(fwd_slot *slot, const rtp_hdr *h, int64_t now_us)
 	slot->seq_offset = (uint16_t)(out_seq - h->seq);
 	slot->ts_offset = out_ts - h->timestamp;
 	slot->cur_ssrc = h->ssrc;
+	slot->src_first_seq = h->seq;
 }
 
 /* Writes the outgoing header for slot into out; returns its length. Only the extensions
@@ -143,10 +145,10 @@ static size_t build_header(struct sfu_peer *from, struct sfu_peer *to, fwd_slot 
 		el += mid_len;
 	}
 	if (to->ext_twcc && to->ext_twcc < 15) {
-		uint16_t tseq = to->twcc_out_seq++;
+		/* The transport-wide number is stamped by send_rtp, also on retransmissions. */
 		ext[el++] = (uint8_t)(to->ext_twcc << 4 | 1);
-		ext[el++] = (uint8_t)(tseq >> 8);
-		ext[el++] = (uint8_t)tseq;
+		ext[el++] = 0;
+		ext[el++] = 0;
 	}
 	if (slot->kind == SDP_KIND_AUDIO && to->ext_audio_level && to->ext_audio_level < 15 &&
 	    from->ext_audio_level) {
@@ -170,6 +172,29 @@ static size_t build_header(struct sfu_peer *from, struct sfu_peer *to, fwd_slot 
 	return 16 + el;
 }
 
+/* Encrypts the plain RTP packet in s->tx_buf and sends it to `to`, first stamping the next
+ * transport-wide sequence number (the receiver's feedback on it drives its downlink
+ * estimate). */
+static void send_rtp(struct sfu_peer *to, size_t len, int64_t now_us)
+{
+	struct sfu *s = to->sfu;
+	uint8_t *out = s->tx_buf;
+	rtp_hdr h;
+	int stamped = 0;
+	uint16_t tseq = 0;
+	if (to->ext_twcc && rtp_parse(out, len, &h) == 0) {
+		tseq = to->twcc_out_seq;
+		stamped = rtp_set_twcc_seq(out, &h, (uint8_t)to->ext_twcc, tseq) == 0;
+		if (stamped)
+			to->twcc_out_seq++;
+	}
+	if (secure_protect_rtp(to->srtp, out, &len) != 0)
+		return;
+	if (stamped)
+		bwe_on_sent(&to->bwe, tseq, len, now_us);
+	transport_send(s, ice_dest(to), out, len);
+}
+
 void fwd_rtp(struct sfu_peer *from, in_track *t, uint8_t *pkt, const rtp_hdr *h, int64_t now_us)
 {
 	struct sfu *s = from->sfu;
@@ -177,11 +202,13 @@ void fwd_rtp(struct sfu_peer *from, in_track *t, uint8_t *pkt, const rtp_hdr *h,
 		return; /* padding-only bandwidth probes end here */
 	const uint8_t *payload = pkt + h->header_len;
 	int keyframe = t->kind == SDP_KIND_VIDEO && vp8_is_keyframe(payload, h->payload_len);
+	if (keyframe)
+		t->keyframe_asked_us = 0; /* the request in flight is answered */
 
 	for (int i = 0; i < t->n_sinks; i++) {
 		struct sfu_peer *to = t->sinks[i].peer;
 		fwd_slot *slot = &to->out[t->sinks[i].slot];
-		if (!to->srtp || to->selected < 0)
+		if (!to->srtp || !ice_dest(to))
 			continue;
 		if (slot->wait_keyframe) {
 			if (!keyframe) {
@@ -192,18 +219,60 @@ void fwd_rtp(struct sfu_peer *from, in_track *t, uint8_t *pkt, const rtp_hdr *h,
 		}
 		if (slot->cur_ssrc != h->ssrc)
 			slot_restart(slot, h, now_us);
+		else if ((int16_t)(h->seq - slot->src_first_seq) < 0)
+			continue; /* a late retransmission from before this source started here */
 		uint8_t *out = s->tx_buf;
 		size_t hl = build_header(from, to, slot, pkt, h, out);
 		if (hl + h->payload_len > SFU_PACKET_MAX)
 			continue;
 		memcpy(out + hl, payload, h->payload_len);
 		size_t len = hl + h->payload_len;
+		if (slot->kind == SDP_KIND_VIDEO) {
+			vp8mung_apply(&slot->mung, out + hl, h->payload_len);
+			if (!slot->cache)
+				slot->cache = pktcache_new(RTX_CACHE_PACKETS, SFU_PACKET_MAX);
+			if (slot->cache)
+				pktcache_put(slot->cache, (uint16_t)(h->seq + slot->seq_offset),
+				             out, len, now_us);
+		}
 		slot->last_send_us = now_us;
-		if (secure_protect_rtp(to->srtp, out, &len) != 0)
-			continue;
-		transport_send(s, (const struct sockaddr *)&to->addrs[to->selected], out, len);
+		slot->packets_sent++;
+		slot->octets_sent += (uint32_t)h->payload_len;
+		send_rtp(to, len, now_us);
 		s->stats.rtp_forwarded++;
 	}
+}
+
+void fwd_retransmit(struct sfu_peer *to, fwd_slot *slot, uint16_t seq, int64_t now_us)
+{
+	struct sfu *s = to->sfu;
+	if (!to->srtp || !ice_dest(to))
+		return;
+	int64_t rtt = fb_rtt_us(to);
+	size_t len = 0;
+	/* A NACK repeated within half a round trip is a duplicate of one already answered. */
+	const uint8_t *pkt = slot->cache ? pktcache_get(slot->cache, seq, now_us,
+	                                                pktcache_age_for_rtt(rtt), rtt / 2, &len)
+	                                 : NULL;
+	if (!pkt) {
+		s->stats.rtx_cache_miss++;
+		return;
+	}
+	uint8_t *out = s->tx_buf;
+	if (slot->rtx_ssrc) {
+		int n = rtx_wrap(pkt, len, (uint8_t)slot->rtx_pt, slot->rtx_ssrc, slot->rtx_seq,
+		                 out, SFU_PACKET_MAX);
+		if (n < 0) {
+			s->stats.rtx_cache_miss++;
+			return;
+		}
+		slot->rtx_seq++;
+		len = (size_t)n;
+	} else {
+		memcpy(out, pkt, len);
+	}
+	send_rtp(to, len, now_us);
+	s->stats.rtx_sent++;
 }
 
 void fwd_tick(struct sfu_peer *p, int64_t now_us)
@@ -216,8 +285,8 @@ void fwd_tick(struct sfu_peer *p, int64_t now_us)
 		    now_us - slot->keyframe_asked_us < KEYFRAME_RETRY_US)
 			continue;
 		slot->keyframe_asked_us = now_us;
-		peer_request_keyframe(
-		    slot->source, fwd_track_by_role(slot->source, slot->source_role, slot->kind),
-		    now_us);
+		fb_request_keyframe(slot->source,
+		                    fwd_track_by_role(slot->source, slot->source_role, slot->kind),
+		                    now_us);
 	}
 }

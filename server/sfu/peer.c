@@ -6,115 +6,18 @@
 #include "base/rand.h"
 #include "rtp/rtcp.h"
 #include "rtp/rtp.h"
-#include "rtp/stun.h"
 #include "sfu/sfu_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int addr_equal(const struct sockaddr *a, const struct sockaddr_storage *b)
-{
-	if (a->sa_family != b->ss_family)
-		return 0;
-	if (a->sa_family == AF_INET) {
-		const struct sockaddr_in *x = (const struct sockaddr_in *)a;
-		const struct sockaddr_in *y = (const struct sockaddr_in *)b;
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (a->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a;
-		const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)b;
-		return x->sin6_port == y->sin6_port &&
-		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
-	}
-	return 0;
-}
-
-static size_t addr_len(const struct sockaddr *a)
-{
-	return a->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-}
-
-struct sfu_peer *peer_by_addr(struct sfu *s, const struct sockaddr *addr)
-{
-	for (struct sfu_peer *p = s->peers; p; p = p->next)
-		for (int i = 0; i < p->n_addrs; i++)
-			if (addr_equal(addr, &p->addrs[i]))
-				return p;
-	return NULL;
-}
-
-static const struct sockaddr *peer_dest(const struct sfu_peer *p)
-{
-	return p->selected >= 0 ? (const struct sockaddr *)&p->addrs[p->selected] : NULL;
-}
-
 static void dtls_send(void *user, const uint8_t *data, size_t len)
 {
 	struct sfu_peer *p = user;
-	const struct sockaddr *to = peer_dest(p);
+	const sfu_addr *to = ice_dest(p);
 	if (to)
 		transport_send(p->sfu, to, data, len);
-}
-
-/* Remembers an address that passed a check; returns its index. */
-static int peer_add_addr(struct sfu_peer *p, const struct sockaddr *from)
-{
-	for (int i = 0; i < p->n_addrs; i++)
-		if (addr_equal(from, &p->addrs[i]))
-			return i;
-	int i = p->n_addrs < PEER_MAX_ADDRS ? p->n_addrs++ : PEER_MAX_ADDRS - 1;
-	memset(&p->addrs[i], 0, sizeof p->addrs[i]);
-	memcpy(&p->addrs[i], from, addr_len(from));
-	return i;
-}
-
-void peer_on_stun(struct sfu *s, const uint8_t *buf, size_t len, const struct sockaddr *from)
-{
-	stun_msg m;
-	if (stun_parse(buf, len, &m) != 0) {
-		s->stats.stun_bad++;
-		return;
-	}
-	if (m.type != STUN_BINDING_REQUEST)
-		return; /* indications are keepalives; responses are not expected by ICE-lite */
-	s->stats.stun_requests++;
-	if (!m.username || !m.has_integrity) {
-		s->stats.stun_bad++;
-		return;
-	}
-	/* USERNAME is "<our ufrag>:<their ufrag>". */
-	const uint8_t *colon = memchr(m.username, ':', m.username_len);
-	size_t ufrag_len = colon ? (size_t)(colon - m.username) : m.username_len;
-	struct sfu_peer *p = NULL;
-	for (struct sfu_peer *q = s->peers; q; q = q->next)
-		if (q->negotiated && strlen(q->ufrag) == ufrag_len &&
-		    memcmp(q->ufrag, m.username, ufrag_len) == 0) {
-			p = q;
-			break;
-		}
-	if (!p ||
-	    stun_check_integrity(buf, len, &m, (const uint8_t *)p->pwd, strlen(p->pwd)) != 0 ||
-	    (m.has_fingerprint && stun_check_fingerprint(buf, len, &m) != 0)) {
-		s->stats.stun_bad++;
-		return;
-	}
-	uint8_t out[256];
-	ssize_t n = stun_build_binding_success(out, sizeof out, m.txid, from,
-	                                       (const uint8_t *)p->pwd, strlen(p->pwd));
-	if (n > 0)
-		transport_send(s, from, out, (size_t)n);
-
-	int idx = peer_add_addr(p, from);
-	int was_selected = p->selected >= 0;
-	if (m.use_candidate || !was_selected)
-		p->selected = idx;
-	if (!was_selected) {
-		LOG_INFO("sfu", "ice connected peer=%s", p->label);
-		if (!p->dtls_server && p->dtls)
-			dtls_start(p->dtls);
-	}
 }
 
 void peer_on_dtls(struct sfu_peer *p, const uint8_t *buf, size_t len)
@@ -142,7 +45,7 @@ void peer_on_dtls(struct sfu_peer *p, const uint8_t *buf, size_t len)
 
 void peer_send_rtcp(struct sfu_peer *p, const uint8_t *rtcp, size_t len)
 {
-	const struct sockaddr *to = peer_dest(p);
+	const sfu_addr *to = ice_dest(p);
 	if (!p->srtp || !to || len > SFU_PACKET_MAX)
 		return;
 	uint8_t *buf = p->sfu->tx_buf;
@@ -152,52 +55,29 @@ void peer_send_rtcp(struct sfu_peer *p, const uint8_t *rtcp, size_t len)
 	transport_send(p->sfu, to, buf, len);
 }
 
-void peer_request_keyframe(struct sfu_peer *source, in_track *t, int64_t now_us)
+/* The track whose RTX stream (RFC 4588) ssrc is, if any. */
+static in_track *rtx_track(struct sfu_peer *p, uint32_t ssrc)
 {
-	if (!t || !t->ssrc || now_us - t->last_pli_us < PLI_MIN_INTERVAL_US)
-		return;
-	uint8_t pli[16];
-	int n = rtcp_build_pli(pli, sizeof pli, source->rtcp_ssrc, t->ssrc);
-	if (n <= 0)
-		return;
-	t->last_pli_us = now_us;
-	peer_send_rtcp(source, pli, (size_t)n);
-	source->sfu->stats.pli_sent++;
+	for (int i = 0; i < p->n_in; i++)
+		if (p->in[i].rtx_ssrc && p->in[i].rtx_ssrc == ssrc)
+			return &p->in[i];
+	return NULL;
 }
 
-/* A receiver asks for a keyframe on one of its slots: pass it to whoever feeds the slot. */
-static void on_keyframe_request(struct sfu_peer *p, uint32_t slot_ssrc, int64_t now_us)
+/* Turns a retransmission on t's RTX stream back into the packet it repeats. Padding-only
+ * RTX packets are the sender's bandwidth probes: counted and dropped. */
+static int unwrap_rtx(struct sfu_peer *p, in_track *t, uint8_t *buf, size_t *len, rtp_hdr *h)
 {
-	p->sfu->stats.pli_received++;
-	for (int i = 0; i < p->n_out; i++) {
-		fwd_slot *slot = &p->out[i];
-		if (slot->out_ssrc != slot_ssrc || !slot->source)
-			continue;
-		peer_request_keyframe(
-		    slot->source,
-		    fwd_track_by_role(slot->source, slot->source_role, SDP_KIND_VIDEO), now_us);
+	struct sfu *s = p->sfu;
+	if (h->payload_len < 2 || t->rtx_pt < 0 || h->payload_type != t->rtx_pt) {
+		s->stats.rtp_probes++;
+		return -1;
 	}
-}
-
-static void on_rtcp(struct sfu_peer *p, const uint8_t *buf, size_t len, int64_t now_us)
-{
-	rtcp_iter it;
-	rtcp_pkt pkt;
-	rtcp_iter_init(&it, buf, len);
-	p->sfu->stats.rtcp_received++;
-	while (rtcp_next(&it, &pkt) == 1) {
-		if (pkt.pt == RTCP_PSFB && pkt.fmt == RTCP_FMT_PLI) {
-			on_keyframe_request(p, pkt.media_ssrc, now_us);
-		} else if (pkt.pt == RTCP_PSFB && pkt.fmt == RTCP_FMT_FIR) {
-			uint32_t ssrcs[4];
-			uint8_t seqnrs[4];
-			int n = rtcp_fir_entries(&pkt, ssrcs, seqnrs, 4);
-			for (int i = 0; i < n; i++)
-				on_keyframe_request(p, ssrcs[i], now_us);
-		}
-		/* Receiver reports, NACKs and transport-cc feedback about our own sending are
-		 * the next issue's work (loss repair and downlink estimation). */
+	if (rtx_unwrap(buf, len, (uint8_t)t->pt, t->ssrc) != 0 || rtp_parse(buf, *len, h) != 0) {
+		s->stats.rtp_dropped_unknown++;
+		return -1;
 	}
+	return 0;
 }
 
 static in_track *track_for_packet(struct sfu_peer *p, uint8_t *pkt, const rtp_hdr *h)
@@ -230,13 +110,13 @@ void peer_on_srtp(struct sfu_peer *p, uint8_t *buf, size_t len)
 		s->stats.rtp_dropped_unknown++;
 		return;
 	}
-	int64_t now = clock_mono_us();
+	int64_t now = sfu_now(s);
 	if (rtp_is_rtcp(buf, len)) {
 		if (secure_unprotect_rtcp(p->srtp, buf, &len) != 0) {
 			s->stats.srtp_unprotect_failures++;
 			return;
 		}
-		on_rtcp(p, buf, len, now);
+		fb_on_rtcp(p, buf, len, now);
 		return;
 	}
 	if (secure_unprotect_rtp(p->srtp, buf, &len) != 0) {
@@ -253,9 +133,18 @@ void peer_on_srtp(struct sfu_peer *p, uint8_t *buf, size_t len)
 		twcc_rec_add(&p->twcc, tseq, now);
 	in_track *t = track_for_packet(p, buf, &h);
 	if (!t) {
-		s->stats.rtp_dropped_unknown++; /* RTX and padding probes land here too */
-		return;
+		t = rtx_track(p, h.ssrc);
+		if (!t || unwrap_rtx(p, t, buf, &len, &h) != 0)
+			return;
 	}
+	int filled = nack_gen_on_packet(&t->nack, h.seq, now);
+	if (filled < 0) {
+		s->stats.rtp_duplicates++;
+		return; /* a retransmission of what already arrived */
+	}
+	if (filled > 0)
+		s->stats.rtx_received++;
+	rxstats_on_packet(&t->rx, h.seq, h.timestamp, now);
 	fwd_rtp(p, t, buf, &h, now);
 }
 
@@ -284,6 +173,7 @@ void peer_tick(struct sfu_peer *p, int64_t now_us)
 		}
 		p->twcc_sent_us = now_us;
 	}
+	fb_tick(p, now_us);
 	fwd_tick(p, now_us);
 }
 
@@ -296,11 +186,21 @@ void peer_reset_media(struct sfu_peer *p)
 	p->srtp = NULL;
 	p->n_addrs = 0;
 	p->selected = -1;
+	p->consent_us = 0;
+	p->consent_lost = 0;
 	p->negotiated = 0;
 	p->n_in = 0;
+	for (int i = 0; i < p->n_out; i++)
+		pktcache_free(p->out[i].cache);
 	p->n_out = 0;
 	memset(p->mids, 0, sizeof p->mids);
 	twcc_rec_init(&p->twcc);
+	bwe_init(&p->bwe, BWE_INITIAL_BPS);
+	p->bwe_ready = 0;
+	p->rtt_us = 0;
+	memset(p->sr_sent, 0, sizeof p->sr_sent);
+	p->rr_sent_us = p->remb_sent_us = p->remb_checked_us = 0;
+	p->remb_last_bps = 0;
 }
 
 static const char *const role_names[] = {"none", "mic", "camera", "document", "slot"};
@@ -349,8 +249,12 @@ static int peer_take_tracks(struct sfu_peer *p, const sdp_offer *o, const sfu_tr
 			t->role = role;
 			t->kind = m->kind;
 			t->ssrc = m->n_ssrc ? m->ssrc[0] : 0;
-			t->rtx_ssrc = m->rtx_ssrc;
+			t->rtx_ssrc = m->kind == SDP_KIND_VIDEO ? m->rtx_ssrc : 0;
 			t->pt = pt;
+			t->rtx_pt = m->kind == SDP_KIND_VIDEO ? m->pt_vp8_rtx : -1;
+			t->nack_ok = m->fb_nack;
+			nack_gen_init(&t->nack);
+			rxstats_init(&t->rx, m->kind == SDP_KIND_AUDIO ? 48000 : 90000);
 		}
 		if (m->dir == SDP_SENDRECV || m->dir == SDP_RECVONLY) {
 			fwd_slot *sl = &p->out[p->n_out++];
@@ -365,8 +269,17 @@ static int peer_take_tracks(struct sfu_peer *p, const sdp_offer *o, const sfu_tr
 			sl->pt = pt;
 			sl->clock_rate = m->kind == SDP_KIND_AUDIO ? 48000 : 90000;
 			sl->wait_keyframe = m->kind == SDP_KIND_VIDEO;
+			vp8mung_init(&sl->mung);
 			sdp_answer_media *am = &ap->media[i];
 			am->send_ssrc = sl->out_ssrc;
+			if (m->kind == SDP_KIND_VIDEO && m->pt_vp8_rtx >= 0 && m->fb_nack) {
+				do
+					sl->rtx_ssrc = rand_u32();
+				while (sl->rtx_ssrc == 0 || sl->rtx_ssrc == sl->out_ssrc);
+				sl->rtx_pt = m->pt_vp8_rtx;
+				sl->rtx_seq = (uint16_t)rand_u32();
+				am->send_rtx_ssrc = sl->rtx_ssrc;
+			}
 			/* mids are at most 31 bytes; the precisions keep the names within their
 			 * 40-byte fields. */
 			snprintf(am->msid_stream, sizeof am->msid_stream, "mdg-%.32s",
@@ -420,12 +333,15 @@ int sfu_peer_offer(sfu_peer *p, const char *sdp, size_t sdp_len, const sfu_track
 	ap->ice_pwd = p->pwd;
 	ap->fingerprint = dtls_ctx_fingerprint(p->sfu->dtls_ctx);
 	ap->setup = p->dtls_server ? SDP_SETUP_PASSIVE : SDP_SETUP_ACTIVE;
-	for (int i = 0; i < p->sfu->n_ips && i < SDP_MAX_CANDIDATES; i++) {
-		snprintf(ap->candidates[i].ip, sizeof ap->candidates[i].ip, "%s", p->sfu->ips[i]);
-		ap->candidates[i].port = (uint16_t)p->sfu->port;
-		ap->candidates[i].tcp = 0;
-		ap->n_candidates++;
-	}
+	/* UDP host candidates, then (where enabled) passive TCP ones on the same port number:
+	 * the TCP ones have the lower priority, so a browser uses them only when UDP fails. */
+	for (int tcp = 0; tcp <= (p->sfu->tcp != NULL); tcp++)
+		for (int i = 0; i < p->sfu->n_ips && ap->n_candidates < SDP_MAX_CANDIDATES; i++) {
+			sdp_candidate *c = &ap->candidates[ap->n_candidates++];
+			snprintf(c->ip, sizeof c->ip, "%s", p->sfu->ips[i]);
+			c->port = (uint16_t)p->sfu->port;
+			c->tcp = tcp;
+		}
 	if (sdp_build_answer(o, ap, out, 32768) < 0) {
 		snprintf(err, errlen, "answer too large");
 		peer_reset_media(p);

@@ -8,12 +8,37 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void on_tick(uv_timer_t *t)
+int64_t sfu_now(const struct sfu *s)
 {
-	struct sfu *s = t->data;
-	int64_t now = clock_mono_us();
+	return s->clock_us ? s->clock_us(s->clock_user) : clock_mono_us();
+}
+
+void sfu_tick(sfu *s)
+{
+	int64_t now = sfu_now(s);
 	for (struct sfu_peer *p = s->peers; p; p = p->next)
 		peer_tick(p, now);
+	/* Consent last: the callback may free the peer, so the walk restarts after each. */
+	struct sfu_peer *gone;
+	do {
+		gone = NULL;
+		for (struct sfu_peer *p = s->peers; p && !gone; p = p->next)
+			if (!p->consent_lost && ice_consent_expired(p, now))
+				gone = p;
+		if (gone) {
+			gone->consent_lost = 1;
+			s->stats.consent_expired++;
+			LOG_WARN("sfu", "ice consent expired peer=%s silent_s=%lld", gone->label,
+			         (long long)((now - gone->consent_us) / 1000000));
+			if (s->on_consent_lost)
+				s->on_consent_lost(s->user, gone);
+		}
+	} while (gone);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	sfu_tick(t->data);
 }
 
 static void on_closed(uv_handle_t *h)
@@ -34,6 +59,10 @@ sfu *sfu_new(uv_loop_t *loop, const sfu_config *cfg)
 	if (!s)
 		return NULL;
 	s->loop = loop;
+	s->clock_us = cfg->clock_us;
+	s->clock_user = cfg->clock_user;
+	s->on_consent_lost = cfg->on_consent_lost;
+	s->user = cfg->user;
 	for (int i = 0; i < cfg->n_ips && i < SFU_MAX_IPS; i++)
 		snprintf(s->ips[s->n_ips++], sizeof s->ips[0], "%s", cfg->ips[i]);
 	s->dtls_ctx = dtls_ctx_new();
@@ -49,6 +78,10 @@ sfu *sfu_new(uv_loop_t *loop, const sfu_config *cfg)
 		transport_close(s, on_closed);
 		return NULL;
 	}
+	/* Without ICE-TCP the server still serves every network that passes UDP, so a TCP port
+	 * taken by another program is logged (by tcp_open) rather than fatal. */
+	if (cfg->tcp)
+		tcp_open(s, cfg->bind_ip ? cfg->bind_ip : "0.0.0.0", s->port);
 	uv_timer_init(loop, &s->tick);
 	s->tick.data = s;
 	uv_timer_start(&s->tick, on_tick, SFU_TICK_MS, SFU_TICK_MS);
@@ -65,7 +98,8 @@ void sfu_free(sfu *s)
 	dtls_ctx_free(s->dtls_ctx);
 	s->dtls_ctx = NULL;
 	uv_timer_stop(&s->tick);
-	s->open_handles = 2;
+	s->open_handles = s->tcp ? 3 : 2;
+	tcp_close(s, on_closed); /* nothing without ICE-TCP */
 	transport_close(s, on_closed);
 	uv_close((uv_handle_t *)&s->tick, on_closed);
 }
@@ -91,7 +125,7 @@ sfu_peer *sfu_peer_new(sfu *s, const char *label)
 	do
 		p->rtcp_ssrc = rand_u32();
 	while (p->rtcp_ssrc == 0);
-	twcc_rec_init(&p->twcc);
+	peer_reset_media(p);
 	p->next = s->peers;
 	if (s->peers)
 		s->peers->prev = p;

@@ -10,15 +10,25 @@
 
 #define SFU_MAX_IPS 4
 
+typedef struct sfu sfu;
+typedef struct sfu_peer sfu_peer;
+
 typedef struct sfu_config {
 	const char *bind_ip;          /* UDP socket address, e.g. "0.0.0.0" */
 	int port;                     /* one UDP port for all peers */
+	int tcp;                      /* nonzero: passive ICE-TCP (RFC 6544) on the same port number */
 	const char *ips[SFU_MAX_IPS]; /* host candidate addresses announced in answers */
 	int n_ips;
+	/* Optional: the time source for packet timing (default clock_mono_us). Simulations
+	 * pass their own clock and call sfu_tick themselves. */
+	int64_t (*clock_us)(void *user);
+	void *clock_user;
+	/* Optional: called from the tick, once per negotiation, when a connected peer's ICE
+	 * consent expired (no check for 30 s, RFC 7675). The callback may free the peer. */
+	void (*on_consent_lost)(void *user, struct sfu_peer *p);
+	void *user;
 } sfu_config;
 
-typedef struct sfu sfu;
-typedef struct sfu_peer sfu_peer;
 
 /* What a client's m-line is for (PROTOCOL.md "Media"). */
 enum sfu_role { SFU_ROLE_NONE, SFU_ROLE_MIC, SFU_ROLE_CAMERA, SFU_ROLE_DOCUMENT, SFU_ROLE_SLOT };
@@ -36,7 +46,18 @@ typedef struct sfu_stats {
 	uint64_t srtp_unprotect_failures;
 	uint64_t rtp_forwarded, rtp_dropped_unknown, rtp_dropped_keyframe_wait;
 	uint64_t rtcp_received, pli_sent, pli_received, twcc_feedback_sent;
+	uint64_t consent_expired;
+	/* Loss repair: seqs we asked senders for / receivers asked us for, retransmissions
+	 * received that filled a gap / sent from the cache, NACKed packets no longer cached. */
+	uint64_t nack_sent, nack_received, rtx_received, rtx_sent, rtx_cache_miss;
+	uint64_t rtp_duplicates, rtp_probes;
+	uint64_t pli_coalesced, remb_sent, sr_forwarded, rr_sent;
+	uint64_t twcc_feedback_received, rtcp_bad;
 	uint64_t peers;
+	/* ICE-TCP: connections accepted (total), open now (gauge), and abuse: frames dropped
+	 * (send queue full, send failed), connections refused over the limit, closed for an
+	 * oversized frame or for passing no STUN check in time. */
+	uint64_t ice_tcp_connections, ice_tcp_open, ice_tcp_dropped;
 } sfu_stats;
 
 sfu *sfu_new(uv_loop_t *loop, const sfu_config *cfg);
@@ -44,6 +65,9 @@ sfu *sfu_new(uv_loop_t *loop, const sfu_config *cfg);
  * callbacks. NULL allowed. */
 void sfu_free(sfu *s);
 int sfu_port(const sfu *s);
+/* One round of timers (DTLS retransmission, feedback, keyframe retries, consent); the
+ * loop runs it every 20 ms, simulations call it directly. */
+void sfu_tick(sfu *s);
 const sfu_stats *sfu_get_stats(const sfu *s);
 enum sfu_role sfu_role_from_name(const char *name); /* SFU_ROLE_NONE when unknown */
 
@@ -81,6 +105,17 @@ typedef struct sfu_slot_info {
 
 /* Fills out[0..cap) with the peer's receive slots in m-line order; returns the count. */
 int sfu_peer_slots(const sfu_peer *p, sfu_slot_info *out, int cap);
+
+/* What the server knows of a connected peer's network, for /metrics and logs. */
+typedef struct sfu_peer_net {
+	uint64_t downlink_bps; /* 0: no transport-cc feedback yet */
+	uint64_t remb_bps;     /* the cap last sent to it as a sender; 0: none yet */
+	int64_t rtt_us;        /* 0: unknown */
+	int tcp;               /* media runs over ICE-TCP */
+} sfu_peer_net;
+/* Returns 0 and fills *out, or -1 when the peer is not connected. */
+int sfu_peer_get_net(const sfu_peer *p, sfu_peer_net *out);
+const char *sfu_peer_label(const sfu_peer *p);
 
 /* True once ICE and DTLS are up and media can flow. */
 int sfu_peer_connected(const sfu_peer *p);

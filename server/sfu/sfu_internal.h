@@ -3,7 +3,12 @@
 #ifndef MDG_SFU_INTERNAL_H
 #define MDG_SFU_INTERNAL_H
 
+#include "rtp/bwe.h"
+#include "rtp/nack.h"
+#include "rtp/pktcache.h"
+#include "rtp/rxstats.h"
 #include "rtp/twcc.h"
+#include "rtp/vp8mung.h"
 #include "sfu/dtls.h"
 #include "sfu/sdp.h"
 #include "sfu/secure.h"
@@ -19,10 +24,22 @@
 #define TRACK_MAX_SINKS     8
 #define SFU_TICK_MS         20
 #define TWCC_INTERVAL_US    50000
-#define PLI_MIN_INTERVAL_US 300000
-#define KEYFRAME_RETRY_US   500000
+#define KEYFRAME_INFLIGHT_US 1000000 /* one keyframe request in flight per stream */
+#define KEYFRAME_RETRY_US    250000  /* how often a held slot checks; coalesced to the above */
+#define RTX_CACHE_PACKETS    512     /* per video slot: about 1 s at 5 Mbit/s */
+#define SR_SENT_MAX          16
+#define BWE_INITIAL_BPS      1000000
+#define ICE_CONSENT_US      30000000 /* RFC 7675: consent lost after 30 s without a check */
 /* Room for the largest datagram we accept plus the SRTP trailer added on send. */
 #define SFU_PACKET_MAX 1500
+
+/* Where a packet came from or goes to: a UDP address, or an ICE-TCP connection (RFC 6544)
+ * with the address of its remote end. Two addresses are the same path only when both match. */
+struct tcp_conn;
+typedef struct sfu_addr {
+	struct sockaddr_storage sa;
+	struct tcp_conn *tcp; /* NULL: UDP */
+} sfu_addr;
 
 /* One receive slot of a peer: an m-line on which the server sends to that peer. */
 typedef struct fwd_slot {
@@ -45,8 +62,17 @@ typedef struct fwd_slot {
 	uint16_t last_seq;
 	uint32_t last_ts;
 	int64_t last_send_us;
+	uint16_t src_first_seq; /* first sequence number of the current source */
 	int wait_keyframe;
 	int64_t keyframe_asked_us;
+	/* Loss repair towards the receiver: what was sent, kept for its NACKs, and the RTX
+	 * stream (RFC 4588) retransmissions go out on when it negotiated one. */
+	pktcache *cache; /* video slots only, made on first use */
+	uint32_t rtx_ssrc; /* 0: retransmit on out_ssrc */
+	int rtx_pt;
+	uint16_t rtx_seq;
+	vp8mung mung;
+	uint32_t packets_sent, octets_sent; /* for the sender reports we forward */
 } fwd_slot;
 
 /* Where an incoming track goes: slot `slot` of peer `peer`. */
@@ -54,6 +80,11 @@ typedef struct fwd_sink {
 	struct sfu_peer *peer;
 	int slot;
 } fwd_sink;
+
+typedef struct sr_sent_entry {
+	uint32_t ntp_mid; /* the middle 32 bits of the SR's NTP time, as receivers echo it */
+	int64_t sent_us;
+} sr_sent_entry;
 
 /* One stream the peer sends us. */
 typedef struct in_track {
@@ -63,7 +94,11 @@ typedef struct in_track {
 	uint32_t ssrc; /* 0 until known (from SDP a=ssrc or learned from the mid extension) */
 	uint32_t rtx_ssrc;
 	int pt;
-	int64_t last_pli_us;
+	int rtx_pt;  /* -1: none */
+	int nack_ok; /* the sender accepts generic NACK (rtcp-fb nack) */
+	int64_t keyframe_asked_us; /* 0: no keyframe request in flight */
+	nack_gen nack;
+	rxstats rx;
 	fwd_sink sinks[TRACK_MAX_SINKS];
 	int n_sinks;
 } in_track;
@@ -79,9 +114,11 @@ struct sfu_peer {
 	int negotiated;
 
 	/* Addresses that passed a STUN check; `selected` is where we send (-1: none yet). */
-	struct sockaddr_storage addrs[PEER_MAX_ADDRS];
+	sfu_addr addrs[PEER_MAX_ADDRS];
 	int n_addrs;
 	int selected;
+	int64_t consent_us; /* last valid check on the selected path; 0 before the first */
+	int consent_lost;   /* reported once through sfu_config.on_consent_lost */
 
 	int dtls_server;
 	uint8_t remote_fp[32];
@@ -102,6 +139,16 @@ struct sfu_peer {
 	uint16_t twcc_out_seq;
 	uint32_t rtcp_ssrc; /* our sender SSRC in RTCP to this peer */
 
+	/* Downlink: the estimate from its transport-cc feedback (bwe_ready once any came),
+	 * the round trip from its receiver reports, and when we sent the SRs they name. */
+	bwe bwe;
+	int bwe_ready;
+	int64_t rtt_us; /* 0: unknown */
+	sr_sent_entry sr_sent[SR_SENT_MAX];
+	int sr_next;
+	int64_t rr_sent_us, remb_sent_us, remb_checked_us;
+	uint64_t remb_last_bps;
+
 	/* Declared wiring (sfu_peer_set_feeds). */
 	struct sfu_peer *primary;
 	struct sfu_peer *document;
@@ -111,7 +158,12 @@ struct sfu_peer {
 
 struct sfu {
 	uv_loop_t *loop;
+	int64_t (*clock_us)(void *user); /* sfu_config's clock, or clock_mono_us */
+	void *clock_user;
+	void (*on_consent_lost)(void *user, struct sfu_peer *p);
+	void *user;
 	uv_udp_t udp;
+	struct sfu_tcp *tcp; /* the ICE-TCP listener and its connections (tcp.c); NULL: off */
 	uv_timer_t tick;
 	int open_handles; /* counted down by close callbacks at sfu_free */
 	int port;
@@ -124,20 +176,51 @@ struct sfu {
 	uint8_t tx_buf[SFU_PACKET_MAX + SECURE_MAX_TRAILER + 64];
 };
 
+/* sfu.c */
+int64_t sfu_now(const struct sfu *s);
+
 /* transport.c */
 int transport_open(struct sfu *s, const char *bind_ip, int port);
 void transport_close(struct sfu *s, uv_close_cb done);
-void transport_send(struct sfu *s, const struct sockaddr *to, const uint8_t *data, size_t len);
+/* Sends over UDP, or framed over to->tcp. A full socket buffer drops, as a network would. */
+void transport_send(struct sfu *s, const sfu_addr *to, const uint8_t *data, size_t len);
+/* One datagram (or one RFC 4571 frame) in: demultiplexed by its first byte (RFC 7983). */
+void transport_on_packet(struct sfu *s, uint8_t *data, size_t len, const sfu_addr *from);
+
+/* ice.c */
+void ice_on_stun(struct sfu *s, const uint8_t *buf, size_t len, const sfu_addr *from);
+struct sfu_peer *ice_peer_by_addr(struct sfu *s, const sfu_addr *addr);
+/* An ICE-TCP connection closed: every peer forgets the paths over it. */
+void ice_forget_tcp(struct sfu *s, struct tcp_conn *c);
+const sfu_addr *ice_dest(const struct sfu_peer *p); /* NULL until a path is selected */
+int ice_consent_expired(const struct sfu_peer *p, int64_t now_us);
+
+/* tcp.c: passive ICE-TCP, RFC 4571 framing. tcp_open sets s->tcp; tcp_close closes the
+ * listener and every connection, then calls done once with the listener's handle. */
+int tcp_open(struct sfu *s, const char *bind_ip, int port);
+void tcp_close(struct sfu *s, uv_close_cb done);
+/* Queues one frame; a connection whose send queue is too long drops it (counted). */
+void tcp_conn_send(struct tcp_conn *c, const uint8_t *data, size_t len);
+/* Tests shorten the limits (connections at once, ms to pass a STUN check, ms without a
+ * byte); a value <= 0 keeps the current one. */
+void tcp_set_limits(struct sfu *s, int max_conns, int auth_ms, int idle_ms);
 
 /* peer.c */
-void peer_on_stun(struct sfu *s, const uint8_t *buf, size_t len, const struct sockaddr *from);
 void peer_on_dtls(struct sfu_peer *p, const uint8_t *buf, size_t len);
 void peer_on_srtp(struct sfu_peer *p, uint8_t *buf, size_t len);
-struct sfu_peer *peer_by_addr(struct sfu *s, const struct sockaddr *addr);
 void peer_send_rtcp(struct sfu_peer *p, const uint8_t *rtcp, size_t len);
 void peer_tick(struct sfu_peer *p, int64_t now_us);
-void peer_request_keyframe(struct sfu_peer *source, in_track *t, int64_t now_us);
 void peer_reset_media(struct sfu_peer *p);
+
+/* feedback.c: RTCP terminated per hop (see the file's comment). */
+void fb_on_rtcp(struct sfu_peer *p, const uint8_t *buf, size_t len, int64_t now_us);
+void fb_tick(struct sfu_peer *p, int64_t now_us);
+/* Asks source for a keyframe on t unless a request is already in flight. */
+void fb_request_keyframe(struct sfu_peer *source, in_track *t, int64_t now_us);
+int64_t fb_rtt_us(const struct sfu_peer *p);
+/* The REMB for source p: the smallest video share among the receivers it feeds, plus its
+ * audio, within [100 kbit/s, 10 Mbit/s]. */
+uint64_t fb_remb_cap_bps(struct sfu_peer *p);
 
 /* forward.c */
 struct rtp_hdr;
@@ -146,5 +229,8 @@ void fwd_rtp(struct sfu_peer *from, in_track *t, uint8_t *pkt, const struct rtp_
 void fwd_rewire(struct sfu *s);
 in_track *fwd_track_by_role(struct sfu_peer *p, enum sfu_role role, enum sdp_kind kind);
 void fwd_tick(struct sfu_peer *p, int64_t now_us);
+/* Resends packet seq of slot (as the receiver numbered it) from the cache, on the slot's
+ * RTX stream when there is one. */
+void fwd_retransmit(struct sfu_peer *to, fwd_slot *slot, uint16_t seq, int64_t now_us);
 
 #endif

@@ -1,6 +1,7 @@
-/* The one UDP socket every peer shares. Incoming datagrams are demultiplexed by their
- * first byte (RFC 7983): STUN 0..3, DTLS 20..63, RTP/RTCP 128..191; STUN finds its peer by
- * USERNAME, everything else by the source address a STUN check validated. */
+/* The one UDP socket every peer shares. Incoming datagrams, and the frames of ICE-TCP
+ * connections (tcp.c), are demultiplexed by their first byte (RFC 7983): STUN 0..3, DTLS
+ * 20..63, RTP/RTCP 128..191; STUN finds its peer by USERNAME, everything else by the source
+ * address (and connection) a STUN check validated. */
 #include "base/log.h"
 #include "sfu/sfu_internal.h"
 
@@ -25,17 +26,24 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct so
 		s->stats.rtp_dropped_unknown++;
 		return;
 	}
-	uint8_t *data = (uint8_t *)buf->base;
-	size_t len = (size_t)n;
+	sfu_addr addr = {.tcp = NULL};
+	memcpy(&addr.sa, from,
+	       from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	transport_on_packet(s, (uint8_t *)buf->base, (size_t)n, &addr);
+}
+
+void transport_on_packet(struct sfu *s, uint8_t *data, size_t len, const sfu_addr *from)
+{
 	s->stats.rx_packets++;
 	s->stats.rx_bytes += len;
-
+	if (len == 0)
+		return;
 	uint8_t b = data[0];
 	if (b < 4) {
-		peer_on_stun(s, data, len, from);
+		ice_on_stun(s, data, len, from);
 		return;
 	}
-	struct sfu_peer *p = peer_by_addr(s, from);
+	struct sfu_peer *p = ice_peer_by_addr(s, from);
 	if (!p) {
 		s->stats.rtp_dropped_unknown++;
 		return;
@@ -89,10 +97,14 @@ void transport_close(struct sfu *s, uv_close_cb done)
 	uv_close((uv_handle_t *)&s->udp, done);
 }
 
-void transport_send(struct sfu *s, const struct sockaddr *to, const uint8_t *data, size_t len)
+void transport_send(struct sfu *s, const sfu_addr *to, const uint8_t *data, size_t len)
 {
+	if (to->tcp) {
+		tcp_conn_send(to->tcp, data, len); /* it counts what it sends and drops */
+		return;
+	}
 	uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
-	int rc = uv_udp_try_send(&s->udp, &b, 1, to);
+	int rc = uv_udp_try_send(&s->udp, &b, 1, (const struct sockaddr *)&to->sa);
 	if (rc < 0)
 		return; /* a full socket buffer drops the datagram, as the network would */
 	s->stats.tx_packets++;

@@ -91,6 +91,34 @@ static void on_close(void *user, sig_conn *c, void *conn_user)
 	session_free(app, s);
 }
 
+/* The browser behind s->peer stopped answering ICE for 30 s (RFC 7675 consent expired): its
+ * network is cut or the machine is gone. The session ends as a WebSocket closed for good
+ * would: a kiosk's visit ends `dropped`, a desk's leg ends `dropped` and the resident is
+ * queued again, and the others in the call are told. If the socket is still open (a cut
+ * TCP connection can look alive for minutes) it is closed, so the page starts afresh once
+ * its network is back. */
+static void on_consent_lost(void *user, sfu_peer *peer)
+{
+	sig_app *app = user;
+	sig_session *s = app->sessions;
+	while (s && s->peer != peer)
+		s = s->next;
+	if (!s)
+		return;
+	LOG_WARN("ws", "media connection lost sid=%u reason=ice_consent_expired", s->sid);
+	app->counters.media_lost++;
+	if (s->joined && route_session_role(app->route, s->sid) != ROUTE_ROLE_NONE) {
+		route_session_leave(app->route, s->sid, app_now());
+		app_drain_actions(app);
+	}
+	if (s->conn) {
+		sig_conn_set_user(s->conn, NULL);
+		sig_conn_close(s->conn, 1001, "media connection lost");
+		s->conn = NULL;
+	}
+	session_free(app, s);
+}
+
 static void on_route_tick(uv_timer_t *t)
 {
 	sig_app *app = t->data;
@@ -279,7 +307,11 @@ sig_app *sig_app_new(uv_loop_t *loop, const config *cfg)
 	                   .no_answer_us = (int64_t)cfg->no_answer_s * 1000000,
 	                   .tz_offset_s = (int)local.tm_gmtoff};
 	app->route = route_new(&rc);
-	sfu_config sc = {.bind_ip = cfg->media_bind, .port = cfg->media_port};
+	sfu_config sc = {.bind_ip = cfg->media_bind,
+	                 .port = cfg->media_port,
+	                 .on_consent_lost = on_consent_lost,
+	                 .user = app};
+	sc.tcp = cfg->media_tcp;
 	for (int i = 0; i < cfg->n_media_ips; i++)
 		sc.ips[sc.n_ips++] = cfg->media_ips[i];
 	app->sfu = sfu_new(loop, &sc);

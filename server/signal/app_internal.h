@@ -65,6 +65,7 @@ typedef struct sig_session {
 typedef struct sig_counters {
 	uint64_t connections, messages, bad_messages, closed_for_abuse;
 	uint64_t calls, answered;
+	uint64_t media_lost; /* sessions ended because ICE consent expired */
 } sig_counters;
 
 struct sig_app {

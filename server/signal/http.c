@@ -112,6 +112,55 @@ static char *metrics_text(sig_app *app)
 	        m->pli_received);
 	COUNTER("twcc_feedback_sent_total", "Transport-cc feedback packets sent.",
 	        m->twcc_feedback_sent);
+	COUNTER("twcc_feedback_received_total", "Transport-cc feedback packets from receivers.",
+	        m->twcc_feedback_received);
+	COUNTER("rtcp_bad_total", "RTCP compounds with a malformed packet.", m->rtcp_bad);
+	COUNTER("nack_sent_total", "Lost packets the server asked senders to resend.",
+	        m->nack_sent);
+	COUNTER("nack_received_total", "Packets receivers asked the server to resend.",
+	        m->nack_received);
+	COUNTER("rtx_received_total", "Retransmissions from senders that filled a gap.",
+	        m->rtx_received);
+	COUNTER("rtx_sent_total", "Retransmissions sent to receivers from the cache.", m->rtx_sent);
+	COUNTER("rtx_cache_miss_total", "NACKed packets no longer (or never) in the cache.",
+	        m->rtx_cache_miss);
+	COUNTER("rtp_duplicates_total", "Packets dropped as duplicates of ones already received.",
+	        m->rtp_duplicates);
+	COUNTER("rtp_probes_total", "Padding-only bandwidth probes received.", m->rtp_probes);
+	COUNTER("pli_coalesced_total",
+	        "Keyframe requests not sent because one was already in flight.", m->pli_coalesced);
+	COUNTER("remb_sent_total", "REMB bitrate caps sent to senders.", m->remb_sent);
+	COUNTER("sr_forwarded_total", "Sender reports forwarded with rewritten SSRC and time.",
+	        m->sr_forwarded);
+	COUNTER("rr_sent_total", "Receiver reports sent to senders.", m->rr_sent);
+	COUNTER("consent_expired_total", "Peers whose ICE consent expired (30 s silent).",
+	        m->consent_expired);
+	COUNTER("ice_tcp_connections_total", "ICE-TCP connections accepted.",
+	        m->ice_tcp_connections);
+	COUNTER("ice_tcp_dropped_total",
+	        "ICE-TCP frames dropped and connections refused or closed for abuse.",
+	        m->ice_tcp_dropped);
+	GAUGE("ice_tcp_open", "ICE-TCP connections open now.", m->ice_tcp_open);
+	COUNTER("media_lost_total", "Sessions ended because their media connection was lost.",
+	        app->counters.media_lost);
+	/* Per peer, labelled by the peer's name in the log (p-<sid>). */
+	fprintf(f, "# HELP madoguchi_downlink_estimate_bps Each connected peer's downlink "
+	           "estimate from its transport-cc feedback.\n"
+	           "# TYPE madoguchi_downlink_estimate_bps gauge\n");
+	for (sig_session *s = app->sessions; s; s = s->next) {
+		sfu_peer_net net;
+		if (s->peer && sfu_peer_get_net(s->peer, &net) == 0 && net.downlink_bps)
+			fprintf(f, "madoguchi_downlink_estimate_bps{peer=\"%s\"} %llu\n",
+			        sfu_peer_label(s->peer), (unsigned long long)net.downlink_bps);
+	}
+	fprintf(f, "# HELP madoguchi_rtt_ms Each connected peer's round-trip time.\n"
+	           "# TYPE madoguchi_rtt_ms gauge\n");
+	for (sig_session *s = app->sessions; s; s = s->next) {
+		sfu_peer_net net;
+		if (s->peer && sfu_peer_get_net(s->peer, &net) == 0 && net.rtt_us)
+			fprintf(f, "madoguchi_rtt_ms{peer=\"%s\"} %lld\n", sfu_peer_label(s->peer),
+			        (long long)(net.rtt_us / 1000));
+	}
 #undef COUNTER
 #undef GAUGE
 	fclose(f);

@@ -1,0 +1,137 @@
+/* ICE-lite (RFC 8445 section 2.5) for each peer: the STUN binding checks the browser sends,
+ * the paths (UDP addresses or ICE-TCP connections) that passed one, which of them media uses,
+ * and consent freshness (RFC 7675). As the lite side the server never sends checks; the
+ * browser keeps sending them on the selected pair (Chromium about every 2.5 s while
+ * connected), so a peer from which no valid check arrived for ICE_CONSENT_US has gone: its
+ * network was cut, its tab closed or its machine died. The signalling layer learns it from
+ * sfu_peer_consent_expired and ends the leg as `dropped`. */
+#include "base/log.h"
+#include "rtp/stun.h"
+#include "sfu/sfu_internal.h"
+
+#include <string.h>
+
+static int addr_equal(const sfu_addr *a, const sfu_addr *b)
+{
+	if (a->tcp != b->tcp || a->sa.ss_family != b->sa.ss_family)
+		return 0;
+	if (a->sa.ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const struct sockaddr_in *)&a->sa;
+		const struct sockaddr_in *y = (const struct sockaddr_in *)&b->sa;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->sa.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)&a->sa;
+		const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)&b->sa;
+		return x->sin6_port == y->sin6_port &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
+	}
+	return 0;
+}
+
+struct sfu_peer *ice_peer_by_addr(struct sfu *s, const sfu_addr *addr)
+{
+	for (struct sfu_peer *p = s->peers; p; p = p->next)
+		for (int i = 0; i < p->n_addrs; i++)
+			if (addr_equal(addr, &p->addrs[i]))
+				return p;
+	return NULL;
+}
+
+const sfu_addr *ice_dest(const struct sfu_peer *p)
+{
+	return p->selected >= 0 ? &p->addrs[p->selected] : NULL;
+}
+
+/* Remembers a path that passed a check; returns its index. When all places are taken the
+ * oldest path that media does not use makes room. */
+static int add_path(struct sfu_peer *p, const sfu_addr *from)
+{
+	for (int i = 0; i < p->n_addrs; i++)
+		if (addr_equal(from, &p->addrs[i]))
+			return i;
+	if (p->n_addrs < PEER_MAX_ADDRS) {
+		p->addrs[p->n_addrs] = *from;
+		return p->n_addrs++;
+	}
+	int victim = p->selected == 0 ? 1 : 0;
+	p->addrs[victim] = *from;
+	return victim;
+}
+
+static struct sfu_peer *peer_by_ufrag(struct sfu *s, const uint8_t *username, size_t len)
+{
+	/* USERNAME is "<our ufrag>:<their ufrag>". */
+	const uint8_t *colon = memchr(username, ':', len);
+	size_t ufrag_len = colon ? (size_t)(colon - username) : len;
+	for (struct sfu_peer *q = s->peers; q; q = q->next)
+		if (q->negotiated && strlen(q->ufrag) == ufrag_len &&
+		    memcmp(q->ufrag, username, ufrag_len) == 0)
+			return q;
+	return NULL;
+}
+
+void ice_on_stun(struct sfu *s, const uint8_t *buf, size_t len, const sfu_addr *from)
+{
+	stun_msg m;
+	if (stun_parse(buf, len, &m) != 0) {
+		s->stats.stun_bad++;
+		return;
+	}
+	if (m.type != STUN_BINDING_REQUEST)
+		return; /* indications are keepalives; responses are not expected by ICE-lite */
+	s->stats.stun_requests++;
+	if (!m.username || !m.has_integrity) {
+		s->stats.stun_bad++;
+		return;
+	}
+	struct sfu_peer *p = peer_by_ufrag(s, m.username, m.username_len);
+	if (!p ||
+	    stun_check_integrity(buf, len, &m, (const uint8_t *)p->pwd, strlen(p->pwd)) != 0 ||
+	    (m.has_fingerprint && stun_check_fingerprint(buf, len, &m) != 0)) {
+		s->stats.stun_bad++;
+		return;
+	}
+	uint8_t out[256];
+	ssize_t n =
+	    stun_build_binding_success(out, sizeof out, m.txid, (const struct sockaddr *)&from->sa,
+	                               (const uint8_t *)p->pwd, strlen(p->pwd));
+	if (n > 0)
+		transport_send(s, from, out, (size_t)n);
+
+	int idx = add_path(p, from);
+	int was_selected = p->selected >= 0;
+	/* The controlling browser nominates; until it does, the first path that works carries
+	 * the DTLS handshake. */
+	if (m.use_candidate || !was_selected)
+		p->selected = idx;
+	if (idx == p->selected)
+		p->consent_us = sfu_now(s);
+	if (!was_selected) {
+		LOG_INFO("sfu", "ice connected peer=%s path=%s", p->label,
+		         from->tcp ? "tcp" : "udp");
+		if (!p->dtls_server && p->dtls)
+			dtls_start(p->dtls);
+	}
+}
+
+void ice_forget_tcp(struct sfu *s, struct tcp_conn *c)
+{
+	for (struct sfu_peer *p = s->peers; p; p = p->next) {
+		int k = 0, selected = -1;
+		for (int i = 0; i < p->n_addrs; i++) {
+			if (p->addrs[i].tcp == c)
+				continue;
+			if (i == p->selected)
+				selected = k;
+			p->addrs[k++] = p->addrs[i];
+		}
+		p->n_addrs = k;
+		p->selected = selected;
+	}
+}
+
+int ice_consent_expired(const struct sfu_peer *p, int64_t now_us)
+{
+	return p->negotiated && p->consent_us && now_us - p->consent_us > ICE_CONSENT_US;
+}
