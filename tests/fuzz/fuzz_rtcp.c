@@ -1,5 +1,6 @@
 /* Fuzz target for RTCP: walks the compound and runs every parser on every packet, then the
  * transport-cc parser and the in-place SSRC rewriter. */
+#include "rtp/bwe.h"
 #include "rtp/rtcp.h"
 #include "rtp/twcc.h"
 
@@ -45,6 +46,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	twcc_fb fb;
 	(void)twcc_parse(data, size, &fb, on_status, &total);
+
+	/* The downlink estimator takes receivers' feedback as it comes: after a run of sends
+	 * whose sequence numbers the input's feedback may name, any bytes must be survivable. */
+	static bwe est;
+	bwe_init(&est, 1000000);
+	for (int i = 0; i < 64; i++)
+		bwe_on_sent(&est, (uint16_t)(size > 8 ? data[4] << 8 | data[5] : 0) + (uint16_t)i,
+		            1200, (int64_t)i * 1000);
+	(void)bwe_on_feedback(&est, data, size, 100000);
+	(void)bwe_estimate_bps(&est);
 
 	uint8_t *copy = malloc(size ? size : 1);
 	if (copy) {

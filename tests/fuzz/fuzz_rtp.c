@@ -1,6 +1,7 @@
 /* Fuzz target for RTP: header parse, every extension id in the block, the transport-wide
  * seq getter and setter, and the VP8/H.264 payload inspectors on the payload. */
 #include "rtp/rtp.h"
+#include "rtp/vp8mung.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,6 +33,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort(); /* the descriptor must lie inside the payload */
 		(void)vp8_is_keyframe(payload, h.payload_len);
 		(void)h264_is_keyframe(payload, h.payload_len);
+		/* The forwarder rewrites VP8 descriptors and unwraps RTX in place. */
+		vp8mung m;
+		vp8mung_init(&m);
+		(void)vp8mung_apply(&m, buf + h.header_len, h.payload_len);
+		vp8mung_switch(&m);
+		(void)vp8mung_apply(&m, buf + h.header_len, h.payload_len);
+		uint8_t rtx[1600];
+		if (size <= sizeof rtx - 2) {
+			int n = rtx_wrap(buf, size, 97, 0x1234, 7, rtx, sizeof rtx);
+			size_t len = n > 0 ? (size_t)n : 0;
+			if (n > 0 && rtx_unwrap(rtx, &len, 96, 0x5678) == 0 && len > size)
+				abort(); /* unwrapping never grows a packet past its original */
+		}
+		size_t len = size;
+		(void)rtx_unwrap(buf, &len, 96, 0x5678);
+		if (len > size)
+			abort();
 		rtp_set_seq(buf, 1);
 		rtp_set_timestamp(buf, 2);
 		rtp_set_ssrc(buf, 3);
