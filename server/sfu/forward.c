@@ -116,7 +116,7 @@ static void slot_restart(fwd_slot *slot, const rtp_hdr *h, int64_t now_us)
 	slot->seq_offset = (uint16_t)(out_seq - h->seq);
 	slot->ts_offset = out_ts - h->timestamp;
 	slot->cur_ssrc = h->ssrc;
-	slot->src_first_seq = h->seq;
+	slot->src_floor_seq = h->seq;
 }
 
 /* Writes the outgoing header for slot into out; returns its length. Only the extensions
@@ -219,8 +219,12 @@ void fwd_rtp(struct sfu_peer *from, in_track *t, uint8_t *pkt, const rtp_hdr *h,
 		}
 		if (slot->cur_ssrc != h->ssrc)
 			slot_restart(slot, h, now_us);
-		else if ((int16_t)(h->seq - slot->src_first_seq) < 0)
+		else if ((int16_t)(h->seq - slot->src_floor_seq) < 0)
 			continue; /* a late retransmission from before this source started here */
+		/* The floor trails the stream by at most half the sequence space, so the signed
+		 * comparison above stays meaningful however long the source feeds the slot. */
+		if ((int16_t)(h->seq - slot->src_floor_seq) > 16384)
+			slot->src_floor_seq = (uint16_t)(h->seq - 16384);
 		uint8_t *out = s->tx_buf;
 		size_t hl = build_header(from, to, slot, pkt, h, out);
 		if (hl + h->payload_len > SFU_PACKET_MAX)

@@ -62,7 +62,9 @@ typedef struct fwd_slot {
 	uint16_t last_seq;
 	uint32_t last_ts;
 	int64_t last_send_us;
-	uint16_t src_first_seq; /* first sequence number of the current source */
+	/* Older packets of the current source are not forwarded: its first sequence number on
+	 * this slot, moved up to trail the stream by 16384 as it goes on. */
+	uint16_t src_floor_seq;
 	int wait_keyframe;
 	int64_t keyframe_asked_us;
 	/* Loss repair towards the receiver: what was sent, kept for its NACKs, and the RTX
