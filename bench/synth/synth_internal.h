@@ -1,0 +1,118 @@
+/* Shared between the files of the synthetic peer (synth_sdp.c, synth_rx.c, synth_peer.c);
+ * nothing else includes it. */
+#ifndef MDG_SYNTH_INTERNAL_H
+#define MDG_SYNTH_INTERNAL_H
+
+#include "rtp/rtcp.h"
+#include "rtp/twcc.h"
+#include "sfu/secure.h"
+#include "synth_peer.h"
+
+#include <netinet/in.h>
+#include <stdint.h>
+
+/* The five m-lines of the kiosk and desk pages, in their order (web/lib/media.js). */
+enum synth_line { SYNTH_MIC, SYNTH_CAMERA, SYNTH_DOCUMENT, SYNTH_SLOT_AUDIO, SYNTH_SLOT_VIDEO };
+#define SYNTH_LINES 5
+
+#define SYNTH_PKT_MAX    1500
+#define SYNTH_CACHE      512  /* video packets kept for retransmission (about 4 s at 1 Mbit/s) */
+#define SYNTH_WINDOW     1024 /* receive window per stream for gaps and duplicates */
+#define SYNTH_PENDING    128  /* missing packets a stream NACKs at once */
+#define SYNTH_NACK_TRIES 3
+
+/* synth_sdp.c ------------------------------------------------------------------------- */
+
+struct synth_template {
+	char *session;    /* session-level lines, without the BUNDLE group */
+	char *section[2]; /* audio, video: the m-line and its attributes, ours removed */
+	int pt_opus, pt_vp8, pt_rtx;
+	int ext_mid, ext_twcc, ext_audio_level;
+};
+
+typedef struct synth_offer_line {
+	int video;
+	const char *dir;         /* "sendrecv", "recvonly" */
+	uint32_t ssrc, rtx_ssrc; /* 0: none declared */
+} synth_offer_line;
+
+int synth_sdp_offer(const synth_template *t, const char *ufrag, const char *pwd,
+                    const char *fingerprint, const synth_offer_line *lines, int n, char *out,
+                    size_t cap);
+
+/* What the answer says about one of our m-lines. */
+typedef struct synth_answer_line {
+	int accepted;
+	int server_sends; /* the server's direction includes send and it declared an SSRC */
+	uint32_t ssrc, rtx_ssrc;
+	int pt, rtx_pt; /* -1 when absent */
+	int ext_mid, ext_twcc, ext_audio_level;
+} synth_answer_line;
+
+typedef struct synth_answer {
+	char ufrag[64], pwd[128];
+	char ip[64];
+	int port;
+	int server_active; /* a=setup:active: we are the DTLS server */
+	uint8_t fp[32];
+	int has_fp;
+	synth_answer_line line[SYNTH_LINES];
+} synth_answer;
+
+int synth_sdp_parse_answer(const char *sdp, size_t len, synth_answer *a);
+
+/* synth_rx.c --------------------------------------------------------------------------- */
+
+/* A missing packet the receiver NACKs until it arrives or the tries run out. */
+typedef struct synth_pending {
+	int64_t ext;
+	int tries;
+	int64_t next_us;
+} synth_pending;
+
+/* One stream the server sends us on a slot. */
+typedef struct synth_rx {
+	int line; /* enum synth_line */
+	int video;
+	uint32_t ssrc, rtx_ssrc;
+	int pt, rtx_pt;
+	int started;
+	int64_t max_ext; /* highest extended sequence number */
+	int64_t base_ext;
+	uint8_t have[SYNTH_WINDOW];
+	uint8_t missing[SYNTH_WINDOW];
+	synth_pending pending[SYNTH_PENDING];
+	int n_pending;
+	/* RFC 3550 appendix A.3 and A.8 for the reports. */
+	uint64_t received, expected_prior, received_prior;
+	int64_t last_transit;
+	double jitter;
+	uint32_t last_sr; /* middle 32 bits of the last SR's NTP time */
+	int64_t sr_at_us;
+} synth_rx;
+
+void synth_rx_init(synth_rx *r, int line, int video, const synth_answer_line *al);
+/* One RTP packet (already unwrapped from RTX) for this stream; returns 1 when new. */
+int synth_rx_packet(synth_rx *r, uint16_t seq, uint32_t ts, int64_t now_us, synth_stats *st,
+                    synth_slot_stats *ss);
+/* Builds a NACK for due missing packets into out; returns its length or 0. */
+int synth_rx_nack(synth_rx *r, uint32_t sender_ssrc, int64_t now_us, uint8_t *out, size_t cap);
+/* Fills one report block; returns 0, or -1 when nothing has arrived yet. */
+int synth_rx_report(synth_rx *r, int64_t now_us, rtcp_report_block *b);
+/* Counts what is still missing as unrepaired (at the end of a negotiation). */
+void synth_rx_close(synth_rx *r, synth_stats *st, synth_slot_stats *ss);
+
+/* synth_peer.c helpers used by the others ----------------------------------------------- */
+
+/* xorshift64*: deterministic, cheap, good enough for loss and filler bytes. */
+static inline uint64_t synth_rand(uint64_t *s)
+{
+	uint64_t x = *s;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 0x2545F4914F6CDD1Dull;
+}
+
+#endif

@@ -1,0 +1,753 @@
+/* The synthetic peer's transport and its sending side: the socket, ICE checks and consent,
+ * the DTLS client, SRTP, Opus-like and VP8-like media, retransmissions from the send cache,
+ * and the RTCP it sends and acts on. The receiving side's bookkeeping is in synth_rx.c. */
+#include "rtp/rtp.h"
+#include "rtp/stun.h"
+#include "synth_internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define AUDIO_FRAME_US  20000
+#define VIDEO_FRAME_US  33333
+#define AUDIO_PAYLOAD   100
+#define VIDEO_MAX_CHUNK 1100
+#define STUN_CONNECT_US 50000   /* checks until the first answer */
+#define STUN_CONSENT_US 2500000 /* consent checks afterwards, as Chromium sends them */
+#define REPORT_US       1000000
+#define TWCC_US         100000
+#define NACK_US         20000
+#define NEVER           INT64_MAX
+
+typedef struct synth_tx {
+	int line; /* SYNTH_MIC or SYNTH_CAMERA */
+	int video;
+	uint32_t ssrc, rtx_ssrc;
+	int pt, rtx_pt; /* rtx_pt -1: retransmit on the media SSRC */
+	uint16_t seq, rtx_seq;
+	uint32_t ts0;
+	int64_t next_us, next_key_us;
+	int force_key;
+	uint16_t picture_id;
+	uint32_t packets, octets; /* for sender reports */
+} synth_tx;
+
+typedef struct synth_cached {
+	uint16_t seq;
+	uint16_t len;
+	uint8_t data[SYNTH_PKT_MAX];
+} synth_cached;
+
+struct synth_peer {
+	synth_config cfg;
+	char label[64];
+	int fd;
+	struct sockaddr_in server;
+	uint64_t rng;
+	char ufrag[16], pwd[32];
+	synth_answer ans;
+	int running;
+
+	int ice_ok;
+	uint8_t txid[12];
+	int64_t next_stun_us;
+	uint64_t tiebreaker;
+	dtls *dtls;
+	secure *srtp;
+
+	synth_tx tx[2];
+	synth_cached *cache; /* video packets by seq % SYNTH_CACHE */
+	uint16_t twcc_seq;
+	uint32_t rtcp_ssrc;
+	uint32_t doc_ssrc, doc_rtx_ssrc; /* declared on the document m-line, never used */
+
+	synth_rx rx[SYNTH_LINES];
+	int rx_on[SYNTH_LINES];
+	synth_slot_stats slot[SYNTH_LINES];
+	twcc_rec twcc;
+	int64_t next_report_us, next_twcc_us, next_nack_us, next_pli_us;
+
+	synth_stats st;
+	uint8_t buf[SYNTH_PKT_MAX + SECURE_MAX_TRAILER + 64];
+};
+
+static int lose(synth_peer *p, double rate)
+{
+	if (rate <= 0)
+		return 0;
+	return (double)(synth_rand(&p->rng) >> 11) * (1.0 / 9007199254740992.0) < rate;
+}
+
+static uint32_t nonzero32(synth_peer *p)
+{
+	uint32_t v;
+	do
+		v = (uint32_t)synth_rand(&p->rng);
+	while (v == 0);
+	return v;
+}
+
+static void send_raw(synth_peer *p, const uint8_t *data, size_t len)
+{
+	/* A full socket buffer drops, as a network would. */
+	(void)sendto(p->fd, data, len, 0, (const struct sockaddr *)&p->server, sizeof p->server);
+}
+
+static void dtls_out(void *user, const uint8_t *data, size_t len)
+{
+	send_raw(user, data, len);
+}
+
+/* Protects a plain RTP or RTCP packet into the scratch buffer and sends it, unless the
+ * simulated network loses it. */
+static void send_srtp(synth_peer *p, const uint8_t *pkt, size_t len, int rtcp)
+{
+	if (!p->srtp || len > SYNTH_PKT_MAX)
+		return;
+	memcpy(p->buf, pkt, len);
+	int rc = rtcp ? secure_protect_rtcp(p->srtp, p->buf, &len)
+	              : secure_protect_rtp(p->srtp, p->buf, &len);
+	if (rc != 0)
+		return;
+	if (lose(p, p->cfg.send_loss)) {
+		p->st.send_dropped++;
+		return;
+	}
+	send_raw(p, p->buf, len);
+}
+
+synth_peer *synth_peer_new(const synth_config *cfg)
+{
+	if (!cfg->tmpl || !cfg->dtls)
+		return NULL;
+	synth_peer *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	p->cfg = *cfg;
+	snprintf(p->label, sizeof p->label, "%s", cfg->label ? cfg->label : "synth");
+	p->cfg.label = p->label;
+	if (p->cfg.video_kbps <= 0)
+		p->cfg.video_kbps = 1000;
+	if (p->cfg.keyframe_every_ms <= 0)
+		p->cfg.keyframe_every_ms = 10000;
+	if (p->cfg.pli_every_ms <= 0)
+		p->cfg.pli_every_ms = 20000;
+	p->rng = cfg->seed ? cfg->seed : 0x9E3779B97F4A7C15ull;
+	p->cache = calloc(SYNTH_CACHE, sizeof *p->cache);
+	p->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct sockaddr_in local = {.sin_family = AF_INET,
+	                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	if (!p->cache || p->fd < 0 || bind(p->fd, (struct sockaddr *)&local, sizeof local) != 0) {
+		synth_peer_free(p);
+		return NULL;
+	}
+	int size = 4 * 1024 * 1024;
+	setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+	setsockopt(p->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+	for (int i = 0; i < 2; i++) {
+		synth_tx *t = &p->tx[i];
+		t->line = i == 0 ? SYNTH_MIC : SYNTH_CAMERA;
+		t->video = i == 1;
+		t->ssrc = nonzero32(p);
+		t->rtx_ssrc = t->video ? nonzero32(p) : 0;
+		t->seq = (uint16_t)synth_rand(&p->rng);
+		t->rtx_seq = (uint16_t)synth_rand(&p->rng);
+		t->ts0 = (uint32_t)synth_rand(&p->rng);
+		t->pt = i == 0 ? cfg->tmpl->pt_opus : cfg->tmpl->pt_vp8;
+		t->rtx_pt = -1;
+	}
+	p->doc_ssrc = nonzero32(p);
+	p->doc_rtx_ssrc = nonzero32(p);
+	p->rtcp_ssrc = p->tx[0].ssrc;
+	p->tiebreaker = synth_rand(&p->rng);
+	return p;
+}
+
+static void drop_transport(synth_peer *p)
+{
+	for (int i = 0; i < SYNTH_LINES; i++)
+		if (p->rx_on[i])
+			synth_rx_close(&p->rx[i], &p->st, &p->slot[i]);
+	memset(p->rx_on, 0, sizeof p->rx_on);
+	dtls_free(p->dtls);
+	p->dtls = NULL;
+	secure_free(p->srtp);
+	p->srtp = NULL;
+	p->ice_ok = 0;
+	p->running = 0;
+}
+
+void synth_peer_free(synth_peer *p)
+{
+	if (!p)
+		return;
+	drop_transport(p);
+	if (p->fd >= 0)
+		close(p->fd);
+	free(p->cache);
+	free(p);
+}
+
+int synth_peer_roles(const synth_peer *p, sfu_track_role *roles, int cap)
+{
+	static const enum sfu_role r[SYNTH_LINES] = {
+	    SFU_ROLE_MIC, SFU_ROLE_CAMERA, SFU_ROLE_DOCUMENT, SFU_ROLE_SLOT, SFU_ROLE_SLOT};
+	int n = 0;
+	for (int i = 0; i < SYNTH_LINES && n < cap; i++, n++) {
+		snprintf(roles[n].mid, sizeof roles[n].mid, "%d", i);
+		roles[n].role = r[i];
+	}
+	(void)p;
+	return n;
+}
+
+static void hex(synth_peer *p, char *out, int nbytes)
+{
+	for (int i = 0; i < nbytes; i++)
+		sprintf(out + 2 * i, "%02x", (unsigned)(synth_rand(&p->rng) & 0xff));
+}
+
+int synth_peer_offer(synth_peer *p, char *out, size_t cap)
+{
+	hex(p, p->ufrag, 4);
+	hex(p, p->pwd, 12);
+	synth_offer_line lines[SYNTH_LINES] = {
+	    {.video = 0, .dir = "sendrecv", .ssrc = p->tx[0].ssrc},
+	    {.video = 1, .dir = "sendrecv", .ssrc = p->tx[1].ssrc, .rtx_ssrc = p->tx[1].rtx_ssrc},
+	    {.video = 1, .dir = "sendrecv", .ssrc = p->doc_ssrc, .rtx_ssrc = p->doc_rtx_ssrc},
+	    {.video = 0, .dir = "recvonly"},
+	    {.video = 1, .dir = "recvonly"},
+	};
+	return synth_sdp_offer(p->cfg.tmpl, p->ufrag, p->pwd, dtls_ctx_fingerprint(p->cfg.dtls),
+	                       lines, SYNTH_LINES, out, cap);
+}
+
+int synth_peer_answer(synth_peer *p, const char *sdp, size_t len, int64_t now_us)
+{
+	drop_transport(p);
+	if (synth_sdp_parse_answer(sdp, len, &p->ans) != 0)
+		return -1;
+	memset(&p->server, 0, sizeof p->server);
+	p->server.sin_family = AF_INET;
+	p->server.sin_port = htons((uint16_t)p->ans.port);
+	if (inet_pton(AF_INET, p->ans.ip, &p->server.sin_addr) != 1)
+		return -1;
+	for (int i = 0; i < SYNTH_LINES; i++) {
+		const synth_answer_line *al = &p->ans.line[i];
+		if (al->accepted && al->server_sends) {
+			synth_rx_init(
+			    &p->rx[i], i,
+			    i == SYNTH_CAMERA || i == SYNTH_DOCUMENT || i == SYNTH_SLOT_VIDEO, al);
+			p->rx_on[i] = 1;
+		}
+	}
+	/* Retransmissions go on the RTX stream when the answer kept rtx for the camera. */
+	p->tx[1].rtx_pt = p->ans.line[SYNTH_CAMERA].rtx_pt;
+	twcc_rec_init(&p->twcc);
+	p->running = 1;
+	p->next_stun_us = now_us;
+	p->next_report_us = now_us + REPORT_US;
+	p->next_twcc_us = now_us + TWCC_US;
+	p->next_nack_us = now_us + NACK_US;
+	p->next_pli_us = now_us + p->cfg.pli_every_ms * 1000LL;
+	return 0;
+}
+
+void synth_peer_stop(synth_peer *p)
+{
+	drop_transport(p);
+}
+
+int synth_peer_connected(const synth_peer *p)
+{
+	return p->srtp != NULL;
+}
+
+int synth_peer_fd(const synth_peer *p)
+{
+	return p->fd;
+}
+
+const synth_stats *synth_peer_stats(const synth_peer *p)
+{
+	return &p->st;
+}
+
+synth_slot_stats synth_peer_slot_stats(const synth_peer *p, const char *name)
+{
+	static const char *const names[SYNTH_LINES] = {"mic", "camera", "document", "slotAudio",
+	                                               "slotVideo"};
+	for (int i = 0; i < SYNTH_LINES; i++)
+		if (strcmp(names[i], name) == 0)
+			return p->slot[i];
+	return (synth_slot_stats){0};
+}
+
+/* ---- sending media ---------------------------------------------------------------- */
+
+/* Writes the RTP header with the one-byte extensions a browser sends (mid, transport-cc,
+ * audio level for audio); returns its length. */
+static size_t rtp_header(synth_peer *p, synth_tx *t, int marker, uint32_t ts, uint8_t *out)
+{
+	const synth_template *tm = p->cfg.tmpl;
+	out[0] = 0x80;
+	out[1] = (uint8_t)((marker ? 0x80 : 0) | (t->pt & 0x7f));
+	rtp_set_seq(out, t->seq++);
+	rtp_set_timestamp(out, ts);
+	rtp_set_ssrc(out, t->ssrc);
+	uint8_t ext[16];
+	size_t el = 0;
+	if (tm->ext_mid > 0 && tm->ext_mid < 15) {
+		ext[el++] = (uint8_t)(tm->ext_mid << 4);
+		ext[el++] = (uint8_t)('0' + t->line);
+	}
+	if (tm->ext_twcc > 0 && tm->ext_twcc < 15) {
+		uint16_t s = p->twcc_seq++;
+		ext[el++] = (uint8_t)(tm->ext_twcc << 4 | 1);
+		ext[el++] = (uint8_t)(s >> 8);
+		ext[el++] = (uint8_t)s;
+	}
+	if (!t->video && tm->ext_audio_level > 0 && tm->ext_audio_level < 15) {
+		ext[el++] = (uint8_t)(tm->ext_audio_level << 4);
+		ext[el++] = 0x80 | 40; /* voice activity, -40 dBov */
+	}
+	if (!el)
+		return 12;
+	while (el % 4)
+		ext[el++] = 0;
+	out[0] |= 0x10;
+	out[12] = 0xBE;
+	out[13] = 0xDE;
+	out[14] = 0;
+	out[15] = (uint8_t)(el / 4);
+	memcpy(out + 16, ext, el);
+	return 16 + el;
+}
+
+static void fill(synth_peer *p, uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t r = synth_rand(&p->rng);
+		memcpy(b + i, &r, n - i < 8 ? n - i : 8);
+	}
+}
+
+static void send_audio(synth_peer *p, synth_tx *t, int64_t at_us)
+{
+	uint8_t pkt[SYNTH_PKT_MAX];
+	uint32_t ts = t->ts0 + (uint32_t)(at_us * 48 / 1000);
+	size_t hl = rtp_header(p, t, 0, ts, pkt);
+	fill(p, pkt + hl, AUDIO_PAYLOAD);
+	t->packets++;
+	t->octets += AUDIO_PAYLOAD;
+	p->st.audio_sent++;
+	p->st.bytes_sent += hl + AUDIO_PAYLOAD;
+	send_srtp(p, pkt, hl + AUDIO_PAYLOAD, 0);
+}
+
+/* One video frame in 1..n packets: a VP8 payload descriptor with a 15-bit picture id, and
+ * for a keyframe the frame tag and start code that make vp8_is_keyframe say yes. */
+static void send_video(synth_peer *p, synth_tx *t, int64_t at_us, int key)
+{
+	size_t frame = (size_t)p->cfg.video_kbps * 1000 / 8 / 30;
+	frame = key ? frame * 4 : frame * (75 + synth_rand(&p->rng) % 50) / 100;
+	int n = (int)((frame + VIDEO_MAX_CHUNK - 1) / VIDEO_MAX_CHUNK);
+	if (n < 1)
+		n = 1;
+	size_t chunk = frame / (size_t)n;
+	if (chunk < 16)
+		chunk = 16;
+	uint32_t ts = t->ts0 + (uint32_t)(at_us * 90 / 1000);
+	t->picture_id = (uint16_t)((t->picture_id + 1) & 0x7fff);
+	for (int i = 0; i < n; i++) {
+		uint8_t pkt[SYNTH_PKT_MAX];
+		uint16_t seq = t->seq;
+		size_t hl = rtp_header(p, t, i == n - 1, ts, pkt);
+		uint8_t *pl = pkt + hl;
+		pl[0] = (uint8_t)(0x80 | (i == 0 ? 0x10 : 0)); /* X, S on the first packet */
+		pl[1] = 0x80;                                  /* I: picture id present */
+		pl[2] = (uint8_t)(0x80 | (t->picture_id >> 8));
+		pl[3] = (uint8_t)t->picture_id;
+		fill(p, pl + 4, chunk);
+		if (i == 0) {
+			/* Frame tag: show_frame, P = 0 for a key frame; then the start code and
+			 * 640x480. */
+			static const uint8_t kf[10] = {0x10, 0x02, 0x00, 0x9d, 0x01,
+			                               0x2a, 0x80, 0x02, 0xe0, 0x01};
+			memcpy(pl + 4, kf, sizeof kf);
+			if (!key)
+				pl[4] = 0x11;
+		}
+		size_t len = hl + 4 + chunk;
+		synth_cached *c = &p->cache[seq % SYNTH_CACHE];
+		c->seq = seq;
+		c->len = (uint16_t)len;
+		memcpy(c->data, pkt, len);
+		t->packets++;
+		t->octets += (uint32_t)(4 + chunk);
+		p->st.video_sent++;
+		p->st.bytes_sent += len;
+		send_srtp(p, pkt, len, 0);
+	}
+	if (key)
+		p->st.keyframes_sent++;
+}
+
+static void send_media(synth_peer *p, int64_t now_us)
+{
+	synth_tx *a = &p->tx[0], *v = &p->tx[1];
+	while (a->next_us <= now_us) {
+		send_audio(p, a, a->next_us);
+		a->next_us += AUDIO_FRAME_US;
+	}
+	while (v->next_us <= now_us) {
+		int key = v->force_key || v->next_us >= v->next_key_us;
+		if (key) {
+			v->force_key = 0;
+			v->next_key_us = v->next_us + p->cfg.keyframe_every_ms * 1000LL;
+		}
+		send_video(p, v, v->next_us, key);
+		v->next_us += VIDEO_FRAME_US;
+	}
+}
+
+/* Resends one NACKed packet from the cache, wrapped in RTX when negotiated, with a fresh
+ * transport-wide sequence number as a browser does. */
+static void retransmit(synth_peer *p, synth_tx *t, uint16_t seq)
+{
+	synth_cached *c = &p->cache[seq % SYNTH_CACHE];
+	if (!t->video || c->seq != seq || c->len == 0) {
+		p->st.retransmit_misses++;
+		return;
+	}
+	uint8_t pkt[SYNTH_PKT_MAX + 2];
+	size_t len = c->len;
+	if (t->rtx_pt >= 0 && t->rtx_ssrc) {
+		int n = rtx_wrap(c->data, c->len, (uint8_t)t->rtx_pt, t->rtx_ssrc, t->rtx_seq++,
+		                 pkt, sizeof pkt);
+		if (n < 0)
+			return;
+		len = (size_t)n;
+	} else {
+		memcpy(pkt, c->data, len);
+	}
+	rtp_hdr h;
+	if (rtp_parse(pkt, len, &h) == 0 && p->cfg.tmpl->ext_twcc > 0)
+		rtp_set_twcc_seq(pkt, &h, (uint8_t)p->cfg.tmpl->ext_twcc, p->twcc_seq++);
+	p->st.retransmits++;
+	send_srtp(p, pkt, len, 0);
+}
+
+/* ---- RTCP ------------------------------------------------------------------------- */
+
+typedef struct nack_ctx {
+	synth_peer *p;
+	synth_tx *t;
+} nack_ctx;
+
+static void on_nacked(void *user, uint16_t seq)
+{
+	nack_ctx *c = user;
+	c->p->st.nacks_received++;
+	if (c->t)
+		retransmit(c->p, c->t, seq);
+	else
+		c->p->st.retransmit_misses++;
+}
+
+static synth_tx *tx_by_ssrc(synth_peer *p, uint32_t ssrc)
+{
+	for (int i = 0; i < 2; i++)
+		if (p->tx[i].ssrc == ssrc)
+			return &p->tx[i];
+	return NULL;
+}
+
+static void on_rtcp(synth_peer *p, const uint8_t *buf, size_t len, int64_t now_us)
+{
+	rtcp_iter it;
+	rtcp_pkt pkt;
+	rtcp_iter_init(&it, buf, len);
+	while (rtcp_next(&it, &pkt) == 1) {
+		if (pkt.pt == RTCP_SR) {
+			rtcp_sr_info sr;
+			rtcp_report_block b[4];
+			p->st.sr_received++;
+			if (rtcp_parse_report(&pkt, &sr, b, 4) < 0)
+				continue;
+			for (int i = 0; i < SYNTH_LINES; i++)
+				if (p->rx_on[i] && p->rx[i].ssrc == pkt.sender_ssrc) {
+					p->rx[i].last_sr = sr.ntp_sec << 16 | sr.ntp_frac >> 16;
+					p->rx[i].sr_at_us = now_us;
+				}
+		} else if (pkt.pt == RTCP_RR) {
+			p->st.rr_received++;
+		} else if (pkt.pt == RTCP_RTPFB && pkt.fmt == RTCP_FMT_NACK) {
+			nack_ctx c = {p, tx_by_ssrc(p, pkt.media_ssrc)};
+			rtcp_nack_foreach(&pkt, on_nacked, &c);
+		} else if (pkt.pt == RTCP_RTPFB && pkt.fmt == RTCP_FMT_TWCC) {
+			p->st.twcc_received++;
+		} else if (pkt.pt == RTCP_PSFB &&
+		           (pkt.fmt == RTCP_FMT_PLI || pkt.fmt == RTCP_FMT_FIR)) {
+			p->st.keyframe_requests++;
+			p->tx[1].force_key = 1;
+		} else if (pkt.pt == RTCP_PSFB && pkt.fmt == RTCP_FMT_AFB) {
+			uint64_t bps;
+			uint32_t ssrcs[4];
+			int n;
+			if (rtcp_parse_remb(&pkt, &bps, ssrcs, &n, 4) == 0) {
+				p->st.remb_received++;
+				p->st.last_remb_bps = bps;
+			} else {
+				p->st.rtcp_other++;
+			}
+		} else {
+			p->st.rtcp_other++;
+		}
+	}
+}
+
+/* Sender reports for both outgoing streams (the first carrying a report block per stream
+ * received), as one compound packet. */
+static void send_reports(synth_peer *p, int64_t now_us)
+{
+	rtcp_report_block blocks[SYNTH_LINES];
+	int nb = 0;
+	for (int i = 0; i < SYNTH_LINES; i++)
+		if (p->rx_on[i] && synth_rx_report(&p->rx[i], now_us, &blocks[nb]) == 0)
+			nb++;
+	uint8_t out[1200];
+	int len = 0;
+	for (int i = 0; i < 2; i++) {
+		synth_tx *t = &p->tx[i];
+		uint64_t ntp_frac = (uint64_t)(now_us % 1000000) * 4294967296ull / 1000000;
+		rtcp_sr_info sr = {
+		    .ntp_sec = (uint32_t)(now_us / 1000000 + 2208988800ull),
+		    .ntp_frac = (uint32_t)ntp_frac,
+		    .rtp_ts = t->ts0 + (uint32_t)(now_us * (t->video ? 90 : 48) / 1000),
+		    .packet_count = t->packets,
+		    .octet_count = t->octets,
+		};
+		int n = rtcp_build_sr(out + len, sizeof out - (size_t)len, t->ssrc, &sr,
+		                      i == 0 ? blocks : NULL, i == 0 ? nb : 0);
+		if (n > 0)
+			len += n;
+	}
+	if (len > 0) {
+		p->st.reports_sent++;
+		send_srtp(p, out, (size_t)len, 1);
+	}
+}
+
+static void send_feedback(synth_peer *p, int64_t now_us)
+{
+	uint8_t out[1200];
+	int n;
+	if (now_us >= p->next_twcc_us) {
+		p->next_twcc_us = now_us + TWCC_US;
+		uint32_t media = p->rx_on[SYNTH_CAMERA] ? p->rx[SYNTH_CAMERA].ssrc : 0;
+		while ((n = twcc_rec_build(&p->twcc, p->rtcp_ssrc, media, out, sizeof out)) > 0) {
+			p->st.twcc_sent++;
+			send_srtp(p, out, (size_t)n, 1);
+		}
+	}
+	if (now_us >= p->next_nack_us) {
+		p->next_nack_us = now_us + NACK_US;
+		for (int i = 0; i < SYNTH_LINES; i++)
+			if (p->rx_on[i] && p->rx[i].video &&
+			    (n = synth_rx_nack(&p->rx[i], p->rtcp_ssrc, now_us, out, sizeof out)) >
+			        0) {
+				p->st.nacks_sent++;
+				send_srtp(p, out, (size_t)n, 1);
+			}
+	}
+	if (now_us >= p->next_pli_us) {
+		p->next_pli_us = now_us + p->cfg.pli_every_ms * 1000LL;
+		for (int i = 0; i < SYNTH_LINES; i++)
+			if (p->rx_on[i] && p->rx[i].video && p->rx[i].started &&
+			    (n = rtcp_build_pli(out, sizeof out, p->rtcp_ssrc, p->rx[i].ssrc)) >
+			        0) {
+				p->st.plis_sent++;
+				send_srtp(p, out, (size_t)n, 1);
+			}
+	}
+	if (now_us >= p->next_report_us) {
+		p->next_report_us = now_us + REPORT_US;
+		send_reports(p, now_us);
+	}
+}
+
+/* ---- ICE and DTLS ------------------------------------------------------------------ */
+
+static void send_check(synth_peer *p)
+{
+	char user[200];
+	snprintf(user, sizeof user, "%s:%s", p->ans.ufrag, p->ufrag);
+	for (int i = 0; i < 12; i++)
+		p->txid[i] = (uint8_t)synth_rand(&p->rng);
+	uint8_t out[512];
+	ssize_t n =
+	    stun_build_binding_request(out, sizeof out, p->txid, user, 0x6e7f00ff, 1, p->tiebreaker,
+	                               (const uint8_t *)p->ans.pwd, strlen(p->ans.pwd));
+	if (n <= 0)
+		return;
+	p->st.stun_checks++;
+	if (lose(p, p->cfg.send_loss)) {
+		p->st.send_dropped++;
+		return;
+	}
+	send_raw(p, out, (size_t)n);
+}
+
+static void on_stun(synth_peer *p, const uint8_t *buf, size_t len, int64_t now_us)
+{
+	stun_msg m;
+	if (stun_parse(buf, len, &m) != 0 || m.type != STUN_BINDING_SUCCESS ||
+	    memcmp(m.txid, p->txid, 12) != 0 ||
+	    stun_check_integrity(buf, len, &m, (const uint8_t *)p->ans.pwd, strlen(p->ans.pwd)) !=
+	        0)
+		return;
+	p->st.stun_responses++;
+	if (p->ice_ok)
+		return;
+	p->ice_ok = 1;
+	p->next_stun_us = now_us + STUN_CONSENT_US;
+	p->dtls = dtls_new(p->cfg.dtls, p->ans.server_active, p->ans.fp, dtls_out, p);
+	if (p->dtls && !p->ans.server_active)
+		dtls_start(p->dtls);
+}
+
+static void on_dtls(synth_peer *p, const uint8_t *buf, size_t len, int64_t now_us)
+{
+	if (!p->dtls || dtls_feed(p->dtls, buf, len) != DTLS_CONNECTED)
+		return;
+	dtls_srtp_keys keys;
+	if (dtls_get_srtp_keys(p->dtls, &keys) != 0 || !(p->srtp = secure_new(&keys)))
+		return;
+	p->st.dtls_handshakes++;
+	/* Media starts with a keyframe, as a browser's encoder does. */
+	p->tx[0].next_us = now_us;
+	p->tx[1].next_us = now_us;
+	p->tx[1].force_key = 1;
+}
+
+static void on_rtp(synth_peer *p, uint8_t *buf, size_t len, int64_t now_us)
+{
+	rtp_hdr h;
+	if (rtp_parse(buf, len, &h) != 0)
+		return;
+	uint16_t tseq;
+	if (p->cfg.tmpl->ext_twcc > 0 &&
+	    rtp_get_twcc_seq(buf, &h, (uint8_t)p->cfg.tmpl->ext_twcc, &tseq) == 0)
+		twcc_rec_add(&p->twcc, tseq, now_us);
+	for (int i = 0; i < SYNTH_LINES; i++) {
+		synth_rx *r = &p->rx[i];
+		if (!p->rx_on[i] || (h.ssrc != r->ssrc && (!r->rtx_ssrc || h.ssrc != r->rtx_ssrc)))
+			continue;
+		if (h.ssrc == r->rtx_ssrc) {
+			int rc = rtx_unwrap(buf, &len, (uint8_t)r->pt, r->ssrc);
+			if (rc == RTX_ERR_PROBE)
+				p->st.probes_received++;
+			if (rc != 0 || rtp_parse(buf, len, &h) != 0)
+				return;
+			p->st.rtx_received++;
+		}
+		if (!synth_rx_packet(r, h.seq, h.timestamp, now_us, &p->st, &p->slot[i]))
+			return;
+		p->st.rtp_received++;
+		p->st.bytes_received += len;
+		p->slot[i].packets++;
+		p->slot[i].bytes += len;
+		if (r->video && vp8_is_keyframe(buf + h.header_len, h.payload_len)) {
+			p->st.keyframes_received++;
+			p->slot[i].keyframes++;
+		}
+		return;
+	}
+	p->st.unknown_ssrc++;
+}
+
+static void on_datagram(synth_peer *p, uint8_t *buf, size_t len, int64_t now_us)
+{
+	uint8_t b = buf[0];
+	if (b < 4) {
+		on_stun(p, buf, len, now_us);
+	} else if (b >= 20 && b <= 63) {
+		on_dtls(p, buf, len, now_us);
+	} else if (b >= 128 && b <= 191 && p->srtp) {
+		if (lose(p, p->cfg.recv_loss)) {
+			p->st.recv_dropped++;
+			return;
+		}
+		if (rtp_is_rtcp(buf, len)) {
+			if (secure_unprotect_rtcp(p->srtp, buf, &len) != 0)
+				p->st.srtp_failures++;
+			else
+				on_rtcp(p, buf, len, now_us);
+		} else if (secure_unprotect_rtp(p->srtp, buf, &len) != 0) {
+			p->st.srtp_failures++;
+		} else {
+			on_rtp(p, buf, len, now_us);
+		}
+	}
+}
+
+int synth_peer_poll(synth_peer *p, int64_t now_us)
+{
+	int n = 0;
+	for (;;) {
+		struct sockaddr_in from;
+		socklen_t fl = sizeof from;
+		ssize_t r =
+		    recvfrom(p->fd, p->buf, SYNTH_PKT_MAX, 0, (struct sockaddr *)&from, &fl);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n++;
+		/* Only the server's address counts; anything else is not part of the call. */
+		if (!p->running || from.sin_port != p->server.sin_port ||
+		    from.sin_addr.s_addr != p->server.sin_addr.s_addr)
+			continue;
+		on_datagram(p, p->buf, (size_t)r, now_us);
+	}
+	return n;
+}
+
+void synth_peer_run(synth_peer *p, int64_t now_us)
+{
+	if (!p->running)
+		return;
+	if (now_us >= p->next_stun_us) {
+		send_check(p);
+		p->next_stun_us = now_us + (p->ice_ok ? STUN_CONSENT_US : STUN_CONNECT_US);
+	}
+	if (p->dtls && !p->srtp && dtls_timeout_ms(p->dtls) == 0)
+		dtls_handle_timeout(p->dtls);
+	if (!p->srtp)
+		return;
+	send_media(p, now_us);
+	send_feedback(p, now_us);
+}
+
+int64_t synth_peer_next_due(const synth_peer *p)
+{
+	if (!p->running)
+		return NEVER;
+	int64_t t = p->next_stun_us;
+	if (p->dtls && !p->srtp)
+		return t; /* the handshake runs on OpenSSL's wall-clock timers */
+	if (!p->srtp)
+		return t;
+	const int64_t c[] = {p->tx[0].next_us, p->tx[1].next_us, p->next_report_us,
+	                     p->next_twcc_us,  p->next_nack_us,  p->next_pli_us};
+	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
+		if (c[i] < t)
+			t = c[i];
+	return t;
+}
