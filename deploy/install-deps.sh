@@ -38,7 +38,7 @@ full_pkgs=(
 	meson ninja-build pkg-config gcc
 	libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libsrtp2-dev libopus-dev libvpx-dev
 	libssl-dev libjansson-dev libpq-dev
-	postgresql chromium fonts-ipafont-gothic iproute2 openssl ca-certificates
+	postgresql chromium fonts-ipafont-gothic iproute2 openssl ca-certificates nftables
 )
 
 if [ "$runtime_only" = 1 ]; then

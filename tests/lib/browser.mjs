@@ -52,10 +52,21 @@ export class Browsers {
 		this.logs = [];
 	}
 
-	async open(name, url, { viewport = { width: 1280, height: 800 } } = {}) {
+	/** Opens url in a new Chromium. With netns, that Chromium runs inside the named network
+	 * namespace (tests/lib/netns.mjs): playwright drives it over a pipe, so only its page
+	 * and media traffic go through the namespace's link. */
+	async open(name, url, { viewport = { width: 1280, height: 800 }, netns = null } = {}) {
 		const profile = fs.mkdtempSync(path.join(this.stack.tmp, `chromium-${name}-`));
+		let executablePath = CHROMIUM;
+		if (netns) {
+			if (!/^[\w.-]+$/.test(netns))
+				throw new Error(`not a namespace name: ${netns}`);
+			executablePath = path.join(this.stack.tmp, `chromium-in-${netns}.sh`);
+			fs.writeFileSync(executablePath, '#!/bin/sh\n' +
+				`exec ip netns exec ${netns} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
+		}
 		const ctx = await chromium.launchPersistentContext(profile, {
-			executablePath: CHROMIUM,
+			executablePath,
 			ignoreDefaultArgs: ['--headless', '--mute-audio'],
 			args: chromiumArgs({ fps: this.fps }),
 			ignoreHTTPSErrors: true,
@@ -288,4 +299,104 @@ export async function restartServer(stack) {
 	assert.equal(stack.exit.code, 0, `the server exited ${stack.exit.code} on SIGTERM:\n` +
 		stack.serverLog());
 	await stack.restartServer();
+}
+
+// ---------------------------------------------------------------------------------------
+// getStats figures for the network tests
+
+/**
+ * The figures of one getStats() of window.madoguchi.pc that the network tests report:
+ *   video: the busiest inbound video (the other party's camera): framesDecoded,
+ *     freezeCount, totalFreezesDuration (s), packetsLost, packetsReceived, nackCount (NACKs
+ *     this browser sent), pliCount, firCount, width, height, bytesReceived, mid
+ *   audio: the busiest inbound audio: totalAudioEnergy, totalSamplesReceived,
+ *     concealedSamples, packetsLost, packetsReceived
+ *   outVideo: outbound video summed over its streams: bytesSent, packetsSent,
+ *     retransmittedPacketsSent, retransmittedBytesSent, nackCount (NACKs received),
+ *     pliCount, targetBitrate (max), framesEncoded, qualityLimitationReason, width, height
+ *   outAudio: {bytesSent, packetsSent}
+ *   pair: the selected candidate pair: state, availableOutgoingBitrate,
+ *     currentRoundTripTime, bytesSent, bytesReceived, local {protocol, address, port,
+ *     candidateType, relayProtocol}, remote {protocol, address, port, candidateType, tcpType}
+ *   at (Date.now()), state (window.madoguchi.state), connectionState, iceConnectionState.
+ * null when the page has no PeerConnection.
+ */
+export function mediaFigures(page) {
+	return page.evaluate(async () => {
+		const m = window.madoguchi;
+		if (!m || !m.pc)
+			return null;
+		const pc = m.pc;
+		const report = await pc.getStats();
+		const byId = new Map();
+		report.forEach((s) => byId.set(s.id, s));
+		const r = { at: Date.now(), state: m.state ?? null, connectionState: pc.connectionState,
+			iceConnectionState: pc.iceConnectionState, video: null, audio: null,
+			outVideo: { bytesSent: 0, packetsSent: 0, retransmittedPacketsSent: 0,
+				retransmittedBytesSent: 0, nackCount: 0, pliCount: 0, targetBitrate: 0,
+				framesEncoded: 0, qualityLimitationReason: null, width: 0, height: 0 },
+			outAudio: { bytesSent: 0, packetsSent: 0 }, pair: null };
+		let pairId = null;
+		report.forEach((s) => {
+			if (s.type === 'transport' && s.selectedCandidatePairId)
+				pairId = s.selectedCandidatePairId;
+		});
+		report.forEach((s) => {
+			if (s.type === 'inbound-rtp' && s.kind === 'video') {
+				const v = { mid: s.mid ?? null, framesDecoded: s.framesDecoded ?? 0,
+					freezeCount: s.freezeCount ?? 0,
+					totalFreezesDuration: s.totalFreezesDuration ?? 0,
+					packetsLost: s.packetsLost ?? 0, packetsReceived: s.packetsReceived ?? 0,
+					nackCount: s.nackCount ?? 0, pliCount: s.pliCount ?? 0,
+					firCount: s.firCount ?? 0, width: s.frameWidth ?? 0,
+					height: s.frameHeight ?? 0, bytesReceived: s.bytesReceived ?? 0 };
+				if (!r.video || v.framesDecoded > r.video.framesDecoded)
+					r.video = v;
+			} else if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+				const a = { mid: s.mid ?? null, totalAudioEnergy: s.totalAudioEnergy ?? 0,
+					totalSamplesReceived: s.totalSamplesReceived ?? 0,
+					concealedSamples: s.concealedSamples ?? 0,
+					packetsLost: s.packetsLost ?? 0, packetsReceived: s.packetsReceived ?? 0 };
+				if (!r.audio || a.packetsReceived > r.audio.packetsReceived)
+					r.audio = a;
+			} else if (s.type === 'outbound-rtp' && s.kind === 'video') {
+				const o = r.outVideo;
+				o.bytesSent += s.bytesSent ?? 0;
+				o.packetsSent += s.packetsSent ?? 0;
+				o.retransmittedPacketsSent += s.retransmittedPacketsSent ?? 0;
+				o.retransmittedBytesSent += s.retransmittedBytesSent ?? 0;
+				o.nackCount += s.nackCount ?? 0;
+				o.pliCount += s.pliCount ?? 0;
+				o.framesEncoded += s.framesEncoded ?? 0;
+				if ((s.targetBitrate ?? 0) > o.targetBitrate) {
+					o.targetBitrate = s.targetBitrate;
+					o.qualityLimitationReason = s.qualityLimitationReason ?? null;
+					o.width = s.frameWidth ?? 0;
+					o.height = s.frameHeight ?? 0;
+				}
+			} else if (s.type === 'outbound-rtp' && s.kind === 'audio') {
+				r.outAudio.bytesSent += s.bytesSent ?? 0;
+				r.outAudio.packetsSent += s.packetsSent ?? 0;
+			}
+		});
+		const p = pairId ? byId.get(pairId) : null;
+		if (p) {
+			const cand = (c) => (c ? { protocol: c.protocol, address: c.address ?? c.ip,
+				port: c.port, candidateType: c.candidateType, tcpType: c.tcpType ?? null,
+				relayProtocol: c.relayProtocol ?? null } : null);
+			r.pair = { state: p.state, availableOutgoingBitrate: p.availableOutgoingBitrate ?? 0,
+				currentRoundTripTime: p.currentRoundTripTime ?? null,
+				bytesSent: p.bytesSent ?? 0, bytesReceived: p.bytesReceived ?? 0,
+				local: cand(byId.get(p.localCandidateId)),
+				remote: cand(byId.get(p.remoteCandidateId)) };
+		}
+		return r;
+	});
+}
+
+/** kbit/s of a byte counter between two samples ({at, ...}) taken by pick(sample). */
+export function kbpsBetween(a, b, pick) {
+	if (!a || !b || b.at <= a.at)
+		return 0;
+	return ((pick(b) - pick(a)) * 8) / (b.at - a.at);
 }

@@ -148,11 +148,13 @@ export function parseDemoFile(text) {
 	return { tokens, kiosks, logins };
 }
 
-async function makeCert(dir) {
+async function makeCert(dir, extraIp = null) {
 	const cert = path.join(dir, 'cert.pem'), key = path.join(dir, 'key.pem');
+	const san = 'subjectAltName=DNS:localhost,IP:127.0.0.1' +
+		(extraIp && extraIp !== '127.0.0.1' && net.isIP(extraIp) ? `,IP:${extraIp}` : '');
 	await runOk('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt',
 		'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=localhost',
-		'-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert]);
+		'-addext', san, '-keyout', key, '-out', cert]);
 	return { cert, key };
 }
 
@@ -163,8 +165,14 @@ async function makeCert(dir) {
  *   seed      seed the demo city with deploy/seed-demo.sh (default true)
  *   config    an object written as JSON to TMP/config.json and passed with --config
  *   serveArgs extra arguments for `serve`
+ *   bind      the HTTP/WebSocket address (default 127.0.0.1); url and wsUrl use it, or
+ *             127.0.0.1 when it is 0.0.0.0 (the network tests bind a veth address that
+ *             both the root namespace and a test namespace reach)
+ *   mediaIp   the media address announced in ICE candidates (default 127.0.0.1)
+ *   mediaBind the media sockets' address (--media-bind; default: the server's default)
  */
-export async function startStack({ tls = true, seed = true, config = null, serveArgs = [] } = {}) {
+export async function startStack({ tls = true, seed = true, config = null, serveArgs = [],
+	bind = '127.0.0.1', mediaIp = '127.0.0.1', mediaBind = null } = {}) {
 	if (!fs.existsSync(BIN))
 		throw new Error(`server binary ${BIN} does not exist (build it, or set MADOGUCHI_BIN)`);
 	const tmp = fs.mkdtempSync('/tmp/madoguchi-test-');
@@ -173,7 +181,7 @@ export async function startStack({ tls = true, seed = true, config = null, serve
 	const stack = new Stack(tmp);
 	liveStacks.add(stack);
 	try {
-		await stack.start({ tls, seed, config, serveArgs });
+		await stack.start({ tls, seed, config, serveArgs, bind, mediaIp, mediaBind });
 	} catch (err) {
 		await stack.abort();
 		throw new Error(`${err.message}\n(stack files kept in ${tmp})`, { cause: err });
@@ -194,7 +202,7 @@ class Stack {
 		this.logFile = path.join(tmp, 'server.log');
 	}
 
-	async start({ tls, seed, config, serveArgs }) {
+	async start({ tls, seed, config, serveArgs, bind, mediaIp, mediaBind }) {
 		const out = await runOk('bash', [path.join(ROOT, 'deploy', 'pg-local.sh'), 'start',
 			this.pgDir, '--fast']);
 		this.pgStarted = true;
@@ -220,12 +228,14 @@ class Stack {
 			fs.writeFileSync(file, JSON.stringify(config, null, 2));
 			args.push('--config', file);
 		}
-		args.push('serve', '--bind', '127.0.0.1', '--port', String(this.port),
-			'--media-port', String(this.mediaPort), '--media-ip', '127.0.0.1',
+		args.push('serve', '--bind', bind, '--port', String(this.port),
+			'--media-port', String(this.mediaPort), '--media-ip', mediaIp,
 			'--web', path.join(ROOT, 'web'),
 			'--log-level', process.env.MADOGUCHI_TEST_LOG_LEVEL || 'info');
+		if (mediaBind)
+			args.push('--media-bind', mediaBind);
 		if (tls) {
-			const { cert, key } = await makeCert(this.tmp);
+			const { cert, key } = await makeCert(this.tmp, bind);
 			args.push('--tls-cert', cert, '--tls-key', key);
 		} else {
 			args.push('--no-tls');
@@ -236,8 +246,9 @@ class Stack {
 		await this.spawnServer(args);
 
 		const scheme = tls ? 'https' : 'http';
-		this.url = `${scheme}://127.0.0.1:${this.port}`;
-		this.wsUrl = `${tls ? 'wss' : 'ws'}://127.0.0.1:${this.port}/ws`;
+		this.host = bind === '0.0.0.0' ? '127.0.0.1' : bind;
+		this.url = `${scheme}://${this.host}:${this.port}`;
+		this.wsUrl = `${tls ? 'wss' : 'ws'}://${this.host}:${this.port}/ws`;
 	}
 
 	spawnServer(args) {
