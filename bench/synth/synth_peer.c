@@ -229,9 +229,21 @@ int synth_peer_offer(synth_peer *p, char *out, size_t cap)
 
 int synth_peer_answer(synth_peer *p, const char *sdp, size_t len, int64_t now_us)
 {
-	drop_transport(p);
-	if (synth_sdp_parse_answer(sdp, len, &p->ans) != 0)
+	synth_answer a;
+	if (synth_sdp_parse_answer(sdp, len, &a) != 0)
 		return -1;
+	if (p->srtp && a.has_fp && p->ans.has_fp && memcmp(a.fp, p->ans.fp, sizeof a.fp) == 0 &&
+	    a.server_active == p->ans.server_active) {
+		/* The same server certificate while DTLS is up: as a browser does, keep the DTLS
+		 * session and SRTP keys and restart ICE only, with the answer's new credentials. */
+		snprintf(p->ans.ufrag, sizeof p->ans.ufrag, "%s", a.ufrag);
+		snprintf(p->ans.pwd, sizeof p->ans.pwd, "%s", a.pwd);
+		p->next_stun_us = now_us;
+		p->st.ice_restarts++;
+		return 0;
+	}
+	drop_transport(p);
+	p->ans = a;
 	memset(&p->server, 0, sizeof p->server);
 	p->server.sin_family = AF_INET;
 	p->server.sin_port = htons((uint16_t)p->ans.port);
@@ -316,17 +328,7 @@ static size_t rtp_header(synth_peer *p, synth_tx *t, int marker, uint32_t ts, ui
 		ext[el++] = (uint8_t)(tm->ext_audio_level << 4);
 		ext[el++] = 0x80 | 40; /* voice activity, -40 dBov */
 	}
-	if (!el)
-		return 12;
-	while (el % 4)
-		ext[el++] = 0;
-	out[0] |= 0x10;
-	out[12] = 0xBE;
-	out[13] = 0xDE;
-	out[14] = 0;
-	out[15] = (uint8_t)(el / 4);
-	memcpy(out + 16, ext, el);
-	return 16 + el;
+	return rtp_put_ext_block(out, ext, el);
 }
 
 static void fill(synth_peer *p, uint8_t *b, size_t n)

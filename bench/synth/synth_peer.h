@@ -67,6 +67,7 @@ typedef struct synth_stats {
 	uint64_t nacks_sent, plis_sent, reports_sent, twcc_sent;
 	uint64_t stun_checks, stun_responses;
 	uint64_t dtls_handshakes, srtp_failures;
+	uint64_t ice_restarts; /* answers that kept the DTLS session */
 } synth_stats;
 
 /* Per receive slot (by mid), cumulative over negotiations. */
@@ -85,7 +86,9 @@ int synth_peer_roles(const synth_peer *p, sfu_track_role *roles, int cap);
  * its length, or -1 when cap is too small. */
 int synth_peer_offer(synth_peer *p, char *out, size_t cap);
 
-/* Applies the server's answer: drops the previous transport (DTLS, SRTP, receive state),
+/* Applies the server's answer. An answer with the same server certificate while DTLS is up
+ * is an ICE restart: only the ICE credentials change. Otherwise it drops the previous
+ * transport (DTLS, SRTP, receive state),
  * starts ICE checks towards the answer's UDP candidate and then the DTLS handshake in the
  * role the answer's a=setup gives. Returns 0 or -1 (unparsable answer, no candidate). */
 int synth_peer_answer(synth_peer *p, const char *sdp, size_t len, int64_t now_us);

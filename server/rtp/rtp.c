@@ -124,6 +124,21 @@ void rtp_set_payload_type(uint8_t *buf, uint8_t pt)
 	buf[1] = (uint8_t)((buf[1] & 0x80) | (pt & 0x7f));
 }
 
+size_t rtp_put_ext_block(uint8_t *pkt, const uint8_t *ext, size_t len)
+{
+	if (len == 0)
+		return 12;
+	size_t padded = (len + 3) & ~(size_t)3;
+	pkt[0] |= 0x10;
+	pkt[12] = 0xBE;
+	pkt[13] = 0xDE;
+	pkt[14] = (uint8_t)((padded / 4) >> 8);
+	pkt[15] = (uint8_t)(padded / 4);
+	memcpy(pkt + 16, ext, len);
+	memset(pkt + 16 + len, 0, padded - len);
+	return 16 + padded;
+}
+
 int rtp_get_twcc_seq(uint8_t *buf, const rtp_hdr *h, uint8_t id, uint16_t *seq)
 {
 	size_t n = 0;

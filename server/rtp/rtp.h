@@ -46,6 +46,12 @@ void rtp_set_timestamp(uint8_t *buf, uint32_t ts);
 void rtp_set_ssrc(uint8_t *buf, uint32_t ssrc);
 void rtp_set_payload_type(uint8_t *buf, uint8_t pt);
 
+/* Writes a one-byte-header extension block (RFC 8285) holding the `len` bytes of elements
+ * in ext right after a 12-byte fixed header in pkt, zero-padded to a multiple of 4, and
+ * sets the X bit. Returns the header length (12 when len is 0: no block). pkt needs room
+ * for 16 + len + 3 bytes; len is at most 1020. */
+size_t rtp_put_ext_block(uint8_t *pkt, const uint8_t *ext, size_t len);
+
 /* Reads the transport-wide sequence number (draft-holmer-rmcat-transport-wide-cc-extensions-01)
  * from extension `id`. Returns 0 and sets *seq, or -1 when absent or malformed. */
 int rtp_get_twcc_seq(uint8_t *buf, const rtp_hdr *h, uint8_t id, uint16_t *seq);

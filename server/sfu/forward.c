@@ -159,17 +159,7 @@ static size_t build_header(struct sfu_peer *from, struct sfu_peer *to, fwd_slot 
 			ext[el++] = level[0];
 		}
 	}
-	if (!el)
-		return 12;
-	while (el % 4)
-		ext[el++] = 0;
-	out[0] |= 0x10;
-	out[12] = 0xBE;
-	out[13] = 0xDE;
-	out[14] = (uint8_t)((el / 4) >> 8);
-	out[15] = (uint8_t)(el / 4);
-	memcpy(out + 16, ext, el);
-	return 16 + el;
+	return rtp_put_ext_block(out, ext, el);
 }
 
 /* Encrypts the plain RTP packet in s->tx_buf and sends it to `to`, first stamping the next

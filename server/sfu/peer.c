@@ -178,6 +178,17 @@ void peer_tick(struct sfu_peer *p, int64_t now_us)
 }
 
 /* Drops the transport state of a negotiation (before a new offer, or at free). */
+/* Forgets the tracks and slots of a negotiation, keeping the transport. */
+static void reset_tracks(struct sfu_peer *p)
+{
+	p->n_in = 0;
+	for (int i = 0; i < p->n_out; i++)
+		pktcache_free(p->out[i].cache);
+	p->n_out = 0;
+	memset(p->mids, 0, sizeof p->mids);
+	p->ext_mid = p->ext_twcc = p->ext_audio_level = 0;
+}
+
 void peer_reset_media(struct sfu_peer *p)
 {
 	dtls_free(p->dtls);
@@ -189,11 +200,7 @@ void peer_reset_media(struct sfu_peer *p)
 	p->consent_us = 0;
 	p->consent_lost = 0;
 	p->negotiated = 0;
-	p->n_in = 0;
-	for (int i = 0; i < p->n_out; i++)
-		pktcache_free(p->out[i].cache);
-	p->n_out = 0;
-	memset(p->mids, 0, sizeof p->mids);
+	reset_tracks(p);
 	twcc_rec_init(&p->twcc);
 	bwe_init(&p->bwe, BWE_INITIAL_BPS);
 	p->bwe_ready = 0;
@@ -221,6 +228,73 @@ static enum sfu_role role_for_mid(const sfu_track_role *roles, int n, const char
 	return SFU_ROLE_NONE;
 }
 
+/* An m-line the server can carry: not rejected, with Opus (audio) or VP8 (video). */
+static int media_usable(const sdp_media *m)
+{
+	return !m->rejected && (m->kind == SDP_KIND_AUDIO   ? m->pt_opus >= 0
+	                        : m->kind == SDP_KIND_VIDEO ? m->pt_vp8 >= 0
+	                                                    : 0);
+}
+
+static int media_sends(const sdp_media *m)
+{
+	return m->dir == SDP_SENDRECV || m->dir == SDP_SENDONLY;
+}
+
+static int media_receives(const sdp_media *m)
+{
+	return m->dir == SDP_SENDRECV || m->dir == SDP_RECVONLY;
+}
+
+/* What the answer says of one slot: its SSRCs, and the stream and track names Chromium
+ * groups it by (the primary party's mic and camera share a stream, for lip sync). */
+static void answer_slot(const fwd_slot *sl, sdp_answer_media *am)
+{
+	am->send_ssrc = sl->out_ssrc;
+	am->send_rtx_ssrc = sl->rtx_ssrc;
+	/* mids are at most 31 bytes; the precisions keep the names within their 40-byte
+	 * fields. */
+	snprintf(am->msid_stream, sizeof am->msid_stream, "mdg-%.32s",
+	         sl->role == SFU_ROLE_SLOT ? sl->mid : "primary");
+	snprintf(am->msid_track, sizeof am->msid_track, "mdg-%s-%.24s", role_names[sl->role],
+	         sl->mid);
+	snprintf(am->cname, sizeof am->cname, "madoguchi");
+}
+
+/* Whether offer o describes exactly the m-lines negotiated last time (mids, roles, kinds,
+ * directions, payload types, SSRCs). A new offer from the same PeerConnection that does is
+ * an ICE restart, not a new session. */
+static int same_layout(const struct sfu_peer *p, const sdp_offer *o, const sfu_track_role *roles,
+                       int n_roles)
+{
+	int ni = 0, no = 0;
+	for (int i = 0; i < o->n_media; i++) {
+		const sdp_media *m = &o->media[i];
+		enum sfu_role role = role_for_mid(roles, n_roles, m->mid);
+		if (role == SFU_ROLE_NONE || !media_usable(m))
+			continue;
+		int pt = m->kind == SDP_KIND_AUDIO ? m->pt_opus : m->pt_vp8;
+		if (role != SFU_ROLE_SLOT && media_sends(m)) {
+			if (ni >= p->n_in)
+				return 0;
+			const in_track *t = &p->in[ni++];
+			uint32_t ssrc = m->n_ssrc ? m->ssrc[0] : 0;
+			if (t->mline != i || t->role != role || t->kind != m->kind || t->pt != pt ||
+			    (ssrc && t->ssrc && ssrc != t->ssrc))
+				return 0;
+		}
+		if (media_receives(m)) {
+			if (no >= p->n_out)
+				return 0;
+			const fwd_slot *sl = &p->out[no++];
+			if (sl->mline != i || sl->role != role || sl->kind != m->kind ||
+			    sl->pt != pt || strcmp(sl->mid, m->mid) != 0)
+				return 0;
+		}
+	}
+	return ni == p->n_in && no == p->n_out;
+}
+
 /* Fills in/out tracks from the parsed offer; returns 0 or -1 with err. */
 static int peer_take_tracks(struct sfu_peer *p, const sdp_offer *o, const sfu_track_role *roles,
                             int n_roles, sdp_answer_params *ap, char *err, size_t errlen)
@@ -228,10 +302,7 @@ static int peer_take_tracks(struct sfu_peer *p, const sdp_offer *o, const sfu_tr
 	for (int i = 0; i < o->n_media; i++) {
 		const sdp_media *m = &o->media[i];
 		enum sfu_role role = role_for_mid(roles, n_roles, m->mid);
-		int usable = !m->rejected && (m->kind == SDP_KIND_AUDIO   ? m->pt_opus >= 0
-		                              : m->kind == SDP_KIND_VIDEO ? m->pt_vp8 >= 0
-		                                                          : 0);
-		if (role == SFU_ROLE_NONE || !usable)
+		if (role == SFU_ROLE_NONE || !media_usable(m))
 			continue;
 		if ((role == SFU_ROLE_MIC && m->kind != SDP_KIND_AUDIO) ||
 		    ((role == SFU_ROLE_CAMERA || role == SFU_ROLE_DOCUMENT) &&
@@ -242,7 +313,7 @@ static int peer_take_tracks(struct sfu_peer *p, const sdp_offer *o, const sfu_tr
 		}
 		int pt = m->kind == SDP_KIND_AUDIO ? m->pt_opus : m->pt_vp8;
 		snprintf(p->mids[i], sizeof p->mids[i], "%s", m->mid);
-		if (role != SFU_ROLE_SLOT && (m->dir == SDP_SENDRECV || m->dir == SDP_SENDONLY)) {
+		if (role != SFU_ROLE_SLOT && media_sends(m)) {
 			in_track *t = &p->in[p->n_in++];
 			memset(t, 0, sizeof *t);
 			t->mline = i;
@@ -256,7 +327,7 @@ static int peer_take_tracks(struct sfu_peer *p, const sdp_offer *o, const sfu_tr
 			nack_gen_init(&t->nack);
 			rxstats_init(&t->rx, m->kind == SDP_KIND_AUDIO ? 48000 : 90000);
 		}
-		if (m->dir == SDP_SENDRECV || m->dir == SDP_RECVONLY) {
+		if (media_receives(m)) {
 			fwd_slot *sl = &p->out[p->n_out++];
 			memset(sl, 0, sizeof *sl);
 			sl->mline = i;
@@ -270,23 +341,14 @@ static int peer_take_tracks(struct sfu_peer *p, const sdp_offer *o, const sfu_tr
 			sl->clock_rate = m->kind == SDP_KIND_AUDIO ? 48000 : 90000;
 			sl->wait_keyframe = m->kind == SDP_KIND_VIDEO;
 			vp8mung_init(&sl->mung);
-			sdp_answer_media *am = &ap->media[i];
-			am->send_ssrc = sl->out_ssrc;
 			if (m->kind == SDP_KIND_VIDEO && m->pt_vp8_rtx >= 0 && m->fb_nack) {
 				do
 					sl->rtx_ssrc = rand_u32();
 				while (sl->rtx_ssrc == 0 || sl->rtx_ssrc == sl->out_ssrc);
 				sl->rtx_pt = m->pt_vp8_rtx;
 				sl->rtx_seq = (uint16_t)rand_u32();
-				am->send_rtx_ssrc = sl->rtx_ssrc;
 			}
-			/* mids are at most 31 bytes; the precisions keep the names within their
-			 * 40-byte fields. */
-			snprintf(am->msid_stream, sizeof am->msid_stream, "mdg-%.32s",
-			         role == SFU_ROLE_SLOT ? m->mid : "primary");
-			snprintf(am->msid_track, sizeof am->msid_track, "mdg-%s-%.24s",
-			         role_names[role], m->mid);
-			snprintf(am->cname, sizeof am->cname, "madoguchi");
+			answer_slot(sl, &ap->media[i]);
 		}
 		if (!p->ext_mid)
 			p->ext_mid = m->ext_mid;
@@ -316,21 +378,41 @@ int sfu_peer_offer(sfu_peer *p, const char *sdp, size_t sdp_len, const sfu_track
 		snprintf(err, errlen, "offer has no sha-256 fingerprint");
 		goto done;
 	}
-	peer_reset_media(p);
-	p->ext_mid = p->ext_twcc = p->ext_audio_level = 0;
-	if (peer_take_tracks(p, o, roles, n_roles, ap, err, errlen) != 0) {
-		peer_reset_media(p);
-		goto done;
-	}
-	if (rand_hex(p->ufrag, 4) != 0 || rand_hex(p->pwd, 12) != 0) {
+	/* A later offer from the same PeerConnection (same certificate) while DTLS is up keeps
+	 * the DTLS session and SRTP keys: the browser keeps its side of them. With the same
+	 * m-lines it is an ICE restart (RFC 8445 section 9): only the ICE credentials change,
+	 * SSRCs and wiring stay, and media keeps flowing on the old path until the browser's
+	 * checks with the new credentials select one. With other m-lines the tracks are
+	 * negotiated afresh over the same transport. Any other offer starts from scratch. */
+	int same_pc = p->srtp && dtls_is_connected(p->dtls) &&
+	              memcmp(p->remote_fp, o->fingerprint, sizeof p->remote_fp) == 0;
+	int restart = same_pc && same_layout(p, o, roles, n_roles);
+	char ufrag[sizeof p->ufrag], pwd[sizeof p->pwd];
+	if (rand_hex(ufrag, 4) != 0 || rand_hex(pwd, 12) != 0) {
 		snprintf(err, errlen, "no randomness");
 		goto done;
 	}
-	p->dtls_server = o->setup != SDP_SETUP_PASSIVE;
-	memcpy(p->remote_fp, o->fingerprint, sizeof p->remote_fp);
+	if (restart) {
+		for (int i = 0; i < p->n_out; i++)
+			answer_slot(&p->out[i], &ap->media[p->out[i].mline]);
+	} else {
+		if (same_pc)
+			reset_tracks(p);
+		else
+			peer_reset_media(p);
+		if (peer_take_tracks(p, o, roles, n_roles, ap, err, errlen) != 0) {
+			peer_reset_media(p);
+			fwd_rewire(p->sfu);
+			goto done;
+		}
+		if (!same_pc) {
+			p->dtls_server = o->setup != SDP_SETUP_PASSIVE;
+			memcpy(p->remote_fp, o->fingerprint, sizeof p->remote_fp);
+		}
+	}
 
-	ap->ice_ufrag = p->ufrag;
-	ap->ice_pwd = p->pwd;
+	ap->ice_ufrag = ufrag;
+	ap->ice_pwd = pwd;
 	ap->fingerprint = dtls_ctx_fingerprint(p->sfu->dtls_ctx);
 	ap->setup = p->dtls_server ? SDP_SETUP_PASSIVE : SDP_SETUP_ACTIVE;
 	/* UDP host candidates, then (where enabled) passive TCP ones on the same port number:
@@ -344,19 +426,35 @@ int sfu_peer_offer(sfu_peer *p, const char *sdp, size_t sdp_len, const sfu_track
 		}
 	if (sdp_build_answer(o, ap, out, 32768) < 0) {
 		snprintf(err, errlen, "answer too large");
-		peer_reset_media(p);
+		if (!restart) {
+			peer_reset_media(p);
+			fwd_rewire(p->sfu);
+		}
 		goto done;
 	}
-	p->dtls = dtls_new(p->sfu->dtls_ctx, p->dtls_server, p->remote_fp, dtls_send, p);
-	if (!p->dtls) {
-		snprintf(err, errlen, "dtls setup failed");
-		peer_reset_media(p);
-		goto done;
+	memcpy(p->ufrag, ufrag, sizeof p->ufrag);
+	memcpy(p->pwd, pwd, sizeof p->pwd);
+	if (same_pc) {
+		/* The old path keeps its consent for a while: checks on it now fail (new
+		 * password) until the browser moves to the new credentials. */
+		p->consent_us = sfu_now(p->sfu);
+		p->sfu->stats.ice_restarts++;
+		if (!restart)
+			fwd_rewire(p->sfu);
+		LOG_INFO("sfu", "ice restart peer=%s tracks=%s", p->label,
+		         restart ? "kept" : "renegotiated");
+	} else {
+		p->dtls = dtls_new(p->sfu->dtls_ctx, p->dtls_server, p->remote_fp, dtls_send, p);
+		if (!p->dtls) {
+			snprintf(err, errlen, "dtls setup failed");
+			peer_reset_media(p);
+			goto done;
+		}
+		p->negotiated = 1;
+		fwd_rewire(p->sfu);
+		LOG_INFO("sfu", "negotiated peer=%s tracks_in=%d slots=%d dtls=%s", p->label,
+		         p->n_in, p->n_out, p->dtls_server ? "server" : "client");
 	}
-	p->negotiated = 1;
-	fwd_rewire(p->sfu);
-	LOG_INFO("sfu", "negotiated peer=%s tracks_in=%d slots=%d dtls=%s", p->label, p->n_in,
-	         p->n_out, p->dtls_server ? "server" : "client");
 	*answer = out;
 	out = NULL;
 	rc = 0;

@@ -46,7 +46,7 @@ typedef struct sfu_stats {
 	uint64_t srtp_unprotect_failures;
 	uint64_t rtp_forwarded, rtp_dropped_unknown, rtp_dropped_keyframe_wait;
 	uint64_t rtcp_received, pli_sent, pli_received, twcc_feedback_sent;
-	uint64_t consent_expired;
+	uint64_t consent_expired, ice_restarts;
 	/* Loss repair: seqs we asked senders for / receivers asked us for, retransmissions
 	 * received that filled a gap / sent from the cache, NACKed packets no longer cached. */
 	uint64_t nack_sent, nack_received, rtx_received, rtx_sent, rtx_cache_miss;
@@ -78,7 +78,9 @@ void sfu_peer_free(sfu_peer *p);
 
 /* Parses the client's offer and builds the answer (malloc'd, NUL-terminated, freed by the
  * caller). roles maps each mid to its role; m-lines without a role are rejected in the
- * answer. A second call replaces the first negotiation (ICE restart, page reload).
+ * answer. A later offer from the same PeerConnection (same DTLS fingerprint, same m-lines)
+ * is an ICE restart: new ICE credentials, DTLS, SRTP and SSRCs kept. Any other later offer
+ * replaces the negotiation (a new PeerConnection, a page reload).
  * Returns 0, or -1 with a reason in err. */
 int sfu_peer_offer(sfu_peer *p, const char *sdp, size_t sdp_len, const sfu_track_role *roles,
                    int n_roles, char **answer, char *err, size_t errlen);

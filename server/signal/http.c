@@ -135,6 +135,8 @@ static char *metrics_text(sig_app *app)
 	COUNTER("rr_sent_total", "Receiver reports sent to senders.", m->rr_sent);
 	COUNTER("consent_expired_total", "Peers whose ICE consent expired (30 s silent).",
 	        m->consent_expired);
+	COUNTER("ice_restarts_total", "ICE restarts (a new offer from the same PeerConnection).",
+	        m->ice_restarts);
 	COUNTER("ice_tcp_connections_total", "ICE-TCP connections accepted.",
 	        m->ice_tcp_connections);
 	COUNTER("ice_tcp_dropped_total",

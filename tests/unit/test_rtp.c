@@ -391,6 +391,33 @@ static void test_rtx(void)
 	CHECK_EQ_INT(bad, 0);
 }
 
+/* The block the forwarder writes parses back, element by element, padded to 4 bytes. */
+static void test_put_ext_block(void)
+{
+	/* Elements: id 1 (1 byte), id 3 (4 bytes), id 2 (2 bytes); cut after whole ones. */
+	static const uint8_t ext[10] = {0x10, 0xaa, 0x33, 7, 8, 9, 0x21, 0x21, 0x12, 0x34};
+	static const size_t cuts[] = {0, 2, 7, 10};
+	for (size_t k = 0; k < 4; k++) {
+		size_t n = cuts[k];
+		uint8_t pkt[64] = {0x80, 96, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3};
+		size_t hl = rtp_put_ext_block(pkt, ext, n);
+		CHECK_EQ_INT(hl, n ? 16 + ((n + 3) & ~(size_t)3) : 12);
+		memcpy(pkt + hl, "payload", 7);
+		rtp_hdr h;
+		CHECK_EQ_INT(rtp_parse(pkt, hl + 7, &h), 0);
+		CHECK_EQ_INT(h.has_ext, n > 0);
+		CHECK_EQ_INT(h.header_len, hl);
+		CHECK_EQ_INT(h.payload_len, 7);
+		size_t len = 0;
+		uint8_t *e = rtp_ext_find(pkt, &h, 1, &len);
+		CHECK(n == 0 ? e == NULL : e != NULL && len == 1 && e[0] == 0xaa);
+		e = rtp_ext_find(pkt, &h, 3, &len);
+		CHECK(n < 7 ? e == NULL : e != NULL && len == 4 && e[0] == 7 && e[3] == 0x21);
+		e = rtp_ext_find(pkt, &h, 2, &len);
+		CHECK(n < 10 ? e == NULL : e != NULL && len == 2 && e[0] == 0x12 && e[1] == 0x34);
+	}
+}
+
 int main(void)
 {
 	test_basic();
@@ -401,5 +428,6 @@ int main(void)
 	test_vp8();
 	test_h264();
 	test_rtx();
+	test_put_ext_block();
 	return check_done("rtp");
 }
