@@ -2,6 +2,8 @@
 //
 // Every session negotiates exactly once, right after hello, with five transceivers in a fixed
 // order; calls and transfers never renegotiate: the server only rewires what feeds each one.
+// The one later offer a PeerConnection makes is an ICE restart (restartIce below), which
+// changes only the ICE credentials and keeps the m-lines, DTLS and everything above it.
 
 export async function getLocalMedia() {
 	if (!navigator.mediaDevices?.getUserMedia) {
@@ -12,7 +14,9 @@ export async function getLocalMedia() {
 
 // Creates the PeerConnection, sends the offer with the mid -> role map and applies the answer.
 // onTrack(role, track, mid) is called for each received track; role is 'mic', 'camera',
-// 'document' or 'slot'. Resolves with {pc, mids} where mids names the mid of each transceiver.
+// 'document' or 'slot'. Resolves with {pc, mids, tracks} where mids names the mid of each
+// transceiver and tracks is the mid -> role map the offer carried (an ICE restart sends it
+// again).
 export async function negotiate(client, stream, onTrack) {
 	const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' })
 	try {
@@ -43,11 +47,27 @@ export async function negotiate(client, stream, onTrack) {
 		}
 		const reply = await client.request('offer', { sdp: pc.localDescription.sdp, tracks })
 		await pc.setRemoteDescription({ type: 'answer', sdp: reply.sdp })
-		return { pc, mids }
+		return { pc, mids, tracks }
 	} catch (err) {
 		pc.close()
 		throw err
 	}
+}
+
+// An ICE restart on the same PeerConnection (RFC 8445 section 9): new ICE credentials in a
+// new offer, with the same transceivers, certificate and tracks map as the first negotiation,
+// so that the server recognises its own PeerConnection and keeps the DTLS session, the SRTP
+// keys and the wiring. Media goes on over the old path, if it still works, until the checks
+// with the new credentials have selected a new one. Resolves once the answer is applied; the
+// caller watches connectionState for the outcome. Throws (leaving pc open) when the offer is
+// refused or the socket fails.
+export async function restartIce(client, pc, tracks) {
+	// restartIce() alone would only mark the connection as needing negotiation; the explicit
+	// iceRestart option makes this very offer carry the new credentials.
+	pc.restartIce()
+	await pc.setLocalDescription(await pc.createOffer({ iceRestart: true }))
+	const reply = await client.request('offer', { sdp: pc.localDescription.sdp, tracks })
+	await pc.setRemoteDescription({ type: 'answer', sdp: reply.sdp })
 }
 
 // Puts track (or null to stop) on the document transceiver. The transceiver was negotiated

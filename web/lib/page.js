@@ -110,6 +110,10 @@ export function exposeTestHooks({ session, page, remote }, extra = {}) {
 		dropSocket() {
 			session()?.dropSocket()
 		},
+		// Runs the session's media recovery (an ICE restart first); resolves {outcome, ms}.
+		restartIce() {
+			return session()?.restartIce() ?? Promise.resolve({ outcome: 'skipped', ms: 0 })
+		},
 	}
 	Object.defineProperties(hooks, Object.getOwnPropertyDescriptors(extra))
 	window.madoguchi = hooks

@@ -4,9 +4,15 @@
 // media never went through the socket, so a PeerConnection that is still connected is kept
 // as it is (no new offer). Only when resuming fails (too late, server restarted) does the
 // page get a new session, with a new PeerConnection.
+//
+// When the media path dies while the socket is fine (the PeerConnection fails, or stays
+// disconnected), the page first tries an ICE restart on the same PeerConnection: the server
+// recognises it (same certificate, same m-lines) and keeps DTLS, SRTP and the wiring, so only
+// the ICE checks start over. A new PeerConnection, which costs a DTLS handshake and a
+// keyframe, is the fallback when the restart does not bring the connection back.
 
 import { MadoguchiClient } from './client.js'
-import { getLocalMedia, negotiate } from './media.js'
+import { getLocalMedia, negotiate, restartIce } from './media.js'
 
 const BACKOFF_MS = [1000, 2000, 4000, 8000, 15000]
 // Resuming is worth trying quickly and often: the server forgets the session after 30 s.
@@ -17,11 +23,22 @@ const RESUME_WINDOW_MS = 28000
 // the page as fatal and stops the session.
 const TRANSIENT = new Set(['disconnected', 'timeout', 'internal'])
 
+// Chromium reports 'disconnected' a few seconds after packets stop coming and 'failed' only
+// much later: a connection that stays disconnected this long gets an ICE restart, while a
+// shorter blip heals by itself (the old path's checks resume when packets do).
+const DISCONNECTED_RESTART_MS = 8000
+// An ICE restart that has not brought the connection back by then gives way to a new
+// PeerConnection.
+const RESTART_CONNECT_MS = 10000
+// While the socket is down a recovery waits for the resume; this is how often it looks again.
+const RECHECK_MS = 1000
+
 export class Session {
 	#opts
 	#client = null
 	#pc = null
 	#mids = null
+	#tracks = null // the mid -> role map of the negotiation, sent again with an ICE restart
 	#stream = null
 	#generation = 0 // bumps on every attempt, so stale callbacks of an old attempt do nothing
 	#failures = 0
@@ -29,9 +46,13 @@ export class Session {
 	#stopped = false
 	#resumeToken = null // from the last hello reply
 	#droppedAt = null // performance.now() of the drop we are resuming from, else null
-	// Counters the tests read through window.madoguchi.stats: offers sent, negotiationneeded
-	// events after the first negotiation, resumed and fresh sessions, PeerConnections made.
-	#stats = { offersSent: 0, negotiationNeeded: 0, resumes: 0, sessions: 0, pcs: 0 }
+	#recovery = null // the running media recovery (a promise): only one runs at a time
+	#disconnectTimer = null
+	// Counters the tests read through window.madoguchi.stats: offers sent (ICE restarts
+	// included), negotiationneeded events after the first negotiation that were not caused by
+	// our own ICE restart, resumed and fresh sessions, PeerConnections made, ICE restarts
+	// attempted.
+	#stats = { offersSent: 0, negotiationNeeded: 0, resumes: 0, sessions: 0, pcs: 0, iceRestarts: 0 }
 
 	// opts:
 	//   hello(): the fields of a fresh hello request (without type and id)
@@ -79,6 +100,7 @@ export class Session {
 		this.#stopped = true
 		this.#generation++
 		clearTimeout(this.#timer)
+		this.#cancelDisconnectTimer()
 		this.#closePc()
 		this.#client?.close()
 	}
@@ -86,6 +108,15 @@ export class Session {
 	// Ends the socket as a network fault would; the session resumes. For tests.
 	dropSocket() {
 		this.#client?.drop()
+	}
+
+	// Runs the media recovery now, as a failed connection would (an ICE restart first, a new
+	// PeerConnection if that does not work). Resolves when it is over with {outcome, ms}:
+	// outcome is 'restarted', 'replaced', 'failed' (the socket was dropped to resume), or
+	// 'skipped' (no PeerConnection, or the socket is down). For tests.
+	restartIce() {
+		if (!this.#pc) return Promise.resolve({ outcome: 'skipped', ms: 0 })
+		return this.#recoverMedia(this.#pc)
 	}
 
 	#resuming() {
@@ -122,6 +153,8 @@ export class Session {
 			this.#failures = 0
 			this.#stats[resumed ? 'resumes' : 'sessions']++
 			this.#opts.onReady?.({ client, pc: this.#pc, mids: this.#mids, reply, resumed })
+			// A kept PeerConnection that went down while the socket was away is recovered now.
+			if (resumed && this.#pc) this.#watchMedia(this.#pc)
 		} catch (err) {
 			if (gen !== this.#generation) return
 			if (TRANSIENT.has(err.code)) {
@@ -165,7 +198,7 @@ export class Session {
 		} finally {
 			this.#stats.offersSent += client.sentCount('offer') - before
 		}
-		const { pc, mids } = result
+		const { pc, mids, tracks } = result
 		if (gen !== this.#generation) {
 			pc.close()
 			return
@@ -173,26 +206,105 @@ export class Session {
 		this.#closePc()
 		this.#pc = pc
 		this.#mids = mids
+		this.#tracks = tracks
 		this.#stats.pcs++
-		// Every later need to negotiate would be a bug: calls never renegotiate.
-		pc.addEventListener('negotiationneeded', () => this.#stats.negotiationNeeded++)
-		pc.addEventListener('connectionstatechange', () => {
-			if (pc === this.#pc && pc.connectionState === 'failed') this.#mediaFailed(pc)
+		// Every later need to negotiate would be a bug: calls never renegotiate. Our own ICE
+		// restart is the exception: restartIce() marks the connection as needing negotiation.
+		pc.addEventListener('negotiationneeded', () => {
+			if (this.#recovery === null) this.#stats.negotiationNeeded++
 		})
+		pc.addEventListener('connectionstatechange', () => this.#watchMedia(pc))
 	}
 
-	// The media path died while the socket may still be fine: a new PeerConnection and a new
-	// offer in the same session (the server keeps the wiring). If the socket is down too, the
-	// drop handling does this after resuming.
-	async #mediaFailed(pc) {
+	// What the PeerConnection's state asks for: 'failed' is recovered at once, 'disconnected'
+	// once it has lasted DISCONNECTED_RESTART_MS, and any other state cancels that wait.
+	#watchMedia(pc) {
+		if (pc !== this.#pc) return
+		const state = pc.connectionState
+		if (state === 'failed') {
+			this.#cancelDisconnectTimer()
+			this.#recoverMedia(pc)
+		} else if (state === 'disconnected') {
+			if (this.#disconnectTimer === null) this.#armDisconnectTimer(pc, DISCONNECTED_RESTART_MS)
+		} else {
+			this.#cancelDisconnectTimer()
+		}
+	}
+
+	#armDisconnectTimer(pc, ms) {
+		this.#cancelDisconnectTimer()
+		this.#disconnectTimer = setTimeout(() => {
+			this.#disconnectTimer = null
+			if (pc !== this.#pc || pc.connectionState !== 'disconnected') return
+			// While the socket is down the resume comes first; look again afterwards.
+			if (this.#socketUp()) this.#recoverMedia(pc)
+			else this.#armDisconnectTimer(pc, RECHECK_MS)
+		}, ms)
+	}
+
+	#cancelDisconnectTimer() {
+		clearTimeout(this.#disconnectTimer)
+		this.#disconnectTimer = null
+	}
+
+	#socketUp() {
+		return Boolean(this.#client?.isOpen) && this.#droppedAt === null
+	}
+
+	// Starts a recovery of pc's media unless one is running, and returns the running one.
+	#recoverMedia(pc) {
+		if (this.#recovery) return this.#recovery
+		const started = performance.now()
+		this.#recovery = this.#recover(pc)
+			.catch((err) => {
+				console.error('madoguchi: media recovery failed', err)
+				return { outcome: 'failed' }
+			})
+			.then((r) => {
+				this.#recovery = null
+				// Still disconnected (the socket failed meanwhile, say): try again later.
+				if (pc === this.#pc && pc.connectionState === 'disconnected') {
+					this.#armDisconnectTimer(pc, RECHECK_MS)
+				}
+				return { ...r, ms: Math.round(performance.now() - started) }
+			})
+		return this.#recovery
+	}
+
+	// The media path died (or a test asks): an ICE restart on the same PeerConnection first;
+	// if the server refuses it or the connection is not back within RESTART_CONNECT_MS, a new
+	// PeerConnection and a new offer in the same session (the server keeps the wiring either
+	// way). If the socket is down, nothing: resuming renegotiates a failed PeerConnection and
+	// looks again at a disconnected one.
+	async #recover(pc) {
 		const client = this.#client
-		if (!client?.isOpen || this.#droppedAt !== null) return
+		if (!this.#socketUp() || pc !== this.#pc) return { outcome: 'skipped' }
 		const gen = this.#generation
+		this.#stats.iceRestarts++
+		const before = client.sentCount('offer')
+		try {
+			await restartIce(client, pc, this.#tracks)
+			await connectedWithin(pc, RESTART_CONNECT_MS)
+			return { outcome: 'restarted' }
+		} catch (err) {
+			if (gen !== this.#generation || pc !== this.#pc) return { outcome: 'skipped' }
+			// No answer over a socket that looks open: the socket is the problem, and the
+			// resume path (which knows what to do with this PeerConnection) takes over.
+			if (err.code === 'disconnected' || err.code === 'timeout') {
+				client.drop()
+				return { outcome: 'failed' }
+			}
+			console.warn(`madoguchi: ICE restart did not work (${err.message}); new PeerConnection`)
+		} finally {
+			this.#stats.offersSent += client.sentCount('offer') - before
+		}
 		try {
 			await this.#negotiate(client, gen)
 			if (gen === this.#generation && this.#pc !== pc) this.#opts.onMedia?.({ pc: this.#pc, mids: this.#mids })
+			return { outcome: 'replaced' }
 		} catch {
 			if (gen === this.#generation) client.drop()
+			return { outcome: 'failed' }
 		}
 	}
 
@@ -221,9 +333,39 @@ export class Session {
 	}
 
 	#closePc() {
+		this.#cancelDisconnectTimer()
 		this.#pc?.close()
 		this.#pc = null
 	}
+}
+
+// Resolves once pc is connected with the credentials of its current local description, that
+// is once an ICE restart has taken effect and not merely left the old path running; rejects
+// when pc closes or ms pass first. The selected pair's local candidate names its ufrag where
+// the browser's getStats says so (Chromium does); elsewhere 'connected' has to do.
+async function connectedWithin(pc, ms) {
+	const ufrag = /^a=ice-ufrag:(\S+)/m.exec(pc.localDescription?.sdp ?? '')?.[1] ?? null
+	const deadline = performance.now() + ms
+	for (;;) {
+		if (pc.connectionState === 'closed') throw new Error('the PeerConnection closed')
+		if (pc.connectionState === 'connected') {
+			const used = await selectedLocalUfrag(pc)
+			if (used === null || ufrag === null || used === ufrag) return
+		}
+		if (performance.now() > deadline) throw new Error(`not connected within ${ms} ms`)
+		await new Promise((resolve) => setTimeout(resolve, 100))
+	}
+}
+
+// The ufrag of the selected candidate pair's local candidate, or null when unknown.
+async function selectedLocalUfrag(pc) {
+	const report = await pc.getStats()
+	for (const s of report.values()) {
+		if (s.type !== 'transport' || !s.selectedCandidatePairId) continue
+		const pair = report.get(s.selectedCandidatePairId)
+		return report.get(pair?.localCandidateId)?.usernameFragment ?? null
+	}
+	return null
 }
 
 async function openMedia() {
