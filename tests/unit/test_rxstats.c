@@ -63,7 +63,7 @@ static void test_jitter(void)
 	CHECK_EQ_INT(b.jitter, 10);
 
 	/* Arrivals alternately 1 ms early and late (8 ticks) converge to J = 16. */
-	uint32_t j_plain, j_wrap;
+	uint32_t j_plain = 0, j_wrap = 0;
 	for (int pass = 0; pass < 2; pass++) {
 		rxstats_init(&s, 8000);
 		uint32_t ts0 = pass == 0 ? 5000 : 0xffffffffu - 160 * 100;
