@@ -1,6 +1,8 @@
 // Issue 5, network test 4, on one call: (a) the kiosk's link cut for 5 s (every packet both
 // ways dropped): after the restore, video resumes on both sides by itself and the visit goes
-// on; (b) then cut for 40 s: ICE consent freshness (RFC 7675, 30 s) makes the server end the
+// on; (b) a 16 s cut: the kiosk's connection stays `disconnected` past 8 s, so the page
+// restarts ICE on the same PeerConnection (the server keeps DTLS) and media comes back once
+// the link does, still without anybody doing anything; (c) then cut for 40 s: ICE consent freshness (RFC 7675, 30 s) makes the server end the
 // kiosk's leg as `dropped`, the desk is told with an `ended` event, and the records say
 // `dropped`. After the restore the kiosk's screens are reported (what it does then is up to
 // the page and the WebSocket's fate; only the server's side is asserted).
@@ -15,6 +17,8 @@ await requireNetns();
 
 const SHORT_CUT_MS = 5000;
 const RECOVER_DEADLINE_MS = 15000;  // restore -> new frames on both sides
+const MID_CUT_MS = 16000;
+const MID_RECOVER_DEADLINE_MS = 25000; // restore -> new frames, via an ICE restart
 const LONG_CUT_MS = 40000;
 const TOLD_DEADLINE_MS = 40000;     // cut -> the desk gets `ended` (consent expires at 30 s)
 const AFTER_RESTORE_WATCH_MS = 25000;
@@ -105,6 +109,64 @@ test(`a ${SHORT_CUT_MS / 1000} s cut: media recovers by itself and the visit goe
 			});
 		} catch (err) {
 			failed = true;
+			throw await netFailure(env, err);
+		}
+	});
+
+test(`a ${MID_CUT_MS / 1000} s cut: the page restarts ICE by itself and media comes back`,
+	{ timeout: 90000 }, async (t) => {
+		if (!call) {
+			t.skip('the call of the first test did not come up');
+			return;
+		}
+		const { net, stack } = env;
+		try {
+			const stats0 = await madoguchi(call.kiosk, 'stats');
+			const restartsLogged0 = (stack.serverLog().match(/msg="ice restart"/g) ?? []).length;
+			await sleep(2000);
+			await net.cut();
+			const cutAt = Date.now();
+			await sleep(MID_CUT_MS - 500);
+			const [kc, dc] = await Promise.all([mediaFigures(call.kiosk),
+				mediaFigures(call.desk)]);
+			await sleep(Math.max(0, cutAt + MID_CUT_MS - Date.now()));
+			await net.restore();
+			const restoreAt = Date.now();
+			const base = { kiosk: kc.video.framesDecoded, desk: dc.video.framesDecoded };
+			const r = await waitResumed(base, restoreAt, MID_RECOVER_DEADLINE_MS);
+			const stats1 = await madoguchi(call.kiosk, 'stats');
+			const [ks, ds] = await Promise.all([madoguchi(call.kiosk, 'state'),
+				madoguchi(call.desk, 'state')]);
+			const restartsLogged = (stack.serverLog().match(/msg="ice restart"/g) ?? []).length -
+				restartsLogged0;
+			const rec = await stack.visitRecord(call.visit);
+			measure({ test: 'cut-16s', cut_ms: MID_CUT_MS,
+				restore_to_first_frame_ms: r.at,
+				during_cut: { kiosk_connection: kc.connectionState },
+				kiosk_ice_restarts: (stats1?.iceRestarts ?? 0) - (stats0?.iceRestarts ?? 0),
+				server_ice_restarts_logged: restartsLogged,
+				pcs: { before: stats0?.pcs ?? null, after: stats1?.pcs ?? null },
+				after: { kiosk_state: ks, desk_state: ds, kiosk_connection: r.k.connectionState } });
+
+			await step('video resumes on both sides after the restore', () => {
+				for (const side of ['kiosk', 'desk'])
+					assert.ok(r.at[side] !== null, `${side}: no new frame within ` +
+						`${MID_RECOVER_DEADLINE_MS} ms of the restore`);
+			});
+			await step('the kiosk restarted ICE on the same PeerConnection', () => {
+				assert.ok((stats1?.iceRestarts ?? 0) > (stats0?.iceRestarts ?? 0),
+					`iceRestarts ${stats0?.iceRestarts} -> ${stats1?.iceRestarts}`);
+				assert.equal(stats1?.pcs, stats0?.pcs, 'PeerConnections made');
+				assert.ok(restartsLogged >= 1, 'the server logged no "ice restart"');
+			});
+			await step('the call and the visit are still on', () => {
+				assert.equal(ks, 'in_call', 'kiosk state');
+				assert.equal(ds, 'in_call', 'desk state');
+				assert.equal(rec.visit?.ended_at ?? null, null, JSON.stringify(rec));
+			});
+		} catch (err) {
+			failed = true;
+			call = null;
 			throw await netFailure(env, err);
 		}
 	});
