@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-	Browsers, acceptOn, assertChromium, loginStaff, madoguchi, statsByMid, step, waitMids,
+	Browsers, assertChromium, madoguchi, startDeskKioskCall, statsByMid, step, waitMids,
 	waitNewFrames,
 } from '../lib/browser.mjs';
 import { sleep, startStack } from '../lib/harness.mjs';
@@ -253,20 +253,7 @@ function logLines(id) {
 test('an ICE restart mid-call keeps the PeerConnection, DTLS and the media', { timeout: 180000 },
 	async () => {
 		try {
-			const desk = await step('desk sato: open, log in, available', async () => {
-				const p = await browsers.open('sato', `${stack.url}/desk/`);
-				await loginStaff(p, 'sato', stack.logins.sato.password);
-				return p;
-			});
-			const kiosk = await step('open the kiosk page', () =>
-				browsers.open('kiosk', `${stack.url}/kiosk/#token=${stack.tokens.yamada}`));
-			const kmids = await waitMids(kiosk);
-			await step('call and accept', async () => {
-				await kiosk.waitForSelector('button[data-dept="hoken"]:enabled', { timeout: 20000 });
-				await kiosk.click('button[data-dept="hoken"]');
-				await acceptOn(desk);
-				await waitNewFrames(kiosk, kmids.camera, { minNew: 20 });
-			});
+			const { desk, kiosk, kmids } = await startDeskKioskCall(browsers, stack);
 			const dmids = await waitMids(desk);
 			await waitNewFrames(desk, dmids.camera, { minNew: 20, what: 'desk: the kiosk' });
 

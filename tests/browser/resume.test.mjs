@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-	Browsers, acceptOn, assertChromium, loginStaff, madoguchi, statsByMid, step, waitMids,
-	waitNewFrames, waitState,
+	Browsers, assertChromium, madoguchi, startDeskKioskCall, statsByMid, step, waitNewFrames,
+	waitState,
 } from '../lib/browser.mjs';
 import { sleep, startStack } from '../lib/harness.mjs';
 
@@ -30,20 +30,7 @@ test('closing and reopening the kiosk\'s WebSocket mid-call keeps the call',
 	{ timeout: 150000 }, async () => {
 		const measure = {};
 		try {
-			const desk = await step('desk sato: open, log in, available', async () => {
-				const p = await browsers.open('sato', `${stack.url}/desk/`);
-				await loginStaff(p, 'sato', stack.logins.sato.password);
-				return p;
-			});
-			const kiosk = await step('open the kiosk page', () =>
-				browsers.open('kiosk', `${stack.url}/kiosk/#token=${stack.tokens.yamada}`));
-			const kmids = await waitMids(kiosk);
-			await step('call and accept', async () => {
-				await kiosk.waitForSelector('button[data-dept="hoken"]:enabled', { timeout: 20000 });
-				await kiosk.click('button[data-dept="hoken"]');
-				await acceptOn(desk);
-				await waitNewFrames(kiosk, kmids.camera, { minNew: 20 });
-			});
+			const { desk, kiosk, kmids } = await startDeskKioskCall(browsers, stack);
 			const dmids = await madoguchi(desk, 'mids');
 			const visit = await madoguchi(kiosk, 'visit');
 			assert.match(String(visit), /^[0-9a-f-]{36}$/, 'the kiosk knows its visit');

@@ -254,6 +254,27 @@ export async function waitMids(page, timeout = 20000) {
 	return madoguchi(page, 'mids');
 }
 
+/** Opens desk sato (logged in, available) and the yamada kiosk, calls hoken from the kiosk,
+ * accepts on the desk and waits until the kiosk decodes the desk's camera; resolves
+ * {desk, kiosk, kmids} (the kiosk's mids). */
+export async function startDeskKioskCall(browsers, stack) {
+	const desk = await step('desk sato: open, log in, available', async () => {
+		const p = await browsers.open('sato', `${stack.url}/desk/`);
+		await loginStaff(p, 'sato', stack.logins.sato.password);
+		return p;
+	});
+	const kiosk = await step('open the kiosk page', () =>
+		browsers.open('kiosk', `${stack.url}/kiosk/#token=${stack.tokens.yamada}`));
+	const kmids = await waitMids(kiosk);
+	await step('call and accept', async () => {
+		await kiosk.waitForSelector('button[data-dept="hoken"]:enabled', { timeout: 20000 });
+		await kiosk.click('button[data-dept="hoken"]');
+		await acceptOn(desk);
+		await waitNewFrames(kiosk, kmids.camera, { minNew: 20 });
+	});
+	return { desk, kiosk, kmids };
+}
+
 /** Waits for the desk's accept button of visit (any visit when null); clicks it and
  * resolves Date.now() taken right before the click. */
 export async function acceptOn(desk, visit = null, timeout = 20000) {

@@ -199,19 +199,6 @@ static void make_txid(uint8_t txid[12], uint32_t tag)
 	memcpy(txid, &tag, sizeof tag);
 }
 
-static char *read_fixture(size_t *len)
-{
-	FILE *f = fopen(FIXTURE, "rb");
-	if (!f)
-		return NULL;
-	char *buf = malloc(1 << 16);
-	*len = buf ? fread(buf, 1, (1 << 16) - 1, f) : 0;
-	fclose(f);
-	if (buf)
-		buf[*len] = '\0';
-	return buf;
-}
-
 static void copy_attr(const char *sdp, const char *name, char *out, size_t cap)
 {
 	const char *p = strstr(sdp, name);
@@ -240,7 +227,7 @@ static char *env_start(env *e, int tcp)
 	e->port = sfu_port(e->s);
 	e->p = sfu_peer_new(e->s, "kiosk");
 	size_t len;
-	char *offer = read_fixture(&len);
+	char *offer = check_read_file(FIXTURE, &len);
 	CHECK(offer != NULL);
 	sfu_track_role roles[] = {{"0", SFU_ROLE_MIC}, {"1", SFU_ROLE_CAMERA}};
 	char *answer = NULL, err[128] = "";

@@ -6,26 +6,13 @@
 #include <stdlib.h>
 
 #define FIXTURE "tests/fixtures/chromium-156-offer.sdp"
-#define FP                                                                                 \
-	"99:9A:E3:39:BB:22:B1:AC:17:1F:8D:2E:6F:3F:DE:DD:D4:4C:65:18:90:9A:A1:FC:14:B5:AF:73:" \
+#define FP                                                                                         \
+	"99:9A:E3:39:BB:22:B1:AC:17:1F:8D:2E:6F:3F:DE:DD:D4:4C:65:18:90:9A:A1:FC:14:B5:AF:73:"     \
 	"99:1A:9D:16"
 #define TWCC_URI "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
-#define SERVER_FP                                                                          \
-	"01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:" \
+#define SERVER_FP                                                                                  \
+	"01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:"     \
 	"89:AB:CD:EF"
-
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	char *buf = malloc(1 << 16);
-	*len = buf ? fread(buf, 1, (1 << 16) - 1, f) : 0;
-	fclose(f);
-	if (buf)
-		buf[*len] = '\0';
-	return buf;
-}
 
 /* 1 when the text contains exactly this line (CRLF-terminated). */
 static int has_line(const char *text, const char *line)
@@ -75,7 +62,7 @@ static void default_params(sdp_answer_params *p)
 static void test_fixture(void)
 {
 	size_t len = 0;
-	char *sdp = read_file(FIXTURE, &len);
+	char *sdp = check_read_file(FIXTURE, &len);
 	CHECK(sdp != NULL);
 	if (!sdp)
 		return;
@@ -180,7 +167,8 @@ static void test_fixture(void)
 	CHECK(has_line(sec, "a=ssrc:1001 cname:srv"));
 	CHECK(has_line(sec, "a=ssrc:1001 msid:mdg a0"));
 	CHECK(has_line(sec, "a=candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host"));
-	CHECK(has_line(sec, "a=candidate:2 1 tcp 1671430143 127.0.0.1 40001 typ host tcptype passive"));
+	CHECK(has_line(sec,
+	               "a=candidate:2 1 tcp 1671430143 127.0.0.1 40001 typ host tcptype passive"));
 	CHECK(has_line(sec, "a=end-of-candidates"));
 
 	section(ans, 1, sec, sizeof sec);
@@ -195,7 +183,8 @@ static void test_fixture(void)
 	CHECK(has_line(sec, "a=rtpmap:97 rtx/90000"));
 	CHECK(has_line(sec, "a=fmtp:97 apt=96"));
 	CHECK(!strstr(sec, "H264") && !strstr(sec, "toffset") && !strstr(sec, "audio-level"));
-	CHECK(has_line(sec, "a=extmap:2 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"));
+	CHECK(
+	    has_line(sec, "a=extmap:2 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"));
 	CHECK(has_line(sec, "a=ssrc-group:FID 2002 2003"));
 	CHECK(has_line(sec, "a=ssrc:2002 msid:mdg v1"));
 	CHECK(has_line(sec, "a=ssrc:2003 cname:srv"));
@@ -255,31 +244,29 @@ static void test_fixture(void)
 	free(sdp);
 }
 
-#define SESSION                                                                           \
-	"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"                             \
-	"a=group:BUNDLE 0 1 2 3 4\r\n"                                                    \
-	"a=fingerprint:sha-256 " FP "\r\n"                                                \
+#define SESSION                                                                                    \
+	"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"                                      \
+	"a=group:BUNDLE 0 1 2 3 4\r\n"                                                             \
+	"a=fingerprint:sha-256 " FP "\r\n"                                                         \
 	"a=ice-ufrag:SeSs\r\na=ice-pwd:sessionpasswordsessionpw\r\na=setup:actpass\r\n"
 #define MEDIA_COMMON "c=IN IP4 0.0.0.0\r\na=rtcp-mux\r\n"
-#define AUDIO_CODECS                                                                      \
-	"a=rtpmap:111 OPUS/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n"          \
+#define AUDIO_CODECS                                                                               \
+	"a=rtpmap:111 OPUS/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n"                   \
 	"a=rtcp-fb:111 transport-cc\r\na=rtpmap:0 PCMU/8000\r\n"
-#define VIDEO_CODECS                                                                      \
-	"a=rtpmap:96 vp8/90000\r\na=rtcp-fb:* nack\r\na=rtcp-fb:96 nack pli\r\n"          \
+#define VIDEO_CODECS                                                                               \
+	"a=rtpmap:96 vp8/90000\r\na=rtcp-fb:* nack\r\na=rtcp-fb:96 nack pli\r\n"                   \
 	"a=rtcp-fb:96 ccm fir\r\na=fmtp:97 apt=96\r\na=rtpmap:97 rtx/90000\r\n"
 
-static const char client_offer[] =
-	SESSION
-	"m=audio 9 UDP/TLS/RTP/SAVPF 111 0\r\n" MEDIA_COMMON "a=mid:0\r\na=sendrecv\r\n"
-	"a=ice-ufrag:MeDi\r\na=ice-pwd:mediapasswordmediapass\r\n"
-	"a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n" AUDIO_CODECS
-	"a=ssrc:11 cname:x\r\n"
-	"m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\n" MEDIA_COMMON "a=mid:1\r\na=sendrecv\r\n"
-	"a=extmap:3/sendrecv " TWCC_URI "\r\n"
-	VIDEO_CODECS "a=ssrc:22 cname:x\r\na=ssrc:23 cname:x\r\na=ssrc-group:FID 22 23\r\n"
-	"m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\n" MEDIA_COMMON "a=mid:2\r\na=sendrecv\r\n" VIDEO_CODECS
-	"m=audio 9 UDP/TLS/RTP/SAVPF 111 0\r\n" MEDIA_COMMON "a=mid:3\r\na=recvonly\r\n" AUDIO_CODECS
-	"m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\n" MEDIA_COMMON "a=mid:4\r\na=recvonly\r\n" VIDEO_CODECS;
+static const char client_offer[] = SESSION
+    "m=audio 9 UDP/TLS/RTP/SAVPF 111 0\r\n" MEDIA_COMMON "a=mid:0\r\na=sendrecv\r\n"
+    "a=ice-ufrag:MeDi\r\na=ice-pwd:mediapasswordmediapass\r\n"
+    "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n" AUDIO_CODECS "a=ssrc:11 cname:x\r\n"
+    "m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\n" MEDIA_COMMON "a=mid:1\r\na=sendrecv\r\n"
+    "a=extmap:3/sendrecv " TWCC_URI "\r\n" VIDEO_CODECS
+    "a=ssrc:22 cname:x\r\na=ssrc:23 cname:x\r\na=ssrc-group:FID 22 23\r\n"
+    "m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\n" MEDIA_COMMON "a=mid:2\r\na=sendrecv\r\n" VIDEO_CODECS
+    "m=audio 9 UDP/TLS/RTP/SAVPF 111 0\r\n" MEDIA_COMMON "a=mid:3\r\na=recvonly\r\n" AUDIO_CODECS
+    "m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\n" MEDIA_COMMON "a=mid:4\r\na=recvonly\r\n" VIDEO_CODECS;
 
 static void test_client_offer(void)
 {
@@ -318,7 +305,8 @@ static void test_client_offer(void)
 	int n = sdp_build_answer(o, &p, ans, sizeof ans);
 	CHECK(n > 0);
 	CHECK(has_line(ans, "a=group:BUNDLE 0 1 2 3 4"));
-	const char *dirs[5] = {"a=recvonly", "a=recvonly", "a=recvonly", "a=sendonly", "a=sendonly"};
+	const char *dirs[5] = {"a=recvonly", "a=recvonly", "a=recvonly", "a=sendonly",
+	                       "a=sendonly"};
 	for (int i = 0; i < 5; i++) {
 		section(ans, i, sec, sizeof sec);
 		CHECK(has_line(sec, dirs[i]));
@@ -368,15 +356,14 @@ static void test_client_offer(void)
 
 static void test_rejected_lines(void)
 {
-	static const char offer[] =
-		SESSION
-		"m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n" MEDIA_COMMON "a=mid:0\r\n" AUDIO_CODECS
-		"m=video 9 UDP/TLS/RTP/SAVPF 102 103\r\n" MEDIA_COMMON "a=mid:1\r\n"
-		"a=rtpmap:102 H264/90000\r\na=rtpmap:103 rtx/90000\r\na=fmtp:103 apt=102\r\n"
-		"m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\n"
-		"a=mid:2\r\na=sctp-port:5000\r\n"
-		"m=audio 9 UDP/TLS/RTP/SAVPF 0 8\r\n" MEDIA_COMMON "a=mid:3\r\na=rtpmap:0 PCMU/8000\r\n"
-		"m=video 0 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=rtpmap:96 VP8/90000\r\n";
+	static const char offer[] = SESSION
+	    "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n" MEDIA_COMMON "a=mid:0\r\n" AUDIO_CODECS
+	    "m=video 9 UDP/TLS/RTP/SAVPF 102 103\r\n" MEDIA_COMMON "a=mid:1\r\n"
+	    "a=rtpmap:102 H264/90000\r\na=rtpmap:103 rtx/90000\r\na=fmtp:103 apt=102\r\n"
+	    "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\n"
+	    "a=mid:2\r\na=sctp-port:5000\r\n"
+	    "m=audio 9 UDP/TLS/RTP/SAVPF 0 8\r\n" MEDIA_COMMON "a=mid:3\r\na=rtpmap:0 PCMU/8000\r\n"
+	    "m=video 0 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=rtpmap:96 VP8/90000\r\n";
 	sdp_offer *o = calloc(1, sizeof *o);
 	char err[128], ans[8192], sec[2048];
 	CHECK_EQ_INT(sdp_parse_offer(offer, sizeof offer - 1, o, err, sizeof err), 0);
@@ -464,13 +451,17 @@ static void test_malformed(void)
 	REJECT(SESSION OK_MEDIA "a=mid:0\r\na=ice-ufrag:abc\r\n", "ice-ufrag");
 	REJECT(SESSION OK_MEDIA "a=mid:0\r\na=ice-pwd:abcdefghijklmnopqrstu\r\n", "ice-pwd");
 	REJECT(SESSION OK_MEDIA "a=mid:0\r\na=fingerprint:sha-256 99:9A\r\n", "fingerprint");
-	REJECT("v=0\r\na=group:BUNDLE 0\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n"
-	       "a=fingerprint:sha-1 99:9A:E3:39:BB:22:B1:AC:17:1F:8D:2E:6F:3F:DE:DD:D4:4C:65:18\r\n"
-	       OK_MEDIA "a=mid:0\r\n", "no sha-256 fingerprint");
+	REJECT(
+	    "v=0\r\na=group:BUNDLE 0\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n"
+	    "a=fingerprint:sha-1 "
+	    "99:9A:E3:39:BB:22:B1:AC:17:1F:8D:2E:6F:3F:DE:DD:D4:4C:65:18\r\n" OK_MEDIA
+	    "a=mid:0\r\n",
+	    "no sha-256 fingerprint");
 	REJECT("v=0\r\na=group:BUNDLE 0\r\na=fingerprint:sha-256 " FP "\r\n" OK_MEDIA "a=mid:0\r\n",
 	       "no ice-ufrag");
-	REJECT("v=0\r\na=group:BUNDLE 0\r\na=fingerprint:sha-256 " FP "\r\na=ice-ufrag:abcd\r\n"
-	       OK_MEDIA "a=mid:0\r\n", "no ice-pwd");
+	REJECT("v=0\r\na=group:BUNDLE 0\r\na=fingerprint:sha-256 " FP
+	       "\r\na=ice-ufrag:abcd\r\n" OK_MEDIA "a=mid:0\r\n",
+	       "no ice-pwd");
 	REJECT(SESSION OK_MEDIA "a=mid:0\r\0\n", "NUL");
 
 	/* Seventeen m-lines exceed SDP_MAX_MEDIA. */
@@ -498,7 +489,8 @@ static void test_malformed(void)
 	CHECK_EQ_INT(sdp_parse_offer("v=0", 3, o, NULL, 0), -1);
 	/* Non-UTF-8 in an unused attribute is ignored; in an echoed fmtp it is dropped. */
 	static const char odd[] = SESSION "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n" MEDIA_COMMON
-		"a=mid:0\r\na=x-\xff\xfe:\x80\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 a=\xc3\x28\r\n";
+	                                  "a=mid:0\r\na=x-\xff\xfe:\x80\r\na=rtpmap:111 "
+	                                  "opus/48000/2\r\na=fmtp:111 a=\xc3\x28\r\n";
 	CHECK_EQ_INT(sdp_parse_offer(odd, sizeof odd - 1, o, err, sizeof err), 0);
 	CHECK_EQ_INT(o->media[0].pt_opus, 111);
 	CHECK_EQ_STR(o->media[0].opus_fmtp, "");
