@@ -98,6 +98,12 @@ int config_set(config *c, const char *name, const char *value)
 		return set_str(c->spool, sizeof c->spool, value);
 	if (strcmp(name, "no-answer-s") == 0)
 		return set_port(&c->no_answer_s, value, 0);
+	if (strcmp(name, "allowed-origins") == 0)
+		return set_str(c->allowed_origins, sizeof c->allowed_origins, value);
+	if (strcmp(name, "metrics-token") == 0)
+		return strlen(value) >= 16
+		           ? set_str(c->metrics_token, sizeof c->metrics_token, value)
+		           : -2; /* a short token is a guessable one */
 	if (strcmp(name, "log-level") == 0)
 		return set_str(c->log_level, sizeof c->log_level, value);
 	return -1;
@@ -127,7 +133,22 @@ int config_load_file(config *c, const char *path, char *err, size_t errlen)
 			c->tls = json_is_true(v);
 			continue;
 		}
-		if (strcmp(key, "media-ip") == 0 && json_is_array(v)) {
+		if (strcmp(key, "allowed-origins") == 0 && json_is_array(v)) {
+			size_t i;
+			json_t *o;
+			char list[sizeof c->allowed_origins] = "";
+			r = 0;
+			json_array_foreach (v, i, o) {
+				size_t n = strlen(list);
+				if (r == 0 &&
+				    (!json_is_string(o) ||
+				     snprintf(list + n, sizeof list - n, "%s%s", n ? "," : "",
+				              json_string_value(o)) >= (int)(sizeof list - n)))
+					r = -2;
+			}
+			if (r == 0)
+				r = config_set(c, key, list);
+		} else if (strcmp(key, "media-ip") == 0 && json_is_array(v)) {
 			size_t i;
 			json_t *ip;
 			c->n_media_ips = 0;

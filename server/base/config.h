@@ -20,10 +20,15 @@ typedef struct config {
 	char media_ips[CONFIG_MAX_IPS][64]; /* addresses announced as ICE host candidates */
 	int n_media_ips;
 	int media_tcp; /* passive ICE-TCP on media_port (TCP) for networks that block UDP */
-	char db[CONFIG_PATH_MAX]; /* libpq conninfo */
+	char db[CONFIG_PATH_MAX];    /* libpq conninfo */
 	char spool[CONFIG_PATH_MAX]; /* on-disk record spool, relative to the working directory */
 	char log_level[16];
 	int no_answer_s; /* a visit nobody answers within this time ends as no_answer */
+	/* Origins (scheme://host[:port]) whose pages may open /ws besides the server's own
+	 * host, comma-separated; empty = only pages served under the request's Host. */
+	char allowed_origins[512];
+	/* A Bearer token that opens /metrics to other hosts than loopback; empty = none. */
+	char metrics_token[128];
 } config;
 
 void config_defaults(config *c);

@@ -30,10 +30,55 @@ static void *on_open(void *user, sig_conn *c, const char *peer_ip)
 		s->sid = ++app->next_sid;
 	while (s->sid == 0 || session_by_sid(app, s->sid));
 	snprintf(s->ip, sizeof s->ip, "%s", peer_ip ? peer_ip : "?");
+	s->opened_us = clock_mono_us();
+	sig_conn_set_max_message(c, SIG_HELLO_MAX_MESSAGE);
 	s->next = app->sessions;
 	app->sessions = s;
 	app->counters.connections++;
 	return s;
+}
+
+/* Connections that have not completed hello cost memory and, for staff, a password hash:
+ * PROTOCOL.md caps them per address and in all. */
+static int on_upgrade(void *user, const char *peer_ip)
+{
+	sig_app *app = user;
+	int from_addr = 0, total = 0;
+	for (sig_session *s = app->sessions; s; s = s->next) {
+		if (!s->conn || s->state == SIG_READY)
+			continue;
+		total++;
+		from_addr += strcmp(s->ip, peer_ip) == 0;
+	}
+	if (from_addr < SIG_UNAUTH_PER_ADDR && total < SIG_UNAUTH_TOTAL)
+		return 0;
+	app->counters.upgrades_refused++;
+	if (app->counters.upgrades_refused % 100 == 1)
+		LOG_WARN("ws",
+		         "refusing connections without hello ip=%s from_ip=%d total=%d "
+		         "refused_so_far=%llu",
+		         peer_ip, from_addr, total,
+		         (unsigned long long)app->counters.upgrades_refused);
+	return 503;
+}
+
+/* Every second: connections that have not said hello in time are closed, and the summary
+ * of refused credential checks is written when due. */
+static void on_sweep(uv_timer_t *t)
+{
+	sig_app *app = t->data;
+	int64_t now = clock_mono_us();
+	for (sig_session *s = app->sessions; s; s = s->next) {
+		if (s->conn && s->state != SIG_READY &&
+		    now - s->opened_us >= SIG_HELLO_DEADLINE_US) {
+			LOG_INFO("ws", "closing connection without hello sid=%u ip=%s", s->sid,
+			         s->ip);
+			app->counters.hello_timeouts++;
+			sig_conn_close(s->conn, 1008, "hello timeout");
+			s->opened_us = INT64_MAX / 2; /* once */
+		}
+	}
+	cred_flush_log(app, now);
 }
 
 static void on_message(void *user, sig_conn *c, void *conn_user, const char *text, size_t len)
@@ -169,10 +214,12 @@ static void start_listening(sig_app *app)
 	    .web_root = app->cfg.web_root,
 	    .cert_path = app->cfg.tls ? app->cfg.tls_cert : NULL,
 	    .key_path = app->cfg.tls ? app->cfg.tls_key : NULL,
+	    .allowed_origins = app->cfg.allowed_origins,
 	};
 	sig_callbacks cb = {
 	    .user = app,
 	    .on_open = on_open,
+	    .on_upgrade = on_upgrade,
 	    .on_message = on_message,
 	    .on_bad_frame = on_bad_frame,
 	    .on_close = on_close,
@@ -330,6 +377,9 @@ sig_app *sig_app_new(uv_loop_t *loop, const config *cfg)
 	app->retry.data = app;
 	uv_timer_init(loop, &app->tick);
 	app->tick.data = app;
+	uv_timer_init(loop, &app->sweep);
+	app->sweep.data = app;
+	uv_timer_start(&app->sweep, on_sweep, 1000, 1000);
 	load_directory(app);
 	return app;
 }
@@ -388,6 +438,10 @@ void sig_app_stop(sig_app *app)
 	uv_close((uv_handle_t *)&app->retry, NULL);
 	uv_timer_stop(&app->tick);
 	uv_close((uv_handle_t *)&app->tick, NULL);
+	uv_timer_stop(&app->sweep);
+	uv_close((uv_handle_t *)&app->sweep, NULL);
+	/* Checks of passwords that have not started will not: their requests are answered. */
+	cred_free(app);
 	/* Suspended sessions will not be resumed now: they leave like closed ones. */
 	for (sig_session *s = app->sessions, *next; s; s = next) {
 		next = s->next;
@@ -412,7 +466,7 @@ void sig_app_free(sig_app *app)
 	if (app->sfu || app->store)
 		release_backends(app);
 	route_free(app->route);
-	app_http_free(app->http);
+	cred_free(app);
 	for (int i = 0; i < app->n_depts; i++)
 		free(app->depts[i].procedures);
 	free(app->depts);

@@ -6,6 +6,7 @@
 #include "routing/route.h"
 #include "sfu/sfu.h"
 #include "signal/app.h"
+#include "signal/limiter.h"
 #include "signal/server.h"
 #include "store/analytics.h"
 #include "store/store.h"
@@ -16,6 +17,14 @@
 #define SIG_MAX_TRACKS    16
 #define SIG_BAD_LIMIT     20       /* bad messages a client may send in a window */
 #define SIG_BAD_WINDOW_US 60000000 /* ... of one minute */
+/* PROTOCOL.md, "Limits every server enforces". */
+#define SIG_HELLO_DEADLINE_US (10 * INT64_C(1000000)) /* hello done within 10 s */
+#define SIG_UNAUTH_PER_ADDR   30                      /* connections without hello, per address */
+#define SIG_UNAUTH_TOTAL      1000                    /* ... and in all */
+#define SIG_HELLO_MAX_MESSAGE 4096 /* the largest message before hello succeeds */
+#define SIG_CALLS_PER_MINUTE  6    /* calls one kiosk may place in a minute */
+#define SIG_CLOSE_REPLACED    4001 /* another session took over this kiosk */
+#define SIG_CLOSE_REVOKED     4003 /* the kiosk or staff member was revoked */
 
 typedef struct sig_menu {
 	char id[STORE_ID_MAX];
@@ -60,12 +69,20 @@ typedef struct sig_session {
 
 	int bad_count;
 	int64_t bad_window_start_us;
+	int64_t opened_us;                        /* when the connection opened (hello deadline) */
+	int64_t call_times[SIG_CALLS_PER_MINUTE]; /* the last calls, a ring (kiosk rate limit) */
+	int call_next;
 } sig_session;
 
 typedef struct sig_counters {
 	uint64_t connections, messages, bad_messages, closed_for_abuse;
 	uint64_t calls, answered;
-	uint64_t media_lost; /* sessions ended because ICE consent expired */
+	uint64_t media_lost;       /* sessions ended because ICE consent expired */
+	uint64_t upgrades_refused; /* too many connections without hello */
+	uint64_t hello_timeouts;   /* closed for not saying hello within 10 s */
+	uint64_t replaced;         /* kiosk sessions taken over by a newer one */
+	uint64_t revoked;          /* sessions ended because their identity was revoked */
+	uint64_t calls_limited;    /* kiosk calls refused by the per-minute limit */
 } sig_counters;
 
 struct sig_app {
@@ -91,7 +108,8 @@ struct sig_app {
 	void *fatal_user;
 	int64_t started_us;
 	sig_counters counters;
-	struct app_http *http; /* http.c: login rate limits (created on first use) */
+	uv_timer_t sweep;        /* every second: hello deadlines, log summaries */
+	struct cred_front *cred; /* credentials.c (created on first use) */
 };
 
 /* session.c */
@@ -106,6 +124,7 @@ const sig_dept *app_dept(sig_app *app, const char *id);
 void session_send_slots(sig_session *s);
 json_t *session_hello_reply(sig_session *s);
 void session_resume(sig_session *fresh, const char *token, json_t *id);
+void session_adopt(sig_session *old, sig_session *fresh, json_t *id);
 void app_apply_feeds(sig_app *app);
 
 /* handlers.c: dispatch, and the helpers every request handler uses to validate fields
@@ -146,9 +165,27 @@ void app_arm_tick(sig_app *app);
 int64_t app_now(void);
 
 /* http.c */
-int app_on_http(void *user, const char *method, const char *path, const char *query,
-                const char *authorization, const char *body, size_t body_len,
-                sig_http_response *resp);
-void app_http_free(struct app_http *h);
+int app_on_http(void *user, const sig_http_request *req, sig_http_response *resp);
+
+/* credentials.c: every password check (staff hello, POST /api/login) goes through here.
+ * cred_begin either refuses (CRED_LIMITED: the user or address is locked out, too_many with
+ * *retry_after_s; CRED_BUSY: too many checks queued) or returns 0 and later calls
+ * go(ctx, 1) to run the check, or go(ctx, 0) at shutdown when it never will; go may run
+ * before cred_begin returns. A check that ran reports its result with cred_end: 0
+ * success, 1 wrong credentials, -1 not judged (database down). */
+typedef struct cred_front cred_front;
+typedef void (*cred_go_fn)(void *ctx, int go);
+enum { CRED_LIMITED = 1, CRED_BUSY = 2 };
+int cred_begin(sig_app *app, const char *user, const char *ip, cred_go_fn go, void *ctx,
+               int *retry_after_s);
+void cred_end(sig_app *app, const char *user, const char *ip, int result, const char *via);
+void cred_flush_log(sig_app *app, int64_t now_us);
+void cred_free(sig_app *app);
+const char *cred_log_safe(const char *in, char *out, size_t cap);
+typedef struct cred_stats {
+	unsigned long long failures, refused;
+	int locked_users, locked_addresses, waiting;
+} cred_stats;
+void cred_counters(sig_app *app, cred_stats *out);
 
 #endif

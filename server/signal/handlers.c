@@ -7,6 +7,7 @@
 #include "base/rand.h"
 #include "signal/app_internal.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,7 +83,56 @@ typedef struct auth_req {
 	sig_app *app;
 	uint32_t sid;
 	json_t *id;
+	/* A password check (staff with username and password) goes through credentials.c. */
+	int cred;
+	char user[STORE_ID_MAX];
+	char ip[64];
+	char *password; /* until the check starts */
 } auth_req;
+
+static void auth_req_free(auth_req *req)
+{
+	if (req->password) {
+		OPENSSL_cleanse(req->password, strlen(req->password));
+		free(req->password);
+	}
+	json_decref(req->id);
+	free(req);
+}
+
+/* Another live session of the same kiosk (open or suspended), which a new hello replaces. */
+static sig_session *kiosk_session(sig_app *app, const char *kiosk_id, const sig_session *except)
+{
+	for (sig_session *s = app->sessions; s; s = s->next)
+		if (s != except && s->joined && s->role == ROUTE_ROLE_KIOSK &&
+		    strcmp(s->ident, kiosk_id) == 0 &&
+		    route_session_role(app->route, s->sid) != ROUTE_ROLE_NONE)
+			return s;
+	return NULL;
+}
+
+/* One live session per kiosk (PROTOCOL.md): the old one is told `replaced` and closed with
+ * 4001; the new connection takes over its session, so a visit in progress stays with the
+ * kiosk. Its media stops at once: the new page negotiates its own PeerConnection. */
+static void kiosk_take_over(sig_session *old, sig_session *fresh, json_t *id)
+{
+	sig_app *app = old->app;
+	LOG_INFO("ws", "kiosk session replaced sid=%u kiosk=%s old_ip=%s new_ip=%s", old->sid,
+	         old->ident, old->ip, fresh->ip);
+	app->counters.replaced++;
+	if (old->conn) {
+		session_send_json(old, json_pack("{s:s}", "type", "replaced"));
+		sig_conn_set_user(old->conn, NULL);
+		sig_conn_close(old->conn, SIG_CLOSE_REPLACED, "replaced by a newer session");
+		old->conn = NULL;
+		route_session_suspend(app->route, old->sid, app_now());
+	}
+	sfu_peer_free(old->peer);
+	old->peer = NULL;
+	old->n_roles = 0;
+	app_apply_feeds(app);
+	session_adopt(old, fresh, id);
+}
 
 static void hello_done(auth_req *req, int err)
 {
@@ -96,6 +146,13 @@ static void hello_done(auth_req *req, int err)
 		else
 			req_bad(s, req->id, "unauthorized", "unknown device or wrong credentials");
 		goto out;
+	}
+	if (s->role == ROUTE_ROLE_KIOSK) {
+		sig_session *old = kiosk_session(s->app, s->ident, s);
+		if (old) {
+			kiosk_take_over(old, s, req->id); /* frees s */
+			goto out;
+		}
 	}
 	route_session_info info = {.role = s->role, .ident = s->ident};
 	const char *depts[STORE_MAX_DEPTS];
@@ -117,13 +174,13 @@ static void hello_done(auth_req *req, int err)
 	}
 	s->joined = 1;
 	s->state = SIG_READY;
+	sig_conn_set_max_message(s->conn, SIG_MAX_MESSAGE);
 	LOG_INFO("ws", "hello sid=%u role=%s who=\"%s\" ip=%s", s->sid,
 	         s->role == ROUTE_ROLE_KIOSK ? "kiosk" : "staff", s->name, s->ip);
 	session_reply_ok(s, req->id, session_hello_reply(s));
 	app_drain_actions(s->app);
 out:
-	json_decref(req->id);
-	free(req);
+	auth_req_free(req);
 }
 
 static void on_kiosk_auth(void *user, int err, const store_kiosk *k)
@@ -143,12 +200,31 @@ static void on_staff_auth(void *user, int err, const store_staff *st)
 {
 	auth_req *req = user;
 	sig_session *s = session_by_sid(req->app, req->sid);
+	if (req->cred)
+		cred_end(req->app, req->user, req->ip, err, "ws");
 	if (s && err == 0) {
 		s->staff = *st;
 		snprintf(s->ident, sizeof s->ident, "%s", st->id);
 		snprintf(s->name, sizeof s->name, "%s", st->name);
 	}
 	hello_done(req, err);
+}
+
+/* credentials.c lets a password check run (go), or the server stops before it could. */
+static void hello_password_go(void *ctx, int go)
+{
+	auth_req *req = ctx;
+	char *pw = req->password;
+	req->password = NULL;
+	int rc = go ? store_auth_staff(req->app->store, req->user, pw, on_staff_auth, req) : -1;
+	OPENSSL_cleanse(pw, strlen(pw));
+	free(pw);
+	if (rc == 0)
+		return;
+	if (go)
+		cred_end(req->app, req->user, req->ip, -1, "ws");
+	req->cred = 0;
+	hello_done(req, -1);
 }
 
 static void h_hello(sig_session *s, json_t *msg, json_t *id)
@@ -191,13 +267,33 @@ static void h_hello(sig_session *s, json_t *msg, json_t *id)
 		s->state = SIG_AUTHENTICATING;
 		rc = store_login_check(s->app->store, token, on_staff_auth, req);
 	} else if (strcmp(role, "staff") == 0) {
-		const char *user = req_str(s, msg, id, "username", 64);
+		const char *user = req_str(s, msg, id, "username", STORE_ID_MAX - 1);
 		const char *pass = user ? req_str(s, msg, id, "password", 1024) : NULL;
 		if (!pass)
 			goto bad;
+		snprintf(req->user, sizeof req->user, "%s", user);
+		snprintf(req->ip, sizeof req->ip, "%s", s->ip);
+		if (!(req->password = strdup(pass))) {
+			session_reply_error(s, id, "internal", "out of memory");
+			goto bad;
+		}
 		s->role = ROUTE_ROLE_STAFF;
 		s->state = SIG_AUTHENTICATING;
-		rc = store_auth_staff(s->app->store, user, pass, on_staff_auth, req);
+		req->cred = 1;
+		int retry = 0;
+		int refused =
+		    cred_begin(s->app, req->user, req->ip, hello_password_go, req, &retry);
+		if (refused) {
+			/* A refusal costs no hash; it counts as a bad message like a wrong
+			 * password. */
+			s->state = SIG_NEW;
+			char text[128];
+			snprintf(text, sizeof text, "too many login attempts; try again in %d s",
+			         retry);
+			req_bad(s, id, "too_many", text);
+			goto bad;
+		}
+		return; /* hello_password_go owns req now (and may already have freed it) */
 	} else {
 		req_bad(s, id, "bad_request", "role must be \"kiosk\" or \"staff\"");
 		goto bad;
@@ -209,8 +305,7 @@ static void h_hello(sig_session *s, json_t *msg, json_t *id)
 	}
 	return;
 bad:
-	json_decref(req->id);
-	free(req);
+	auth_req_free(req);
 }
 
 /* ---- media ---- */
@@ -275,9 +370,28 @@ static void h_candidate(sig_session *s, json_t *msg, json_t *id)
 
 /* ---- kiosk ---- */
 
+/* At most SIG_CALLS_PER_MINUTE calls in any minute: a resident taps a few times at most,
+ * while a script looping call/hangup would fill queues and records. */
+static int call_allowed(sig_session *s)
+{
+	int64_t now = clock_mono_us();
+	int64_t *oldest = &s->call_times[s->call_next];
+	if (*oldest && now - *oldest < 60 * INT64_C(1000000))
+		return 0;
+	*oldest = now;
+	s->call_next = (s->call_next + 1) % SIG_CALLS_PER_MINUTE;
+	return 1;
+}
+
 static void h_call(sig_session *s, json_t *msg, json_t *id)
 {
 	char visit[ROUTE_UUID_LEN];
+	if (!call_allowed(s)) {
+		s->app->counters.calls_limited++;
+		session_reply_error(s, id, "too_many", "at most %d calls a minute from one kiosk",
+		                    SIG_CALLS_PER_MINUTE);
+		return;
+	}
 	if (json_object_get(msg, "onestop")) {
 		const char *menu = req_str(s, msg, id, "onestop", 63);
 		if (!menu)
@@ -391,10 +505,14 @@ void handle_message(sig_session *s, const char *text, size_t len)
 		goto done;
 	}
 	if (s->state != SIG_READY) {
-		session_reply_error(s, id, "unauthorized", "say hello first");
+		/* While a hello is being checked, anything else is bad input (counted toward the
+		 * abuse limit); before any hello it ends the connection. */
 		if (s->state == SIG_NEW) {
+			session_reply_error(s, id, "unauthorized", "say hello first");
 			s->app->counters.bad_messages++;
 			sig_conn_close(s->conn, 1008, "hello first");
+		} else {
+			req_bad(s, id, "unauthorized", "wait for the reply to hello");
 		}
 		goto done;
 	}

@@ -11,39 +11,14 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Login attempts: each attempt is charged to its address and its username before the
- * password is checked (so parallel guesses count too) and refunded when it succeeds or the
- * database was unavailable. A key that reaches its limit within the window gets 429 until the
- * window (started by its first charge) has passed. The per-user limit protects one account
- * from a guesser spread over many addresses; the per-address limit stops one machine trying
- * many accounts. */
-#define LOGIN_WINDOW_US    (5 * 60 * INT64_C(1000000))
-#define LOGIN_MAX_PER_USER 5
-#define LOGIN_MAX_PER_ADDR 20
-#define LIMIT_SLOTS        1024 /* keys remembered per table; the stalest is forgotten first */
+#include <strings.h>
 
 /* Statistics: at most ten years per request keeps one answer to a few MB. */
 #define STATS_MAX_MONTHS 120
-
-typedef struct limit_entry {
-	char key[72];
-	int64_t window_start_us; /* 0 = free slot */
-	int count;
-} limit_entry;
-
-struct app_http {
-	limit_entry addr[LIMIT_SLOTS];
-	limit_entry user[LIMIT_SLOTS];
-};
-
-void app_http_free(struct app_http *h)
-{
-	free(h);
-}
 
 static int respond(sig_http_response *resp, int status, const char *type, char *body)
 {
@@ -86,6 +61,36 @@ static char *metrics_text(sig_app *app)
 	        app->counters.bad_messages);
 	COUNTER("ws_closed_for_abuse_total", "Connections closed for too many bad messages.",
 	        app->counters.closed_for_abuse);
+	const sig_server_counters *sc = sig_server_get_counters(app->server);
+	cred_stats cs;
+	cred_counters(app, &cs);
+	COUNTER("ws_upgrades_refused_origin_total",
+	        "WebSocket upgrades refused (403) for an Origin that is not ours.",
+	        sc->upgrades_refused_origin);
+	COUNTER("ws_upgrades_refused_total",
+	        "WebSocket upgrades refused (503): too many connections without hello.",
+	        app->counters.upgrades_refused);
+	COUNTER("ws_hello_timeouts_total", "Connections closed for not saying hello within 10 s.",
+	        app->counters.hello_timeouts);
+	COUNTER("kiosk_sessions_replaced_total",
+	        "Kiosk sessions taken over by a newer hello with the same token.",
+	        app->counters.replaced);
+	COUNTER("sessions_revoked_total",
+	        "Sessions ended because their kiosk or staff member was revoked.",
+	        app->counters.revoked);
+	COUNTER("calls_limited_total", "Kiosk calls refused by the limit of six a minute.",
+	        app->counters.calls_limited);
+	COUNTER("credential_failures_total", "Password checks that failed (wrong credentials).",
+	        cs.failures);
+	COUNTER("credential_refused_total",
+	        "Password checks refused without a hash (locked user or address, full queue).",
+	        cs.refused);
+	GAUGE("credential_locked_users", "Usernames locked out for failing too often.",
+	      cs.locked_users);
+	GAUGE("credential_locked_addresses", "Client addresses locked out for failing too often.",
+	      cs.locked_addresses);
+	GAUGE("credential_checks_waiting", "Password checks waiting for a hashing thread.",
+	      cs.waiting);
 	COUNTER("calls_total", "Visits started by kiosks.", app->counters.calls);
 	COUNTER("legs_answered_total", "Legs answered by a desk.", app->counters.answered);
 	COUNTER("udp_rx_packets_total", "Media datagrams received.", m->rx_packets);
@@ -169,54 +174,6 @@ static char *metrics_text(sig_app *app)
 	return out;
 }
 
-/* ---- rate limits ---- */
-
-/* The entry for key, reset when its window has passed; a new key takes a free or expired
- * slot, else the one whose window started longest ago. */
-static limit_entry *limit_find(limit_entry *table, const char *key, int64_t now)
-{
-	limit_entry *victim = &table[0];
-	for (int i = 0; i < LIMIT_SLOTS; i++) {
-		limit_entry *e = &table[i];
-		if (e->window_start_us && strcmp(e->key, key) == 0) {
-			if (now - e->window_start_us >= LOGIN_WINDOW_US) {
-				e->window_start_us = now;
-				e->count = 0;
-			}
-			return e;
-		}
-		if (!e->window_start_us || now - e->window_start_us >= LOGIN_WINDOW_US)
-			victim = e;
-		else if (victim->window_start_us && e->window_start_us < victim->window_start_us)
-			victim = e;
-	}
-	snprintf(victim->key, sizeof victim->key, "%s", key);
-	victim->window_start_us = now;
-	victim->count = 0;
-	return victim;
-}
-
-/* Seconds until e's window ends (at least 1). */
-static int limit_retry_after(const limit_entry *e, int64_t now)
-{
-	int64_t left = e->window_start_us + LOGIN_WINDOW_US - now;
-	return left > 0 ? (int)((left + 999999) / 1000000) : 1;
-}
-
-static void limit_refund(limit_entry *table, const char *key, int reset)
-{
-	for (int i = 0; i < LIMIT_SLOTS; i++) {
-		limit_entry *e = &table[i];
-		if (e->window_start_us && strcmp(e->key, key) == 0) {
-			if (reset)
-				e->count = 0;
-			else if (e->count > 0)
-				e->count--;
-			return;
-		}
-	}
-}
-
 /* ---- responses ---- */
 
 static int respond_json(sig_http_response *resp, int status, json_t *body)
@@ -251,50 +208,60 @@ typedef struct login_job {
 	sig_http_pending *pending;
 	char ip[64];
 	char username[STORE_ID_MAX];
-	char shown[STORE_ID_MAX]; /* the username as log lines may show it */
+	char *password; /* until the check starts */
 } login_job;
 
-/* A username typed by anyone goes into log lines: anything but plain printable ASCII
- * without spaces or quotes becomes '?', so one line stays one record. */
-static const char *log_safe(const char *in, char *out, size_t cap)
+static void login_job_free(login_job *job)
 {
-	size_t n = 0;
-	for (; in[n] && n + 1 < cap; n++) {
-		unsigned char c = (unsigned char)in[n];
-		out[n] = c > 0x20 && c < 0x7f && c != '"' && c != '\\' ? (char)c : '?';
+	if (job->password) {
+		OPENSSL_cleanse(job->password, strlen(job->password));
+		free(job->password);
 	}
-	out[n] = '\0';
-	return out;
+	free(job);
 }
 
 static void on_login(void *user, int err, const store_login *l)
 {
 	login_job *job = user;
-	struct app_http *h = job->app->http;
+	cred_end(job->app, job->username, job->ip, err, "http");
 	if (err == 0) {
-		limit_refund(h->user, job->username, 1);
-		limit_refund(h->addr, job->ip, 0);
-		LOG_INFO("http", "login user=%s ip=%s", job->shown, job->ip);
+		char shown[STORE_ID_MAX];
+		LOG_INFO("http", "login user=%s ip=%s",
+		         cred_log_safe(job->username, shown, sizeof shown), job->ip);
 		sig_http_response r = {0};
 		respond_json(
 		    &r, 200,
 		    json_pack("{s:s, s:s}", "token", l->token, "expires_at", l->expires_at));
 		sig_http_complete(job->pending, &r);
 	} else if (err > 0) {
-		LOG_WARN("http", "login refused user=%s ip=%s", job->shown, job->ip);
 		complete_error(job->pending, 401, "unauthorized", "wrong username or password");
 	} else {
-		limit_refund(h->user, job->username, 0);
-		limit_refund(h->addr, job->ip, 0);
 		complete_error(job->pending, 503, "unavailable", "the database is unavailable");
 	}
-	free(job);
+	login_job_free(job);
 }
 
-static int api_login(sig_app *app, const char *body, size_t body_len, sig_http_response *resp)
+/* The limiter let the check through (go) or the server is stopping before it ran. */
+static void login_go(void *ctx, int go)
+{
+	login_job *job = ctx;
+	char *pw = job->password;
+	job->password = NULL;
+	int rc = go ? store_login_create(job->app->store, job->username, pw, on_login, job) : -1;
+	OPENSSL_cleanse(pw, strlen(pw));
+	free(pw);
+	if (rc != 0) {
+		if (go)
+			cred_end(job->app, job->username, job->ip, -1, "http");
+		complete_error(job->pending, 503, "unavailable", "the database is unavailable");
+		login_job_free(job);
+	}
+}
+
+static int api_login(sig_app *app, const sig_http_request *req, sig_http_response *resp)
 {
 	json_error_t jerr;
-	json_t *msg = body ? json_loadb(body, body_len, 0, &jerr) : NULL;
+	json_t *msg = req->body ? json_loadb(req->body, req->body_len, 0, &jerr) : NULL;
 	json_t *u = json_object_get(msg, "username"), *pw = json_object_get(msg, "password");
 	if (!json_is_object(msg) || !json_is_string(u) || !json_is_string(pw) ||
 	    json_string_length(u) == 0 || json_string_length(u) >= STORE_ID_MAX ||
@@ -303,46 +270,27 @@ static int api_login(sig_app *app, const char *body, size_t body_len, sig_http_r
 		return respond_error(resp, 400, "bad_request",
 		                     "expected {\"username\":\"…\",\"password\":\"…\"}");
 	}
-	if (!app->http && !(app->http = calloc(1, sizeof *app->http))) {
-		json_decref(msg);
-		return respond_error(resp, 500, "internal", "out of memory");
-	}
-	int64_t now = clock_mono_us();
-	const char *ip = resp->peer_ip ? resp->peer_ip : "unknown";
-	limit_entry *by_addr = limit_find(app->http->addr, ip, now);
-	limit_entry *by_user = limit_find(app->http->user, json_string_value(u), now);
-	limit_entry *full = by_addr->count >= LOGIN_MAX_PER_ADDR   ? by_addr
-	                    : by_user->count >= LOGIN_MAX_PER_USER ? by_user
-	                                                           : NULL;
-	if (full) {
-		char shown[STORE_ID_MAX];
-		LOG_WARN("http", "login rate limited user=%s ip=%s by=%s",
-		         log_safe(json_string_value(u), shown, sizeof shown), ip,
-		         full == by_addr ? "address" : "user");
-		json_decref(msg);
-		respond_error(resp, 429, "too_many", "too many login attempts; try again later");
-		resp->retry_after_s = limit_retry_after(full, now);
-		return 0;
-	}
 	login_job *job = calloc(1, sizeof *job);
-	if (!job) {
+	if (job)
+		job->password = strdup(json_string_value(pw));
+	if (!job || !job->password) {
+		free(job);
 		json_decref(msg);
 		return respond_error(resp, 500, "internal", "out of memory");
 	}
 	job->app = app;
 	job->pending = resp->pending;
-	snprintf(job->ip, sizeof job->ip, "%s", ip);
+	snprintf(job->ip, sizeof job->ip, "%s", req->peer_ip ? req->peer_ip : "unknown");
 	snprintf(job->username, sizeof job->username, "%s", json_string_value(u));
-	log_safe(job->username, job->shown, sizeof job->shown);
-	int rc =
-	    store_login_create(app->store, job->username, json_string_value(pw), on_login, job);
 	json_decref(msg);
+	int retry = 0;
+	int rc = cred_begin(app, job->username, job->ip, login_go, job, &retry);
 	if (rc != 0) {
-		free(job);
-		return respond_error(resp, 503, "unavailable", "the database is unavailable");
+		login_job_free(job);
+		respond_error(resp, 429, "too_many", "too many login attempts; try again later");
+		resp->retry_after_s = retry;
+		return 0;
 	}
-	by_addr->count++;
-	by_user->count++;
 	return 1;
 }
 
@@ -542,13 +490,14 @@ static char *stats_json(const store_stats *st)
 }
 
 /* One CSV field (RFC 4180): quoted when it holds a comma, quote or line break, with quotes
- * doubled. Text that a spreadsheet would run as a formula (=, +, -, @ first) gets a leading
- * apostrophe: names come from the directory, which is not meant to carry formulas. */
+ * doubled. Text that a spreadsheet would run as a formula (=, +, -, @, tab or CR first) gets a
+ * leading apostrophe: names come from the directory, which is not meant to carry formulas. */
 static void csv_text(FILE *f, const char *s)
 {
 	if (!s)
 		return;
-	int formula = s[0] != '\0' && strchr("=+-@", s[0]) != NULL;
+	/* Tab and CR lead formulas too in some spreadsheets (OWASP's CSV injection list). */
+	int formula = s[0] != '\0' && strchr("=+-@\t\r", s[0]) != NULL;
 	if (!formula && !strpbrk(s, ",\"\r\n")) {
 		fputs(s, f);
 		return;
@@ -690,12 +639,36 @@ static int api_stats(sig_app *app, const char *query, const char *authorization,
 
 /* ---- routing ---- */
 
-int app_on_http(void *user, const char *method, const char *path, const char *query,
-                const char *authorization, const char *body, size_t body_len,
-                sig_http_response *resp)
+/* /metrics tells who is connected and how the media of each peer fares: for the operator's
+ * own monitoring on the server (loopback), or for a scraper holding the configured token.
+ * Everyone else is told there is nothing here. */
+static int metrics_allowed(sig_app *app, const sig_http_request *req)
+{
+	if (req->peer_loopback)
+		return 1;
+	const char *token = bearer_token(req->authorization);
+	const char *want = app->cfg.metrics_token;
+	size_t n = strlen(want);
+	return want[0] && token && strlen(token) == n && CRYPTO_memcmp(token, want, n) == 0;
+}
+
+/* POST bodies must say they are JSON: a form or text/plain POST from a page on another
+ * site is a "simple request" that browsers send without asking us first. */
+static int is_json_type(const char *ctype)
+{
+	if (!ctype)
+		return 0;
+	size_t n = strcspn(ctype, ";");
+	while (n && ctype[n - 1] == ' ')
+		n--;
+	return n == 16 && strncasecmp(ctype, "application/json", 16) == 0;
+}
+
+int app_on_http(void *user, const sig_http_request *req, sig_http_response *resp)
 {
 	sig_app *app = user;
-	int is_get = strcmp(method, "GET") == 0;
+	const char *path = req->path;
+	int is_get = strcmp(req->method, "GET") == 0;
 	if (strcmp(path, "/healthz") == 0) {
 		char *b = NULL;
 		if (asprintf(&b, "{\"status\":\"ok\",\"db\":\"%s\",\"spooled\":%d}",
@@ -704,8 +677,11 @@ int app_on_http(void *user, const char *method, const char *path, const char *qu
 			return -1;
 		return respond(resp, 200, "application/json", b);
 	}
-	if (strcmp(path, "/metrics") == 0)
+	if (strcmp(path, "/metrics") == 0) {
+		if (!metrics_allowed(app, req))
+			return -1;
 		return respond(resp, 200, "text/plain; version=0.0.4", metrics_text(app));
+	}
 	int login = strcmp(path, "/api/login") == 0;
 	int stats = strcmp(path, "/api/stats/monthly") == 0;
 	if (!login && !stats)
@@ -713,10 +689,13 @@ int app_on_http(void *user, const char *method, const char *path, const char *qu
 	if (login == is_get)
 		return respond_error(resp, 405, "method_not_allowed",
 		                     login ? "use POST" : "use GET");
+	if (!is_get && !is_json_type(req->content_type))
+		return respond_error(resp, 415, "unsupported_media_type",
+		                     "send the body as Content-Type: application/json");
 	if (!app->store || app->stopping) {
 		respond_error(resp, 503, "unavailable", "the server is shutting down");
 		return 0;
 	}
-	return login ? api_login(app, body, body_len, resp)
-	             : api_stats(app, query, authorization, resp);
+	return login ? api_login(app, req, resp)
+	             : api_stats(app, req->query, req->authorization, resp);
 }

@@ -11,11 +11,15 @@
 #include "base/log.h"
 #include "signal/server_internal.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <libwebsockets.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define SRV_RX_BUFFER         65536
 #define SRV_SEND_QUEUE_MAX    (8 * 1024 * 1024) /* bytes queued for one slow client */
@@ -33,8 +37,9 @@ struct sig_conn {
 	sig_conn *prev, *next; /* in srv->conns */
 	srv_msg *head, *tail;  /* send queue */
 	size_t queued;
-	char *rx; /* SIG_MAX_MESSAGE + 1 bytes while a message is being received */
+	char *rx; /* max_message + 1 bytes while a message is being received */
 	size_t rx_len;
+	size_t max_message; /* see sig_conn_set_max_message */
 	bool rx_active;     /* inside a message (between its first and final fragment) */
 	const char *rx_bad; /* why the message in progress will be rejected, or NULL */
 	bool closing;       /* no more sends: a close frame follows the queue */
@@ -106,6 +111,17 @@ void sig_conn_close(sig_conn *c, int status, const char *reason)
 	lws_callback_on_writable(c->wsi);
 }
 
+const sig_server_counters *sig_server_get_counters(const sig_server *s)
+{
+	return &s->counters;
+}
+
+void sig_conn_set_max_message(sig_conn *c, size_t max)
+{
+	if (c)
+		c->max_message = max < SIG_MAX_MESSAGE ? max : SIG_MAX_MESSAGE;
+}
+
 void *sig_conn_user(sig_conn *c)
 {
 	return c ? c->user : NULL;
@@ -129,12 +145,34 @@ void sig_peer_ip(struct lws *wsi, char *ip, size_t size)
 		memmove(ip, ip + 7, strlen(ip + 7) + 1);
 }
 
+bool sig_peer_is_loopback(struct lws *wsi)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd = (int)lws_get_socket_fd(wsi);
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+		return false;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+		const uint8_t *a = in6->sin6_addr.s6_addr;
+		if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+			return true;
+		return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && a[12] == 127;
+	}
+	return false;
+}
+
 static int conn_open(sig_server *s, struct lws *wsi, sig_pss *pss)
 {
 	sig_conn *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -1;
 	c->wsi = wsi;
+	c->max_message = SIG_MAX_MESSAGE;
 	c->next = s->conns;
 	if (s->conns)
 		s->conns->prev = c;
@@ -188,9 +226,9 @@ static void conn_receive(sig_server *s, sig_conn *c, struct lws *wsi, const char
 		c->rx_len = 0;
 		c->rx_bad = lws_frame_is_binary(wsi) ? "binary" : NULL;
 	}
-	if (!c->rx_bad && c->rx_len + len > SIG_MAX_MESSAGE)
+	if (!c->rx_bad && c->rx_len + len > c->max_message)
 		c->rx_bad = "too large";
-	if (!c->rx_bad && !c->rx && !(c->rx = malloc(SIG_MAX_MESSAGE + 1)))
+	if (!c->rx_bad && !c->rx && !(c->rx = malloc(c->max_message + 1)))
 		c->rx_bad = "out of memory";
 	if (!c->rx_bad) {
 		memcpy(c->rx + c->rx_len, in, len);
@@ -250,6 +288,105 @@ static int conn_writable(sig_conn *c)
 	return 0;
 }
 
+/* ---- admitting WebSocket upgrades ------------------------------------------------------- */
+
+/* The host[:port] of an origin "scheme://host[:port]" with the scheme's default port
+ * dropped, lower-cased; -1 when it is not of that shape. */
+static int srv_origin_authority(const char *origin, size_t len, char *out, size_t cap)
+{
+	const char *sep = memmem(origin, len, "://", 3);
+	if (!sep)
+		return -1;
+	size_t scheme_len = (size_t)(sep - origin);
+	const char *host = sep + 3;
+	size_t n = len - (size_t)(host - origin);
+	if (n == 0 || n >= cap || memchr(host, '/', n))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (char)tolower((unsigned char)host[i]);
+	out[n] = '\0';
+	const char *dflt = scheme_len == 5 && !strncasecmp(origin, "https", 5)  ? ":443"
+	                   : scheme_len == 4 && !strncasecmp(origin, "http", 4) ? ":80"
+	                                                                        : NULL;
+	if (dflt && n > strlen(dflt) && !strcmp(out + n - strlen(dflt), dflt))
+		out[n - strlen(dflt)] = '\0';
+	return 0;
+}
+
+/* The Host header, lower-cased, with a default port dropped (":443" with TLS, ":80"
+ * without). Empty when absent. */
+static void srv_host_authority(struct lws *wsi, char *out, size_t cap)
+{
+	out[0] = '\0';
+	if (lws_hdr_copy(wsi, out, (int)cap, WSI_TOKEN_HOST) <= 0) {
+		out[0] = '\0';
+		return;
+	}
+	for (char *p = out; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	const char *dflt = lws_is_ssl(wsi) ? ":443" : ":80";
+	size_t n = strlen(out);
+	if (n > strlen(dflt) && !strcmp(out + n - strlen(dflt), dflt))
+		out[n - strlen(dflt)] = '\0';
+}
+
+/* Browsers always send Origin on a WebSocket upgrade; other clients (kiosk devices, tests,
+ * tools) may not, and are not the cross-site risk. An Origin must name the Host the request
+ * was sent to, or one of the allowed origins. */
+static bool srv_origin_allowed(sig_server *s, struct lws *wsi)
+{
+	int len = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
+	if (len <= 0)
+		return true;
+	char origin[256], want[256], host[256];
+	if (len >= (int)sizeof(origin) ||
+	    lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) < 0 ||
+	    srv_origin_authority(origin, strlen(origin), want, sizeof(want)) != 0)
+		return false;
+	srv_host_authority(wsi, host, sizeof(host));
+	if (host[0] && !strcmp(want, host))
+		return true;
+	for (const char *p = s->allowed_origins ? s->allowed_origins : ""; *p;) {
+		size_t n = strcspn(p, ",");
+		char allowed[256];
+		if (srv_origin_authority(p, n, allowed, sizeof(allowed)) == 0 &&
+		    !strcmp(want, allowed))
+			return true;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return false;
+}
+
+/* Refuses with an HTTP status instead of lws's bare hang-up, so the client learns why. */
+static int srv_refuse_upgrade(struct lws *wsi, unsigned int status)
+{
+	lws_return_http_status(wsi, status, NULL);
+	return -1;
+}
+
+static int srv_admit_upgrade(sig_server *s, struct lws *wsi)
+{
+	char uri[16], ip[64];
+	if (s->stopping)
+		return srv_refuse_upgrade(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE);
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/ws"))
+		return srv_refuse_upgrade(wsi, HTTP_STATUS_NOT_FOUND);
+	sig_peer_ip(wsi, ip, sizeof(ip));
+	if (!srv_origin_allowed(s, wsi)) {
+		s->counters.upgrades_refused_origin++;
+		LOG_INFO("http", "websocket refused peer=%s why=origin", ip);
+		return srv_refuse_upgrade(wsi, HTTP_STATUS_FORBIDDEN);
+	}
+	int status = s->cb.on_upgrade ? s->cb.on_upgrade(s->cb.user, ip) : 0;
+	if (status) {
+		s->counters.upgrades_refused_app++;
+		return srv_refuse_upgrade(wsi, (unsigned int)status);
+	}
+	return 0;
+}
+
 /* ---- the lws protocol callback ---------------------------------------------------------- */
 
 static int srv_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -259,13 +396,8 @@ static int srv_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 	sig_pss *pss = user;
 
 	switch (reason) {
-	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
-		char uri[16];
-		if (s->stopping || lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
-		    strcmp(uri, "/ws"))
-			return -1; /* only /ws upgrades; lws answers with an error */
-		return 0;
-	}
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return srv_admit_upgrade(s, wsi);
 	case LWS_CALLBACK_ESTABLISHED:
 		return conn_open(s, wsi, pss);
 	case LWS_CALLBACK_RECEIVE:
@@ -280,7 +412,7 @@ static int srv_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 		return 0;
 
 	case LWS_CALLBACK_HTTP:
-		return sig_http_request(s, wsi, pss, in, len);
+		return sig_http_on_request(s, wsi, pss, in, len);
 	case LWS_CALLBACK_HTTP_BODY:
 		return sig_http_body(pss, in, len);
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
@@ -337,6 +469,12 @@ sig_server *sig_server_new(uv_loop_t *loop, const sig_server_config *cfg, const 
 		free(s);
 		return NULL;
 	}
+	if (cfg->allowed_origins && cfg->allowed_origins[0] &&
+	    !(s->allowed_origins = strdup(cfg->allowed_origins))) {
+		free(s->web_root);
+		free(s);
+		return NULL;
+	}
 
 	/* lws keeps its log level process-wide; only this module uses lws. */
 	lws_set_log_level(LLL_ERR | LLL_WARN, srv_lws_log);
@@ -372,6 +510,13 @@ sig_server *sig_server_new(uv_loop_t *loop, const sig_server_config *cfg, const 
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		info.ssl_cert_filepath = cfg->cert_path;
 		info.ssl_private_key_filepath = cfg->key_path ? cfg->key_path : cfg->cert_path;
+		/* TLS 1.2 with forward secrecy and AEAD only (no CBC, no static RSA), or TLS 1.3
+		 * with OpenSSL's default suites; every browser a city runs speaks these. */
+		info.ssl_cipher_list = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+		                       "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+		                       "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+		info.ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 |
+		                       SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION;
 	}
 
 	s->ctx = lws_create_context(&info);
@@ -383,6 +528,7 @@ sig_server *sig_server_new(uv_loop_t *loop, const sig_server_config *cfg, const 
 	}
 	if (!s->ctx) {
 		LOG_ERROR("http", "cannot start the web server bind=%s port=%d", bind, cfg->port);
+		free(s->allowed_origins);
 		free(s->web_root);
 		free(s);
 		return NULL;
@@ -443,6 +589,7 @@ void sig_server_finish(sig_server *s)
 	}
 	srv_discard_context(s->loop, s->ctx);
 	sig_http_orphan_all(s);
+	free(s->allowed_origins);
 	free(s->web_root);
 	free(s);
 }

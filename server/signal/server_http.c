@@ -43,7 +43,7 @@ struct sig_http_pending {
  * what the request said, and the response body still to be written. */
 struct sig_http_tx {
 	const char *method;
-	char *path, *query, *auth;
+	char *path, *query, *auth, *ctype;
 	char *body;
 	size_t body_len, body_cap;
 	unsigned char *out; /* LWS_PRE headroom + response body */
@@ -74,6 +74,7 @@ void sig_http_tx_free(sig_pss *pss)
 	free(tx->path);
 	free(tx->query);
 	free(tx->auth);
+	free(tx->ctype);
 	free(tx->body);
 	free(tx->out);
 	free(tx);
@@ -115,11 +116,13 @@ static int http_add_headers(struct lws *wsi, const char *cache, unsigned char **
 	    {"x-content-type-options:", "nosniff"},
 	    {"content-security-policy:", csp},
 	    {"referrer-policy:", "no-referrer"},
+	    /* Once a browser has reached us over TLS it never falls back to plain HTTP. */
+	    {"strict-transport-security:", lws_is_ssl(wsi) ? "max-age=31536000" : NULL},
 	};
 	for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
-		if (lws_add_http_header_by_name(wsi, (const unsigned char *)h[i].name,
-		                                (const unsigned char *)h[i].value,
-		                                (int)strlen(h[i].value), p, end))
+		if (h[i].value && lws_add_http_header_by_name(wsi, (const unsigned char *)h[i].name,
+		                                              (const unsigned char *)h[i].value,
+		                                              (int)strlen(h[i].value), p, end))
 			return -1;
 	}
 	return 0;
@@ -356,7 +359,17 @@ static int http_api_answer(sig_server *s, struct lws *wsi, sig_pss *pss)
 	char ip[64];
 
 	sig_peer_ip(wsi, ip, sizeof(ip));
-	r.peer_ip = ip;
+	sig_http_request req = {
+	    .method = tx->method,
+	    .path = tx->path,
+	    .query = tx->query,
+	    .authorization = tx->auth,
+	    .content_type = tx->ctype,
+	    .body = tx->body,
+	    .body_len = tx->body_len,
+	    .peer_ip = ip,
+	    .peer_loopback = sig_peer_is_loopback(wsi),
+	};
 	/* The handle is hooked up before the call, so that even an answer given from inside
 	 * on_http (before it returns 1) finds its request. */
 	sig_http_pending *p = calloc(1, sizeof(*p));
@@ -373,8 +386,7 @@ static int http_api_answer(sig_server *s, struct lws *wsi, sig_pss *pss)
 	r.pending = p;
 	int rc = -1;
 	if (s->cb.on_http)
-		rc = s->cb.on_http(s->cb.user, tx->method, tx->path, tx->query, tx->auth, tx->body,
-		                   tx->body_len, &r);
+		rc = s->cb.on_http(s->cb.user, &req, &r);
 	if (rc == 1) {
 		/* The application answers through sig_http_complete (perhaps already has). */
 		if (tx->pending == p)
@@ -422,6 +434,7 @@ static int http_api_begin(sig_server *s, struct lws *wsi, sig_pss *pss, int meth
 	tx->path = strdup(path);
 	tx->query = http_query(wsi);
 	tx->auth = http_header_dup(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+	tx->ctype = http_header_dup(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
 	if (!tx->path)
 		return -1;
 	if (method == LWSHUMETH_GET)
@@ -567,8 +580,8 @@ static int http_static(sig_server *s, struct lws *wsi, sig_pss *pss, const char 
 	return 0;
 }
 
-int sig_http_request(sig_server *s, struct lws *wsi, sig_pss *pss, const char *path,
-                     size_t path_len)
+int sig_http_on_request(sig_server *s, struct lws *wsi, sig_pss *pss, const char *path,
+                        size_t path_len)
 {
 	char *uri;
 	int uri_len;

@@ -27,7 +27,9 @@ struct sig_server {
 	struct lws_context *ctx;
 	struct lws_protocols protocols[2];
 	lws_retry_bo_t retry;
-	char *web_root; /* realpath, no trailing slash */
+	char *web_root;        /* realpath, no trailing slash */
+	char *allowed_origins; /* copy of the config's list, or NULL */
+	sig_server_counters counters;
 	sig_conn *conns;
 	size_t n_conns;
 	sig_http_pending *pending; /* API requests waiting for sig_http_complete */
@@ -39,12 +41,15 @@ struct sig_server {
 
 /* server.c: the client's address, with the IPv4-mapped prefix stripped. */
 void sig_peer_ip(struct lws *wsi, char *ip, size_t size);
+/* server.c: whether the client's socket address is a loopback one (127/8, ::1, or an
+ * IPv4-mapped 127/8), read from the socket itself rather than from any header. */
+bool sig_peer_is_loopback(struct lws *wsi);
 
 /* server_http.c: the HTTP reasons of the protocol callback, in the order lws calls them
  * (LWS_CALLBACK_HTTP, _HTTP_BODY, _HTTP_BODY_COMPLETION, _HTTP_WRITEABLE). Each returns what
  * the callback returns to lws: -1 closes the connection. */
-int sig_http_request(sig_server *s, struct lws *wsi, sig_pss *pss, const char *path,
-                     size_t path_len);
+int sig_http_on_request(sig_server *s, struct lws *wsi, sig_pss *pss, const char *path,
+                        size_t path_len);
 int sig_http_body(sig_pss *pss, const char *in, size_t len);
 int sig_http_body_complete(sig_server *s, struct lws *wsi, sig_pss *pss);
 int sig_http_writable(struct lws *wsi, sig_pss *pss);

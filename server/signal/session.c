@@ -196,9 +196,32 @@ json_t *session_hello_reply(sig_session *s)
 	                 s->role == ROUTE_ROLE_STAFF ? flags_json(&s->staff) : json_array());
 }
 
-/* hello with resume: the new connection (held by `fresh`, which said nothing else yet)
- * takes over the suspended session the token names; `fresh` is freed. Routing re-emits the
- * session's state, which reaches the client after the reply. */
+/* The connection held by `fresh` (which said nothing but hello) takes over the session `old`,
+ * whose connection is gone: `fresh` is freed, and `old` is resumed in routing, which re-emits
+ * the session's state; that reaches the client after the reply. */
+void session_adopt(sig_session *old, sig_session *fresh, json_t *id)
+{
+	sig_app *app = fresh->app;
+	old->conn = fresh->conn;
+	snprintf(old->ip, sizeof old->ip, "%s", fresh->ip);
+	sig_conn_set_user(old->conn, old);
+	sig_conn_set_max_message(old->conn, SIG_MAX_MESSAGE);
+	/* The abuse limit counts per connection. */
+	old->bad_count = 0;
+	old->bad_window_start_us = 0;
+	for (sig_session **pp = &app->sessions; *pp; pp = &(*pp)->next)
+		if (*pp == fresh) {
+			*pp = fresh->next;
+			break;
+		}
+	free(fresh);
+	if (route_session_suspended(app->route, old->sid))
+		route_session_resume(app->route, old->sid, app_now());
+	session_reply_ok(old, id, session_hello_reply(old));
+	app_drain_actions(app);
+}
+
+/* hello with resume: the new connection takes over the suspended session the token names. */
 void session_resume(sig_session *fresh, const char *token, json_t *id)
 {
 	sig_app *app = fresh->app;
@@ -207,20 +230,10 @@ void session_resume(sig_session *fresh, const char *token, json_t *id)
 		if (s != fresh && !s->conn && s->joined && s->resume[0] &&
 		    strcmp(s->resume, token) == 0)
 			old = s;
-	if (!old || route_session_resume(app->route, old->sid, app_now()) != 0) {
+	if (!old || !route_session_suspended(app->route, old->sid)) {
 		req_bad(fresh, id, "not_found", "no session to resume: say hello with credentials");
 		return;
 	}
-	old->conn = fresh->conn;
-	snprintf(old->ip, sizeof old->ip, "%s", fresh->ip);
-	sig_conn_set_user(old->conn, old);
-	for (sig_session **pp = &app->sessions; *pp; pp = &(*pp)->next)
-		if (*pp == fresh) {
-			*pp = fresh->next;
-			break;
-		}
-	free(fresh);
-	LOG_INFO("ws", "resumed sid=%u ip=%s", old->sid, old->ip);
-	session_reply_ok(old, id, session_hello_reply(old));
-	app_drain_actions(app);
+	LOG_INFO("ws", "resumed sid=%u ip=%s", old->sid, fresh->ip);
+	session_adopt(old, fresh, id);
 }

@@ -374,6 +374,33 @@ class Stack {
 		});
 	}
 
+	/** Any request: body (a string, or an object sent as JSON) gets Content-Type
+	 * application/json unless headers say otherwise; localAddress picks the source address.
+	 * Resolves {status, headers, body, json}. */
+	http(method, urlPath, { headers = {}, body, localAddress } = {}) {
+		const mod = this.url.startsWith('https') ? https : http;
+		const data = body === undefined ? null : Buffer.from(typeof body === 'string' ? body :
+			JSON.stringify(body));
+		const hdrs = { ...(data ? { 'Content-Type': 'application/json',
+			'Content-Length': data.length } : {}), ...headers };
+		return new Promise((resolve, reject) => {
+			const req = mod.request(this.url + urlPath, { method, headers: hdrs, localAddress,
+				rejectUnauthorized: false, timeout: 10000 }, (res) => {
+				let text = '';
+				res.setEncoding('utf8');
+				res.on('data', (d) => { text += d; });
+				res.on('end', () => {
+					let json = null;
+					try { json = JSON.parse(text); } catch { /* not JSON */ }
+					resolve({ status: res.statusCode, headers: res.headers, body: text, json });
+				});
+			});
+			req.on('timeout', () => req.destroy(new Error(`${method} ${urlPath} timed out`)));
+			req.on('error', reject);
+			req.end(data ?? undefined);
+		});
+	}
+
 	waitServerExit(timeoutMs) {
 		if (this.exit || !this.server)
 			return Promise.resolve(true);
@@ -494,10 +521,12 @@ export function sleep(ms) {
 	return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Opens a protocol client; rejects if the connection is not open within timeoutMs. */
-export function wsClient(url, { timeoutMs = 5000 } = {}) {
+/** Opens a protocol client; rejects if the connection is not open within timeoutMs.
+ * localAddress picks the client's source address (any of 127/8 reaches a loopback server),
+ * headers adds request headers (e.g. Origin). */
+export function wsClient(url, { timeoutMs = 5000, localAddress, headers } = {}) {
 	return new Promise((resolve, reject) => {
-		const c = new WsClient(url);
+		const c = new WsClient(url, { localAddress, headers });
 		const timer = setTimeout(() => {
 			c.ws.terminate();
 			reject(new Error(`WebSocket ${url} did not open within ${timeoutMs} ms`));
@@ -511,10 +540,37 @@ export function wsClient(url, { timeoutMs = 5000 } = {}) {
 	});
 }
 
+/** Tries a WebSocket upgrade and resolves the HTTP status that refused it, or 101 when it was
+ * accepted (the socket is then closed at once). */
+export function wsUpgradeStatus(url, { localAddress, headers, timeoutMs = 5000 } = {}) {
+	return new Promise((resolve, reject) => {
+		const ws = new WebSocket(url, { rejectUnauthorized: false, localAddress, headers });
+		const timer = setTimeout(() => {
+			ws.terminate();
+			reject(new Error(`WebSocket upgrade to ${url} got no answer within ${timeoutMs} ms`));
+		}, timeoutMs);
+		ws.on('unexpected-response', (req, res) => {
+			clearTimeout(timer);
+			resolve(res.statusCode);
+			req.destroy();
+		});
+		ws.on('open', () => {
+			clearTimeout(timer);
+			ws.terminate();
+			resolve(101);
+		});
+		ws.on('error', (err) => {
+			clearTimeout(timer);
+			reject(err);
+		});
+	});
+}
+
 class WsClient {
-	constructor(url) {
+	constructor(url, { localAddress, headers } = {}) {
 		this.url = url;
-		this.ws = new WebSocket(url, { rejectUnauthorized: false, maxPayload: 1 << 20 });
+		this.ws = new WebSocket(url, { rejectUnauthorized: false, maxPayload: 1 << 20,
+			localAddress, headers });
 		this.nextId = 1;
 		this.pending = new Map(); // id -> {resolve, reject, timer, type}
 		this.events = [];         // messages not yet consumed by waitFor (events, id-less errors)

@@ -366,22 +366,24 @@ test('a login token works for a staff hello over WebSocket', async () => {
 // Last: it leaves this address rate-limited for the rest of the window.
 test('failed logins are rate-limited per user, then per address (429)', async () => {
 	const { password } = stack.logins.suzuki;
-	for (let i = 1; i <= 5; i++) {
+	for (let i = 1; i <= 10; i++) {
 		const r = await login('suzuki', `wrong-${i}`);
 		assert.equal(r.status, 401, `attempt ${i}: ${r.body}`);
 	}
 	const limited = await login('suzuki', password);
-	assert.equal(limited.status, 429, `the right password after 5 failures: ${limited.body}`);
+	assert.equal(limited.status, 429, `the right password after 10 failures: ${limited.body}`);
 	assert.equal(limited.json?.error, 'too_many');
 	assert.ok(Number(limited.headers['retry-after']) > 0, 'Retry-After');
 	// Another user from the same address still gets in, until the address's limit.
 	const other = await login('takahashi', stack.logins.takahashi.password);
 	assert.equal(other.status, 200, other.body);
 	let status = 0, tries = 0;
-	while (status !== 429 && tries < 30) {
+	while (status !== 429 && tries < 40) {
 		status = (await login(`guess-${tries}`, 'x')).status;
 		tries++;
 	}
 	assert.equal(status, 429, 'the address limit never triggered');
-	assert.ok(tries <= 20, `the address limit took ${tries} attempts`);
+	// 10 failures for suzuki (and a few in earlier tests), then at most 20 more reach the
+	// address's 30; the next is refused.
+	assert.ok(tries <= 21, `the address limit took ${tries} attempts`);
 });

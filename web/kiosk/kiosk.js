@@ -415,7 +415,9 @@ function onLost({ resuming }) {
 }
 
 function onFatal(err) {
-	if (err.code === 'unauthorized') showError('kiosk.unregistered', 'kiosk.token_rejected')
+	if (err.code === 'unauthorized' || err.code === 'revoked')
+		showError('kiosk.unregistered', 'kiosk.token_rejected')
+	else if (err.code === 'replaced') showError('kiosk.replaced', 'kiosk.replaced_detail')
 	else if (err.code === 'media') showError('media.failed', 'media.failed_detail', { detail: err.message }, true)
 	else showError('error.generic', 'error.detail', { detail: err.code || err.message }, true)
 }

@@ -24,6 +24,11 @@ const MESSAGES = {
 		ja: '職員の方へ: 端末の認証に失敗しました。新しい端末用URLで開き直してください。',
 		en: 'For staff: the device token was rejected. Open the page again with a new device URL.',
 	},
+	'kiosk.replaced': { ja: 'この端末は別の画面で使われています', en: 'This device is in use in another window' },
+	'kiosk.replaced_detail': {
+		ja: '職員の方へ: 同じ端末用URLが別の画面で開かれたため、この画面は止まりました。',
+		en: 'For staff: the same device URL was opened elsewhere, so this window stopped.',
+	},
 	'kiosk.greeting': { ja: 'こんにちは', en: 'Hello' },
 	'kiosk.choose': { ja: 'ご用件の窓口を押してください', en: 'Please touch the counter you need' },
 	'kiosk.no_departments': { ja: '現在ご利用いただける窓口はありません', en: 'No counter is available now' },
@@ -53,6 +58,10 @@ const MESSAGES = {
 	'desk.logout': { ja: 'ログアウト', en: 'Log out' },
 	'desk.login_failed': { ja: 'ユーザー名またはパスワードが違います', en: 'Wrong username or password' },
 	'desk.login_required': { ja: 'ユーザー名とパスワードを入力してください', en: 'Enter your username and password' },
+	'desk.revoked': {
+		ja: 'このアカウントは使えなくなりました。管理者に確認してください',
+		en: 'This account can no longer sign in. Ask your administrator',
+	},
 	'desk.too_many': {
 		ja: 'ログインの試行が多すぎます。しばらく待ってから再度お試しください',
 		en: 'Too many attempts. Wait a moment and try again',

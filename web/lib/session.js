@@ -22,6 +22,8 @@ const RESUME_WINDOW_MS = 28000
 // Errors from hello or offer that another attempt may cure; anything else is reported to
 // the page as fatal and stops the session.
 const TRANSIENT = new Set(['disconnected', 'timeout', 'internal'])
+// WebSocket close codes after which the session must not come back (PROTOCOL.md, limits).
+const FINAL_CLOSE = { 4001: 'replaced', 4003: 'revoked' }
 
 // Chromium reports 'disconnected' a few seconds after packets stop coming and 'failed' only
 // much later: a connection that stays disconnected this long gets an ICE restart, while a
@@ -132,8 +134,18 @@ export class Session {
 		const client = new MadoguchiClient()
 		this.#client = client
 		this.#opts.onClient?.(client)
-		client.on('close', () => {
-			if (gen === this.#generation) this.#dropped()
+		client.on('close', (ev) => {
+			if (gen !== this.#generation) return
+			// The server ended this session for good: another page took over this kiosk
+			// (4001), or the kiosk or clerk was revoked (4003). Reconnecting would only
+			// fight the newer page or be refused, so the page stops and says why.
+			const final = FINAL_CLOSE[ev.code]
+			if (final) {
+				this.stop()
+				this.#opts.onFatal?.(Object.assign(new Error(ev.reason || final), { code: final }))
+				return
+			}
+			this.#dropped()
 		})
 		try {
 			await client.connect()

@@ -79,6 +79,7 @@ export class StaffLogin {
 		this.#opts.onFatal?.(err)
 		if (err.code === 'unauthorized') this.refuse('desk.login_failed')
 		else if (err.code === 'too_many') this.refuse('desk.too_many')
+		else if (err.code === 'revoked') this.refuse('desk.revoked')
 		else {
 			const media = err.code === 'media'
 			showError(this.#opts.show, media ? 'media.failed' : 'error.generic',
