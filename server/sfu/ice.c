@@ -92,6 +92,8 @@ void ice_on_stun(struct sfu *s, const uint8_t *buf, size_t len, const sfu_addr *
 		s->stats.stun_bad++;
 		return;
 	}
+	if (from->tcp)
+		tcp_conn_authenticated(from->tcp);
 	uint8_t out[256];
 	ssize_t n =
 	    stun_build_binding_success(out, sizeof out, m.txid, (const struct sockaddr *)&from->sa,

@@ -203,8 +203,11 @@ int tcp_open(struct sfu *s, const char *bind_ip, int port);
 void tcp_close(struct sfu *s, uv_close_cb done);
 /* Queues one frame; a connection whose send queue is too long drops it (counted). */
 void tcp_conn_send(struct tcp_conn *c, const uint8_t *data, size_t len);
+/* A STUN check over c passed with a peer's password: c is no longer evictable to make room
+ * for new connections (until the sweep finds it is nobody's path any more). */
+void tcp_conn_authenticated(struct tcp_conn *c);
 /* Tests shorten the limits (connections at once, ms to pass a STUN check, ms without a
- * byte); a value <= 0 keeps the current one. */
+ * byte); a value <= 0 keeps the current one. The per-address limit is PROTOCOL.md's 8. */
 void tcp_set_limits(struct sfu *s, int max_conns, int auth_ms, int idle_ms);
 
 /* peer.c */
