@@ -388,7 +388,7 @@ int sfu_peer_offer(sfu_peer *p, const char *sdp, size_t sdp_len, const sfu_track
 	              memcmp(p->remote_fp, o->fingerprint, sizeof p->remote_fp) == 0;
 	int restart = same_pc && same_layout(p, o, roles, n_roles);
 	char ufrag[sizeof p->ufrag], pwd[sizeof p->pwd];
-	if (rand_hex(ufrag, 4) != 0 || rand_hex(pwd, 12) != 0) {
+	if (ice_new_credentials(p->sfu, p, ufrag, pwd) != 0) {
 		snprintf(err, errlen, "no randomness");
 		goto done;
 	}
