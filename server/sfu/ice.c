@@ -6,10 +6,47 @@
  * network was cut, its tab closed or its machine died. The signalling layer learns it from
  * sfu_peer_consent_expired and ends the leg as `dropped`. */
 #include "base/log.h"
+#include "base/rand.h"
 #include "rtp/stun.h"
 #include "sfu/sfu_internal.h"
 
 #include <string.h>
+
+_Static_assert(ICE_UFRAG_CHARS < sizeof(((struct sfu_peer *)0)->ufrag), "ufrag fits");
+_Static_assert(ICE_PWD_CHARS < sizeof(((struct sfu_peer *)0)->pwd), "pwd fits");
+/* RFC 8839 section 5.4 asks for at least 24 random bits in the ufrag, 128 in the password. */
+_Static_assert(ICE_UFRAG_CHARS * 6 >= 24 && ICE_PWD_CHARS * 6 >= 128, "enough entropy");
+
+/* n random ice-chars (RFC 8839: ALPHA / DIGIT / "+" / "/"), six bits each, and a NUL. */
+static int random_ice_chars(char *out, size_t n)
+{
+	static const char alphabet[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	uint8_t b[64];
+	if (n > sizeof b || rand_fill(b, n) != 0)
+		return -1;
+	/* 256 is a multiple of 64, so the low six bits of a random byte are uniform. */
+	for (size_t i = 0; i < n; i++)
+		out[i] = alphabet[b[i] & 63];
+	out[n] = '\0';
+	return 0;
+}
+
+int ice_new_credentials(struct sfu *s, const struct sfu_peer *p, char *ufrag, char *pwd)
+{
+	/* STUN finds its peer by ufrag, so it must be unique among the peers. With 48 random
+	 * bits a repeat is all but impossible; it is checked all the same. */
+	for (int tries = 0; tries < 8; tries++) {
+		if (random_ice_chars(ufrag, ICE_UFRAG_CHARS) != 0)
+			return -1;
+		const struct sfu_peer *q = s->peers;
+		while (q && (q == p || strcmp(q->ufrag, ufrag) != 0))
+			q = q->next;
+		if (!q)
+			return random_ice_chars(pwd, ICE_PWD_CHARS);
+	}
+	return -1;
+}
 
 static int addr_equal(const sfu_addr *a, const sfu_addr *b)
 {
@@ -92,6 +129,8 @@ void ice_on_stun(struct sfu *s, const uint8_t *buf, size_t len, const sfu_addr *
 		s->stats.stun_bad++;
 		return;
 	}
+	if (from->tcp)
+		tcp_conn_authenticated(from->tcp);
 	uint8_t out[256];
 	ssize_t n =
 	    stun_build_binding_success(out, sizeof out, m.txid, (const struct sockaddr *)&from->sa,

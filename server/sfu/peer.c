@@ -111,16 +111,18 @@ void peer_on_srtp(struct sfu_peer *p, uint8_t *buf, size_t len)
 		return;
 	}
 	int64_t now = sfu_now(s);
-	if (rtp_is_rtcp(buf, len)) {
-		if (secure_unprotect_rtcp(p->srtp, buf, &len) != 0) {
+	int rtcp = rtp_is_rtcp(buf, len);
+	int rc = rtcp ? secure_unprotect_rtcp(p->srtp, buf, &len)
+	              : secure_unprotect_rtp(p->srtp, buf, &len);
+	if (rc != 0) {
+		if (rc == SECURE_ERR_SSRC_LIMIT)
+			s->stats.srtp_ssrc_refused++;
+		else
 			s->stats.srtp_unprotect_failures++;
-			return;
-		}
-		fb_on_rtcp(p, buf, len, now);
 		return;
 	}
-	if (secure_unprotect_rtp(p->srtp, buf, &len) != 0) {
-		s->stats.srtp_unprotect_failures++;
+	if (rtcp) {
+		fb_on_rtcp(p, buf, len, now);
 		return;
 	}
 	rtp_hdr h;
@@ -360,6 +362,35 @@ static int peer_take_tracks(struct sfu_peer *p, const sdp_offer *o, const sfu_tr
 	return 0;
 }
 
+/* The SSRCs the server sends p on (slots and their RTX streams); returns the count. */
+static int slot_ssrcs(const struct sfu_peer *p, uint32_t out[2 * SDP_MAX_MEDIA])
+{
+	int n = 0;
+	for (int i = 0; i < p->n_out; i++) {
+		out[n++] = p->out[i].out_ssrc;
+		if (p->out[i].rtx_ssrc)
+			out[n++] = p->out[i].rtx_ssrc;
+	}
+	return n;
+}
+
+/* Tracks renegotiated over the same DTLS session: SRTP streams are kept for the SSRCs the
+ * new tracks declare, those of other SSRCs freed, so that each renegotiation does not leave
+ * streams behind (and the inbound SSRC limit counts what is in use). The old slots' SSRCs
+ * are never sent on again. */
+static void retain_streams(struct sfu_peer *p, const uint32_t *gone, int n_gone)
+{
+	uint32_t keep[2 * SDP_MAX_MEDIA];
+	int n = 0;
+	for (int i = 0; i < p->n_in; i++) {
+		if (p->in[i].ssrc)
+			keep[n++] = p->in[i].ssrc;
+		if (p->in[i].rtx_ssrc)
+			keep[n++] = p->in[i].rtx_ssrc;
+	}
+	secure_retain(p->srtp, keep, n, gone, n_gone);
+}
+
 int sfu_peer_offer(sfu_peer *p, const char *sdp, size_t sdp_len, const sfu_track_role *roles,
                    int n_roles, char **answer, char *err, size_t errlen)
 {
@@ -388,7 +419,7 @@ int sfu_peer_offer(sfu_peer *p, const char *sdp, size_t sdp_len, const sfu_track
 	              memcmp(p->remote_fp, o->fingerprint, sizeof p->remote_fp) == 0;
 	int restart = same_pc && same_layout(p, o, roles, n_roles);
 	char ufrag[sizeof p->ufrag], pwd[sizeof p->pwd];
-	if (rand_hex(ufrag, 4) != 0 || rand_hex(pwd, 12) != 0) {
+	if (ice_new_credentials(p->sfu, p, ufrag, pwd) != 0) {
 		snprintf(err, errlen, "no randomness");
 		goto done;
 	}
@@ -396,16 +427,22 @@ int sfu_peer_offer(sfu_peer *p, const char *sdp, size_t sdp_len, const sfu_track
 		for (int i = 0; i < p->n_out; i++)
 			answer_slot(&p->out[i], &ap->media[p->out[i].mline]);
 	} else {
-		if (same_pc)
+		uint32_t gone[2 * SDP_MAX_MEDIA];
+		int n_gone = 0;
+		if (same_pc) {
+			n_gone = slot_ssrcs(p, gone);
 			reset_tracks(p);
-		else
+		} else {
 			peer_reset_media(p);
+		}
 		if (peer_take_tracks(p, o, roles, n_roles, ap, err, errlen) != 0) {
 			peer_reset_media(p);
 			fwd_rewire(p->sfu);
 			goto done;
 		}
-		if (!same_pc) {
+		if (same_pc) {
+			retain_streams(p, gone, n_gone);
+		} else {
 			p->dtls_server = o->setup != SDP_SETUP_PASSIVE;
 			memcpy(p->remote_fp, o->fingerprint, sizeof p->remote_fp);
 		}

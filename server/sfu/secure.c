@@ -1,8 +1,14 @@
 /* SRTP/SRTCP for one peer on libsrtp2 2.5: two sessions keyed from DTLS-SRTP, inbound with the
  * peer's key and outbound with ours. Wildcard SSRC policies let every stream of the peer share
- * the keys without us registering SSRCs as they appear. */
+ * the keys without us registering SSRCs as they appear.
+ *
+ * The inbound wildcard clones a libsrtp stream for every new SSRC whose first packet
+ * authenticates, so the SSRCs given one are listed here and capped: a packet on a further
+ * new SSRC is refused before libsrtp sees it. Only a peer holding the keys gets that far,
+ * so the cap protects the server's memory, not the peer's media. */
 #include "sfu/secure.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
 #include <srtp2/srtp.h>
 #include <stdlib.h>
@@ -41,6 +47,10 @@ void secure_global_shutdown(void)
 struct secure {
 	srtp_t inbound;
 	srtp_t outbound;
+	/* The SSRCs libsrtp has an inbound stream for, as the packets carry them (network byte
+	 * order, which is also how libsrtp keys its streams). */
+	uint32_t in_ssrcs[SECURE_MAX_INBOUND_SSRCS];
+	int n_in;
 };
 
 static int create_session(srtp_t *session, enum dtls_profile profile, srtp_ssrc_type_t dir,
@@ -122,30 +132,77 @@ static int length_ok(const void *buf, const size_t *len, size_t min)
 	return buf && len && *len >= min && *len <= (size_t)INT_MAX - SECURE_MAX_TRAILER;
 }
 
-int secure_unprotect_rtp(secure *s, void *buf, size_t *len)
+static int inbound_known(const secure *s, uint32_t wire_ssrc)
 {
-	int n;
+	for (int i = 0; i < s->n_in; i++)
+		if (s->in_ssrcs[i] == wire_ssrc)
+			return 1;
+	return 0;
+}
 
-	if (!s || !length_ok(buf, len, 12))
-		return -1;
-	n = (int)*len;
-	if (srtp_unprotect(s->inbound, buf, &n) != srtp_err_status_ok)
-		return -1;
+/* Unprotects one packet whose SSRC sits at byte ssrc_at, keeping the list of inbound SSRCs
+ * in step with libsrtp's streams. */
+static int unprotect(secure *s, uint8_t *buf, size_t *len, size_t ssrc_at, int rtcp)
+{
+	uint32_t ssrc;
+	memcpy(&ssrc, buf + ssrc_at, sizeof ssrc);
+	int known = inbound_known(s, ssrc);
+	if (!known && s->n_in >= SECURE_MAX_INBOUND_SSRCS)
+		return SECURE_ERR_SSRC_LIMIT;
+	int n = (int)*len;
+	srtp_err_status_t st =
+	    rtcp ? srtp_unprotect_rtcp(s->inbound, buf, &n) : srtp_unprotect(s->inbound, buf, &n);
+	if (st != srtp_err_status_ok) {
+		/* libsrtp adds the stream once the packet authenticates; should a later step
+		 * fail, the stream must not stay behind uncounted. */
+		if (!known)
+			srtp_remove_stream(s->inbound, ssrc);
+		return SECURE_ERR;
+	}
+	if (!known)
+		s->in_ssrcs[s->n_in++] = ssrc;
 	*len = (size_t)n;
 	return 0;
 }
 
+int secure_unprotect_rtp(secure *s, void *buf, size_t *len)
+{
+	if (!s || !length_ok(buf, len, 12))
+		return SECURE_ERR;
+	return unprotect(s, buf, len, 8, 0);
+}
+
 int secure_unprotect_rtcp(secure *s, void *buf, size_t *len)
 {
-	int n;
-
 	if (!s || !length_ok(buf, len, 8))
-		return -1;
-	n = (int)*len;
-	if (srtp_unprotect_rtcp(s->inbound, buf, &n) != srtp_err_status_ok)
-		return -1;
-	*len = (size_t)n;
-	return 0;
+		return SECURE_ERR;
+	return unprotect(s, buf, len, 4, 1);
+}
+
+int secure_inbound_ssrcs(const secure *s)
+{
+	return s ? s->n_in : 0;
+}
+
+void secure_retain(secure *s, const uint32_t *keep, int n, const uint32_t *gone, int n_gone)
+{
+	if (!s)
+		return;
+	int k = 0;
+	for (int i = 0; i < s->n_in; i++) {
+		int kept = 0;
+		for (int j = 0; j < n && !kept; j++)
+			kept = htonl(keep[j]) == s->in_ssrcs[i];
+		if (kept)
+			s->in_ssrcs[k++] = s->in_ssrcs[i];
+		else
+			srtp_remove_stream(s->inbound, s->in_ssrcs[i]);
+	}
+	s->n_in = k;
+	/* Outbound streams exist only for SSRCs we sent on; for the others libsrtp answers
+	 * that there is no such stream, which is fine. */
+	for (int i = 0; i < n_gone; i++)
+		srtp_remove_stream(s->outbound, htonl(gone[i]));
 }
 
 int secure_protect_rtp(secure *s, void *buf, size_t *len)

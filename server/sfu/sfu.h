@@ -44,6 +44,9 @@ typedef struct sfu_stats {
 	uint64_t stun_requests, stun_bad;
 	uint64_t dtls_handshakes, dtls_failures;
 	uint64_t srtp_unprotect_failures;
+	/* SRTP/SRTCP packets refused before unprotecting: on a new SSRC of a peer that already
+	 * sends on SECURE_MAX_INBOUND_SSRCS (32) of them. */
+	uint64_t srtp_ssrc_refused;
 	uint64_t rtp_forwarded, rtp_dropped_unknown, rtp_dropped_keyframe_wait;
 	uint64_t rtcp_received, pli_sent, pli_received, twcc_feedback_sent;
 	uint64_t consent_expired, ice_restarts;

@@ -190,6 +190,13 @@ void transport_send(struct sfu *s, const sfu_addr *to, const uint8_t *data, size
 void transport_on_packet(struct sfu *s, uint8_t *data, size_t len, const sfu_addr *from);
 
 /* ice.c */
+/* ICE credentials in ice-chars: 8 for the ufrag (48 random bits), 24 for the password (144
+ * random bits; RFC 8839 asks for at least 128). */
+#define ICE_UFRAG_CHARS 8
+#define ICE_PWD_CHARS   24
+/* Fills ufrag (ICE_UFRAG_CHARS + 1 bytes) and pwd (ICE_PWD_CHARS + 1) with fresh credentials
+ * for p, the ufrag unique among s's other peers. Returns 0, or -1 when the CSPRNG fails. */
+int ice_new_credentials(struct sfu *s, const struct sfu_peer *p, char *ufrag, char *pwd);
 void ice_on_stun(struct sfu *s, const uint8_t *buf, size_t len, const sfu_addr *from);
 struct sfu_peer *ice_peer_by_addr(struct sfu *s, const sfu_addr *addr);
 /* An ICE-TCP connection closed: every peer forgets the paths over it. */
@@ -203,8 +210,11 @@ int tcp_open(struct sfu *s, const char *bind_ip, int port);
 void tcp_close(struct sfu *s, uv_close_cb done);
 /* Queues one frame; a connection whose send queue is too long drops it (counted). */
 void tcp_conn_send(struct tcp_conn *c, const uint8_t *data, size_t len);
+/* A STUN check over c passed with a peer's password: c is no longer evictable to make room
+ * for new connections (until the sweep finds it is nobody's path any more). */
+void tcp_conn_authenticated(struct tcp_conn *c);
 /* Tests shorten the limits (connections at once, ms to pass a STUN check, ms without a
- * byte); a value <= 0 keeps the current one. */
+ * byte); a value <= 0 keeps the current one. The per-address limit is PROTOCOL.md's 8. */
 void tcp_set_limits(struct sfu *s, int max_conns, int auth_ms, int idle_ms);
 
 /* peer.c */

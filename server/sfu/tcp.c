@@ -7,7 +7,18 @@
  * Anyone on the network can open connections, so each one is on a short lease: it must
  * become some peer's ICE path (pass a STUN check with that peer's password) within
  * auth_ms, it is closed after idle_ms without a byte, frames longer than TCP_FRAME_MAX
- * close it, there are at most max_conns at once, and its send queue is capped. */
+ * close it, and its send queue is capped.
+ *
+ * Places are limited too, and handed out so that holding them is no attack: one source
+ * address may hold at most max_per_addr connections (PROTOCOL.md), and when all max_conns
+ * places are taken a new connection takes the place of the oldest one that is nobody's ICE
+ * path ("unauthenticated"); only when every connection is some peer's path is the new one
+ * refused. A flood of silent connections from many addresses therefore only evicts itself:
+ * a browser's connection, which sends its STUN check at once, would have to be outlived by
+ * max_conns newer connections before that check arrives. Once it has passed a check it is
+ * never evicted, so a client with credentials keeps its path however long the flood goes
+ * on. A separate, smaller cap for unauthenticated connections would have been simpler but
+ * would still let a flood take all of them, keeping out every browser still to connect. */
 #include "base/log.h"
 #include "sfu/sfu_internal.h"
 #include "sfu/tcp_frame.h"
@@ -16,6 +27,7 @@
 #include <string.h>
 
 #define TCP_MAX_CONNS    256
+#define TCP_MAX_PER_ADDR 8     /* PROTOCOL.md, "Limits every server enforces" */
 #define TCP_AUTH_MS      10000 /* to pass a STUN check */
 #define TCP_IDLE_MS      60000 /* without a byte received; browsers check every few s */
 #define TCP_SWEEP_MS     1000
@@ -25,8 +37,10 @@
 struct tcp_conn {
 	uv_tcp_t handle; /* handle.data is the connection */
 	struct sfu_tcp *owner;
+	/* The owner's list runs from the oldest connection to the newest. */
 	struct tcp_conn *prev, *next;
 	sfu_addr addr;       /* the remote end; addr.tcp is this connection */
+	int authed;          /* some peer's ICE path, as of its last check or the last sweep */
 	uint64_t rx_ms;      /* loop time of the last byte received */
 	uint64_t owned_ms;   /* loop time it was last some peer's path (or was accepted) */
 	int closing, failed; /* failed: a send failed; the sweep or the reader closes it */
@@ -37,14 +51,14 @@ struct sfu_tcp {
 	struct sfu *s;
 	uv_tcp_t listener; /* data: this struct; the sfu when handed to `done` */
 	uv_timer_t sweep;
-	struct tcp_conn *conns;
+	struct tcp_conn *conns, *newest;
 	int n_conns;
 	int live; /* handles not yet closed: listener, sweep, every connection */
 	int closing;
 	uv_close_cb done;
-	int max_conns;
+	int max_conns, max_per_addr;
 	uint64_t auth_ms, idle_ms;
-	uint64_t refused; /* for the log only */
+	uint64_t refused, evicted; /* for the log only */
 };
 
 /* A queued send: the frame (header and packet) copied, since the caller's buffer is reused. */
@@ -94,6 +108,8 @@ static void conn_close(struct tcp_conn *c, const char *why)
 		t->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	else
+		t->newest = c->prev;
 	t->n_conns--;
 	s->stats.ice_tcp_open--;
 	LOG_DEBUG("sfu", "ice-tcp connection closed reason=%s open=%d", why, t->n_conns);
@@ -143,18 +159,66 @@ static void on_read(uv_stream_t *h, ssize_t n, const uv_buf_t *buf)
 	}
 }
 
-/* A connection over the limit is accepted only to be closed: left in the backlog it would
+/* A connection over a limit is accepted only to be closed: left in the backlog it would
  * stop libuv from accepting any other. */
-static void refuse(struct sfu_tcp *t, struct tcp_conn *c)
+static void refuse(struct sfu_tcp *t, struct tcp_conn *c, const char *why)
 {
 	t->s->stats.ice_tcp_dropped++;
 	uint64_t n = ++t->refused;
 	/* Logged at powers of two so that a flood cannot fill the log. */
 	if ((n & (n - 1)) == 0)
-		LOG_WARN("sfu", "ice-tcp connection refused: limit reached max=%d refused=%llu",
-		         t->max_conns, (unsigned long long)n);
+		LOG_WARN("sfu", "ice-tcp connection refused: %s max=%d per_addr=%d refused=%llu",
+		         why, t->max_conns, t->max_per_addr, (unsigned long long)n);
 	c->closing = 1;
 	uv_close((uv_handle_t *)&c->handle, on_conn_closed);
+}
+
+/* Whether two remote ends are the same host (the port does not matter). */
+static int same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		              &((const struct sockaddr_in6 *)b)->sin6_addr,
+		              sizeof(struct in6_addr)) == 0;
+	return 0;
+}
+
+/* Makes room for a connection from `from` (see the comment at the top): returns 0 when it
+ * may be added, having evicted the oldest unauthenticated connection if all places were
+ * taken, or -1 with the reason when it must be refused. */
+static int admit(struct sfu_tcp *t, const struct sockaddr_storage *from, const char **why)
+{
+	int same = 0;
+	struct tcp_conn *victim = NULL;
+	for (struct tcp_conn *c = t->conns; c; c = c->next) {
+		same += same_host(&c->addr.sa, from);
+		if (!victim && !c->authed)
+			victim = c;
+	}
+	if (same >= t->max_per_addr) {
+		*why = "too many from one address";
+		return -1;
+	}
+	if (t->n_conns < t->max_conns)
+		return 0;
+	if (!victim) {
+		*why = "every connection is in use";
+		return -1;
+	}
+	t->s->stats.ice_tcp_dropped++;
+	uint64_t n = ++t->evicted;
+	if ((n & (n - 1)) == 0)
+		LOG_WARN("sfu",
+		         "ice-tcp full: closing the oldest connection without an ice check "
+		         "max=%d evicted=%llu",
+		         t->max_conns, (unsigned long long)n);
+	conn_close(victim, "evicted");
+	return 0;
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -181,14 +245,15 @@ static void on_connection(uv_stream_t *server, int status)
 		uv_close((uv_handle_t *)&c->handle, on_conn_closed);
 		return;
 	}
-	if (t->n_conns >= t->max_conns) {
-		refuse(t, c);
-		return;
-	}
 	int alen = sizeof c->addr.sa;
 	if (uv_tcp_getpeername(&c->handle, (struct sockaddr *)&c->addr.sa, &alen) != 0) {
 		c->closing = 1;
 		uv_close((uv_handle_t *)&c->handle, on_conn_closed);
+		return;
+	}
+	const char *why;
+	if (admit(t, &c->addr.sa, &why) != 0) {
+		refuse(t, c, why);
 		return;
 	}
 	c->addr.tcp = c;
@@ -196,10 +261,12 @@ static void on_connection(uv_stream_t *server, int status)
 	uv_tcp_nodelay(&c->handle, 1);
 	tcp_frame_init(&c->rx);
 	c->rx_ms = c->owned_ms = uv_now(s->loop);
-	c->next = t->conns;
-	if (t->conns)
-		t->conns->prev = c;
-	t->conns = c;
+	c->prev = t->newest;
+	if (t->newest)
+		t->newest->next = c;
+	else
+		t->conns = c;
+	t->newest = c;
 	t->n_conns++;
 	s->stats.ice_tcp_connections++;
 	s->stats.ice_tcp_open++;
@@ -215,7 +282,10 @@ static void on_sweep(uv_timer_t *timer)
 	struct tcp_conn *next;
 	for (struct tcp_conn *c = t->conns; c; c = next) {
 		next = c->next;
-		if (ice_peer_by_addr(s, &c->addr))
+		/* A connection whose path its peer dropped (replaced, renegotiated, or the peer
+		 * gone) is evictable again. */
+		c->authed = ice_peer_by_addr(s, &c->addr) != NULL;
+		if (c->authed)
 			c->owned_ms = now;
 		if (c->failed) {
 			conn_close(c, "send failed");
@@ -227,6 +297,11 @@ static void on_sweep(uv_timer_t *timer)
 			conn_close(c, "idle");
 		}
 	}
+}
+
+void tcp_conn_authenticated(struct tcp_conn *c)
+{
+	c->authed = 1;
 }
 
 static void on_written(uv_write_t *req, int status)
@@ -320,6 +395,7 @@ int tcp_open(struct sfu *s, const char *bind_ip, int port)
 		return -1;
 	t->s = s;
 	t->max_conns = TCP_MAX_CONNS;
+	t->max_per_addr = TCP_MAX_PER_ADDR;
 	t->auth_ms = TCP_AUTH_MS;
 	t->idle_ms = TCP_IDLE_MS;
 	uv_tcp_init(s->loop, &t->listener);

@@ -105,6 +105,9 @@ static char *metrics_text(sig_app *app)
 	COUNTER("dtls_failures_total", "DTLS handshakes failed.", m->dtls_failures);
 	COUNTER("srtp_unprotect_failures_total", "SRTP/SRTCP packets that failed authentication.",
 	        m->srtp_unprotect_failures);
+	COUNTER("srtp_ssrc_refused_total",
+	        "SRTP/SRTCP packets refused unread: a new SSRC past the 32 a peer may use.",
+	        m->srtp_ssrc_refused);
 	COUNTER("rtp_forwarded_total", "RTP packets forwarded to receivers.", m->rtp_forwarded);
 	COUNTER("rtp_dropped_unknown_total", "Packets dropped: unknown source or stream.",
 	        m->rtp_dropped_unknown);

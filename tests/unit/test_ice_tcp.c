@@ -1,8 +1,10 @@
 /* Tests for ICE-TCP (tcp.c, tcp_frame.c): a real sfu on a libuv loop, a peer negotiated
  * with a real Chromium offer, and real TCP sockets as the browser's side. STUN checks go
  * in framed (RFC 4571) and cut in every way, framed answers must come back; garbage,
- * oversized frames, silent and idle connections, a flood of connections and a receiver
- * that does not read are each met with the documented limit; sfu_free closes everything. */
+ * oversized frames, silent and idle connections, a flood of connections (over the cap, and
+ * over 8 from one address) and a receiver that does not read are each met with the
+ * documented limit; connections that passed a check are never evicted for new ones; sfu_free
+ * closes everything. */
 #include "check.h"
 #include "rtp/stun.h"
 #include "sfu/sfu_internal.h"
@@ -66,10 +68,15 @@ static const sfu_stats *stats(env *e)
 	return sfu_get_stats(e->s);
 }
 
-static client *client_new(env *e)
+/* A client whose source address is `from` (Linux routes all of 127/8 to lo). */
+static client *client_new_from(env *e, const char *from)
 {
 	client *c = calloc(1, sizeof *c);
 	c->fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in local = {.sin_family = AF_INET};
+	inet_pton(AF_INET, from, &local.sin_addr);
+	if (bind(c->fd, (struct sockaddr *)&local, sizeof local) != 0)
+		c->closed = 1;
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)e->port)};
 	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
 	/* The kernel completes the handshake from the listen backlog; libuv accepts later. */
@@ -79,6 +86,11 @@ static client *client_new(env *e)
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
 	return c;
+}
+
+static client *client_new(env *e)
+{
+	return client_new_from(e, "127.0.0.1");
 }
 
 static void client_free(client *c)
@@ -213,19 +225,10 @@ static void copy_attr(const char *sdp, const char *name, char *out, size_t cap)
 	out[n] = '\0';
 }
 
-/* Starts an sfu with ICE-TCP as configured and negotiates one peer; returns its answer. */
-static char *env_start(env *e, int tcp)
+/* Negotiates e->p with the Chromium offer and keeps the answer's credentials; returns the
+ * answer. */
+static char *negotiate(env *e)
 {
-	memset(e, 0, sizeof *e);
-	uv_loop_init(&e->loop);
-	sfu_config cfg = {.bind_ip = "127.0.0.1", .port = 0, .tcp = tcp, .n_ips = 1};
-	cfg.ips[0] = "127.0.0.1";
-	e->s = sfu_new(&e->loop, &cfg);
-	CHECK(e->s != NULL);
-	if (!e->s)
-		return NULL;
-	e->port = sfu_port(e->s);
-	e->p = sfu_peer_new(e->s, "kiosk");
 	size_t len;
 	char *offer = check_read_file(FIXTURE, &len);
 	CHECK(offer != NULL);
@@ -242,6 +245,22 @@ static char *env_start(env *e, int tcp)
 	copy_attr(answer, "a=ice-pwd:", e->pwd, sizeof e->pwd);
 	CHECK(strlen(e->ufrag) >= 4 && strlen(e->pwd) >= 22);
 	return answer;
+}
+
+/* Starts an sfu with ICE-TCP as configured and negotiates one peer; returns its answer. */
+static char *env_start(env *e, int tcp)
+{
+	memset(e, 0, sizeof *e);
+	uv_loop_init(&e->loop);
+	sfu_config cfg = {.bind_ip = "127.0.0.1", .port = 0, .tcp = tcp, .n_ips = 1};
+	cfg.ips[0] = "127.0.0.1";
+	e->s = sfu_new(&e->loop, &cfg);
+	CHECK(e->s != NULL);
+	if (!e->s)
+		return NULL;
+	e->port = sfu_port(e->s);
+	e->p = sfu_peer_new(e->s, "kiosk");
+	return negotiate(e);
 }
 
 static void env_stop(env *e)
@@ -410,26 +429,111 @@ static void test_leases(env *e, client *a)
 	tcp_set_limits(e->s, 0, 10000, 60000);
 }
 
+/* Over the cap, a new connection takes the place of the oldest one that passed no check. */
 static void test_conn_limit(env *e)
 {
 	tcp_set_limits(e->s, 4, 0, 0);
 	uint64_t dropped = stats(e)->ice_tcp_dropped, total = stats(e)->ice_tcp_connections;
 	CHECK_EQ_INT(stats(e)->ice_tcp_open, 0);
 	client *c[7];
-	for (int i = 0; i < 7; i++)
+	for (int i = 0; i < 7; i++) {
 		c[i] = client_new(e);
-	pump(e, 100);
-	int closed = 0;
+		pump(e, 20); /* accepted in this order */
+	}
+	pump(e, 50);
 	for (int i = 0; i < 7; i++) {
 		client_poll(c[i]);
-		closed += c[i]->closed;
+		CHECK_EQ_INT(c[i]->closed, i < 3);
 	}
-	CHECK_EQ_INT(closed, 3);
 	CHECK_EQ_INT(stats(e)->ice_tcp_open, 4);
-	CHECK_EQ_INT(stats(e)->ice_tcp_connections, total + 4);
+	CHECK_EQ_INT(stats(e)->ice_tcp_connections, total + 7);
 	CHECK_EQ_INT(stats(e)->ice_tcp_dropped, dropped + 3);
 	for (int i = 0; i < 7; i++)
 		client_free(c[i]);
+	pump(e, 50);
+	CHECK_EQ_INT(stats(e)->ice_tcp_open, 0);
+	tcp_set_limits(e->s, 256, 0, 0);
+}
+
+/* PROTOCOL.md: at most 8 connections per source address; the ninth is closed at once and
+ * counted, other addresses are unaffected. */
+static void test_per_address(env *e)
+{
+	uint64_t dropped = stats(e)->ice_tcp_dropped;
+	client *c[9];
+	for (int i = 0; i < 9; i++) {
+		c[i] = client_new_from(e, "127.0.0.2");
+		pump(e, 10);
+	}
+	client *other = client_new_from(e, "127.0.0.3");
+	pump(e, 50);
+	for (int i = 0; i < 9; i++) {
+		client_poll(c[i]);
+		CHECK_EQ_INT(c[i]->closed, i == 8);
+	}
+	client_poll(other);
+	CHECK(!other->closed);
+	CHECK_EQ_INT(stats(e)->ice_tcp_open, 9);
+	CHECK_EQ_INT(stats(e)->ice_tcp_dropped, dropped + 1);
+	/* A place freed at that address can be taken again. */
+	client_free(c[0]);
+	pump(e, 50);
+	c[0] = client_new_from(e, "127.0.0.2");
+	pump(e, 50);
+	client_poll(c[0]);
+	CHECK(!c[0]->closed);
+	CHECK_EQ_INT(stats(e)->ice_tcp_open, 9);
+	for (int i = 0; i < 9; i++)
+		client_free(c[i]);
+	client_free(other);
+	pump(e, 50);
+	CHECK_EQ_INT(stats(e)->ice_tcp_open, 0);
+}
+
+/* Connections that passed a check are never evicted: with the cap full of them a new
+ * connection is refused; one whose path its peer dropped becomes evictable at the next
+ * sweep. */
+static void test_authenticated_kept(env *e)
+{
+	tcp_set_limits(e->s, 4, 0, 0);
+	uint64_t dropped = stats(e)->ice_tcp_dropped;
+	client *a[PEER_MAX_ADDRS];
+	for (int i = 0; i < PEER_MAX_ADDRS; i++) {
+		uint8_t req[256], txid[12];
+		make_txid(txid, 500u + (uint32_t)i);
+		a[i] = client_new(e);
+		client_send(e, a[i], req, framed_request(e, txid, req, sizeof req));
+		CHECK(expect_success(e, a[i], txid));
+	}
+	CHECK_EQ_INT(e->p->n_addrs, PEER_MAX_ADDRS);
+	client *idle = client_new_from(e, "127.0.0.4");
+	CHECK(client_wait_closed(e, idle, 500));
+	CHECK_EQ_INT(stats(e)->ice_tcp_dropped, dropped + 1);
+	for (int i = 0; i < PEER_MAX_ADDRS; i++) {
+		client_poll(a[i]);
+		CHECK(!a[i]->closed);
+	}
+	/* The peer negotiates afresh (a new PeerConnection): its paths are gone, and after the
+	 * sweep its old connections make room for new ones, oldest first. */
+	char *answer = negotiate(e);
+	CHECK(answer != NULL);
+	free(answer);
+	CHECK_EQ_INT(e->p->n_addrs, 0);
+	pump(e, 1100);
+	client *fresh = client_new_from(e, "127.0.0.4");
+	pump(e, 50);
+	client_poll(fresh);
+	CHECK(!fresh->closed);
+	CHECK(client_wait_closed(e, a[0], 500));
+	for (int i = 1; i < PEER_MAX_ADDRS; i++) {
+		client_poll(a[i]);
+		CHECK(!a[i]->closed);
+	}
+	CHECK_EQ_INT(stats(e)->ice_tcp_dropped, dropped + 2);
+	for (int i = 0; i < PEER_MAX_ADDRS; i++)
+		client_free(a[i]);
+	client_free(fresh);
+	client_free(idle);
 	pump(e, 50);
 	CHECK_EQ_INT(stats(e)->ice_tcp_open, 0);
 	tcp_set_limits(e->s, 256, 0, 0);
@@ -530,6 +634,8 @@ int main(void)
 	test_leases(&e, a);
 	client_free(a);
 	test_conn_limit(&e);
+	test_per_address(&e);
+	test_authenticated_kept(&e);
 	for (int round = 1; round <= 3; round++)
 		test_random_chunking(&e, round);
 	test_free_with_open_connections(&e);
