@@ -152,13 +152,21 @@ static void on_consent_lost(void *user, sfu_peer *peer)
 		return;
 	LOG_WARN("ws", "media connection lost sid=%u reason=ice_consent_expired", s->sid);
 	app->counters.media_lost++;
+	app_end_session(app, s, 1001, "media connection lost", NULL);
+}
+
+void app_end_session(sig_app *app, sig_session *s, int status, const char *reason,
+                     const char *event)
+{
 	if (s->joined && route_session_role(app->route, s->sid) != ROUTE_ROLE_NONE) {
 		route_session_leave(app->route, s->sid, app_now());
 		app_drain_actions(app);
 	}
 	if (s->conn) {
+		if (event)
+			session_send_json(s, json_pack("{s:s}", "type", event));
 		sig_conn_set_user(s->conn, NULL);
-		sig_conn_close(s->conn, 1001, "media connection lost");
+		sig_conn_close(s->conn, status, reason);
 		s->conn = NULL;
 	}
 	session_free(app, s);
@@ -380,6 +388,7 @@ sig_app *sig_app_new(uv_loop_t *loop, const config *cfg)
 	uv_timer_init(loop, &app->sweep);
 	app->sweep.data = app;
 	uv_timer_start(&app->sweep, on_sweep, 1000, 1000);
+	revoke_watch(app);
 	load_directory(app);
 	return app;
 }

@@ -155,6 +155,15 @@ void h_leave(sig_session *s, json_t *msg, json_t *id);
 void h_finish(sig_session *s, json_t *msg, json_t *id);
 json_t *visit_view_json(sig_app *app, const route_visit_view *v);
 
+/* app.c: ends a session for good: routing lets it go (a kiosk's visit, a desk's leg end
+ * `dropped`), the client gets {"type": event} (when event is not NULL) and its connection
+ * is closed with status and reason, and s is freed. */
+void app_end_session(sig_app *app, sig_session *s, int status, const char *reason,
+                     const char *event);
+
+/* revoke.c: ends the sessions of kiosks and staff that are revoked while connected. */
+void revoke_watch(sig_app *app);
+
 /* actions.c */
 void app_drain_actions(sig_app *app);
 /* Frees sessions whose connection is gone and that routing no longer knows (a suspended

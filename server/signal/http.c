@@ -297,6 +297,36 @@ static int api_login(sig_app *app, const sig_http_request *req, sig_http_respons
 	return 1;
 }
 
+/* ---- POST /api/logout ---- */
+
+static void on_logout(void *user, int err)
+{
+	sig_http_pending *pending = user;
+	if (err == 0) {
+		sig_http_response r = {0};
+		respond(&r, 200, "application/json", strdup("{}"));
+		sig_http_complete(pending, &r);
+	} else if (err > 0) {
+		complete_error(pending, 401, "unauthorized", "unknown or expired token");
+	} else {
+		complete_error(pending, 503, "unavailable", "the database is unavailable");
+	}
+}
+
+static const char *bearer_token(const char *authorization);
+
+static int api_logout(sig_app *app, const sig_http_request *req, sig_http_response *resp)
+{
+	const char *token = bearer_token(req->authorization);
+	if (!token)
+		return respond_error(
+		    resp, 401, "unauthorized",
+		    "Authorization: Bearer TOKEN (from POST /api/login) is required");
+	if (store_logout(app->store, token, on_logout, resp->pending) != 0)
+		return respond_error(resp, 401, "unauthorized", "malformed token");
+	return 1;
+}
+
 /* ---- GET /api/stats/monthly: parameters ---- */
 
 static int hexval(char c)
@@ -656,11 +686,13 @@ static int metrics_allowed(sig_app *app, const sig_http_request *req)
 }
 
 /* POST bodies must say they are JSON: a form or text/plain POST from a page on another
- * site is a "simple request" that browsers send without asking us first. */
-static int is_json_type(const char *ctype)
+ * site is a "simple request" that browsers send without asking us first. A POST without a
+ * body (logout) needs no type. */
+static int is_json_body(const sig_http_request *req)
 {
+	const char *ctype = req->content_type;
 	if (!ctype)
-		return 0;
+		return req->body_len == 0;
 	size_t n = strcspn(ctype, ";");
 	while (n && ctype[n - 1] == ' ')
 		n--;
@@ -686,19 +718,22 @@ int app_on_http(void *user, const sig_http_request *req, sig_http_response *resp
 		return respond(resp, 200, "text/plain; version=0.0.4", metrics_text(app));
 	}
 	int login = strcmp(path, "/api/login") == 0;
+	int logout = strcmp(path, "/api/logout") == 0;
 	int stats = strcmp(path, "/api/stats/monthly") == 0;
-	if (!login && !stats)
+	if (!login && !logout && !stats)
 		return -1;
-	if (login == is_get)
+	if (stats != is_get)
 		return respond_error(resp, 405, "method_not_allowed",
-		                     login ? "use POST" : "use GET");
-	if (!is_get && !is_json_type(req->content_type))
+		                     stats ? "use GET" : "use POST");
+	if (!is_get && !is_json_body(req))
 		return respond_error(resp, 415, "unsupported_media_type",
 		                     "send the body as Content-Type: application/json");
 	if (!app->store || app->stopping) {
 		respond_error(resp, 503, "unavailable", "the server is shutting down");
 		return 0;
 	}
+	if (logout)
+		return api_logout(app, req, resp);
 	return login ? api_login(app, req, resp)
 	             : api_stats(app, req->query, req->authorization, resp);
 }

@@ -463,7 +463,7 @@ static int http_api_begin(sig_server *s, struct lws *wsi, sig_pss *pss, int meth
 int sig_http_body(sig_pss *pss, const char *in, size_t len)
 {
 	sig_http_tx *tx = pss->tx;
-	if (!tx || !tx->body)
+	if (!tx || !tx->body || !len) /* an empty body arrives as (NULL, 0) */
 		return 0;
 	if (len > tx->body_cap - tx->body_len)
 		return -1; /* more than the Content-Length that lws promised */

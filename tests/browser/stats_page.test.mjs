@@ -67,8 +67,19 @@ test('an analyst sees the table and the chart; a clerk is refused', async () => 
 			const [download] = await Promise.all([page.waitForEvent('download'), page.click('#csv')]);
 			assert.match(download.suggestedFilename(), /^madoguchi-stats-.*\.csv$/);
 		});
-		await step('log out, log in as a clerk', async () => {
+		await step('log out (the token is revoked), log in as a clerk', async () => {
+			const token = await page.evaluate(() => sessionStorage.getItem('madoguchi.stats.token'));
+			assert.ok(token, 'the page keeps its login token');
 			await page.click('#logout');
+			const month = new Date().toISOString().slice(0, 7);
+			const q = `/api/stats/monthly?from=${month}&to=${month}`;
+			let status = 200;
+			for (let i = 0; i < 50 && status === 200; i++) {
+				status = (await stack.http('GET', q, { headers: { Authorization: `Bearer ${token}` } })).status;
+				if (status === 200)
+					await new Promise((r) => setTimeout(r, 100));
+			}
+			assert.equal(status, 401, 'the logged-out token still reads statistics');
 			await logIn(page, 'sato');
 			await page.waitForSelector('#login-error:not([hidden])', { timeout: 15000 });
 			assert.match(await page.textContent('#login-error'), /分析権限/);

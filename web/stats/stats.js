@@ -56,6 +56,19 @@ function showStats() {
 	load()
 }
 
+// Logging out revokes the token on the server too (POST /api/logout), so a copy of it left
+// in this browser's session storage or a proxy log is worth nothing afterwards.
+async function logout() {
+	const token = page.token
+	showLogin(null)
+	if (!token) return
+	try {
+		await fetch('/api/logout', { method: 'POST', headers: { Authorization: `Bearer ${token}` } })
+	} catch {
+		// The server is unreachable: the token still expires by itself.
+	}
+}
+
 async function login(event) {
 	event.preventDefault()
 	const username = ui.username.value.trim()
@@ -253,7 +266,7 @@ function start() {
 	ui.loginForm.addEventListener('submit', login)
 	ui.queryForm.addEventListener('submit', load)
 	ui.csv.addEventListener('click', downloadCsv)
-	ui.logout.addEventListener('click', () => showLogin(null))
+	ui.logout.addEventListener('click', logout)
 	if (page.token) showStats()
 	else showLogin(null)
 }
