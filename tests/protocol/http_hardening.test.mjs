@@ -84,7 +84,7 @@ test('WebSocket upgrades from a foreign Origin get 403; no Origin and our own ar
 		assert.equal(refused.length, 5);
 	});
 
-test('/metrics answers loopback clients; a token does not open it to a wrong bearer', async () => {
+test('/metrics answers loopback clients and counts what was refused', async () => {
 	const r = await stack.get('/metrics');
 	assert.equal(r.status, 200);
 	assert.match(r.body, /madoguchi_ws_upgrades_refused_origin_total 5/);

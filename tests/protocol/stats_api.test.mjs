@@ -387,3 +387,29 @@ test('failed logins are rate-limited per user, then per address (429)', async ()
 	// address's 30; the next is refused.
 	assert.ok(tries <= 21, `the address limit took ${tries} attempts`);
 });
+
+test('CSV: cells a spreadsheet would run as a formula are neutralised, tab and CR too',
+	async () => {
+		const names = { 'jido-teate': '\t=1+2', 'kokuho-kanyu': '\r@SUM(A1)' };
+		const saved = {};
+		for (const [id, name] of Object.entries(names)) {
+			saved[id] = await stack.psql(`SELECT name FROM procedures WHERE id = '${id}'`);
+			const lit = name.replace(/\t/g, '\\t').replace(/\r/g, '\\r');
+			await stack.psql(`UPDATE procedures SET name = E'${lit}' WHERE id = '${id}'`);
+		}
+		try {
+			const r = await stats('from=2024-01&to=2024-02&by=branch,department,procedure&format=csv');
+			assert.equal(r.status, 200, r.body);
+			const text = r.raw.subarray(3).toString('utf8');
+			const rows = parseCsv(text);
+			const col = rows[0].indexOf('procedure_name');
+			const cells = rows.slice(1).map((row) => row[col]);
+			for (const name of Object.values(names)) {
+				assert.ok(cells.includes(`'${name}`), `${JSON.stringify(name)} among ${JSON.stringify(cells)}`);
+				assert.ok(!cells.includes(name), `${JSON.stringify(name)} left as is`);
+			}
+		} finally {
+			for (const [id, name] of Object.entries(saved))
+				await stack.psql(`UPDATE procedures SET name = '${name.replace(/'/g, "''")}' WHERE id = '${id}'`);
+		}
+	});
