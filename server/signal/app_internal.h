@@ -173,6 +173,9 @@ void app_reap_sessions(sig_app *app);
 void app_arm_tick(sig_app *app);
 int64_t app_now(void);
 
+/* metrics.c: the /metrics body (malloc'd), or NULL when out of memory. */
+char *app_metrics_text(sig_app *app);
+
 /* http.c */
 int app_on_http(void *user, const sig_http_request *req, sig_http_response *resp);
 
