@@ -19,15 +19,20 @@
 
 /* ---- login sessions ---- */
 
+/* Only while the credentials are still those the password was checked against: a password
+ * change or a disable between the check and this insert (which revoked every token of that
+ * person) must not be followed by a fresh token. No row then. */
 static const char sql_login_insert[] =
     "INSERT INTO login_sessions (token_hash, staff_id, expires_at)"
-    " VALUES ($1::bytea, $2::uuid, now() + make_interval(secs => $3::int))"
+    " SELECT $1::bytea, s.id, now() + make_interval(secs => $3::int) FROM staff s"
+    " WHERE s.id = $2::uuid AND s.cred_version = $4::bigint AND NOT s.disabled"
     " RETURNING to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
 
-/* The same eight columns as the password lookup in sql.c (with an empty hash), so that
+/* The same nine columns as the password lookup in sql.c (with an empty hash), so that
  * store_sql_staff_result decodes both. */
 static const char sql_login_check[] =
-    "SELECT s.id, s.username, s.name, '', s.coordinator, s.analyst, s.admin, sd.department_id"
+    "SELECT s.id, s.username, s.name, '', s.coordinator, s.analyst, s.admin, sd.department_id,"
+    " s.cred_version"
     " FROM login_sessions l JOIN staff s ON s.id = l.staff_id"
     " LEFT JOIN staff_departments sd ON sd.staff_id = s.id"
     " WHERE l.token_hash = $1::bytea AND NOT l.revoked AND l.expires_at > now()"
@@ -54,6 +59,10 @@ static void on_login_inserted(void *user, int err, const PGresult *res)
 		snprintf(job->login.expires_at, sizeof job->login.expires_at, "%s",
 		         PQgetvalue(res, 0, 0));
 		job->cb(job->user, 0, &job->login);
+	} else if (err == 0 && PQntuples(res) == 0) {
+		LOG_INFO("store", "login refused: credentials changed during the check user=%s",
+		         job->login.staff.username);
+		job->cb(job->user, 1, NULL);
 	} else {
 		job->cb(job->user, -1, NULL);
 	}
@@ -71,8 +80,9 @@ static void on_login_checked(void *user, int err, const store_staff *st)
 	}
 	job->login.staff = *st;
 	uint8_t digest[PASSWORD_DIGEST_LEN];
-	char hash[2 * PASSWORD_DIGEST_LEN + 8], ttl[16];
+	char hash[2 * PASSWORD_DIGEST_LEN + 8], ttl[16], version[24];
 	snprintf(ttl, sizeof ttl, "%d", STORE_LOGIN_TTL_S);
+	snprintf(version, sizeof version, "%lld", st->cred_version);
 	if (rand_token(job->login.token, TOKEN_BYTES) != 0 ||
 	    password_token_digest(job->login.token, digest) != 0) {
 		job->cb(job->user, -1, NULL);
@@ -80,8 +90,8 @@ static void on_login_checked(void *user, int err, const store_staff *st)
 		return;
 	}
 	store_sql_bytea_text(digest, sizeof digest, hash, sizeof hash);
-	const char *values[] = {hash, st->id, ttl};
-	if (store_query_params(job->s, "login_create", sql_login_insert, 3, values,
+	const char *values[] = {hash, st->id, ttl, version};
+	if (store_query_params(job->s, "login_create", sql_login_insert, 4, values,
 	                       on_login_inserted, job) != 0) {
 		job->cb(job->user, -1, NULL);
 		login_job_free(job);

@@ -14,8 +14,9 @@
  * failure. */
 PGconn *store_sync_connect(const char *conninfo);
 
-/* Migration 2's statements (migration_2.c), NULL-terminated. */
+/* Migrations 2 and 3 (migration_2.c, migration_3.c), NULL-terminated statements. */
 extern const char *const store_migration_2[];
+extern const char *const store_migration_3[];
 
 /* ---- `madoguchi admin` helpers shared by admin.c and admin_counter.c ---- */
 
@@ -98,6 +99,10 @@ struct store {
 	struct query *queries, *queries_tail;
 	struct staff_job *jobs;
 
+	/* identity.c: who hears about revoked kiosks and changed staff credentials */
+	store_ident_cb ident_cb;
+	void *ident_user;
+
 	/* records.c */
 	struct record_node *records, *records_tail;
 	int n_records;
@@ -124,6 +129,16 @@ void store_queries_finish(store *s, PGresult *res);
 void store_queries_expire(store *s);
 /* At store_free: answers every queued query and running password check with -1. */
 void store_queries_cancel(store *s);
+/* A running password check of that staff member (staff_id) or of anyone (NULL, after a
+ * reconnection) may have read credentials that changed since: it will answer 1 (changed) or
+ * -1 (reconnected) instead of 0. */
+void store_queries_staff_changed(store *s, const char *staff_id);
+
+/* identity.c. Reads the notices libpq has received (after every read on the connection) and
+ * passes them to the identity listener. */
+void store_identity_drain(store *s);
+/* The connection is up and listening again: tells the listener to re-check everything. */
+void store_identity_reconnected(store *s);
 
 /* records.c. The oldest unconfirmed record, or NULL. */
 const store_record *store_records_head(const store *s);

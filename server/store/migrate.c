@@ -103,6 +103,7 @@ struct migration {
 static const struct migration migrations[] = {
     {1, "initial schema", migration_1},
     {2, "hours, one-stop menus, sessions, surveys, audit log, usage analytics", store_migration_2},
+    {3, "revocation notices, credential versions, the server's role", store_migration_3},
 };
 
 /* An arbitrary constant naming our advisory lock ("mdg-migr" in ASCII). */

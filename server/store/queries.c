@@ -54,6 +54,8 @@ struct staff_job {
 	char hash[PASSWORD_HASH_MAX];
 	int found;  /* the username exists */
 	int result; /* password_verify's answer */
+	int stale;  /* 0, or the answer to give instead of success: 1 credentials changed since
+	             * the row was read, -1 the connection was lost meanwhile (changes missed) */
 	store_staff staff;
 };
 
@@ -184,6 +186,13 @@ void store_queries_cancel(store *s)
 	}
 }
 
+void store_queries_staff_changed(store *s, const char *staff_id)
+{
+	for (struct staff_job *job = s->jobs; job; job = job->next)
+		if (job->found && (!staff_id || strcmp(job->staff.id, staff_id) == 0))
+			job->stale = staff_id ? 1 : -1;
+}
+
 /* ---- answers ---- */
 
 static void staff_work(uv_work_t *req)
@@ -216,6 +225,12 @@ static void staff_after_work(uv_work_t *req, int status)
 		int err = status != 0 ? -1 : !job->found || job->result != 0 ? 1 : 0;
 		if (job->found && job->result < 0)
 			LOG_WARN("store", "malformed password hash user=%s", job->staff.username);
+		if (err == 0 && job->stale) {
+			LOG_INFO("store",
+			         "login refused: credentials changed during the check user=%s",
+			         job->staff.username);
+			err = job->stale;
+		}
 		job->cb(job->user, err, err == 0 ? &job->staff : NULL);
 	}
 	staff_job_free(job);

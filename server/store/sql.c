@@ -20,7 +20,7 @@ static const char sql_kiosk[] = "SELECT k.id, k.name, k.branch_id, b.name"
  * parsing array literals. */
 static const char sql_staff[] =
     "SELECT s.id, s.username, s.name, s.password_hash, s.coordinator, s.analyst, s.admin,"
-    " sd.department_id"
+    " sd.department_id, s.cred_version"
     " FROM staff s LEFT JOIN staff_departments sd ON sd.staff_id = s.id"
     " WHERE s.username = $1 AND NOT s.disabled"
     " ORDER BY sd.department_id";
@@ -240,7 +240,7 @@ int store_sql_staff_result(const PGresult *res, store_staff *st, char *hash, siz
 	int rows = PQntuples(res);
 	if (rows < 1)
 		return 1;
-	if (PQnfields(res) != 8 || strlen(PQgetvalue(res, 0, 3)) >= cap)
+	if (PQnfields(res) != 9 || strlen(PQgetvalue(res, 0, 3)) >= cap)
 		return -1;
 	copy(st->id, sizeof st->id, res, 0, 0);
 	copy(st->username, sizeof st->username, res, 0, 1);
@@ -249,6 +249,7 @@ int store_sql_staff_result(const PGresult *res, store_staff *st, char *hash, siz
 	st->coordinator = PQgetvalue(res, 0, 4)[0] == 't';
 	st->analyst = PQgetvalue(res, 0, 5)[0] == 't';
 	st->admin = PQgetvalue(res, 0, 6)[0] == 't';
+	st->cred_version = strtoll(PQgetvalue(res, 0, 8), NULL, 10);
 	for (int r = 0; r < rows; r++) {
 		if (PQgetisnull(res, r, 7))
 			continue;

@@ -33,7 +33,9 @@ int store_sql_record_check(const store_record *r);
 
 /* 0 found (k filled), 1 not found. */
 int store_sql_kiosk_result(const PGresult *res, store_kiosk *k);
-/* 0 found (st and the stored password hash filled), 1 not found, -1 unusable row. */
+/* Rows of id, username, name, password hash, coordinator, analyst, admin, department,
+ * cred_version. 0 found (st and the stored password hash filled), 1 not found, -1 unusable
+ * row. */
 int store_sql_staff_result(const PGresult *res, store_staff *st, char *hash, size_t cap);
 /* 0 (d allocated: free with store_sql_directory_free) or -1. */
 int store_sql_directory_result(const PGresult *res, store_directory *d);

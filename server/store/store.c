@@ -23,9 +23,14 @@
  * database is down, would lose the records in memory at a crash while up; always spooling
  * costs one write + fdatasync per batch off the loop (see docs/operations.md).
  *
+ * Revocation: after every connect the connection LISTENs on madoguchi_identity, where
+ * migration 3's triggers announce revoked kiosks and changed staff credentials; the notices
+ * are read after every read of the socket and handed to identity.c.
+ *
  * Files: this one holds the connection, the choice of what runs next and the store's life
  * (store_new, store_free); queries.c the query queue and the request functions; records.c the
- * record queue, the spool and store_flush. struct store is in internal.h.
+ * record queue, the spool and store_flush; identity.c the revocation notices. struct store is
+ * in internal.h.
  *
  * Callbacks run on the loop thread; they may queue new operations but must not call
  * store_free. */
@@ -195,8 +200,11 @@ static void connect_step(store *s)
 	/* A confirmed record is dropped from the spool, so a confirmation must mean durable:
 	 * with synchronous_commit off (a server default some installations choose) PostgreSQL
 	 * confirms before its WAL is written, and a crash of the database then loses records
-	 * the spool no longer holds. The outage test caught exactly that. */
-	if (!PQsendQuery(s->conn, "SET synchronous_commit TO on") || send_flush(s) != 0) {
+	 * the spool no longer holds. The outage test caught exactly that.
+	 * LISTEN: revoked kiosks and changed staff credentials are announced on this channel
+	 * (identity.c); what happened while we were away is re-checked once this is done. */
+	if (!PQsendQuery(s->conn, "SET synchronous_commit TO on; LISTEN madoguchi_identity") ||
+	    send_flush(s) != 0) {
 		connection_lost(s, PQerrorMessage(s->conn));
 		return;
 	}
@@ -246,16 +254,37 @@ static void finish(store *s)
 		return;
 	}
 	if (was == STORE_BUSY_SETUP && PQresultStatus(res) != PGRES_COMMAND_OK) {
+		/* Without LISTEN, revocations reach the server only at the next reconnection. */
 		char line[256];
-		LOG_WARN("store", "cannot turn synchronous_commit on err=\"%s\"",
-		         store_one_line(PQresultErrorMessage(res), line, sizeof line));
+		LOG_ERROR("store",
+		          "cannot set the connection up (synchronous_commit, LISTEN) err=\"%s\"",
+		          store_one_line(PQresultErrorMessage(res), line, sizeof line));
 	}
 	if (was == STORE_BUSY_QUERY)
 		store_queries_finish(s, res);
 	else if (was == STORE_BUSY_RECORD)
 		store_records_finish(s, res);
 	PQclear(res);
+	if (was == STORE_BUSY_SETUP)
+		store_identity_reconnected(s);
 	store_kick(s);
+}
+
+/* An operation's results: the first one is kept, unless a later one is an error (the setup
+ * sends two statements, and the second may be the one that failed). */
+static void keep_result(store *s, PGresult *res)
+{
+	ExecStatusType st = PQresultStatus(res);
+	int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+	if (!s->result) {
+		s->result = res;
+	} else if (!ok && (PQresultStatus(s->result) == PGRES_COMMAND_OK ||
+	                   PQresultStatus(s->result) == PGRES_TUPLES_OK)) {
+		PQclear(s->result);
+		s->result = res;
+	} else {
+		PQclear(res);
+	}
 }
 
 static void on_readable(store *s)
@@ -264,21 +293,18 @@ static void on_readable(store *s)
 		connection_lost(s, PQerrorMessage(s->conn));
 		return;
 	}
-	while (s->busy != STORE_BUSY_NONE && !PQisBusy(s->conn)) {
+	/* finish() may send the next operation; the loop then stops at PQisBusy. */
+	while (s->state == STORE_CONN_UP && s->busy != STORE_BUSY_NONE && !PQisBusy(s->conn)) {
 		PGresult *res = PQgetResult(s->conn);
-		if (!res) {
-			finish(s);
-			return;
-		}
-		if (!s->result)
-			s->result = res;
+		if (res)
+			keep_result(s, res);
 		else
-			PQclear(res);
+			finish(s);
 	}
-	PGnotify *n;
-	while ((n = PQnotifies(s->conn)))
-		PQfreemem(n);
-	if (PQstatus(s->conn) == CONNECTION_BAD)
+	/* Notices arrive between results or while idle; both were read by PQconsumeInput. */
+	if (s->state == STORE_CONN_UP)
+		store_identity_drain(s);
+	if (s->state == STORE_CONN_UP && PQstatus(s->conn) == CONNECTION_BAD)
 		connection_lost(s, PQerrorMessage(s->conn));
 }
 

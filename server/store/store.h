@@ -71,6 +71,9 @@ typedef struct store_staff {
 	char departments[STORE_MAX_DEPTS][STORE_ID_MAX];
 	int n_departments;
 	int coordinator, analyst, admin;
+	/* Grows whenever the password changes or the account is disabled (migration 3): a live
+	 * session keeps the value it logged in with, for store_staff_alive. */
+	long long cred_version;
 } store_staff;
 
 /* err: 0 found; 1 not found or wrong credentials; -1 database unavailable. */
@@ -82,6 +85,39 @@ int store_auth_kiosk(store *s, const char *token, store_kiosk_cb cb, void *user)
 /* Checks the password against the stored slow hash off the loop (uv_queue_work). */
 int store_auth_staff(store *s, const char *username, const char *password, store_staff_cb cb,
                      void *user);
+
+/* ---- revocation that reaches the running server ----
+ *
+ * The database announces (LISTEN/NOTIFY on the channel madoguchi_identity, sent by triggers
+ * of migration 3) every kiosk revoked or deleted and every staff member disabled, deleted, or
+ * whose password or cred_version changed, whoever made the change. Asynchronous on the
+ * server's loop; the one-shot callbacks below run exactly once (err -1 from store_free at the
+ * latest) and may queue new store operations, but must not call store_free. */
+
+typedef enum store_ident_kind { STORE_IDENT_KIOSK, STORE_IDENT_STAFF } store_ident_kind;
+/* cb(user, kind, id): that kiosk was revoked, or that staff member was disabled or had its
+ * password changed. cb(user, kind, NULL) after every (re)connection: changes may have been
+ * missed while the connection was down, so every live identity must be re-checked. The store
+ * makes that call twice per connection, (STORE_IDENT_KIOSK, NULL) then (STORE_IDENT_STAFF,
+ * NULL), once it is listening again (so nothing falls between the re-check and the notices),
+ * the first connection included. A staff password check still running when a notice for
+ * that person arrives answers err 1, and one running across a reconnection err -1, so no
+ * login slips through with credentials checked before the change. */
+typedef void (*store_ident_cb)(void *user, store_ident_kind kind, const char *id);
+/* One listener per store; a second call replaces it, cb NULL removes it. */
+void store_on_identity_change(store *s, store_ident_cb cb, void *user);
+/* err 0: still good (kiosk not revoked; staff not disabled and cred_version unchanged),
+ * 1: revoked (or no such kiosk or staff member any more), -1: unavailable (the database is
+ * down or did not answer within the query timeout: keep the session and re-check on the next
+ * (kind, NULL) call). */
+typedef void (*store_alive_cb)(void *user, int err);
+/* Both return 0 (cb will be called) or -1 (bad arguments: an id that is not a uuid). */
+int store_kiosk_alive(store *s, const char *kiosk_id, store_alive_cb cb, void *user);
+int store_staff_alive(store *s, const char *staff_id, long long cred_version, store_alive_cb cb,
+                      void *user);
+/* POST /api/logout: revokes that login token. err 0 revoked, 1 unknown/expired token (or
+ * already revoked), -1 unavailable. Returns 0 or -1 (bad arguments). */
+int store_logout(store *s, const char *token, store_alive_cb cb, void *user);
 
 typedef struct store_procedure {
 	char id[STORE_ID_MAX];

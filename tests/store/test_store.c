@@ -4,6 +4,7 @@
 #include "../unit/check.h"
 #include "base/clock.h"
 #include "store/store.h"
+#include "store_check.h"
 
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -16,61 +17,6 @@
 
 #define NASTY_NAME "O'Brien \"税\" '; DROP TABLE visits; --"
 #define NOTE_TEXT  "住民票を2通。\"至急\" と言われた; DROP TABLE legs; -- \\ 終わり"
-
-static const char *db;
-
-/* ---- synchronous helpers ---- */
-
-/* Runs one SQL query and returns the first column of the first row ("" when none). */
-static const char *scalar(PGconn *conn, const char *sql, int n, const char *const *params)
-{
-	static char buf[1024];
-	PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
-	buf[0] = '\0';
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		fprintf(stderr, "query failed: %s", PQresultErrorMessage(res));
-	else if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
-		snprintf(buf, sizeof buf, "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return buf;
-}
-
-/* Runs `madoguchi admin ARGS...` with the given text on stdin, capturing stdout into out. */
-static int admin(const char *input, char *out, size_t cap, int argc, char **argv)
-{
-	int in_pipe[2];
-	FILE *capture = tmpfile();
-	if (pipe(in_pipe) != 0 || !capture)
-		return -100;
-	if (input && write(in_pipe[1], input, strlen(input)) < 0)
-		return -100;
-	close(in_pipe[1]);
-	fflush(stdout);
-	int saved_in = dup(0), saved_out = dup(1);
-	dup2(in_pipe[0], 0);
-	dup2(fileno(capture), 1);
-	close(in_pipe[0]);
-	clearerr(stdin);
-	int rc = store_admin_main(db, argc, argv);
-	fflush(stdout);
-	dup2(saved_in, 0);
-	dup2(saved_out, 1);
-	close(saved_in);
-	close(saved_out);
-	clearerr(stdin);
-	size_t n = 0;
-	if (out) {
-		rewind(capture);
-		n = fread(out, 1, cap - 1, capture);
-		out[n] = '\0';
-	}
-	fclose(capture);
-	return rc;
-}
-
-#define ADMIN(input, out, ...)                                                                     \
-	admin(input, out, sizeof(out), (int)(sizeof((char *[]){__VA_ARGS__}) / sizeof(char *)),    \
-	      (char *[]){__VA_ARGS__})
 
 static char no_out[8];
 
@@ -86,8 +32,8 @@ static void test_migrate(PGconn *conn)
 	snprintf(before, sizeof before, "%s", scalar(conn, fingerprint_sql, 0, NULL));
 	CHECK_EQ_INT(store_migrate(db), 0);
 	CHECK_EQ_STR(scalar(conn, fingerprint_sql, 0, NULL), before);
-	CHECK_EQ_STR(scalar(conn, "SELECT count(*) FROM schema_migrations", 0, NULL), "2");
-	CHECK_EQ_STR(scalar(conn, "SELECT max(version) FROM schema_migrations", 0, NULL), "2");
+	CHECK_EQ_STR(scalar(conn, "SELECT count(*) FROM schema_migrations", 0, NULL), "3");
+	CHECK_EQ_STR(scalar(conn, "SELECT max(version) FROM schema_migrations", 0, NULL), "3");
 	CHECK_EQ_STR(
 	    scalar(conn, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", 0, NULL),
 	    "18");
@@ -424,24 +370,6 @@ static void on_flushed(void *user, int err)
 	struct result *r = user;
 	r->calls++;
 	r->err = err;
-}
-
-/* Runs the loop until *flag becomes non-zero or timeout_ms passes; returns the flag. The store's
- * one-second tick guarantees the loop wakes up. */
-static int run_until(uv_loop_t *loop, const int *flag, int timeout_ms)
-{
-	int64_t deadline = clock_mono_us() + (int64_t)timeout_ms * 1000;
-	while (!*flag && clock_mono_us() < deadline)
-		uv_run(loop, UV_RUN_ONCE);
-	return *flag;
-}
-
-static int is_up_flag(store *s, uv_loop_t *loop, int want, int timeout_ms)
-{
-	int64_t deadline = clock_mono_us() + (int64_t)timeout_ms * 1000;
-	while (store_is_up(s) != want && clock_mono_us() < deadline)
-		uv_run(loop, UV_RUN_ONCE);
-	return store_is_up(s) == want;
 }
 
 static void test_auth(store *s, uv_loop_t *loop, const char *token, const char *revoked)
