@@ -14,6 +14,14 @@
 #   MADOGUCHI_BIND        listen address (default 127.0.0.1, or 0.0.0.0 with a non-loopback
 #                         MADOGUCHI_MEDIA_IP)
 #   MADOGUCHI_LOG_LEVEL   debug|info|warn|error (default info)
+#
+# The demo clerks' passwords are public (demo-sato, ...). When the server is reachable from
+# other machines (MADOGUCHI_BIND or MADOGUCHI_MEDIA_IP not a loopback address) they are
+# replaced by random ones, printed once and kept in var/demo.txt (mode 0600).
+#
+# PostgreSQL: `migrate` and the seeding run as the schema's owner (madoguchi_owner), the
+# server as madoguchi, which may only read and write rows (docs/operations.md, "Database
+# roles"); only the user running this script can reach the cluster.
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$(pwd -P)
@@ -26,6 +34,9 @@ case "$media_ip" in
 esac
 bind=${MADOGUCHI_BIND:-$default_bind}
 log_level=${MADOGUCHI_LOG_LEVEL:-info}
+is_loopback() { case "$1" in 127.* | ::1 | localhost) return 0 ;; *) return 1 ;; esac; }
+exposed=0
+is_loopback "$bind" && is_loopback "$media_ip" || exposed=1
 
 say() { echo "run.sh: $*" >&2; }
 
@@ -69,8 +80,11 @@ trap 'exit 143' TERM
 
 conninfo=$(bash deploy/pg-local.sh start var/pg)
 pg_started=1
+server_conninfo=$(bash deploy/pg-local.sh conninfo var/pg server)
 "$bin" --db "$conninfo" migrate
-bash deploy/seed-demo.sh "$conninfo" "$bin" var/demo.txt
+seed_args=()
+[ "$exposed" = 1 ] && seed_args=(--random-passwords)
+bash deploy/seed-demo.sh "$conninfo" "$bin" var/demo.txt "${seed_args[@]}"
 
 # A self-signed certificate for localhost and 127.0.0.1 (and the media address), made once.
 # Browsers will warn once; accept the warning to continue.
@@ -93,7 +107,7 @@ server_log=var/log/madoguchi.log
 : >"$server_log"
 # The server's log goes to the terminal and to var/log/madoguchi.log.
 # tee ignores Ctrl-C so that the server can still log its shutdown after the interrupt.
-"$bin" --db "$conninfo" "${serve_args[@]}" 2> >(trap "" INT; exec tee -a "$server_log" >&2) &
+"$bin" --db "$server_conninfo" "${serve_args[@]}" 2> >(trap "" INT; exec tee -a "$server_log" >&2) &
 server_pid=$!
 
 for _ in $(seq 1 200); do
@@ -121,7 +135,10 @@ host=localhost
 		[ "$kind" = login ] || continue
 		extra=""
 		[ "$flags" != - ] && extra=", $flags"
-		printf '   %-10s password %-15s (%s: %s%s)\n' "$user" "$pass" "$name" "$depts" "$extra"
+		# Random passwords were printed once when made; they stay in var/demo.txt only.
+		shown=$pass
+		[ "$pass" = "demo-$user" ] || shown="(var/demo.txt)"
+		printf '   %-10s password %-15s (%s: %s%s)\n' "$user" "$shown" "$name" "$depts" "$extra"
 	done <var/demo.txt
 	echo
 	echo " Coordinator (ワンストップ窓口): https://$host:$port/coordinator/  (tanaka)"

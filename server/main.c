@@ -20,7 +20,9 @@ static void usage(FILE *f)
 	      "             --no-tls (loopback only) --media-bind ADDR --media-port N\n"
 	      "             --media-ip IP[,IP] --media-tcp on|off\n"
 	      "             --log-level debug|info|warn|error\n"
-	      "             --spool FILE (call records, fsync'd) --no-answer-s N\n"
+	      "             --spool FILE (call records, fsync'd, encrypted)\n"
+	      "             --spool-key FILE (default: the spool's path + .key)\n"
+	      "             --no-answer-s N\n"
 	      "  migrate    apply database migrations\n"
 	      "  admin      manage branches, departments, procedures, kiosks and users\n"
 	      "             (madoguchi admin help)\n",

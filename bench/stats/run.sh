@@ -46,7 +46,9 @@ trap cleanup EXIT
 
 conninfo=$(bash deploy/pg-local.sh start "$pg" --fast | tail -n 1)
 "$bin" --db "$conninfo" migrate >/dev/null
-psql_() { psql -X -q -v ON_ERROR_STOP=1 -d "$conninfo" "$@"; }
+# The bulk load sets session_replication_role, which needs the cluster's superuser.
+super=$(bash deploy/pg-local.sh conninfo "$pg" super)
+psql_() { psql -X -q -v ON_ERROR_STOP=1 -d "$super" "$@"; }
 
 visits=$((legs * 4 / 5))
 echo "bench/stats: generating $visits visits and $legs legs (this takes a while)..." >&2

@@ -96,6 +96,8 @@ int config_set(config *c, const char *name, const char *value)
 		return set_str(c->db, sizeof c->db, value);
 	if (strcmp(name, "spool") == 0)
 		return set_str(c->spool, sizeof c->spool, value);
+	if (strcmp(name, "spool-key") == 0)
+		return set_str(c->spool_key, sizeof c->spool_key, value);
 	if (strcmp(name, "no-answer-s") == 0)
 		return set_port(&c->no_answer_s, value, 0);
 	if (strcmp(name, "allowed-origins") == 0)

@@ -22,6 +22,7 @@ typedef struct config {
 	int media_tcp; /* passive ICE-TCP on media_port (TCP) for networks that block UDP */
 	char db[CONFIG_PATH_MAX];    /* libpq conninfo */
 	char spool[CONFIG_PATH_MAX]; /* on-disk record spool, relative to the working directory */
+	char spool_key[CONFIG_PATH_MAX]; /* the spool's encryption key file; "": spool + ".key" */
 	char log_level[16];
 	int no_answer_s; /* a visit nobody answers within this time ends as no_answer */
 	/* Origins (scheme://host[:port]) whose pages may open /ws besides the server's own

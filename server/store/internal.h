@@ -146,8 +146,9 @@ const store_record *store_records_head(const store *s);
  * good, or sets s->hold to retry a transient failure on the next tick. */
 void store_records_finish(store *s, PGresult *res);
 /* Queues what an earlier run left in the spool, then the crash-recovery record, ahead of
- * anything this run writes; opens the spool for appending. Returns 0 or -1 (logged). */
-int store_records_open_spool(store *s, const char *path);
+ * anything this run writes; opens the spool for appending, encrypted under the key in
+ * key_path (NULL or "": path + ".key"; made on first use). Returns 0 or -1 (logged). */
+int store_records_open_spool(store *s, const char *path, const char *key_path);
 /* Answers the flush waiters with -1 and frees the queued records (not the spool). */
 void store_records_free(store *s);
 

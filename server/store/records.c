@@ -17,6 +17,7 @@
 #include "store/store.h"
 
 #include <libpq-fe.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,23 +104,56 @@ static int queue_spooled(void *user, const store_record *r)
 	return records_push(user, r);
 }
 
-int store_records_open_spool(store *s, const char *path)
+/* The key is read before the spool and made only after it has loaded: a spool that holds
+ * encrypted records while its key is missing must stop the start, not get a new key that
+ * would never open them. */
+int store_records_open_spool(store *s, const char *path, const char *key_path)
 {
+	char default_key[4200];
+	if (!key_path || !*key_path) {
+		snprintf(default_key, sizeof default_key, "%s.key", path);
+		key_path = default_key;
+	}
+	spool_key key;
+	int missing = spool_key_load(key_path, 0, &key);
+	if (missing < 0)
+		return -1;
 	spool_load_stats st;
-	if (spool_load(path, queue_spooled, s, &st) != 0) {
+	int rc = spool_load(path, missing ? NULL : &key, queue_spooled, s, &st);
+	if (rc == SPOOL_ERR_KEY && missing)
+		LOG_ERROR(
+		    "store",
+		    "the record spool holds encrypted records but their key is missing: restore "
+		    "the key file, or move the spool aside to start without those records "
+		    "path=%s key=%s unreadable_records=%d",
+		    path, key_path, st.unauthenticated);
+	else if (rc == SPOOL_ERR_KEY)
+		LOG_ERROR(
+		    "store",
+		    "the record spool's key opens none of its records (another key?): restore "
+		    "the right key file, or move the spool aside to start without those records "
+		    "path=%s key=%s unreadable_records=%d",
+		    path, key_path, st.unauthenticated);
+	else if (rc != 0)
 		LOG_ERROR("store", "cannot read the record spool path=%s", path);
+	if (rc == 0 && missing && spool_key_load(key_path, 1, &key) != 0)
+		rc = -1;
+	if (rc != 0) {
+		spool_key_wipe(&key);
 		return -1;
 	}
 	if (st.records > 0)
-		LOG_INFO("store", "replaying the record spool path=%s records=%d bytes=%lld", path,
-		         st.records, st.bytes);
+		LOG_INFO("store",
+		         "replaying the record spool path=%s records=%d unencrypted=%d bytes=%lld",
+		         path, st.records, st.plain, st.bytes);
 	store_record close;
 	memset(&close, 0, sizeof close);
 	close.kind = STORE_CLOSE_INTERRUPTED;
 	close.at_us = clock_wall_us();
-	if (records_push(s, &close) != 0 || !(s->spool = spool_open(s->loop, path)))
-		return -1;
-	return 0;
+	if (records_push(s, &close) == 0)
+		s->spool = spool_open(s->loop, path, &key);
+	spool_key_wipe(&key);
+	return s->spool ? 0 : -1;
 }
 
 /* ---- the database's answer ---- */

@@ -12,19 +12,25 @@
 #include "store/spool.h"
 
 #include "base/log.h"
+#include "base/rand.h"
 #include "store/sql.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SPOOL_MAGIC   "MDGS"
-#define SPOOL_VERSION 1
-#define N_STRINGS     12
+#define SPOOL_MAGIC    "MDGS"
+#define VERSION_PLAIN  1
+#define VERSION_SEALED 2
+#define N_STRINGS      12
+/* kind, at_us, rating and twelve empty strings */
+#define BODY_MIN   (1 + 8 + 4 + 2 * N_STRINGS)
+#define SEAL_EXTRA (SPOOL_NONCE_LEN + SPOOL_TAG_LEN)
 
 /* ---- the format ---- */
 
@@ -69,20 +75,20 @@ static void fields_of(store_record *r, struct field f[N_STRINGS])
 	memcpy(f, all, sizeof all);
 }
 
-int spool_encode(const store_record *r, uint8_t *out, size_t cap)
+/* The record's body; its length, or -1. */
+static int body_encode(const store_record *r, uint8_t *out, size_t cap)
 {
-	if (!r || !out || store_sql_record_check(r) != 0)
+	if (!r || store_sql_record_check(r) != 0)
 		return -1;
 	store_record copy = *r;
 	struct field f[N_STRINGS];
 	fields_of(&copy, f);
-	size_t len = 2 + 8 + 4;
+	size_t len = 1 + 8 + 4;
 	for (int i = 0; i < N_STRINGS; i++)
 		len += 2 + strlen(f[i].s);
-	if (SPOOL_HEADER + len > cap)
+	if (len > cap)
 		return -1;
-	uint8_t *p = out + SPOOL_HEADER;
-	*p++ = SPOOL_VERSION;
+	uint8_t *p = out;
 	*p++ = (uint8_t)r->kind;
 	uint64_t at = (uint64_t)r->at_us;
 	put32(p, (uint32_t)at);
@@ -96,48 +102,115 @@ int spool_encode(const store_record *r, uint8_t *out, size_t cap)
 		memcpy(p + 2, f[i].s, n);
 		p += 2 + n;
 	}
-	memcpy(out, SPOOL_MAGIC, 4);
-	put32(out + 4, (uint32_t)len);
-	put32(out + 8, spool_crc32(spool_crc32(0, out + 4, 4), out + SPOOL_HEADER, len));
-	return (int)(SPOOL_HEADER + len);
+	OPENSSL_cleanse(&copy, sizeof copy);
+	return (int)len;
 }
 
-int spool_decode(const uint8_t *buf, size_t len, store_record *r)
+static int body_decode(const uint8_t *p, size_t n, store_record *r)
+{
+	const uint8_t *end = p + n;
+	if (n < BODY_MIN)
+		return -1;
+	memset(r, 0, sizeof *r);
+	r->kind = (enum store_record_kind)p[0];
+	r->at_us = (int64_t)((uint64_t)get32(p + 1) | (uint64_t)get32(p + 5) << 32);
+	r->rating = (int)get32(p + 9);
+	p += 13;
+	struct field f[N_STRINGS];
+	fields_of(r, f);
+	for (int i = 0; i < N_STRINGS; i++) {
+		if (end - p < 2)
+			return -1;
+		size_t len = (size_t)p[0] | (size_t)p[1] << 8;
+		if (len >= f[i].cap || (size_t)(end - p - 2) < len || memchr(p + 2, '\0', len))
+			return -1;
+		memcpy(f[i].s, p + 2, len);
+		f[i].s[len] = '\0';
+		p += 2 + len;
+	}
+	if (p != end || r->kind == STORE_CLOSE_INTERRUPTED || store_sql_record_check(r) != 0)
+		return -1;
+	return 0;
+}
+
+/* What the tag also vouches for: that this is a spool frame of this version. */
+static void frame_aad(uint8_t aad[5], uint8_t version)
+{
+	memcpy(aad, SPOOL_MAGIC, 4);
+	aad[4] = version;
+}
+
+int spool_encode(const spool_key *key, const store_record *r, uint8_t *out, size_t cap)
+{
+	uint8_t body[SPOOL_FRAME_MAX];
+	if (!out)
+		return -1;
+	int n = body_encode(r, body, sizeof body);
+	size_t plen = 1 + (key ? SEAL_EXTRA : 0) + (size_t)(n > 0 ? n : 0);
+	int rc = n > 0 && SPOOL_HEADER + plen <= cap ? 0 : -1;
+	uint8_t *p = out + SPOOL_HEADER;
+	if (rc == 0 && !key) {
+		p[0] = VERSION_PLAIN;
+		memcpy(p + 1, body, (size_t)n);
+	} else if (rc == 0) {
+		uint8_t aad[5];
+		p[0] = VERSION_SEALED;
+		frame_aad(aad, VERSION_SEALED);
+		uint8_t *nonce = p + 1, *sealed = nonce + SPOOL_NONCE_LEN, *tag = sealed + n;
+		if (rand_fill(nonce, SPOOL_NONCE_LEN) != 0 ||
+		    spool_seal(key, nonce, aad, sizeof aad, body, (size_t)n, sealed, tag) != 0)
+			rc = -1;
+	}
+	if (n > 0)
+		OPENSSL_cleanse(body, (size_t)n);
+	if (rc != 0)
+		return -1;
+	memcpy(out, SPOOL_MAGIC, 4);
+	put32(out + 4, (uint32_t)plen);
+	put32(out + 8, spool_crc32(spool_crc32(0, out + 4, 4), p, plen));
+	return (int)(SPOOL_HEADER + plen);
+}
+
+/* The frame's length when its magic, length and checksum hold (whatever is inside), 0 when
+ * buf holds only its beginning, -1 when this is not a frame. */
+static int frame_check(const uint8_t *buf, size_t len)
 {
 	if (memcmp(buf, SPOOL_MAGIC, len < 4 ? len : 4) != 0)
 		return -1;
 	if (len < SPOOL_HEADER)
 		return 0;
 	uint32_t plen = get32(buf + 4);
-	if (plen < 2 + 8 + 4 + 2 * N_STRINGS || plen > SPOOL_FRAME_MAX - SPOOL_HEADER)
+	if (plen < 1 + BODY_MIN || plen > SPOOL_FRAME_MAX - SPOOL_HEADER)
 		return -1;
 	if (len < SPOOL_HEADER + (size_t)plen)
 		return 0;
-	const uint8_t *p = buf + SPOOL_HEADER, *end = p + plen;
-	if (get32(buf + 8) != spool_crc32(spool_crc32(0, buf + 4, 4), p, plen))
-		return -1;
-	if (p[0] != SPOOL_VERSION)
-		return -1;
-	memset(r, 0, sizeof *r);
-	r->kind = (enum store_record_kind)p[1];
-	r->at_us = (int64_t)((uint64_t)get32(p + 2) | (uint64_t)get32(p + 6) << 32);
-	r->rating = (int)get32(p + 10);
-	p += 14;
-	struct field f[N_STRINGS];
-	fields_of(r, f);
-	for (int i = 0; i < N_STRINGS; i++) {
-		if (end - p < 2)
-			return -1;
-		size_t n = (size_t)p[0] | (size_t)p[1] << 8;
-		if (n >= f[i].cap || (size_t)(end - p - 2) < n || memchr(p + 2, '\0', n))
-			return -1;
-		memcpy(f[i].s, p + 2, n);
-		f[i].s[n] = '\0';
-		p += 2 + n;
-	}
-	if (p != end || r->kind == STORE_CLOSE_INTERRUPTED || store_sql_record_check(r) != 0)
+	if (get32(buf + 8) != spool_crc32(spool_crc32(0, buf + 4, 4), buf + SPOOL_HEADER, plen))
 		return -1;
 	return (int)(SPOOL_HEADER + plen);
+}
+
+int spool_decode(const spool_key *key, const uint8_t *buf, size_t len, store_record *r)
+{
+	int n = frame_check(buf, len);
+	if (n <= 0)
+		return n;
+	const uint8_t *p = buf + SPOOL_HEADER;
+	size_t plen = (size_t)n - SPOOL_HEADER;
+	if (p[0] == VERSION_PLAIN)
+		return body_decode(p + 1, plen - 1, r) == 0 ? n : -1;
+	if (p[0] != VERSION_SEALED || plen < 1 + SEAL_EXTRA + BODY_MIN)
+		return -1;
+	if (!key)
+		return SPOOL_ERR_KEY;
+	uint8_t body[SPOOL_FRAME_MAX], aad[5];
+	size_t bn = plen - 1 - SEAL_EXTRA;
+	const uint8_t *nonce = p + 1, *sealed = nonce + SPOOL_NONCE_LEN, *tag = sealed + bn;
+	frame_aad(aad, VERSION_SEALED);
+	if (spool_unseal(key, nonce, aad, sizeof aad, sealed, bn, tag, body) != 0)
+		return SPOOL_ERR_KEY;
+	int rc = body_decode(body, bn, r) == 0 ? n : -1;
+	OPENSSL_cleanse(body, bn);
+	return rc;
 }
 
 /* ---- loading ---- */
@@ -173,14 +246,27 @@ static int read_all(const char *path, uint8_t **out, size_t *len)
 	return rc;
 }
 
-/* Replaces the file with the good frames only (write aside, fsync, rename), after keeping
- * the damaged original as PATH.damaged. */
-static int rewrite(const char *path, const uint8_t *buf, const size_t *offs, const int *lens, int n)
+/* Where the damaged original goes: PATH.damaged, or PATH.damaged.N when earlier damage is
+ * still kept there (an earlier copy is never overwritten). */
+static int aside_path(const char *path, char *out, size_t cap)
 {
-	char aside[4096], tmp[4096];
-	snprintf(aside, sizeof aside, "%s.damaged", path);
+	snprintf(out, cap, "%s.damaged", path);
+	for (int i = 1; access(out, F_OK) == 0; i++) {
+		if (i > 9999)
+			return -1;
+		snprintf(out, cap, "%s.damaged.%d", path, i);
+	}
+	return 0;
+}
+
+/* Replaces the file with the good frames only (write aside, fsync, rename), after keeping
+ * the damaged original beside it. */
+static int rewrite(const char *path, const uint8_t *buf, const size_t *offs, const int *lens, int n,
+                   char *aside, size_t aside_cap)
+{
+	char tmp[4096];
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	if (rename(path, aside) != 0)
+	if (aside_path(path, aside, aside_cap) != 0 || rename(path, aside) != 0)
 		return -1;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -195,35 +281,43 @@ static int rewrite(const char *path, const uint8_t *buf, const size_t *offs, con
 	return rename(tmp, path);
 }
 
-int spool_load(const char *path, spool_record_cb cb, void *user, spool_load_stats *st)
+/* Where the good frames are, and what is wrong with the rest. */
+struct scan {
+	size_t *offs;
+	int *lens;
+	int n, sealed;
+	size_t good_end;
+};
+
+static void scan(const spool_key *key, const uint8_t *buf, size_t len, struct scan *sc,
+                 spool_load_stats *st)
 {
-	spool_load_stats local;
-	if (!st)
-		st = &local;
-	memset(st, 0, sizeof *st);
-	uint8_t *buf;
-	size_t len;
-	if (!path || !cb || read_all(path, &buf, &len) != 0)
-		return -1;
-	/* Offsets of the good frames, for a rewrite after damage. */
-	size_t *offs = calloc(len / (SPOOL_HEADER + 14 + 2 * N_STRINGS) + 1, sizeof *offs);
-	int *lens = calloc(len / (SPOOL_HEADER + 14 + 2 * N_STRINGS) + 1, sizeof *lens);
-	int rc = offs && lens ? 0 : -1;
-	size_t pos = 0, good_end = 0;
+	size_t pos = 0;
 	store_record r;
-	while (rc == 0 && pos < len) {
-		int n = spool_decode(buf + pos, len - pos, &r);
+	while (pos < len) {
+		int n = spool_decode(key, buf + pos, len - pos, &r);
 		if (n > 0) {
-			offs[st->records] = pos;
-			lens[st->records] = n;
-			if (cb(user, &r) != 0)
-				rc = -1;
-			st->records++;
+			sc->offs[sc->n] = pos;
+			sc->lens[sc->n] = n;
+			sc->n++;
+			if (buf[pos + SPOOL_HEADER] == VERSION_SEALED)
+				sc->sealed++;
+			else
+				st->plain++;
 			pos += (size_t)n;
-			good_end = pos;
+			sc->good_end = pos;
 			continue;
 		}
-		/* Not a frame here: a torn tail if no good frame follows, damage otherwise. */
+		if (n == SPOOL_ERR_KEY) {
+			/* Intact but not authentic: damage, but the next frame is right after it.
+			 */
+			n = frame_check(buf + pos, len - pos);
+			st->unauthenticated++;
+			st->damaged += n;
+			pos += (size_t)n;
+			continue;
+		}
+		/* Not a frame here: a torn tail if no intact frame follows, damage otherwise. */
 		size_t next = pos + 1;
 		while (next < len) {
 			const uint8_t *m = memchr(buf + next, 'M', len - next);
@@ -232,7 +326,7 @@ int spool_load(const char *path, spool_record_cb cb, void *user, spool_load_stat
 				break;
 			}
 			next = (size_t)(m - buf);
-			if (spool_decode(buf + next, len - next, &r) > 0)
+			if (frame_check(buf + next, len - next) > 0)
 				break;
 			next++;
 		}
@@ -243,28 +337,76 @@ int spool_load(const char *path, spool_record_cb cb, void *user, spool_load_stat
 		st->damaged += (long long)(next - pos);
 		pos = next;
 	}
+	OPENSSL_cleanse(&r, sizeof r);
+}
+
+/* The spool holds what clerks wrote: only its owner may read it, whoever created it. */
+static void tighten(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) == 0 && (st.st_mode & 077) && chmod(path, 0600) == 0)
+		LOG_WARN("spool",
+		         "the spool could be read by others; made it 0600 path=%s was=%04o", path,
+		         (unsigned)(st.st_mode & 07777));
+}
+
+int spool_load(const char *path, const spool_key *key, spool_record_cb cb, void *user,
+               spool_load_stats *st)
+{
+	spool_load_stats local;
+	if (!st)
+		st = &local;
+	memset(st, 0, sizeof *st);
+	uint8_t *buf;
+	size_t len;
+	if (!path || !cb)
+		return -1;
+	tighten(path);
+	if (read_all(path, &buf, &len) != 0)
+		return -1;
+	size_t most = len / (SPOOL_HEADER + 1 + BODY_MIN) + 1;
+	struct scan sc = {calloc(most, sizeof *sc.offs), calloc(most, sizeof *sc.lens), 0, 0, 0};
+	int rc = sc.offs && sc.lens ? 0 : -1;
+	if (rc == 0)
+		scan(key, buf, len, &sc, st);
+	/* Nothing encrypted opens: the wrong key, or none. Dropping it all as damage would lose
+	 * every record; the operator must bring the right key (the caller says how). */
+	if (rc == 0 && st->unauthenticated > 0 && sc.sealed == 0)
+		rc = SPOOL_ERR_KEY;
+	store_record r;
+	for (int i = 0; rc == 0 && i < sc.n; i++) {
+		if (spool_decode(key, buf + sc.offs[i], (size_t)sc.lens[i], &r) <= 0 ||
+		    cb(user, &r) != 0)
+			rc = -1;
+		else
+			st->records++;
+	}
+	OPENSSL_cleanse(&r, sizeof r);
+	char aside[4200] = "";
 	if (rc == 0 && st->damaged > 0) {
-		if (rewrite(path, buf, offs, lens, st->records) != 0) {
+		if (rewrite(path, buf, sc.offs, sc.lens, sc.n, aside, sizeof aside) != 0) {
 			LOG_ERROR("spool", "cannot repair the spool path=%s err=\"%s\"", path,
 			          strerror(errno));
 			rc = -1;
 		}
-	} else if (rc == 0 && st->torn > 0 && truncate(path, (off_t)good_end) != 0) {
+	} else if (rc == 0 && st->torn > 0 && truncate(path, (off_t)sc.good_end) != 0) {
 		LOG_ERROR("spool", "cannot cut the torn tail path=%s err=\"%s\"", path,
 		          strerror(errno));
 		rc = -1;
 	}
-	if (st->damaged > 0)
-		LOG_ERROR(
-		    "spool",
-		    "damaged frames skipped path=%s bytes=%lld kept_records=%d copy=%s.damaged",
-		    path, st->damaged, st->records, path);
-	if (st->torn > 0)
+	if (rc == 0 && st->damaged > 0)
+		LOG_ERROR("spool",
+		          "damaged frames skipped path=%s bytes=%lld unauthenticated=%d "
+		          "kept_records=%d copy=%s",
+		          path, st->damaged, st->unauthenticated, st->records, aside);
+	if (rc == 0 && st->torn > 0)
 		LOG_WARN("spool", "torn last frame cut off path=%s bytes=%lld", path, st->torn);
-	for (int i = 0; i < st->records; i++)
-		st->bytes += lens[i];
-	free(offs);
-	free(lens);
+	for (int i = 0; rc == 0 && i < sc.n; i++)
+		st->bytes += sc.lens[i];
+	free(sc.offs);
+	free(sc.lens);
+	if (buf)
+		OPENSSL_cleanse(buf, len);
 	free(buf);
 	return rc;
 }
@@ -294,6 +436,8 @@ struct spool {
 	long long truncate_to;  /* -1: nothing to cut; else the size to cut the file to */
 	int failed;             /* the last operation failed: wait for a poke */
 	int closing;
+	int sealed; /* records are encrypted under key (always, but in tests) */
+	spool_key key;
 	unsigned failures;
 	unsigned long long synced;
 };
@@ -324,7 +468,7 @@ static void buffer_clear(struct buffer *b)
 	b->records = 0;
 }
 
-static int mkdirs(const char *path)
+int spool_mkdirs(const char *path)
 {
 	char dir[4096];
 	snprintf(dir, sizeof dir, "%s", path);
@@ -343,11 +487,11 @@ static int mkdirs(const char *path)
 	return mkdir(dir, 0700) != 0 && errno != EEXIST ? -1 : 0;
 }
 
-spool *spool_open(uv_loop_t *loop, const char *path)
+spool *spool_open(uv_loop_t *loop, const char *path, const spool_key *key)
 {
 	if (!loop || !path || !*path)
 		return NULL;
-	if (mkdirs(path) != 0) {
+	if (spool_mkdirs(path) != 0) {
 		LOG_ERROR("spool", "cannot create the spool directory path=%s err=\"%s\"", path,
 		          strerror(errno));
 		return NULL;
@@ -367,8 +511,16 @@ spool *spool_open(uv_loop_t *loop, const char *path)
 		close(fd);
 		return NULL;
 	}
+	if ((stt.st_mode & 077) && fchmod(fd, 0600) == 0)
+		LOG_WARN("spool",
+		         "the spool could be read by others; made it 0600 path=%s was=%04o", path,
+		         (unsigned)(stt.st_mode & 07777));
 	sp->loop = loop;
 	sp->fd = fd;
+	if (key) {
+		sp->key = *key;
+		sp->sealed = 1;
+	}
 	sp->file_bytes = (long long)stt.st_size;
 	sp->truncate_to = -1;
 	sp->req.data = sp;
@@ -377,6 +529,7 @@ spool *spool_open(uv_loop_t *loop, const char *path)
 
 static void finish_close(spool *sp)
 {
+	spool_key_wipe(&sp->key);
 	close(sp->fd);
 	free(sp->pending.data);
 	free(sp->inflight.data);
@@ -485,7 +638,7 @@ int spool_append(spool *sp, const store_record *r)
 	uint8_t frame[SPOOL_FRAME_MAX];
 	if (!sp || sp->closing)
 		return -1;
-	int n = spool_encode(r, frame, sizeof frame);
+	int n = spool_encode(sp->sealed ? &sp->key : NULL, r, frame, sizeof frame);
 	if (n < 0 || buffer_add(&sp->pending, frame, (size_t)n) != 0)
 		return -1;
 	sp->pending.records++;

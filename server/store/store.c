@@ -349,6 +349,12 @@ static void on_tick(uv_timer_t *t)
 
 store *store_new(uv_loop_t *loop, const char *conninfo, const char *spool_path)
 {
+	return store_new_with_key(loop, conninfo, spool_path, NULL);
+}
+
+store *store_new_with_key(uv_loop_t *loop, const char *conninfo, const char *spool_path,
+                          const char *spool_key)
+{
 	if (!loop || !conninfo)
 		return NULL;
 	store *s = calloc(1, sizeof *s);
@@ -358,7 +364,7 @@ store *store_new(uv_loop_t *loop, const char *conninfo, const char *spool_path)
 	s->conninfo = strdup(conninfo);
 	s->tick = malloc(sizeof *s->tick);
 	if (!s->conninfo || !s->tick ||
-	    (spool_path && store_records_open_spool(s, spool_path) != 0) ||
+	    (spool_path && store_records_open_spool(s, spool_path, spool_key) != 0) ||
 	    uv_timer_init(loop, s->tick) != 0) {
 		spool_close(s->spool);
 		store_records_free(s);

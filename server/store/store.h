@@ -40,9 +40,15 @@ typedef struct store store;
  * spool_path: the on-disk record spool (created with its directory if missing; NULL keeps
  * records in memory only, for tools and tests). Records left in the spool by an earlier run
  * are loaded here and replayed before any new record; after that replay the store closes
- * visits a crash left open as `interrupted` (single-node: see store.c). Returns NULL when the
- * spool cannot be opened. */
+ * visits a crash left open as `interrupted` (single-node: see store.c). Records are encrypted
+ * in the spool (AES-256-GCM, spool.h) under the key in spool_path + ".key", made (mode 0600)
+ * on first use. Returns NULL (logged) when the spool cannot be opened, or when it holds
+ * encrypted records that its key file, missing or another, does not open. */
 store *store_new(uv_loop_t *loop, const char *conninfo, const char *spool_path);
+/* The same with the spool's key file elsewhere (config key spool-key): spool_key NULL or ""
+ * means spool_path + ".key". */
+store *store_new_with_key(uv_loop_t *loop, const char *conninfo, const char *spool_path,
+                          const char *spool_key);
 /* Closes the connection and its handles; pending callbacks get err = -1 before it returns.
  * Records still queued are written before close if the connection is up (bounded wait is the
  * caller's business: call store_flush first). */

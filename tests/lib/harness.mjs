@@ -206,9 +206,17 @@ class Stack {
 		const out = await runOk('bash', [path.join(ROOT, 'deploy', 'pg-local.sh'), 'start',
 			this.pgDir, '--fast']);
 		this.pgStarted = true;
+		// Three roles (deploy/pg-local.sh): conninfo is the schema's owner, which migrate,
+		// admin and the seeding use; serverConninfo the server's own role, which may only
+		// read and write rows; psql() runs as the cluster's superuser (dbUser).
 		this.conninfo = out.trim().split('\n').pop();
+		this.ownerConninfo = this.conninfo;
+		const conninfoOf = async (role) => (await runOk('bash', [path.join(ROOT, 'deploy',
+			'pg-local.sh'), 'conninfo', this.pgDir, role])).trim();
+		this.serverConninfo = await conninfoOf('server');
+		this.superConninfo = await conninfoOf('super');
 		this.sockDir = /host=(\S+)/.exec(this.conninfo)[1];
-		this.dbUser = /user=(\S+)/.exec(this.conninfo)[1];
+		this.dbUser = /user=(\S+)/.exec(this.superConninfo)[1];
 
 		await runOk(BIN, ['--db', this.conninfo, 'migrate']);
 		if (seed) {
@@ -222,7 +230,7 @@ class Stack {
 
 		this.port = await freeTcpPort();
 		this.mediaPort = await freeMediaPort();
-		const args = ['--db', this.conninfo];
+		const args = ['--db', this.serverConninfo];
 		if (config) {
 			const file = path.join(this.tmp, 'config.json');
 			fs.writeFileSync(file, JSON.stringify(config, null, 2));
