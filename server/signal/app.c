@@ -370,7 +370,7 @@ sig_app *sig_app_new(uv_loop_t *loop, const config *cfg)
 	for (int i = 0; i < cfg->n_media_ips; i++)
 		sc.ips[sc.n_ips++] = cfg->media_ips[i];
 	app->sfu = sfu_new(loop, &sc);
-	app->store = store_new(loop, cfg->db, cfg->spool);
+	app->store = store_new_with_key(loop, cfg->db, cfg->spool, cfg->spool_key);
 	if (!app->route || !app->sfu || !app->store) {
 		LOG_ERROR("main", "start-up failed route=%s sfu=%s store=%s",
 		          app->route ? "ok" : "failed", app->sfu ? "ok" : "failed",

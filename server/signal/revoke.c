@@ -5,7 +5,10 @@
  * leaves routing as a dropped session does, so its resume token dies with it. Staff login
  * tokens are revoked by the same triggers in the database.
  *
- * Notices sent while the store's connection was down are lost, so after every
+ * A kiosk notice ends that kiosk's sessions outright (a revoked token never logs in again).
+ * A staff notice is checked per session against the credential version it logged in with,
+ * so a clerk who logged in again with the new password a moment after `passwd` keeps that
+ * session. Notices sent while the store's connection was down are lost, so after every
  * (re)connection the store asks for a re-check: each live identity is looked up again, and
  * those no longer good end the same way. */
 #include "base/log.h"
@@ -17,6 +20,7 @@
 typedef struct alive_req {
 	sig_app *app;
 	uint32_t sid;
+	const char *why; /* for the log line: "notice" or "recheck" */
 } alive_req;
 
 static void revoke_session(sig_app *app, sig_session *s, const char *why)
@@ -39,27 +43,25 @@ static void on_alive(void *user, int err)
 	alive_req *req = user;
 	sig_session *s = err == 1 ? session_by_sid(req->app, req->sid) : NULL;
 	if (s && !req->app->stopping)
-		revoke_session(req->app, s, "recheck");
+		revoke_session(req->app, s, req->why);
 	free(req);
 }
 
-static void recheck_all(sig_app *app, enum route_role role)
+/* Looks the session's identity up again; it ends if it is no longer good. */
+static void recheck(sig_app *app, sig_session *s, const char *why)
 {
-	for (sig_session *s = app->sessions; s; s = s->next) {
-		if (!live_of(app, s, role))
-			continue;
-		alive_req *req = calloc(1, sizeof *req);
-		if (!req)
-			return;
-		req->app = app;
-		req->sid = s->sid;
-		int rc = role == ROUTE_ROLE_KIOSK
-		             ? store_kiosk_alive(app->store, s->ident, on_alive, req)
-		             : store_staff_alive(app->store, s->ident, s->staff.cred_version,
-		                                 on_alive, req);
-		if (rc != 0)
-			free(req);
-	}
+	alive_req *req = calloc(1, sizeof *req);
+	if (!req)
+		return;
+	req->app = app;
+	req->sid = s->sid;
+	req->why = why;
+	int rc = s->role == ROUTE_ROLE_KIOSK
+	             ? store_kiosk_alive(app->store, s->ident, on_alive, req)
+	             : store_staff_alive(app->store, s->ident, s->staff.cred_version, on_alive,
+	                                 req);
+	if (rc != 0)
+		free(req);
 }
 
 static void on_identity(void *user, store_ident_kind kind, const char *id)
@@ -69,7 +71,15 @@ static void on_identity(void *user, store_ident_kind kind, const char *id)
 		return;
 	enum route_role role = kind == STORE_IDENT_KIOSK ? ROUTE_ROLE_KIOSK : ROUTE_ROLE_STAFF;
 	if (!id) {
-		recheck_all(app, role);
+		for (sig_session *s = app->sessions; s; s = s->next)
+			if (live_of(app, s, role))
+				recheck(app, s, "recheck");
+		return;
+	}
+	if (role == ROUTE_ROLE_STAFF) {
+		for (sig_session *s = app->sessions; s; s = s->next)
+			if (live_of(app, s, role) && strcmp(s->ident, id) == 0)
+				recheck(app, s, "notice");
 		return;
 	}
 	/* Ending a session frees it: find the next one afresh each time. */
