@@ -205,22 +205,26 @@ test('connections without hello are closed after 10 s, half-sent frames too', as
 test('at most 1,000 connections without hello in all', async () => {
 	// Earlier tests' connections are gone by now (closed, or past the hello deadline).
 	await sleep(1000);
-	let admitted = 0, refused = 0;
-	const opened = [];
-	for (let a = 1; a <= 35 && admitted + refused < 1020; a++) {
-		for (let i = 0; i < 30 && admitted + refused < 1020; i++) {
-			try {
-				opened.push(await wsClient(stack.wsUrl, { localAddress: `127.0.3.${a}` }));
-				admitted++;
-			} catch {
-				refused++;
-			}
-		}
-	}
+	// 1,020 upgrades from 34 addresses (30 each, the per-address cap) at once. On a loaded
+	// machine some of the first may reach their 10 s hello deadline before the last upgrade
+	// is answered, and each one closed frees a place: those are counted and allowed for.
+	let closedEarly = 0, done = false;
+	const tries = [];
+	for (let a = 1; a <= 34; a++)
+		for (let i = 0; i < 30; i++)
+			tries.push(wsClient(stack.wsUrl, { localAddress: `127.0.3.${a}`, timeoutMs: 20000 })
+				.then((c) => {
+					c.closed.then(() => { if (!done) closedEarly++; });
+					return c;
+				}, () => null));
+	const opened = await Promise.all(tries);
+	done = true;
+	const admitted = opened.filter(Boolean).length, refused = 1020 - admitted;
 	for (const c of opened)
-		c.ws.terminate();
-	assert.equal(admitted, 1000, `${admitted} admitted, ${refused} refused`);
-	assert.equal(refused, 20);
+		c?.ws.terminate();
+	const what = `${admitted} admitted, ${refused} refused, ${closedEarly} closed meanwhile`;
+	assert.ok(admitted <= 1000 + closedEarly, what);
+	assert.ok(refused >= 20 - closedEarly && refused > 0, what);
 	await sleep(500);
 	// The server is still there for everyone else.
 	assertOk(await staffHello('127.0.0.13', 'suzuki', stack.logins.suzuki.password), 'after');
