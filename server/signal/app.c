@@ -293,7 +293,7 @@ static void add_menu(sig_app *app, const store_menu *m)
 	app->n_menus++;
 }
 
-static void on_directory(void *user, int err, const store_directory *d)
+void app_on_directory(void *user, int err, const store_directory *d)
 {
 	sig_app *app = user;
 	if (app->stopping)
@@ -337,7 +337,7 @@ static void on_directory(void *user, int err, const store_directory *d)
 
 static void load_directory(sig_app *app)
 {
-	if (store_load_directory(app->store, on_directory, app) != 0)
+	if (store_load_directory(app->store, app_on_directory, app) != 0)
 		uv_timer_start(&app->retry, on_retry, 1000, 0);
 }
 

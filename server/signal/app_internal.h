@@ -112,6 +112,10 @@ struct sig_app {
 	struct cred_front *cred; /* credentials.c (created on first use) */
 };
 
+/* app.c: the store's answer with the directory of departments; on success the app starts
+ * listening. The fuzz targets call it with a directory of their own (no database). */
+void app_on_directory(void *user, int err, const store_directory *d);
+
 /* session.c */
 sig_session *session_by_sid(sig_app *app, uint32_t sid);
 void session_send_json(sig_session *s, json_t *msg);               /* steals msg */
@@ -199,5 +203,8 @@ typedef struct cred_stats {
 	int locked_users, locked_addresses, waiting;
 } cred_stats;
 void cred_counters(sig_app *app, cred_stats *out);
+/* Checks waiting or running (without scanning the limiters, unlike cred_counters): the fuzz
+ * targets call cred_free between inputs only when a check is left over. */
+int cred_in_progress(const sig_app *app);
 
 #endif

@@ -262,3 +262,9 @@ void cred_counters(sig_app *app, cred_stats *out)
 	out->locked_addresses = limiter_locked_count(f->by_addr, now);
 	out->waiting = f->n_waiting;
 }
+
+int cred_in_progress(const sig_app *app)
+{
+	const cred_front *f = app->cred;
+	return f ? f->n_waiting + f->n_running : 0;
+}
