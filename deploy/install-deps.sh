@@ -32,13 +32,14 @@ runtime_pkgs=(
 )
 
 # Build and test: compilers and headers, PostgreSQL for the store and integration tests,
-# Chromium as the real WebRTC client (with a Japanese font, so that its screenshots of the
-# pages are readable), Node for the protocol and browser tests.
+# Chromium and Firefox ESR as the real WebRTC clients (with a Japanese font, so that their
+# screenshots of the pages are readable), Node for the protocol and browser tests.
 full_pkgs=(
 	meson ninja-build pkg-config gcc
 	libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libsrtp2-dev libopus-dev libvpx-dev
 	libssl-dev libjansson-dev libpq-dev
-	postgresql chromium fonts-ipafont-gothic iproute2 openssl ca-certificates nftables
+	postgresql chromium firefox-esr fonts-ipafont-gothic iproute2 openssl ca-certificates
+	nftables
 )
 
 if [ "$runtime_only" = 1 ]; then

@@ -2,9 +2,17 @@
  * the paths (UDP addresses or ICE-TCP connections) that passed one, which of them media uses,
  * and consent freshness (RFC 7675). As the lite side the server never sends checks; the
  * browser keeps sending them on the selected pair (Chromium about every 2.5 s while
- * connected), so a peer from which no valid check arrived for ICE_CONSENT_US has gone: its
- * network was cut, its tab closed or its machine died. The signalling layer learns it from
- * sfu_peer_consent_expired and ends the leg as `dropped`. */
+ * connected, Firefox every 4 to 6 s), so a peer from which no valid check arrived for
+ * ICE_CONSENT_US has gone: its network was cut, its tab closed or its machine died. The
+ * signalling layer learns it from sfu_peer_consent_expired and ends the leg as `dropped`.
+ *
+ * Which path is selected: Chromium nominates one pair (and repeats USE-CANDIDATE on it),
+ * but Firefox nominates aggressively, every pair it checks first, UDP and TCP alike, then
+ * uses the one of highest priority and sends its consent checks there only. The server
+ * therefore follows a nomination only when its pair priority is at least that of the
+ * selected path (RFC 8445 section 8.1.1: with several nominated pairs both sides use the
+ * highest), or when the selected path has gone quiet for ICE_RESELECT_US while the browser
+ * checks another nominated one (it moved to a lower pair because the better one failed). */
 #include "base/log.h"
 #include "base/rand.h"
 #include "rtp/stun.h"
@@ -89,11 +97,38 @@ static int add_path(struct sfu_peer *p, const sfu_addr *from)
 			return i;
 	if (p->n_addrs < PEER_MAX_ADDRS) {
 		p->addrs[p->n_addrs] = *from;
+		p->paths[p->n_addrs] = (ice_path){0};
 		return p->n_addrs++;
 	}
 	int victim = p->selected == 0 ? 1 : 0;
 	p->addrs[victim] = *from;
+	p->paths[victim] = (ice_path){0};
 	return victim;
+}
+
+/* The server's candidate priorities as the answer states them (sdp_answer.c): the first UDP
+ * and the first TCP host candidate. With several server addresses the later ones rank a
+ * little lower, which this ignores: the transport is what decides between browser pairs. */
+#define SERVER_PRIO_UDP ((126u << 24) | (65535u << 8) | 255u)
+#define SERVER_PRIO_TCP ((99u << 24) | (40959u << 8) | 255u)
+
+/* RFC 8445 section 6.1.2.3: the browser is controlling (G), the server controlled (D). */
+static uint64_t pair_priority(uint32_t g, uint32_t d)
+{
+	uint64_t lo = g < d ? g : d, hi = g < d ? d : g;
+	return (lo << 32) + 2 * hi + (g > d ? 1 : 0);
+}
+
+/* Whether a valid check on path idx (nominating or not) moves media to it. */
+static int should_select(const struct sfu_peer *p, int idx, int64_t now)
+{
+	if (p->selected < 0)
+		return 1; /* until a nomination, the first path that works carries DTLS */
+	if (idx == p->selected || !p->paths[idx].nominated)
+		return 0;
+	const ice_path *cur = &p->paths[p->selected];
+	return !cur->nominated || p->paths[idx].priority >= cur->priority ||
+	       now - cur->last_check_us > ICE_RESELECT_US;
 }
 
 static struct sfu_peer *peer_by_ufrag(struct sfu *s, const uint8_t *username, size_t len)
@@ -138,14 +173,24 @@ void ice_on_stun(struct sfu *s, const uint8_t *buf, size_t len, const sfu_addr *
 	if (n > 0)
 		transport_send(s, from, out, (size_t)n);
 
+	int64_t now = sfu_now(s);
 	int idx = add_path(p, from);
 	int was_selected = p->selected >= 0;
-	/* The controlling browser nominates; until it does, the first path that works carries
-	 * the DTLS handshake. */
-	if (m.use_candidate || !was_selected)
+	ice_path *path = &p->paths[idx];
+	path->last_check_us = now;
+	if (m.use_candidate) {
+		path->nominated = 1;
+		path->priority = pair_priority(m.has_priority ? m.priority : 0,
+		                               from->tcp ? SERVER_PRIO_TCP : SERVER_PRIO_UDP);
+	}
+	if (should_select(p, idx, now)) {
+		if (was_selected)
+			LOG_INFO("sfu", "ice path selected peer=%s path=%s", p->label,
+			         from->tcp ? "tcp" : "udp");
 		p->selected = idx;
+	}
 	if (idx == p->selected)
-		p->consent_us = sfu_now(s);
+		p->consent_us = now;
 	if (!was_selected) {
 		LOG_INFO("sfu", "ice connected peer=%s path=%s", p->label,
 		         from->tcp ? "tcp" : "udp");
@@ -163,6 +208,7 @@ void ice_forget_tcp(struct sfu *s, struct tcp_conn *c)
 				continue;
 			if (i == p->selected)
 				selected = k;
+			p->paths[k] = p->paths[i];
 			p->addrs[k++] = p->addrs[i];
 		}
 		p->n_addrs = k;
@@ -173,4 +219,10 @@ void ice_forget_tcp(struct sfu *s, struct tcp_conn *c)
 int ice_consent_expired(const struct sfu_peer *p, int64_t now_us)
 {
 	return p->negotiated && p->consent_us && now_us - p->consent_us > ICE_CONSENT_US;
+}
+
+void ice_new_generation(struct sfu_peer *p)
+{
+	for (int i = 0; i < p->n_addrs; i++)
+		p->paths[i].nominated = 0;
 }

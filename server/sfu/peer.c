@@ -475,6 +475,7 @@ int sfu_peer_offer(sfu_peer *p, const char *sdp, size_t sdp_len, const sfu_track
 		/* The old path keeps its consent for a while: checks on it now fail (new
 		 * password) until the browser moves to the new credentials. */
 		p->consent_us = sfu_now(p->sfu);
+		ice_new_generation(p);
 		p->sfu->stats.ice_restarts++;
 		if (!restart)
 			fwd_rewire(p->sfu);

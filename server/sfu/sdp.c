@@ -167,6 +167,7 @@ typedef struct sdp_parser {
 	size_t errlen;
 	sdp_transport session;
 	enum sdp_dir session_dir;
+	int extmap_allow_mixed; /* at session level: applies to every m-line */
 	sdp_str mline[SDP_MAX_MEDIA];
 	sdp_str body[SDP_MAX_MEDIA]; /* the lines after the m-line, up to the next one */
 } sdp_parser;
@@ -295,6 +296,8 @@ static int parse_session_line(sdp_parser *ps, sdp_str line, sdp_offer *out)
 		return r < 0 ? -1 : 0;
 	if (str_eq(name, "ice-lite"))
 		out->ice_lite = 1;
+	else if (str_eq(name, "extmap-allow-mixed"))
+		ps->extmap_allow_mixed = 1;
 	else if (str_eq(name, "group"))
 		return parse_bundle(ps, v, out);
 	else
@@ -405,8 +408,10 @@ static int parse_ssrc_group(sdp_str v, uint32_t *fid_primary, uint32_t *fid_rtx,
 	return 0;
 }
 
-/* The m-line: "m=<media> <port>[/<count>] <proto> <fmt> ...". */
-static int parse_mline(sdp_parser *ps, int idx, sdp_str line, sdp_media *m, sdp_str *fmts)
+/* The m-line: "m=<media> <port>[/<count>] <proto> <fmt> ...". *port_zero says whether the
+ * port was 0; what that means depends on attributes read later (see parse_media). */
+static int parse_mline(sdp_parser *ps, int idx, sdp_str line, sdp_media *m, sdp_str *fmts,
+                       int *port_zero)
 {
 	sdp_str v = {line.p + 2, line.n - 2}, media, port_s, port, count, proto, fmt;
 	uint64_t portv;
@@ -421,7 +426,7 @@ static int parse_mline(sdp_parser *ps, int idx, sdp_str line, sdp_media *m, sdp_
 	str_split(port_s, '/', &port, &count);
 	if (parse_uint(port, 65535, &portv) != 0)
 		return fail(ps, "m-line %d: bad port", idx);
-	m->rejected = portv == 0;
+	*port_zero = portv == 0;
 	if (copy_checked(m->proto, sizeof m->proto, proto, is_proto_char) != 0)
 		return fail(ps, "m-line %d: bad protocol", idx);
 	if (!next_token(&v, &fmt) ||
@@ -470,6 +475,10 @@ static int media_first_pass(sdp_parser *ps, int idx, sdp_media *m, sdp_transport
 			m->rtcp_mux = 1;
 		} else if (str_eq(name, "rtcp-rsize")) {
 			m->rtcp_rsize = 1;
+		} else if (str_eq(name, "bundle-only")) {
+			m->bundle_only = 1;
+		} else if (str_eq(name, "extmap-allow-mixed")) {
+			m->extmap_allow_mixed = 1;
 		} else if (str_eq(name, "rtpmap") && parse_rtpmap(v, c) != 0) {
 			bad = "rtpmap";
 		} else if (str_eq(name, "extmap") && parse_extmap(v, m) != 0) {
@@ -555,14 +564,21 @@ static int parse_media(sdp_parser *ps, int idx, sdp_offer *out, sdp_transport *t
 	sdp_media *m = &out->media[idx];
 	sdp_codecs codecs;
 	sdp_str fmts;
+	int port_zero = 0;
 	memset(&codecs, 0, sizeof codecs);
 	*t = (sdp_transport){.setup = SDP_SETUP_NONE};
 	m->dir = ps->session_dir;
+	m->extmap_allow_mixed = ps->extmap_allow_mixed;
 	m->pt_opus = m->pt_vp8 = m->pt_vp8_rtx = -1;
-	if (parse_mline(ps, idx, ps->mline[idx], m, &fmts) != 0)
+	if (parse_mline(ps, idx, ps->mline[idx], m, &fmts, &port_zero) != 0)
 		return -1;
 	if (media_first_pass(ps, idx, m, t, &codecs) != 0)
 		return -1;
+	/* RFC 8843 section 6 and RFC 8829 section 5.2.1: under max-bundle a browser offers
+	 * every m-line but the first with port 0 and a=bundle-only (Firefox does); such an
+	 * m-line is not disabled but bundled, provided its mid is in the BUNDLE group. Port 0
+	 * alone, or bundle-only outside the group, still disables it. */
+	m->rejected = port_zero && !(m->bundle_only && m->mid[0] && in_bundle(out, m->mid));
 	if (m->kind == SDP_KIND_AUDIO)
 		m->pt_opus = first_offered(fmts, codecs.opus);
 	else if (m->kind == SDP_KIND_VIDEO)

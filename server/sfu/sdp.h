@@ -21,8 +21,13 @@ typedef struct sdp_media {
 	char first_fmt[32];  /* the first format of the m-line, echoed when rejecting it */
 	char mid[32];
 	enum sdp_dir dir; /* as the offerer says it */
-	int rejected;     /* port 0 in the offer */
-	char proto[32];   /* e.g. UDP/TLS/RTP/SAVPF */
+	/* Port 0 in the offer without a=bundle-only, or bundle-only with a mid outside the BUNDLE
+	 * group: the m-line is disabled (RFC 3264 section 6). A port-0 bundle-only m-line whose
+	 * mid is in the group is live and rides the group's transport (RFC 8843 section 6). */
+	int rejected;
+	int bundle_only;        /* a=bundle-only */
+	int extmap_allow_mixed; /* a=extmap-allow-mixed (RFC 8285 section 6) at either level */
+	char proto[32];         /* e.g. UDP/TLS/RTP/SAVPF */
 	/* Payload types the server supports, -1 when absent from the offer. */
 	int pt_opus;
 	int pt_vp8;

@@ -30,8 +30,18 @@
 #define SR_SENT_MAX          16
 #define BWE_INITIAL_BPS      1000000
 #define ICE_CONSENT_US      30000000 /* RFC 7675: consent lost after 30 s without a check */
+/* A nominated path of lower priority than the selected one takes over only once the selected
+ * one has had no valid check for this long (see ice.c). */
+#define ICE_RESELECT_US 2000000
 /* Room for the largest datagram we accept plus the SRTP trailer added on send. */
 #define SFU_PACKET_MAX 1500
+
+/* ICE's view of one path that passed a check. */
+typedef struct ice_path {
+	int64_t last_check_us; /* the last valid check that arrived on it */
+	uint64_t priority;     /* RFC 8445 section 6.1.2.3 pair priority of its nomination */
+	int nominated;         /* USE-CANDIDATE seen on it since the last ICE (re)start */
+} ice_path;
 
 /* Where a packet came from or goes to: a UDP address, or an ICE-TCP connection (RFC 6544)
  * with the address of its remote end. Two addresses are the same path only when both match. */
@@ -117,6 +127,7 @@ struct sfu_peer {
 
 	/* Addresses that passed a STUN check; `selected` is where we send (-1: none yet). */
 	sfu_addr addrs[PEER_MAX_ADDRS];
+	ice_path paths[PEER_MAX_ADDRS]; /* what ICE knows of addrs[i] beyond the address */
 	int n_addrs;
 	int selected;
 	int64_t consent_us; /* last valid check on the selected path; 0 before the first */
@@ -203,6 +214,9 @@ struct sfu_peer *ice_peer_by_addr(struct sfu *s, const sfu_addr *addr);
 void ice_forget_tcp(struct sfu *s, struct tcp_conn *c);
 const sfu_addr *ice_dest(const struct sfu_peer *p); /* NULL until a path is selected */
 int ice_consent_expired(const struct sfu_peer *p, int64_t now_us);
+/* An ICE restart: the nominations of the old credentials no longer count, so the browser's
+ * first nomination with the new ones selects its path whatever its priority. */
+void ice_new_generation(struct sfu_peer *p);
 
 /* tcp.c: passive ICE-TCP, RFC 4571 framing. tcp_open sets s->tcp; tcp_close closes the
  * listener and every connection, then calls done once with the listener's handle. */

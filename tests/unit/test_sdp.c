@@ -1,11 +1,13 @@
-/* Tests for sdp.c: a real Chromium 156 offer, the client's five-m-line offer, the answers
- * built for them (checked line by line and re-parsed), and offers that must be refused. */
+/* Tests for sdp.c: real Chromium 156 and Firefox 153 offers, the client's five-m-line offer,
+ * the answers built for them (checked line by line and re-parsed), offers that must be
+ * refused, and the Firefox offer negotiated by a real media plane (sfu_peer_offer). */
 #include "check.h"
-#include "sfu/sdp.h"
+#include "sfu/sfu_internal.h"
 
 #include <stdlib.h>
 
-#define FIXTURE "tests/fixtures/chromium-156-offer.sdp"
+#define FIXTURE    "tests/fixtures/chromium-156-offer.sdp"
+#define FF_FIXTURE "tests/fixtures/firefox-153-offer.sdp"
 #define FP                                                                                         \
 	"99:9A:E3:39:BB:22:B1:AC:17:1F:8D:2E:6F:3F:DE:DD:D4:4C:65:18:90:9A:A1:FC:14:B5:AF:73:"     \
 	"99:1A:9D:16"
@@ -354,6 +356,228 @@ static void test_client_offer(void)
 	free(o);
 }
 
+/* Firefox 153 with the pages' five transceivers under max-bundle: every m-line but the first
+ * has port 0 and a=bundle-only (RFC 8843 section 6), and the payload types, extension ids
+ * and SSRC names differ from Chromium's. */
+static void test_firefox_offer(void)
+{
+	size_t len = 0;
+	char *sdp = check_read_file(FF_FIXTURE, &len);
+	CHECK(sdp != NULL);
+	if (!sdp)
+		return;
+	sdp_offer *o = calloc(1, sizeof *o);
+	char err[128];
+	CHECK_EQ_INT(sdp_parse_offer(sdp, len, o, err, sizeof err), 0);
+	CHECK_EQ_STR(err, "");
+	CHECK_EQ_INT(o->n_media, 5);
+	CHECK_EQ_INT(o->n_bundle, 5);
+	CHECK_EQ_STR(o->ice_ufrag, "373d9741");
+	CHECK_EQ_STR(o->ice_pwd, "d145a7e35d38f9904755fbbad9dff6f9");
+	/* The fingerprint is at session level, a=setup at media level. */
+	CHECK_EQ_INT(o->has_fingerprint, 1);
+	CHECK_EQ_INT(o->fingerprint[0], 0xB8);
+	CHECK_EQ_INT(o->fingerprint[31], 0xB4);
+	CHECK_EQ_INT(o->setup, SDP_SETUP_ACTPASS);
+	static const char *const mids[5] = {"0", "1", "2", "3", "4"};
+	static const enum sdp_dir dirs[5] = {SDP_SENDRECV, SDP_SENDRECV, SDP_SENDRECV, SDP_RECVONLY,
+	                                     SDP_RECVONLY};
+	for (int i = 0; i < 5; i++) {
+		const sdp_media *m = &o->media[i];
+		CHECK_EQ_STR(m->mid, mids[i]);
+		CHECK_EQ_INT(m->bundle_only, i > 0);
+		CHECK_EQ_INT(m->rejected, 0);
+		CHECK_EQ_INT(m->dir, dirs[i]);
+		CHECK_EQ_INT(m->extmap_allow_mixed, 1);
+		CHECK_EQ_INT(m->ext_mid, 3);
+		CHECK_EQ_INT(m->ext_twcc, 7);
+		CHECK_EQ_STR(m->ice_ufrag, "373d9741");
+		CHECK(sdp_media_accepted(m));
+	}
+	const sdp_media *a = &o->media[0], *v = &o->media[1];
+	CHECK_EQ_INT(a->pt_opus, 109);
+	CHECK_EQ_STR(a->opus_fmtp, "maxplaybackrate=48000;stereo=1;useinbandfec=1");
+	CHECK_EQ_INT(a->ext_audio_level, 1);
+	CHECK_EQ_INT(a->fb_twcc, 1);
+	CHECK_EQ_INT(a->n_ssrc, 1);
+	CHECK_EQ_INT(a->ssrc[0], 2481247096u);
+	CHECK_EQ_INT(v->pt_vp8, 120);
+	CHECK_EQ_INT(v->pt_vp8_rtx, 124); /* apt=120, not 125 (VP9's) or 119 (red's) */
+	CHECK(v->fb_nack && v->fb_pli && v->fb_fir && v->fb_twcc && v->fb_remb);
+	CHECK_EQ_INT(v->ext_abs_send_time, 4);
+	CHECK_EQ_INT(v->ext_toffset, 5);
+	CHECK_EQ_INT(v->ext_audio_level, 0);
+	CHECK_EQ_INT(v->rtcp_rsize, 1);
+	CHECK_EQ_INT(v->ssrc[0], 1132447435u);
+	CHECK_EQ_INT(v->rtx_ssrc, 1670854963u);
+	CHECK_EQ_INT(o->media[2].ssrc[0], 147475798u);
+	CHECK_EQ_INT(o->media[2].rtx_ssrc, 2099703005u);
+	CHECK_EQ_INT(o->media[3].pt_opus, 109);
+	CHECK_EQ_INT(o->media[4].pt_vp8, 120);
+
+	sdp_answer_params p;
+	default_params(&p);
+	for (int i = 0; i < 5; i++)
+		p.media[i].send_ssrc = 500u + (uint32_t)i;
+	p.media[1].send_rtx_ssrc = 601;
+	p.media[4].send_rtx_ssrc = 604;
+	char ans[16384], sec[4096];
+	int n = sdp_build_answer(o, &p, ans, sizeof ans);
+	CHECK(n > 0);
+	CHECK(has_line(ans, "a=group:BUNDLE 0 1 2 3 4"));
+	/* An answer never carries bundle-only (RFC 8843 section 6); every kept m-line has the
+	 * server's port, which both browsers take as accepted. */
+	CHECK(!strstr(ans, "bundle-only"));
+	CHECK(!strstr(ans, "m=audio 0 ") && !strstr(ans, "m=video 0 "));
+	const char *answer_dirs[5] = {"a=sendrecv", "a=sendrecv", "a=sendrecv", "a=sendonly",
+	                              "a=sendonly"};
+	for (int i = 0; i < 5; i++) {
+		section(ans, i, sec, sizeof sec);
+		char want[64];
+		snprintf(want, sizeof want, "a=mid:%d", i);
+		CHECK(has_line(sec, want));
+		CHECK(has_line(sec, answer_dirs[i]));
+		CHECK(has_line(sec, "a=extmap:3 urn:ietf:params:rtp-hdrext:sdes:mid"));
+		CHECK(has_line(sec, "a=extmap:7 " TWCC_URI));
+		CHECK(has_line(sec, "a=setup:passive"));
+		CHECK(has_line(sec, "a=end-of-candidates"));
+		snprintf(want, sizeof want, "a=ssrc:%u cname:madoguchi", 500u + (unsigned)i);
+		CHECK(has_line(sec, want));
+		CHECK(!strstr(sec, "VP9") && !strstr(sec, "AV1") && !strstr(sec, "red/") &&
+		      !strstr(sec, "ulpfec") && !strstr(sec, "telephone-event") &&
+		      !strstr(sec, "G722") && !strstr(sec, "playout-delay"));
+	}
+	section(ans, 0, sec, sizeof sec);
+	CHECK(has_line(sec, "m=audio 40000 UDP/TLS/RTP/SAVPF 109"));
+	CHECK(has_line(sec, "a=rtpmap:109 opus/48000/2"));
+	CHECK(has_line(sec, "a=fmtp:109 maxplaybackrate=48000;stereo=1;useinbandfec=1"));
+	CHECK(has_line(sec, "a=rtcp-fb:109 transport-cc"));
+	CHECK(has_line(sec, "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level"));
+	section(ans, 1, sec, sizeof sec);
+	CHECK(has_line(sec, "m=video 40000 UDP/TLS/RTP/SAVPF 120 124"));
+	CHECK(has_line(sec, "a=rtpmap:124 rtx/90000"));
+	CHECK(has_line(sec, "a=fmtp:124 apt=120"));
+	CHECK(has_line(sec, "a=rtcp-fb:120 nack pli"));
+	CHECK(has_line(sec, "a=ssrc-group:FID 501 601"));
+	section(ans, 4, sec, sizeof sec);
+	CHECK(has_line(sec, "m=video 40000 UDP/TLS/RTP/SAVPF 120 124"));
+	CHECK(has_line(sec, "a=ssrc-group:FID 504 604"));
+
+	/* The answer parses back with all five m-lines live. */
+	sdp_offer *back = calloc(1, sizeof *back);
+	CHECK_EQ_INT(sdp_parse_offer(ans, (size_t)n, back, err, sizeof err), 0);
+	CHECK_EQ_STR(err, "");
+	CHECK_EQ_INT(back->n_media, 5);
+	for (int i = 0; i < 5; i++)
+		CHECK(sdp_media_accepted(&back->media[i]));
+	free(back);
+	free(o);
+	free(sdp);
+}
+
+/* Port 0 means bundled only together with a=bundle-only and a mid in the BUNDLE group. */
+static void test_bundle_only(void)
+{
+	static const char offer[] =
+	    "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+	    "a=group:BUNDLE 0 1 2\r\n"
+	    "a=fingerprint:sha-256 " FP "\r\n"
+	    "a=ice-ufrag:SeSs\r\na=ice-pwd:sessionpasswordsessionpw\r\na=setup:actpass\r\n"
+	    "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n" MEDIA_COMMON "a=mid:0\r\n" AUDIO_CODECS
+	    /* bundled: port 0, bundle-only, mid in the group */
+	    "m=video 0 UDP/TLS/RTP/SAVPF 96 97\r\n" MEDIA_COMMON
+	    "a=mid:1\r\na=bundle-only\r\n" VIDEO_CODECS
+	    /* disabled: port 0 without bundle-only */
+	    "m=video 0 UDP/TLS/RTP/SAVPF 96 97\r\n" MEDIA_COMMON "a=mid:2\r\n" VIDEO_CODECS
+	    /* disabled: bundle-only, but its mid is not in the group */
+	    "m=video 0 UDP/TLS/RTP/SAVPF 96 97\r\n" MEDIA_COMMON
+	    "a=mid:3\r\na=bundle-only\r\n" VIDEO_CODECS
+	    /* disabled: bundle-only without a mid */
+	    "m=video 0 UDP/TLS/RTP/SAVPF 96 97\r\n" MEDIA_COMMON "a=bundle-only\r\n" VIDEO_CODECS;
+	sdp_offer *o = calloc(1, sizeof *o);
+	char err[128], ans[16384];
+	CHECK_EQ_INT(sdp_parse_offer(offer, sizeof offer - 1, o, err, sizeof err), 0);
+	CHECK_EQ_STR(err, "");
+	CHECK_EQ_INT(o->n_media, 5);
+	static const int rejected[5] = {0, 0, 1, 1, 1};
+	for (int i = 0; i < 5; i++) {
+		CHECK_EQ_INT(o->media[i].rejected, rejected[i]);
+		CHECK_EQ_INT(sdp_media_accepted(&o->media[i]), !rejected[i]);
+	}
+	CHECK_EQ_INT(o->media[1].bundle_only, 1);
+	CHECK_EQ_INT(o->media[1].extmap_allow_mixed, 0);
+	sdp_answer_params p;
+	default_params(&p);
+	CHECK(sdp_build_answer(o, &p, ans, sizeof ans) > 0);
+	CHECK(has_line(ans, "a=group:BUNDLE 0 1"));
+	CHECK(has_line(ans, "m=video 40000 UDP/TLS/RTP/SAVPF 96 97"));
+	CHECK(has_line(ans, "m=video 0 UDP/TLS/RTP/SAVPF 96"));
+
+	/* A bundle-only m-line must meet the same requirements as any live one. */
+	static const char no_mux[] =
+	    "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+	    "a=group:BUNDLE 0 1\r\na=extmap-allow-mixed\r\n"
+	    "a=fingerprint:sha-256 " FP "\r\n"
+	    "a=ice-ufrag:SeSs\r\na=ice-pwd:sessionpasswordsessionpw\r\n"
+	    "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n" MEDIA_COMMON "a=mid:0\r\n" AUDIO_CODECS
+	    "m=video 0 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\na=bundle-only\r\n"
+	    "a=rtpmap:96 VP8/90000\r\n";
+	CHECK_EQ_INT(sdp_parse_offer(no_mux, sizeof no_mux - 1, o, err, sizeof err), -1);
+	CHECK(strstr(err, "m-line 1: no rtcp-mux") != NULL);
+	/* Session-level extmap-allow-mixed applies to every m-line. */
+	CHECK_EQ_INT(o->media[0].extmap_allow_mixed, 1);
+	free(o);
+}
+
+/* The Firefox offer through a real media plane with the pages' role map: before bundle-only
+ * was understood, only the microphone was negotiated. */
+static void test_firefox_peer(void)
+{
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	sfu_config cfg = {.bind_ip = "127.0.0.1", .port = 0, .n_ips = 1};
+	cfg.ips[0] = "127.0.0.1";
+	sfu *s = sfu_new(&loop, &cfg);
+	size_t len = 0;
+	char *sdp = check_read_file(FF_FIXTURE, &len);
+	CHECK(s != NULL && sdp != NULL);
+	if (s && sdp) {
+		sfu_peer *peer = sfu_peer_new(s, "firefox");
+		sfu_track_role roles[] = {{"0", SFU_ROLE_MIC},
+		                          {"1", SFU_ROLE_CAMERA},
+		                          {"2", SFU_ROLE_DOCUMENT},
+		                          {"3", SFU_ROLE_SLOT},
+		                          {"4", SFU_ROLE_SLOT}};
+		char *answer = NULL, err[128] = "";
+		CHECK_EQ_INT(sfu_peer_offer(peer, sdp, len, roles, 5, &answer, err, sizeof err), 0);
+		CHECK_EQ_STR(err, "");
+		/* Mic, camera and document are received; all five m-lines are sent on. */
+		CHECK_EQ_INT(peer->n_in, 3);
+		CHECK_EQ_INT(peer->n_out, 5);
+		CHECK_EQ_INT(peer->in[1].ssrc, 1132447435u);
+		CHECK_EQ_INT(peer->in[1].rtx_ssrc, 1670854963u);
+		CHECK_EQ_INT(peer->in[1].pt, 120);
+		CHECK_EQ_INT(peer->in[1].rtx_pt, 124);
+		CHECK_EQ_INT(peer->ext_mid, 3);
+		CHECK_EQ_INT(peer->ext_twcc, 7);
+		CHECK_EQ_INT(peer->ext_audio_level, 1);
+		for (int i = 0; i < peer->n_out; i++)
+			CHECK(peer->out[i].out_ssrc != 0);
+		CHECK(peer->out[1].rtx_ssrc != 0 && peer->out[1].rtx_pt == 124);
+		if (answer) {
+			CHECK(has_line(answer, "a=group:BUNDLE 0 1 2 3 4"));
+			CHECK(!strstr(answer, "m=video 0 ") && !strstr(answer, "m=audio 0 "));
+		}
+		free(answer);
+		sfu_peer_free(peer);
+	}
+	free(sdp);
+	sfu_free(s);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	CHECK_EQ_INT(uv_loop_close(&loop), 0);
+	secure_global_shutdown();
+}
+
 static void test_rejected_lines(void)
 {
 	static const char offer[] = SESSION
@@ -502,7 +726,10 @@ int main(void)
 {
 	test_fixture();
 	test_client_offer();
+	test_firefox_offer();
+	test_bundle_only();
 	test_rejected_lines();
 	test_malformed();
+	test_firefox_peer();
 	return check_done("sdp");
 }

@@ -354,7 +354,8 @@ export class Session {
 // Resolves once pc is connected with the credentials of its current local description, that
 // is once an ICE restart has taken effect and not merely left the old path running; rejects
 // when pc closes or ms pass first. The selected pair's local candidate names its ufrag where
-// the browser's getStats says so (Chromium does); elsewhere 'connected' has to do.
+// the browser's getStats says so (Chromium and Firefox 153 do); elsewhere 'connected' has to
+// do.
 async function connectedWithin(pc, ms) {
 	const ufrag = /^a=ice-ufrag:(\S+)/m.exec(pc.localDescription?.sdp ?? '')?.[1] ?? null
 	const deadline = performance.now() + ms
@@ -369,15 +370,20 @@ async function connectedWithin(pc, ms) {
 	}
 }
 
-// The ufrag of the selected candidate pair's local candidate, or null when unknown.
+// The ufrag of the selected candidate pair's local candidate, or null when unknown. The
+// transport stats name the selected pair (selectedCandidatePairId); Firefox also marks the
+// pair itself with a non-standard `selected`, used when no transport names one.
 async function selectedLocalUfrag(pc) {
 	const report = await pc.getStats()
+	let pair = null
 	for (const s of report.values()) {
-		if (s.type !== 'transport' || !s.selectedCandidatePairId) continue
-		const pair = report.get(s.selectedCandidatePairId)
-		return report.get(pair?.localCandidateId)?.usernameFragment ?? null
+		if (s.type === 'transport' && s.selectedCandidatePairId) {
+			pair = report.get(s.selectedCandidatePairId) ?? null
+			break
+		}
+		if (s.type === 'candidate-pair' && s.selected === true) pair = s
 	}
-	return null
+	return report.get(pair?.localCandidateId)?.usernameFragment ?? null
 }
 
 async function openMedia() {
