@@ -327,7 +327,9 @@ export function parseMetrics(text) {
 
 /** GET /metrics of a stack, parsed. */
 export async function fetchMetrics(stack) {
-	const r = await stack.get('/metrics');
+	// A server on a veth address sees the test as a LAN client: /metrics wants the token.
+	const headers = stack.metricsToken ? { Authorization: `Bearer ${stack.metricsToken}` } : {};
+	const r = await stack.get('/metrics', { headers });
 	if (r.status !== 200)
 		throw new Error(`GET /metrics: status ${r.status}: ${r.body.slice(0, 200)}`);
 	return parseMetrics(r.body);
@@ -369,12 +371,15 @@ export function measure(obj) {
  * the link), with TLS and the demo seed; and a Browsers for the pages. close() undoes it all
  * (browsers, server with its exit check, namespace); keep the temp dir when failed.
  */
+const NET_METRICS_TOKEN = 'netns-metrics-3b8e61f0c2d9';
+
 export async function startNetStack({ serveArgs = [], config = null } = {}) {
 	const net = await createNetns();
 	let stack;
 	try {
 		stack = await startStack({ tls: true, bind: net.hostIp, mediaIp: net.hostIp,
-			serveArgs, config });
+			serveArgs, config: { 'metrics-token': NET_METRICS_TOKEN, ...(config ?? {}) } });
+		stack.metricsToken = NET_METRICS_TOKEN;
 	} catch (err) {
 		await net.remove();
 		throw err;
