@@ -203,8 +203,8 @@ typedef struct cred_stats {
 	int locked_users, locked_addresses, waiting;
 } cred_stats;
 void cred_counters(sig_app *app, cred_stats *out);
-/* Checks waiting or running (without scanning the limiters, unlike cred_counters): the fuzz
- * targets call cred_free between inputs only when a check is left over. */
+/* Checks waiting or running, without scanning the limiters as cred_counters does: the fuzz
+ * targets check after every input that none is left over. */
 int cred_in_progress(const sig_app *app);
 
 #endif

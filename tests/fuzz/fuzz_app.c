@@ -2,6 +2,7 @@
 #include "fuzz_app.h"
 
 #include "base/log.h"
+#include "store/internal.h" /* only to see whether the store holds anything (fz_reset) */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,7 @@ static sig_http_pending *pendings;
 static sig_http_pending *in_call; /* the request app_on_http is handling */
 static int in_call_completed;     /* ... and it answered it through sig_http_complete */
 static char last_visit[40], last_resume[64];
+static int trace; /* FUZZ_TRACE=1: print what the app sends, to see what an input does */
 
 sig_server *sig_server_new(uv_loop_t *loop, const sig_server_config *cfg, const sig_callbacks *cb)
 {
@@ -89,6 +91,8 @@ int sig_conn_send(sig_conn *c, const char *text, size_t len)
 	 * anything else would reach a client as a broken frame. */
 	if (len < 2 || text[0] != '{' || text[len - 1] != '}' || memchr(text, '\0', len))
 		__builtin_trap();
+	if (trace)
+		fprintf(stderr, "fuzz: to %d: %.*s\n", c->tag, (int)len, text);
 	remember(text, len, "\"visit\":\"", last_visit, sizeof last_visit);
 	remember(text, len, "\"resume\":\"", last_resume, sizeof last_resume);
 	return 0;
@@ -101,6 +105,8 @@ void sig_conn_close(sig_conn *c, int status, const char *reason)
 	/* A WebSocket close reason has room for 123 bytes; the app's are fixed texts. */
 	if (status < 1000 || status > 4999 || (reason && strlen(reason) > 123))
 		__builtin_trap();
+	if (trace)
+		fprintf(stderr, "fuzz: close %d: %d %s\n", c->tag, status, reason ? reason : "");
 	c->closing = 1;
 }
 
@@ -124,6 +130,10 @@ void sig_conn_set_user(sig_conn *c, void *user)
 /* The body the app hands over must be as long as it says: ASan checks both ends. */
 static void check_response(const sig_http_response *r)
 {
+	if (trace)
+		fprintf(stderr, "fuzz: http %d %s: %.*s\n", r->status,
+		        r->content_type ? r->content_type : "-", (int)r->body_len,
+		        r->body ? r->body : "");
 	if (r->body && r->body_len > 0) {
 		volatile char edge = r->body[0];
 		edge = r->body[r->body_len - 1];
@@ -174,6 +184,7 @@ static store_menu menus[] = {{"okuyami", "おくやみ", okuyami_steps, 3}};
 static void create_app(void)
 {
 	const char *verbose = getenv("FUZZ_LOG");
+	trace = getenv("FUZZ_TRACE") && *getenv("FUZZ_TRACE");
 	/* Logging every session would cost more than the work being fuzzed. */
 	log_set_level(verbose && *verbose ? LOG_LEVEL_DEBUG
 	                                  : (enum log_level)(LOG_LEVEL_ERROR + 1));
@@ -293,8 +304,10 @@ void fz_close(sig_conn *c)
 	free(c);
 }
 
-void fz_settle(void)
+void fz_settle(int database_answers)
 {
+	if (database_answers)
+		fz_deliver();
 	for (sig_conn *c = conns, *next; c; c = next) {
 		next = c->next;
 		if (c->closing == 1)
@@ -319,8 +332,11 @@ int fz_http(const sig_http_request *req)
 	r.pending = p;
 	int rc = app_on_http(fz_app(), req, &r);
 	in_call = NULL;
-	if (rc == 1)
-		return rc; /* answered already, or later through sig_http_complete */
+	if (rc == 1) {
+		/* Answered already, or once the database has replied. */
+		fz_deliver();
+		return rc;
+	}
 	/* Answered now: the handle must not have been used as well. */
 	if (in_call_completed)
 		__builtin_trap();
@@ -351,26 +367,20 @@ const char *fz_last_resume(void)
 	return last_resume;
 }
 
-/* Fails everything the store holds, as when the database is down, and gives the app a fresh
- * store. A password check that ends this way lets the next waiting one start, which queues on
- * the fresh store: repeat until none is left. The limiter itself is kept (cred_free would drop
- * megabytes of tables, slow to rebuild for every input); it holds no failure to carry over,
- * since a check against the absent database is never judged. */
-static void recycle_store(void)
+/* Whether the store holds anything: records, or lookups that fuzz_store.c does not answer
+ * (one the app may start making), which wait for a database that never comes. Only the store's
+ * own queue can tell the latter. */
+static int store_busy(const store *s)
 {
-	do {
-		store *old = app->store;
-		app->store = store_new(&loop, FZ_CONNINFO, NULL);
-		if (!app->store)
-			abort();
-		store_free(old);
-	} while (cred_in_progress(app) > 0);
+	return store_pending(s) > 0 || s->queries || s->jobs || s->waiters;
 }
 
 void fz_reset(void)
 {
 	if (!app)
 		return;
+	/* The database answers what it still owes while the clients are there. */
+	fz_deliver();
 	/* Every client goes. Joined sessions leave routing rather than wait to be resumed, as
 	 * at shutdown. */
 	app->stopping = 1;
@@ -379,13 +389,25 @@ void fz_reset(void)
 	while (app->sessions)
 		server.cb.on_close(server.cb.user, NULL, app->sessions);
 	app->stopping = 0;
-	/* Then whatever waits for the database: hellos of clients now gone, HTTP requests. */
-	recycle_store();
+	fz_deliver();
+	/* The records the input produced go with the store they wait in, and lookups waiting
+	 * there fail as in an outage (which may lead to more, answered in turn), so that nothing
+	 * reaches the next input. */
+	for (int round = 0; store_busy(app->store); round++) {
+		if (round > 1000)
+			__builtin_trap();
+		store *old = app->store;
+		app->store = store_new(&loop, FZ_CONNINFO, NULL);
+		if (!app->store)
+			abort();
+		store_free(old);
+		fz_deliver();
+		uv_run(&loop, UV_RUN_NOWAIT); /* the old store's handles close on the loop */
+	}
 	uv_timer_stop(&app->tick);
-	if (pendings || app->sessions)
-		__builtin_trap(); /* an HTTP request without its answer, a session left over */
-	/* The old stores' handles close on the loop. */
-	uv_run(&loop, UV_RUN_NOWAIT);
+	/* An HTTP request without its answer, a session or a password check left over. */
+	if (pendings || app->sessions || cred_in_progress(app) > 0)
+		__builtin_trap();
 	app->next_sid = 0;
 	last_visit[0] = last_resume[0] = '\0';
 }

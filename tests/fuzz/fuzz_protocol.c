@@ -7,14 +7,17 @@
  *   '0'..'7'  client N sends the payload as one text message
  *   'a'..'h'  client N closes its connection
  *   'A'..'H'  client N sends a frame the server refuses (binary)
+ *   '-'       the database stops answering: what the clients ask waits
+ *   '+'       the database answers what it owes, and again after every line
  *   other     client (byte % 8) sends the payload
  * Empty lines are skipped, and lines after the 32nd ignored. A client connects when first
- * addressed. Clients 0, 1 and 7 start unauthenticated (they
- * must say hello, which waits for the absent database); the others start as if their hello
- * had been accepted: 2 and 3 are kiosks, 4 and 5 clerks, 6 a coordinator with every flag. A
+ * addressed. Clients 0, 1 and 7 start unauthenticated: they must say hello, with the
+ * credentials of fuzz_app.h's database or others. The others start as if their hello had been
+ * accepted: 2 and 3 are the two kiosks, 4 and 5 clerks, 6 a coordinator with every flag. A
  * client addressed again after its connection closed reconnects unauthenticated, so that it
- * can try `hello` with `resume`. In a payload, %V stands for the last visit id and %R for
- * the last resume token the server sent, which it chose at random. */
+ * can say hello again, or with `resume`. The database answers after the line that asked, unless
+ * it was stopped. In a payload, %V stands for the last visit id and %R for the last resume token
+ * the server sent, which it chose at random. */
 #include "fuzz_app.h"
 
 #include <stdint.h>
@@ -31,81 +34,41 @@
 typedef struct client_def {
 	const char *ip;
 	enum route_role role; /* ROUTE_ROLE_NONE: unauthenticated */
-	const char *ident, *name;
-	const char *branch_id, *branch_name; /* kiosks */
-	const char *depts[3];                /* staff */
-	int n_depts;
-	int coordinator, analyst, admin;
+	int who;              /* fz_kiosks[who] or fz_staff[who] */
 } client_def;
 
-/* Who each client is; the identity of an authenticated one is what the database would have
- * returned for its hello. */
 static const client_def clients[N_CLIENTS] = {
-    {.ip = "192.0.2.10"},
-    {.ip = "192.0.2.10"},
-    {.ip = "192.0.2.21",
-     .role = ROUTE_ROLE_KIOSK,
-     .ident = "kiosk-honcho-1",
-     .name = "本庁 1番",
-     .branch_id = "honcho",
-     .branch_name = "本庁"},
-    {.ip = "192.0.2.22",
-     .role = ROUTE_ROLE_KIOSK,
-     .ident = "kiosk-yamada-1",
-     .name = "山田出張所 1番",
-     .branch_id = "yamada",
-     .branch_name = "山田出張所"},
-    {.ip = "198.51.100.4",
-     .role = ROUTE_ROLE_STAFF,
-     .ident = "staff-sato",
-     .name = "佐藤",
-     .depts = {"shimin", "hoken"},
-     .n_depts = 2},
-    {.ip = "198.51.100.5",
-     .role = ROUTE_ROLE_STAFF,
-     .ident = "staff-suzuki",
-     .name = "鈴木",
-     .depts = {"hoken", "nenkin"},
-     .n_depts = 2},
-    {.ip = "198.51.100.6",
-     .role = ROUTE_ROLE_STAFF,
-     .ident = "staff-tanaka",
-     .name = "田中",
-     .depts = {"shimin", "hoken", "nenkin"},
-     .n_depts = 3,
-     .coordinator = 1,
-     .analyst = 1,
-     .admin = 1},
-    {.ip = "::1"},
+    {"192.0.2.10", ROUTE_ROLE_NONE, 0},    {"192.0.2.10", ROUTE_ROLE_NONE, 0},
+    {"192.0.2.21", ROUTE_ROLE_KIOSK, 0},   {"192.0.2.22", ROUTE_ROLE_KIOSK, 1},
+    {"198.51.100.4", ROUTE_ROLE_STAFF, 0}, {"198.51.100.5", ROUTE_ROLE_STAFF, 1},
+    {"198.51.100.6", ROUTE_ROLE_STAFF, 2}, {"::1", ROUTE_ROLE_NONE, 0},
 };
 
-/* What a successful hello does (handlers.c, hello_done), with the identity the database
- * would have returned: join routing, reply with the session's state, drain the actions. */
+/* What a successful hello does (handlers.c, hello_done) with the identity the database
+ * returned, without waiting for it: join routing, reply with the session's state, drain the
+ * actions. */
 static void authenticate(sig_app *app, sig_session *s, const client_def *d)
 {
 	s->role = d->role;
-	snprintf(s->ident, sizeof s->ident, "%s", d->ident);
-	snprintf(s->name, sizeof s->name, "%s", d->name);
 	route_session_info info = {.role = d->role, .ident = s->ident};
+	const char *depts[STORE_MAX_DEPTS];
 	if (d->role == ROUTE_ROLE_KIOSK) {
-		snprintf(s->branch_id, sizeof s->branch_id, "%s", d->branch_id);
-		snprintf(s->branch_name, sizeof s->branch_name, "%s", d->branch_name);
+		const store_kiosk *k = &fz_kiosks[d->who];
+		snprintf(s->ident, sizeof s->ident, "%s", k->id);
+		snprintf(s->name, sizeof s->name, "%s", k->name);
+		snprintf(s->branch_id, sizeof s->branch_id, "%s", k->branch_id);
+		snprintf(s->branch_name, sizeof s->branch_name, "%s", k->branch_name);
 	} else {
-		snprintf(s->staff.id, sizeof s->staff.id, "%s", d->ident);
-		snprintf(s->staff.username, sizeof s->staff.username, "%s", d->ident + 6);
-		snprintf(s->staff.name, sizeof s->staff.name, "%s", d->name);
-		for (int i = 0; i < d->n_depts; i++)
-			snprintf(s->staff.departments[i], sizeof s->staff.departments[i], "%s",
-			         d->depts[i]);
-		s->staff.n_departments = d->n_depts;
-		s->staff.coordinator = d->coordinator;
-		s->staff.analyst = d->analyst;
-		s->staff.admin = d->admin;
-		info.departments = d->depts;
-		info.n_departments = d->n_depts;
-		info.flags = (d->coordinator ? ROUTE_FLAG_COORDINATOR : 0) |
-		             (d->analyst ? ROUTE_FLAG_ANALYST : 0) |
-		             (d->admin ? ROUTE_FLAG_ADMIN : 0);
+		s->staff = fz_staff[d->who];
+		snprintf(s->ident, sizeof s->ident, "%s", s->staff.id);
+		snprintf(s->name, sizeof s->name, "%s", s->staff.name);
+		for (int i = 0; i < s->staff.n_departments; i++)
+			depts[i] = s->staff.departments[i];
+		info.departments = depts;
+		info.n_departments = s->staff.n_departments;
+		info.flags = (s->staff.coordinator ? ROUTE_FLAG_COORDINATOR : 0) |
+		             (s->staff.analyst ? ROUTE_FLAG_ANALYST : 0) |
+		             (s->staff.admin ? ROUTE_FLAG_ADMIN : 0);
 	}
 	if (route_session_join(app->route, s->sid, &info, app_now()) != 0)
 		abort();
@@ -149,6 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	sig_app *app = fz_app();
 	int used[N_CLIENTS] = {0};
+	int database_answers = 1;
 	const uint8_t *end = data + size;
 	int lines = 0;
 	for (const uint8_t *line = data; line < end && lines < MAX_LINES;) {
@@ -165,6 +129,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t plen = (size_t)(stop - payload);
 		line = next;
 
+		if (op == '-' || op == '+') {
+			database_answers = op == '+';
+			fz_settle(database_answers);
+			continue;
+		}
 		int who = op >= '0' && op <= '7'   ? op - '0'
 		          : op >= 'a' && op <= 'h' ? op - 'a'
 		          : op >= 'A' && op <= 'H' ? op - 'A'
@@ -173,7 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (op >= 'a' && op <= 'h') {
 			if (c)
 				fz_close(c);
-			fz_settle();
+			fz_settle(database_answers);
 			continue;
 		}
 		if (!c) {
@@ -191,7 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fz_message(c, text, n);
 			free(text);
 		}
-		fz_settle();
+		fz_settle(database_answers);
 	}
 	fz_reset();
 	return 0;
