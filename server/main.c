@@ -10,9 +10,15 @@
 #include <string.h>
 #include <uv.h>
 
+/* meson.build's project version, the one place it is set (deploy/build-deb.sh reads it too). */
+#ifndef MADOGUCHI_VERSION
+#define MADOGUCHI_VERSION "unknown"
+#endif
+
 static void usage(FILE *f)
 {
 	fputs("usage: madoguchi [--config FILE] [--db CONNINFO] COMMAND [OPTIONS]\n"
+	      "       madoguchi --version\n"
 	      "\n"
 	      "commands:\n"
 	      "  serve      run the server\n"
@@ -24,6 +30,7 @@ static void usage(FILE *f)
 	      "             --spool-key FILE (default: the spool's path + .key)\n"
 	      "             --no-answer-s N\n"
 	      "  migrate    apply database migrations\n"
+	      "  version    print the version (also --version)\n"
 	      "  admin      manage branches, departments, procedures, kiosks and users\n"
 	      "             (madoguchi admin help)\n",
 	      f);
@@ -37,6 +44,10 @@ static int parse_options(config *cfg, int argc, char **argv, int *i, int stop_at
 		const char *name = argv[*i] + 2;
 		if (strcmp(name, "help") == 0) {
 			usage(stdout);
+			exit(0);
+		}
+		if (strcmp(name, "version") == 0) {
+			puts("madoguchi " MADOGUCHI_VERSION);
 			exit(0);
 		}
 		if (strcmp(name, "no-tls") == 0) {
@@ -180,6 +191,10 @@ int main(int argc, char **argv)
 		return store_admin_main(cfg.db, argc - i, argv + i);
 	if (strcmp(cmd, "help") == 0) {
 		usage(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "version") == 0) {
+		puts("madoguchi " MADOGUCHI_VERSION);
 		return 0;
 	}
 	fprintf(stderr, "madoguchi: unknown command %s\n", cmd);
