@@ -102,7 +102,7 @@ chart=node_modules/chart.js/dist/chart.umd.js
 if [ ! -f "$chart" ]; then
 	command -v npm >/dev/null || die "$chart is missing and npm is not installed"
 	say "npm ci (for the chart library)"
-	npm ci --omit=dev --no-audit --no-fund >&2 || die "npm ci failed"
+	npm ci --no-audit --no-fund >&2 || die "npm ci failed"
 fi
 [ -f "$chart" ] || die "$chart is missing after npm ci"
 
@@ -159,8 +159,11 @@ shlibs=$(cd "$stage/shlib" && dpkg-shlibdeps -O -e"$root/usr/bin/madoguchi" 2>/d
 # Loaded at run time or soon used (deploy/install-deps.sh --runtime-only): libwebsockets'
 # libuv backend is a plugin it dlopens, and the media self-test decodes with libopus and
 # libvpx. openssl makes the self-signed certificate in postinst; passwd gives useradd.
-extra="libwebsockets-evlib-uv, libopus0, libvpx7, openssl, passwd"
-depends="$shlibs, $extra"
+depends=$shlibs
+for pkg in libwebsockets-evlib-uv libopus0 libvpx7 openssl passwd; do
+	# Once the binary links a library, dpkg-shlibdeps names it (with a version): once only.
+	grep -Eq "(^|, )$pkg( |,|$)" <<<"$depends" || depends="$depends, $pkg"
+done
 
 installed_kb=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
 cat >"$root/DEBIAN/control" <<EOF

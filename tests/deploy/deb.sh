@@ -334,15 +334,17 @@ ok "SIGTERM: exit 0"
 
 # ---- reinstall over it: the edited conffile and the state stay ----
 
-dpkg_retry -i "$deb" >"$work/dpkg-i2.log" 2>&1 || {
-	cat "$work/dpkg-i2.log" >&2
-	fail "reinstalling"
+# With apt, as an operator does (all dependencies are installed by now: nothing is fetched).
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall --no-install-recommends \
+	-o DPkg::Lock::Timeout=120 "$deb" >"$work/apt-reinstall.log" 2>&1 || {
+	cat "$work/apt-reinstall.log" >&2
+	fail "apt-get install --reinstall $deb"
 }
 grep -q "\"port\": $port" /etc/madoguchi/madoguchi.json || fail "the edited configuration was lost"
 [ "$(stat -c '%U:%G %a' /etc/madoguchi/madoguchi.json)" = "root:madoguchi 640" ] ||
 	fail "config perms after reinstall: $(stat -c '%U:%G %a' /etc/madoguchi/madoguchi.json)"
 [ -f /var/lib/madoguchi/records.spool.key ] || fail "reinstalling lost the spool key"
-ok "reinstall keeps the edited configuration, its permissions and the state"
+ok "apt-get install --reinstall ./….deb keeps the edited configuration, its permissions and the state"
 
 # ---- remove keeps configuration, state and users; purge removes them ----
 
