@@ -40,6 +40,9 @@ full_pkgs=(
 	libssl-dev libjansson-dev libpq-dev
 	postgresql chromium firefox-esr fonts-ipafont-gothic iproute2 openssl ca-certificates
 	nftables
+	# The Debian package (deploy/build-deb.sh: dpkg-shlibdeps) and its tests (tests/deploy:
+	# curl for /healthz, PyYAML for the alert rules).
+	dpkg-dev curl python3-yaml
 )
 
 if [ "$runtime_only" = 1 ]; then

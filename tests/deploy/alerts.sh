@@ -9,10 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 python=$(command -v /usr/bin/python3 || command -v python3 || true)
-[ -n "$python" ] && "$python" -c 'import yaml' 2>/dev/null || {
+if [ -z "$python" ] || ! "$python" -c 'import yaml' 2>/dev/null; then
 	echo "deploy-alerts: python3 with PyYAML (python3-yaml) not found; skipping" >&2
 	exit 77
-}
+fi
 
 "$python" - deploy/prometheus/alerts.yml <<'EOF'
 import re, sys, yaml

@@ -16,7 +16,6 @@
 # undone on exit, failed or not (trap).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-src=$(pwd -P)
 
 say() { echo "deploy-deb: $*" >&2; }
 fail() {
@@ -79,8 +78,8 @@ trap 'exit 130' INT TERM
 
 # dpkg refuses at once when another dpkg or apt holds its lock: wait for it (up to 2 min).
 dpkg_retry() {
-	local i
-	for i in $(seq 1 60); do
+	local _
+	for _ in $(seq 1 60); do
 		if dpkg "$@" 2>"$work/dpkg.err"; then
 			return 0
 		fi
@@ -306,10 +305,10 @@ for _ in $(seq 1 100); do
 	kill -0 "$server_pid" 2>/dev/null || break
 	sleep 0.2
 done
-grep -q '"status":"ok"' <<<"$health" && grep -q '"db":"up"' <<<"$health" || {
+if ! grep -q '"status":"ok"' <<<"$health" || ! grep -q '"db":"up"' <<<"$health"; then
 	cat "$work/serve.log" >&2
 	fail "/healthz answered '$health'"
-}
+fi
 ok "the installed server as user madoguchi: /healthz $health (TLS with postinst's certificate)"
 for page in /kiosk/ /desk/ /stats/ /vendor/chart.umd.js; do
 	code=$(curl -s -o /dev/null -w '%{http_code}' --cacert /etc/madoguchi/tls/cert.pem \
