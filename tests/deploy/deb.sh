@@ -47,6 +47,9 @@ pg_bin=$(pg_config --bindir 2>/dev/null || true)
 
 work=$(mktemp -d /tmp/madoguchi-deb-test.XXXXXX)
 chmod 0755 "$work"
+# PostgreSQL's socket outside /tmp, which the server's sandbox replaces (PrivateTmp), as
+# /var/run/postgresql is on a real installation.
+sock=$(mktemp -d /run/madoguchi-deb-pg.XXXXXX)
 server_pid=
 installed=0
 
@@ -70,7 +73,7 @@ cleanup() {
 		done
 		rm -rf /etc/madoguchi /var/lib/madoguchi /var/lib/madoguchi_owner
 	fi
-	rm -rf "$work"
+	rm -rf "$work" "$sock"
 	exit "$status"
 }
 trap cleanup EXIT
@@ -188,9 +191,9 @@ fi
 
 # ---- a PostgreSQL cluster with the roles of docs/operations.md ----
 
-mkdir -p "$work/pg/run"
-chown postgres: "$work/pg" "$work/pg/run"
-chmod 0755 "$work/pg" "$work/pg/run"
+mkdir -p "$work/pg"
+chown postgres: "$work/pg" "$sock"
+chmod 0755 "$work/pg" "$sock"
 (cd / && runuser -u postgres -- "$pg_bin/initdb" -D "$work/pg/data" --auth=peer -U postgres \
 	-E UTF8 --locale=C.UTF-8 --no-sync) >"$work/initdb.log" 2>&1 || {
 	cat "$work/initdb.log" >&2
@@ -207,12 +210,12 @@ m madoguchi_owner madoguchi_owner
 EOF
 chown postgres: "$work/pg/data/pg_hba.conf" "$work/pg/data/pg_ident.conf"
 (cd / && runuser -u postgres -- "$pg_bin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w \
-	-o "-c listen_addresses='' -k $work/pg/run -c unix_socket_permissions=0777 -c fsync=off" \
+	-o "-c listen_addresses='' -k $sock -c unix_socket_permissions=0777 -c fsync=off" \
 	start) >/dev/null || {
 	cat "$work/pg/log" >&2
 	fail "pg_ctl start"
 }
-psql_pg() { "$pg_bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$work/pg/run" -U postgres "$@"; }
+psql_pg() { "$pg_bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -U postgres "$@"; }
 psql_pg -d postgres <<'SQL' || fail "creating the roles"
 CREATE ROLE madoguchi_owner LOGIN;
 CREATE ROLE madoguchi_server NOLOGIN;
@@ -247,7 +250,7 @@ node -e '
 	Object.assign(c, { bind: "127.0.0.1", port: +process.argv[1], "media-bind": "127.0.0.1",
 		"media-port": +process.argv[2], "media-ip": ["127.0.0.1"], db: process.argv[3] });
 	fs.writeFileSync(f, JSON.stringify(c, null, 2) + "\n");
-' "$port" "$media_port" "host=$work/pg/run dbname=madoguchi"
+' "$port" "$media_port" "host=$sock dbname=madoguchi"
 
 # ---- migrate, as the unit's ExecStartPre does ----
 
@@ -269,13 +272,13 @@ ok "madoguchi migrate from /usr/bin with /etc/madoguchi/madoguchi.json ($applied
 # ---- backup and restore, as docs/operations.md says (the server below then uses the
 # restored database, so owners and grants must have survived) ----
 
-(cd / && runuser -u postgres -- "$pg_bin/pg_dump" -h "$work/pg/run" --format=custom \
+(cd / && runuser -u postgres -- "$pg_bin/pg_dump" -h "$sock" --format=custom \
 	--file="$work/pg/madoguchi.dump" madoguchi) || fail "pg_dump"
 tables_before=$(psql_pg -d madoguchi -At -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
-(cd / && runuser -u postgres -- "$pg_bin/dropdb" -h "$work/pg/run" madoguchi) || fail dropdb
-(cd / && runuser -u postgres -- "$pg_bin/createdb" -h "$work/pg/run" --owner=madoguchi_owner \
+(cd / && runuser -u postgres -- "$pg_bin/dropdb" -h "$sock" madoguchi) || fail dropdb
+(cd / && runuser -u postgres -- "$pg_bin/createdb" -h "$sock" --owner=madoguchi_owner \
 	madoguchi) || fail createdb
-(cd / && runuser -u postgres -- "$pg_bin/pg_restore" -h "$work/pg/run" --dbname=madoguchi \
+(cd / && runuser -u postgres -- "$pg_bin/pg_restore" -h "$sock" --dbname=madoguchi \
 	--exit-on-error "$work/pg/madoguchi.dump") || fail "pg_restore"
 tables_after=$(psql_pg -d madoguchi -At -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
 [ "$tables_before" = "$tables_after" ] || fail "$tables_before tables before the dump, $tables_after after"
@@ -291,12 +294,45 @@ migrate >>"$work/migrate.log" 2>&1 || fail "madoguchi migrate after pg_restore"
 	admin branch list) | grep -q 山田出張所 || fail "madoguchi admin branch list"
 ok "pg_dump, dropdb, createdb --owner, pg_restore ($tables_after tables, grants kept), migrate, admin branch add"
 
-# ---- serve, as the unit's ExecStart does (user, working directory, umask) ----
+# ---- serve, as the unit's ExecStart does ----
 
-(cd /var/lib/madoguchi && umask 0077 &&
-	exec setpriv --reuid=madoguchi --regid=madoguchi --init-groups --inh-caps=-all \
-		/usr/bin/madoguchi --config /etc/madoguchi/madoguchi.json serve) \
-	>"$work/serve.log" 2>&1 &
+# The unit's file-system sandbox, rebuilt without systemd in a mount namespace of the
+# server's own: every mount read-only but /var/lib/madoguchi (ProtectSystem=strict,
+# ReadWritePaths=), empty private /tmp and /var/tmp (PrivateTmp); then the user, no new
+# privileges, no capabilities (NoNewPrivileges, CapabilityBoundingSet=), the working
+# directory and the umask. So the server must not need to write anywhere else.
+sandbox='
+	set -e
+	mount --bind /var/lib/madoguchi /var/lib/madoguchi
+	findmnt -rn -o TARGET | while read -r m; do
+		case "$m" in /proc* | /sys* | /dev* | /var/lib/madoguchi) continue ;; esac
+		mount -o remount,bind,ro "$m"
+	done
+	mount -t tmpfs -o mode=1777 tmpfs /tmp
+	mount -t tmpfs -o mode=1777 tmpfs /var/tmp
+	if touch /usr/.madoguchi-rw-check 2>/dev/null; then
+		rm -f /usr/.madoguchi-rw-check
+		echo "sandbox: /usr is writable" >&2
+		exit 1
+	fi
+	cd /var/lib/madoguchi
+	umask 0077
+	exec setpriv --reuid=madoguchi --regid=madoguchi --init-groups --no-new-privs \
+		--bounding-set=-all --inh-caps=-all \
+		/usr/bin/madoguchi --config /etc/madoguchi/madoguchi.json serve'
+sandboxed="read-only file system but /var/lib/madoguchi, private /tmp, no new privileges, no capabilities"
+if ! unshare --mount --propagation private -- true 2>/dev/null; then
+	say "note: cannot make a mount namespace here; serving without the file-system sandbox"
+	sandbox='
+	cd /var/lib/madoguchi
+	umask 0077
+	exec setpriv --reuid=madoguchi --regid=madoguchi --init-groups --no-new-privs \
+		--bounding-set=-all --inh-caps=-all \
+		/usr/bin/madoguchi --config /etc/madoguchi/madoguchi.json serve'
+	sandboxed="no new privileges, no capabilities"
+	unshare() { shift 4; "$@"; }
+fi
+unshare --mount --propagation private -- bash -c "$sandbox" >"$work/serve.log" 2>&1 &
 server_pid=$!
 health=
 for _ in $(seq 1 100); do
@@ -309,7 +345,7 @@ if ! grep -q '"status":"ok"' <<<"$health" || ! grep -q '"db":"up"' <<<"$health";
 	cat "$work/serve.log" >&2
 	fail "/healthz answered '$health'"
 fi
-ok "the installed server as user madoguchi: /healthz $health (TLS with postinst's certificate)"
+ok "the installed server as user madoguchi ($sandboxed): /healthz $health (TLS with postinst's certificate)"
 for page in /kiosk/ /desk/ /stats/ /vendor/chart.umd.js; do
 	code=$(curl -s -o /dev/null -w '%{http_code}' --cacert /etc/madoguchi/tls/cert.pem \
 		--resolve "localhost:$port:127.0.0.1" "https://localhost:$port$page")
