@@ -346,12 +346,14 @@ if ! grep -q '"status":"ok"' <<<"$health" || ! grep -q '"db":"up"' <<<"$health";
 	fail "/healthz answered '$health'"
 fi
 ok "the installed server as user madoguchi ($sandboxed): /healthz $health (TLS with postinst's certificate)"
-for page in /kiosk/ /desk/ /stats/ /vendor/chart.umd.js; do
+# Every page of the source tree (web/*/index.html), and the chart library.
+pages=$(cd web && for f in */index.html; do echo "/${f%index.html}"; done)
+for page in / $pages /vendor/chart.umd.js; do
 	code=$(curl -s -o /dev/null -w '%{http_code}' --cacert /etc/madoguchi/tls/cert.pem \
 		--resolve "localhost:$port:127.0.0.1" "https://localhost:$port$page")
 	[ "$code" = 200 ] || fail "GET $page answered $code"
 done
-ok "pages served from /usr/share/madoguchi/web (with the chart library)"
+ok "pages served from /usr/share/madoguchi/web: /" $pages "and the chart library"
 [ "$(stat -c '%U %a' /var/lib/madoguchi/records.spool)" = "madoguchi 600" ] ||
 	fail "the spool is not in /var/lib/madoguchi, mode 600"
 [ "$(stat -c '%U %a' /var/lib/madoguchi/records.spool.key)" = "madoguchi 600" ] ||
