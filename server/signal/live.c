@@ -191,8 +191,8 @@ int directory_apply(sig_app *app, const store_directory *d)
 	app->n_depts = n_depts;
 	app->menus = menus;
 	app->n_menus = n_menus;
-	LOG_INFO("main", "directory applied departments=%d menus=%d added=%d retired=%d",
-	         n_depts, n_menus, added, removed);
+	LOG_INFO("main", "directory applied departments=%d menus=%d added=%d retired=%d", n_depts,
+	         n_menus, added, removed);
 	return 0;
 }
 

@@ -15,8 +15,8 @@
  * server's role madoguchi_server needs no new grant. */
 #include "store/internal.h"
 
-#define DIR_TRIGGER(table, events)                                                         \
-	"CREATE TRIGGER " table "_directory_changed AFTER " events " ON " table                  \
+#define DIR_TRIGGER(table, events)                                                                 \
+	"CREATE TRIGGER " table "_directory_changed AFTER " events " ON " table                    \
 	" FOR EACH STATEMENT EXECUTE FUNCTION madoguchi_directory_changed()"
 
 const char *const store_migration_6[] = {
