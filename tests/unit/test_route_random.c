@@ -423,6 +423,29 @@ static int coordinator_event(route *r, model *m, uint32_t c, int64_t now)
 
 static int last_was_tick;
 
+/* The operator changes the directory while everything runs (signal/live.c): a department
+ * is retired or comes back, a menu is replaced, removed or added again. */
+static int directory_event(route *r, int64_t now)
+{
+	const char *dep = rdepts[rnd(3)];
+	switch (rnd(4)) {
+	case 0:
+		return route_department_retire(r, dep, now);
+	case 1: {
+		int rc = route_department_add(r, dep, 1); /* conflict unless retired */
+		return rc ? rc : route_department_set_open(r, dep, 1, now);
+	}
+	case 2: {
+		const char *steps[3] = {rdepts[rnd(3)], rdepts[rnd(3)], rdepts[rnd(3)]};
+		return route_onestop_menu_replace(r, "m1", steps, 1 + (int)rnd(3));
+	}
+	default:
+		if (rnd(2))
+			return route_onestop_menu_remove(r, "m2");
+		return route_onestop_menu_replace(r, "m2", (const char *const[]){"c", "a"}, 2);
+	}
+}
+
 static int random_event(fixture *f, model *m, int64_t *now)
 {
 	last_was_tick = 0;
@@ -498,7 +521,9 @@ static int random_event(fixture *f, model *m, int64_t *now)
 	case 10:
 		return route_share(r, k, (int)rnd(2), *now);
 	case 11:
-		return route_department_set_open(r, "c", rnd(3) != 0, *now);
+		if (rnd(2))
+			return route_department_set_open(r, "c", rnd(3) != 0, *now);
+		return directory_event(r, *now);
 	case 12:
 	case 13: {
 		/* Time passes: sometimes seconds, sometimes past a timeout or the hours. */
