@@ -457,3 +457,33 @@ int route_department_retire(route *r, const char *id, int64_t now_us)
 	route_reconcile(r, now_us);
 	return 0;
 }
+
+int route_session_set_staff(route *r, uint32_t sid, const char *const *departments, int n,
+                            unsigned flags, int64_t now_us)
+{
+	struct route_session *s = r ? route_session_find(r, sid) : NULL;
+	if (!s)
+		return ROUTE_ERR_NOT_FOUND;
+	if (s->role != ROUTE_ROLE_STAFF)
+		return ROUTE_ERR_FORBIDDEN;
+	if (n < 0 || n > ROUTE_MAX_STAFF_DEPTS || (n > 0 && !departments))
+		return ROUTE_ERR_BAD_REQUEST;
+	for (int i = 0; i < n; i++)
+		if (!route_id_ok(departments[i]))
+			return ROUTE_ERR_BAD_REQUEST;
+	for (int i = 0; i < n; i++) {
+		struct route_dept *d = route_session_in_dept(s, departments[i])
+		                           ? NULL
+		                           : route_dept_find(r, departments[i]);
+		if (d)
+			d->queue_dirty = 1; /* its new desk needs the waiting list */
+	}
+	for (int i = 0; i < n; i++)
+		route_copy_id(s->depts[i], sizeof(s->depts[i]), departments[i]);
+	s->n_depts = n;
+	s->flags = flags;
+	if (!(flags & ROUTE_FLAG_COORDINATOR))
+		s->watching = 0;
+	route_reconcile(r, now_us);
+	return 0;
+}

@@ -191,6 +191,14 @@ int route_onestop_menu_replace(route *r, const char *id, const char *const *depa
 /* Removes a one-stop menu: later calls for it get not_found; visits that started from it go
  * on. Errors: not_found, bad_request. */
 int route_onestop_menu_remove(route *r, const char *id);
+/* A logged-in staff member's departments or flags changed in the directory. The session
+ * keeps its call, its room and its presence; rings follow the new departments at once (rings
+ * for departments it left are cancelled, waiting visits of its new ones ring it when it is a
+ * free desk) and the new departments' desks get QUEUE. Without the coordinator flag it stops
+ * watching; a coordinator already in a room stays there until it leaves. Errors: not_found,
+ * forbidden (not staff), bad_request (as route_session_join's departments). */
+int route_session_set_staff(route *r, uint32_t sid, const char *const *departments, int n,
+                            unsigned flags, int64_t now_us);
 
 /* ---- sessions ---- */
 

@@ -1,7 +1,8 @@
 /* Unit tests of directory changes while routing runs (issue 11, "changes without restart"):
  * a department retired while a call is answered there (the call goes on, new calls are
  * refused), while a visit waits with or without a desk present, and brought back; one-stop
- * menus replaced and removed while a visit that started from one is under way. */
+ * menus replaced and removed while a visit that started from one is under way; a logged-in
+ * clerk's departments and flags changed. */
 #include "route_fixture.h"
 
 /* Departments a and b; kiosks 1 and 2; desk 21 (a), desk 22 (b). Actions drained. */
@@ -194,8 +195,91 @@ static void test_menu_replace_remove(void)
 	route_free(f.r);
 }
 
+static int rings_for(fixture *f, uint32_t desk, const char *visit)
+{
+	int n = 0;
+	for (int i = 0; i < f->n; i++)
+		n += f->acts[i].kind == ROUTE_ACT_RINGING && f->acts[i].to == desk &&
+		     strcmp(f->acts[i].visit, visit) == 0;
+	return n;
+}
+
+static int cancels_for(fixture *f, uint32_t desk, const char *visit)
+{
+	int n = 0;
+	for (int i = 0; i < f->n; i++)
+		n += f->acts[i].kind == ROUTE_ACT_RING_CANCELLED && f->acts[i].to == desk &&
+		     strcmp(f->acts[i].visit, visit) == 0;
+	return n;
+}
+
+/* A clerk's departments change while logged in: rings follow at once; the call in progress
+ * stays; flags change what it may do. */
+static void test_staff_changes(void)
+{
+	fixture f;
+	setup(&f);
+	char v1[ROUTE_UUID_LEN], v2[ROUTE_UUID_LEN];
+	/* Kiosk 2 waits in b; desk 21 (a) joins b: it rings at once, and gets b's queue. */
+	CHECK_EQ_INT(route_presence(f.r, 22, 0, SEC), 0);
+	CHECK_EQ_INT(route_call(f.r, 2, "b", NULL, SEC, v2), 0);
+	drain(&f);
+	const char *ab[2] = {"a", "b"}, *a_only[1] = {"a"};
+	CHECK_EQ_INT(route_session_set_staff(f.r, 21, ab, 2, 0, 2 * SEC), 0);
+	drain(&f);
+	CHECK_EQ_INT(rings_for(&f, 21, v2), 1);
+	int queue_b = 0;
+	for (int i = 0; i < f.n; i++)
+		queue_b |= f.acts[i].kind == ROUTE_ACT_QUEUE && !strcmp(f.acts[i].department, "b");
+	CHECK(queue_b);
+	uint32_t staff[4];
+	CHECK_EQ_INT(route_department_staff(f.r, "b", staff, 4), 2);
+	/* ... and leaves b again: the ring is cancelled. */
+	CHECK_EQ_INT(route_session_set_staff(f.r, 21, a_only, 1, 0, 3 * SEC), 0);
+	drain(&f);
+	CHECK_EQ_INT(cancels_for(&f, 21, v2), 1);
+	CHECK_EQ_INT(route_department_staff(f.r, "b", staff, 4), 1);
+
+	/* In a call in a, the clerk loses a: the call goes on, and ends normally. */
+	CHECK_EQ_INT(route_call(f.r, 1, "a", NULL, 4 * SEC, v1), 0);
+	CHECK_EQ_INT(route_accept(f.r, 21, v1, 4 * SEC), 0);
+	drain(&f);
+	const char *b_only[1] = {"b"};
+	CHECK_EQ_INT(route_session_set_staff(f.r, 21, b_only, 1, 0, 5 * SEC), 0);
+	drain(&f);
+	for (int i = 0; i < f.n; i++)
+		CHECK(f.acts[i].kind != ROUTE_ACT_ENDED && f.acts[i].kind != ROUTE_ACT_MEDIA);
+	CHECK_EQ_STR(route_session_department(f.r, 21), "a");
+	CHECK_EQ_INT(route_end(f.r, 21, v1, "completed", NULL, NULL, 6 * SEC), 0);
+	drain(&f);
+	/* Free again, now a desk of b: kiosk 2's visit rings it. */
+	CHECK_EQ_INT(rings_for(&f, 21, v2), 1);
+
+	/* Flags: a coordinator that loses the flag stops watching and may not watch again. */
+	join_staff_flags(&f, 30, "coord", 1, 7 * SEC, NULL, NULL, ROUTE_FLAG_COORDINATOR);
+	CHECK_EQ_INT(route_watch(f.r, 30, 7 * SEC), 0);
+	CHECK_EQ_INT(route_session_set_staff(f.r, 30, NULL, 0, 0, 8 * SEC), 0);
+	CHECK_EQ_INT(route_watch(f.r, 30, 8 * SEC), ROUTE_ERR_FORBIDDEN);
+	CHECK_EQ_INT(route_session_set_staff(f.r, 30, NULL, 0, ROUTE_FLAG_COORDINATOR, 8 * SEC), 0);
+	CHECK_EQ_INT(route_watch(f.r, 30, 8 * SEC), 0);
+
+	/* Errors change nothing. */
+	drain(&f);
+	const char *bad[1] = {""};
+	CHECK_EQ_INT(route_session_set_staff(f.r, 1, ab, 2, 0, 9 * SEC), ROUTE_ERR_FORBIDDEN);
+	CHECK_EQ_INT(route_session_set_staff(f.r, 99, ab, 2, 0, 9 * SEC), ROUTE_ERR_NOT_FOUND);
+	CHECK_EQ_INT(route_session_set_staff(f.r, 21, bad, 1, 0, 9 * SEC), ROUTE_ERR_BAD_REQUEST);
+	CHECK_EQ_INT(route_session_set_staff(f.r, 21, ab, ROUTE_MAX_STAFF_DEPTS + 1, 0, 9 * SEC),
+	             ROUTE_ERR_BAD_REQUEST);
+	CHECK_EQ_INT(route_session_set_staff(f.r, 21, NULL, 1, 0, 9 * SEC), ROUTE_ERR_BAD_REQUEST);
+	EXPECT_NONE(&f);
+	CHECK_EQ_INT(route_department_staff(f.r, "b", staff, 4), 2); /* 21 and 22, as before */
+	route_free(f.r);
+}
+
 int main(void)
 {
+	test_staff_changes();
 	test_retire_during_call();
 	test_retire_waiting();
 	test_retire_and_return();

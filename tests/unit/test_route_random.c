@@ -424,11 +424,27 @@ static int coordinator_event(route *r, model *m, uint32_t c, int64_t now)
 static int last_was_tick;
 
 /* The operator changes the directory while everything runs (signal/live.c): a department
- * is retired or comes back, a menu is replaced, removed or added again. */
-static int directory_event(route *r, int64_t now)
+ * is retired or comes back, a menu is replaced, removed or added again, a clerk's
+ * departments change. */
+static int directory_event(route *r, model *m, int64_t now)
 {
 	const char *dep = rdepts[rnd(3)];
-	switch (rnd(4)) {
+	switch (rnd(5)) {
+	case 4: {
+		/* A clerk's departments change while logged in (flags stay as they were). */
+		uint32_t d = NK + 1 + rnd(ND);
+		const char *ds[3];
+		int n = 0;
+		unsigned bits = rnd(8);
+		for (int i = 0; i < 3; i++)
+			if (bits & (1u << i))
+				ds[n++] = rdepts[i];
+		unsigned flags = d > NK + ND - 2 ? ROUTE_FLAG_COORDINATOR : 0;
+		int rc = route_session_set_staff(r, d, ds, n, flags, now);
+		if (rc == 0)
+			m->depts[d] = bits;
+		return rc;
+	}
 	case 0:
 		return route_department_retire(r, dep, now);
 	case 1: {
@@ -523,7 +539,7 @@ static int random_event(fixture *f, model *m, int64_t *now)
 	case 11:
 		if (rnd(2))
 			return route_department_set_open(r, "c", rnd(3) != 0, *now);
-		return directory_event(r, *now);
+		return directory_event(r, m, *now);
 	case 12:
 	case 13: {
 		/* Time passes: sometimes seconds, sometimes past a timeout or the hours. */
