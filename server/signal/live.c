@@ -20,9 +20,11 @@
  * itinerary it started with.
  *
  * Staff and kiosks: logins read PostgreSQL at every hello, so a new kiosk or clerk can log in
- * at once; a clerk whose departments or flags change keeps the current session (and call) as
- * it was and gets the new ones at the next login. Revocation has its own, immediate path
- * (revoke.c). Those tables' notices are therefore only logged here. */
+ * at once. A notice about staff rows looks every logged-in clerk up again: one whose
+ * departments or flags changed follows them at once in routing (rings and queue lists of the
+ * new departments; a call in progress stays as it is, see route_session_set_staff). A kiosk
+ * renamed or moved shows that from its next login. Revocation has its own, immediate path
+ * (revoke.c). */
 #include "base/clock.h"
 #include "base/log.h"
 #include "signal/app_internal.h"
@@ -270,9 +272,74 @@ static void schedule(sig_app *app)
 	uv_timer_start(&live->timer, on_timer, (uint64_t)(ms > 0 ? ms : 0), 0);
 }
 
-static int is_login_table(const char *table)
+/* ---- a logged-in clerk's departments and flags ---- */
+
+typedef struct staff_req {
+	sig_app *app;
+	uint32_t sid;
+} staff_req;
+
+static unsigned route_flags(const store_staff *st)
 {
-	return strcmp(table, "staff") == 0 || strcmp(table, "kiosks") == 0;
+	return (st->coordinator ? ROUTE_FLAG_COORDINATOR : 0) |
+	       (st->analyst ? ROUTE_FLAG_ANALYST : 0) | (st->admin ? ROUTE_FLAG_ADMIN : 0);
+}
+
+static int same_staff(const store_staff *a, const store_staff *b)
+{
+	if (a->n_departments != b->n_departments || route_flags(a) != route_flags(b))
+		return 0;
+	for (int i = 0; i < a->n_departments; i++)
+		if (strcmp(a->departments[i], b->departments[i]) != 0)
+			return 0;
+	return 1;
+}
+
+/* The clerk's rows as they are now: routing follows (rings, queue lists); the session, its
+ * call and its room stay. Gone or disabled: revoke.c ends the session on its own notice. */
+static void on_staff_directory(void *user, int err, const store_staff *st)
+{
+	staff_req *req = user;
+	sig_app *app = req->app;
+	sig_session *s = err == 0 && !app->stopping ? session_by_sid(app, req->sid) : NULL;
+	free(req);
+	if (!s || !s->joined || route_session_role(app->route, s->sid) != ROUTE_ROLE_STAFF ||
+	    strcmp(s->ident, st->id) != 0 || same_staff(&s->staff, st))
+		return;
+	const char *depts[STORE_MAX_DEPTS];
+	for (int i = 0; i < st->n_departments; i++)
+		depts[i] = st->departments[i];
+	int rc = route_session_set_staff(app->route, s->sid, depts, st->n_departments,
+	                                 route_flags(st), app_now());
+	if (rc != 0) {
+		LOG_WARN("main", "staff change not applied sid=%u error=%s", s->sid,
+		         route_strerror(rc));
+		return;
+	}
+	memcpy(s->staff.departments, st->departments, sizeof s->staff.departments);
+	s->staff.n_departments = st->n_departments;
+	s->staff.coordinator = st->coordinator;
+	s->staff.analyst = st->analyst;
+	s->staff.admin = st->admin;
+	LOG_INFO("main", "staff changed while logged in sid=%u departments=%d flags=%u", s->sid,
+	         st->n_departments, route_flags(st));
+	app_drain_actions(app);
+}
+
+/* Every logged-in clerk is looked up again (a handful of rows each; staff changes are rare). */
+static void recheck_staff(sig_app *app)
+{
+	for (sig_session *s = app->sessions; s; s = s->next) {
+		if (!s->joined || route_session_role(app->route, s->sid) != ROUTE_ROLE_STAFF)
+			continue;
+		staff_req *req = calloc(1, sizeof *req);
+		if (!req)
+			return;
+		req->app = app;
+		req->sid = s->sid;
+		if (store_staff_directory(app->store, s->ident, on_staff_directory, req) != 0)
+			free(req);
+	}
 }
 
 static void on_change(void *user, const char *table)
@@ -282,13 +349,22 @@ static void on_change(void *user, const char *table)
 		return;
 	if (!table) {
 		/* Reconnected: read everything again (the start-up read is already queued). */
-		if (app->live->ready)
+		if (app->live->ready) {
 			schedule(app);
+			recheck_staff(app);
+		}
 		return;
 	}
-	if (is_login_table(table)) {
-		/* Read at every hello: the next login sees it. Revocations go through revoke.c. */
-		LOG_INFO("main", "directory change applies at next login table=%s", table);
+	if (strcmp(table, "staff") == 0 || strcmp(table, "staff_departments") == 0) {
+		/* New staff can log in at once (hello reads PostgreSQL); logged-in clerks follow
+		 * their rows now. Revocations go through revoke.c. */
+		recheck_staff(app);
+		return;
+	}
+	if (strcmp(table, "kiosks") == 0) {
+		/* Read at every hello: a new kiosk logs in at once, a renamed one shows its new
+		 * name from its next login. Revocations go through revoke.c. */
+		LOG_INFO("main", "directory change applies at next login table=kiosks");
 		return;
 	}
 	schedule(app);

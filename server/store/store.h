@@ -223,5 +223,10 @@ int store_write(store *s, const store_record *r);
  * store; a second call replaces it, cb NULL removes it. */
 typedef void (*store_directory_change_cb)(void *user, const char *table);
 void store_on_directory_change(store *s, store_directory_change_cb cb, void *user);
+/* A staff member's departments and flags as the directory has them now (for a logged-in
+ * clerk whose rows changed): cb gets err 0 with id, departments and the flags filled in (the
+ * rest zero), 1 when the member is gone or disabled, -1 when the database is unavailable.
+ * Returns 0 (cb will be called) or -1 (staff_id not a uuid). */
+int store_staff_directory(store *s, const char *staff_id, store_staff_cb cb, void *user);
 
 #endif
