@@ -90,6 +90,8 @@ test('every kind of admin change is pushed to a connected kiosk within 2 s', asy
 
 	await pushedWithin(k, 'department add', () => admin('department', 'add', 'kankyo', '環境課'),
 		(ev) => dept(ev, 'kankyo')?.name === '環境課');
+	await pushedWithin(k, 'department rename', () => admin('department', 'rename', 'kankyo',
+		'環境課 (仮)'), (ev) => dept(ev, 'kankyo')?.name === '環境課 (仮)');
 	await pushedWithin(k, 'department rename (SQL)',
 		() => stack.psql(`UPDATE departments SET name = '環境保全課' WHERE id = 'kankyo'`),
 		(ev) => dept(ev, 'kankyo')?.name === '環境保全課');
@@ -181,18 +183,18 @@ test('a closed or removed department refuses new calls; the visit in progress go
 	const connected = await k1.waitFor('connected', (m) => m.visit === visit);
 	const kioskParty = connected.parties.find((p) => p.role === 'kiosk').id;
 
-	await pushedWithin(k2, 'department closed (SQL)',
-		() => stack.psql(`UPDATE departments SET open = false WHERE id = 'hoken'`),
+	await pushedWithin(k2, 'department close',
+		() => admin('department', 'close', 'hoken'),
 		(e) => dept(e, 'hoken')?.open === false);
 	assertError(await k2.request('call', { department: 'hoken' }), 'unavailable',
 		'a call to a closed department');
 	assertError(await k2.request('call', { department: 'nope' }), 'not_found', 'unknown');
 
-	// Removed (a department without history can be deleted): gone from the list, refused.
+	// Removed (only a department without history can be): gone from the list, refused.
 	await admin('department', 'add', 'kari', '仮設窓口');
 	await k2.waitFor('departments', (e) => dept(e, 'kari'), LIMIT_MS);
-	await pushedWithin(k2, 'department removed (SQL)',
-		() => stack.psql(`DELETE FROM departments WHERE id = 'kari'`),
+	await pushedWithin(k2, 'department remove',
+		() => admin('department', 'remove', 'kari'),
 		(e) => Array.isArray(e.departments) && !dept(e, 'kari'));
 	const refused = await k2.request('call', { department: 'kari' });
 	assert.equal(refused.type, 'error', `a call to a removed department: ${JSON.stringify(refused)}`);

@@ -109,6 +109,34 @@ static void test_admin_commands(uv_loop_t *loop, struct events *e)
 	from = e->n;
 	CHECK_EQ_INT(ADMIN(NULL, out, "user", "flags", "sato", "coordinator"), 0);
 	EXPECT_TABLES(loop, e, from, "staff");
+	from = e->n;
+	CHECK_EQ_INT(ADMIN(NULL, out, "department", "rename", "zei", "税務課 (本庁)"), 0);
+	EXPECT_TABLES(loop, e, from, "departments");
+	from = e->n;
+	CHECK_EQ_INT(ADMIN(NULL, out, "department", "close", "zei"), 0);
+	EXPECT_TABLES(loop, e, from, "departments");
+	from = e->n;
+	CHECK_EQ_INT(ADMIN(NULL, out, "department", "open", "zei"), 0);
+	EXPECT_TABLES(loop, e, from, "departments");
+	/* Removing: refused (and nothing announced) while staff belong to it; a department
+	 * nothing refers to goes with its hours and procedures in one transaction. */
+	from = e->n;
+	CHECK_EQ_INT(ADMIN(NULL, out, "department", "remove", "zei"), 1);
+	CHECK_EQ_INT(ADMIN(NULL, out, "department", "close"), 2);
+	run_for(loop, 500);
+	CHECK_EQ_INT(e->n, from);
+	/* A statement-level trigger fires even for an UPDATE that matched nothing: one read of
+	 * the directory too many, harmless. */
+	CHECK_EQ_INT(ADMIN(NULL, out, "department", "rename", "nosuch", "x"), 1);
+	EXPECT_TABLES(loop, e, from, "departments");
+	CHECK_EQ_INT(ADMIN(NULL, out, "department", "add", "kari", "仮設"), 0);
+	CHECK_EQ_INT(ADMIN(NULL, out, "procedure", "add", "kari-1", "仮", "--department", "kari"),
+	             0);
+	CHECK_EQ_INT(ADMIN(NULL, out, "department", "set-hours", "kari", "2", "9:00", "10:00"), 0);
+	run_for(loop, 300);
+	from = e->n;
+	CHECK_EQ_INT(ADMIN(NULL, out, "department", "remove", "kari"), 0);
+	EXPECT_TABLES(loop, e, from, "departments", "procedures", "department_hours");
 	/* A new password is a revocation (madoguchi_identity), not a directory change. */
 	from = e->n;
 	CHECK_EQ_INT(ADMIN("pw 2\n", out, "user", "passwd", "sato"), 0);
