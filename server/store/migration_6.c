@@ -6,9 +6,9 @@
  * pg_notify('madoguchi_directory', TABLE_NAME) in the same transaction, so the notice is
  * delivered at commit and never for a change that was rolled back. PostgreSQL folds
  * identical notices of one transaction into one, so a command that touches many rows of a
- * table sends one notice per table. A statement-level trigger also fires for a statement that
- * matched no row (an UPDATE of an unknown id): that costs the server one needless read. The server LISTENs on the channel (store/live.c) and
- * reloads the directory.
+ * table sends one notice per table. A statement-level trigger also fires for a statement
+ * that matched no row (an UPDATE of an unknown id): that costs the server one needless read.
+ * The server LISTENs on the channel (store/live.c) and reloads the directory.
  *
  * kiosks and staff are watched only for the columns an operator changes (who they are and
  * what they may do), not for columns a running server might update about itself.
