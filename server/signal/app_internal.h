@@ -179,7 +179,6 @@ int directory_apply(sig_app *app, const store_directory *d);
 void live_watch(sig_app *app);
 void live_started(sig_app *app);
 void live_stop(sig_app *app);
-uint64_t live_reloads(const sig_app *app);
 json_t *app_menus_json(sig_app *app);
 
 /* revoke.c: ends the sessions of kiosks and staff that are revoked while connected. */

@@ -43,7 +43,6 @@ struct sig_live {
 	int loading;      /* a read is in flight */
 	int again;        /* a notice arrived while reading or before ready: read (again) */
 	int failures;     /* reads failed in a row (for the log) */
-	uint64_t reloads; /* directory reads applied since start-up */
 };
 
 /* ---- applying a directory ---- */
@@ -176,9 +175,13 @@ int directory_apply(sig_app *app, const store_directory *d)
 		route_department_retire(app->route, app->depts[i].id, now);
 		removed++;
 	}
-	for (int i = 0; i < d->n_menus; i++)
-		if (apply_menu(app, &d->menus[i], &menus[n_menus]) == 0)
+	for (int i = 0; i < d->n_menus; i++) {
+		int dup = 0;
+		for (int j = 0; j < n_menus && !dup; j++)
+			dup = strcmp(menus[j].id, d->menus[i].id) == 0;
+		if (!dup && apply_menu(app, &d->menus[i], &menus[n_menus]) == 0)
 			n_menus++;
+	}
 	for (int i = 0; i < app->n_menus; i++) {
 		int kept = 0;
 		for (int j = 0; j < n_menus && !kept; j++)
@@ -232,7 +235,6 @@ static void on_reloaded(void *user, int err, const store_directory *d)
 	if (live->failures)
 		LOG_INFO("main", "directory read again after failures=%d", live->failures);
 	live->failures = 0;
-	live->reloads++;
 	app_drain_actions(app);
 	push_directory(app);
 	if (live->again) {
@@ -394,11 +396,6 @@ void live_started(sig_app *app)
 		live->again = 0;
 		schedule(app);
 	}
-}
-
-uint64_t live_reloads(const sig_app *app)
-{
-	return app->live ? app->live->reloads : 0;
 }
 
 static void free_live(uv_handle_t *h)
