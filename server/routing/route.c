@@ -371,7 +371,14 @@ int route_department_add(route *r, const char *id, int open)
 {
 	if (!r || !route_id_ok(id))
 		return ROUTE_ERR_BAD_REQUEST;
-	if (route_dept_find(r, id))
+	struct route_dept *known = route_dept_find(r, id);
+	if (known && known->retired) {
+		/* Back in the directory: the same object, so whatever points at it still does. */
+		known->retired = 0;
+		known->admin_open = open ? 1 : 0;
+		return 0;
+	}
+	if (known)
 		return ROUTE_ERR_CONFLICT;
 	if (route_grow((void **)&r->depts, &r->cap_depts, r->n_depts + 1, sizeof(r->depts[0])))
 		return ROUTE_ERR_INTERNAL;
@@ -393,7 +400,7 @@ int route_department_set_open(route *r, const char *id, int open, int64_t now_us
 	struct route_dept *d = r ? route_dept_find(r, id) : NULL;
 	if (!d)
 		return ROUTE_ERR_NOT_FOUND;
-	d->admin_open = open ? 1 : 0;
+	d->admin_open = open && !d->retired ? 1 : 0;
 	route_reconcile(r, now_us);
 	return 0;
 }
@@ -434,6 +441,49 @@ int route_department_configure(route *r, const char *id, const route_department_
 		route_ring_cancel_all(r, d->queue[q], "cancelled", now_us);
 		d->queue[q]->n_tried = 0;
 	}
+	route_reconcile(r, now_us);
+	return 0;
+}
+
+int route_department_retire(route *r, const char *id, int64_t now_us)
+{
+	struct route_dept *d = r ? route_dept_find(r, id) : NULL;
+	if (!d)
+		return ROUTE_ERR_NOT_FOUND;
+	if (d->retired)
+		return 0;
+	d->retired = 1;
+	d->admin_open = 0;
+	route_reconcile(r, now_us);
+	return 0;
+}
+
+int route_session_set_staff(route *r, uint32_t sid, const char *const *departments, int n,
+                            unsigned flags, int64_t now_us)
+{
+	struct route_session *s = r ? route_session_find(r, sid) : NULL;
+	if (!s)
+		return ROUTE_ERR_NOT_FOUND;
+	if (s->role != ROUTE_ROLE_STAFF)
+		return ROUTE_ERR_FORBIDDEN;
+	if (n < 0 || n > ROUTE_MAX_STAFF_DEPTS || (n > 0 && !departments))
+		return ROUTE_ERR_BAD_REQUEST;
+	for (int i = 0; i < n; i++)
+		if (!route_id_ok(departments[i]))
+			return ROUTE_ERR_BAD_REQUEST;
+	for (int i = 0; i < n; i++) {
+		struct route_dept *d = route_session_in_dept(s, departments[i])
+		                           ? NULL
+		                           : route_dept_find(r, departments[i]);
+		if (d)
+			d->queue_dirty = 1; /* its new desk needs the waiting list */
+	}
+	for (int i = 0; i < n; i++)
+		route_copy_id(s->depts[i], sizeof(s->depts[i]), departments[i]);
+	s->n_depts = n;
+	s->flags = flags;
+	if (!(flags & ROUTE_FLAG_COORDINATOR))
+		s->watching = 0;
 	route_reconcile(r, now_us);
 	return 0;
 }

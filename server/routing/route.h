@@ -169,6 +169,37 @@ int route_department_configure(route *r, const char *id, const route_department_
  * not_found (a department not added yet), conflict (menu id exists). Emits nothing. */
 int route_onestop_menu_add(route *r, const char *id, const char *const *departments, int n);
 
+/* ---- live directory changes (the operator changed the directory while running) ----
+ *
+ * Departments are never freed while the route lives: visits, their itinerary steps and the
+ * menus point at them. A department the directory no longer has is retired instead: it is
+ * closed for good (new calls, transfers, invites and patches get unavailable; pending
+ * itinerary steps for it are skipped), while visits already answered there go on until
+ * their desks end them, and visits still waiting keep ringing while a desk of the
+ * department is present, then end "closed" as at any closing. route_department_add with
+ * the id of a retired department brings it back (open as given, its configuration kept
+ * until the shell configures it again) instead of answering conflict. */
+
+/* Retires a department (see above); retiring twice is a no-op. Emits what the closing
+ * implies (DEPARTMENTS, and ENDED/RECORD for waiting legs nobody can answer). Errors:
+ * not_found. */
+int route_department_retire(route *r, const char *id, int64_t now_us);
+/* Replaces a one-stop menu's departments, or adds the menu when it does not exist. Visits
+ * that already started from it keep the itinerary they started with. Errors as
+ * route_onestop_menu_add (never conflict); on error the menu is unchanged. */
+int route_onestop_menu_replace(route *r, const char *id, const char *const *departments, int n);
+/* Removes a one-stop menu: later calls for it get not_found; visits that started from it go
+ * on. Errors: not_found, bad_request. */
+int route_onestop_menu_remove(route *r, const char *id);
+/* A logged-in staff member's departments or flags changed in the directory. The session
+ * keeps its call, its room and its presence; rings follow the new departments at once (rings
+ * for departments it left are cancelled, waiting visits of its new ones ring it when it is a
+ * free desk) and the new departments' desks get QUEUE. Without the coordinator flag it stops
+ * watching; a coordinator already in a room stays there until it leaves. Errors: not_found,
+ * forbidden (not staff), bad_request (as route_session_join's departments). */
+int route_session_set_staff(route *r, uint32_t sid, const char *const *departments, int n,
+                            unsigned flags, int64_t now_us);
+
 /* ---- sessions ---- */
 
 enum route_role {
@@ -503,6 +534,7 @@ typedef struct route_department_info {
 	int available; /* staff sessions of the department that are available, connected and
 	                * not in a call or room */
 	int queued;    /* visits waiting in its queue */
+	int retired;   /* 1 once route_department_retire took it out of the directory */
 } route_department_info;
 
 int route_department_count(const route *r);

@@ -49,6 +49,7 @@ static void dept_info(const route *r, const struct route_dept *d, route_departme
 	out->open = d->open;
 	out->available = route_dept_available(r, d);
 	out->queued = d->n_queue;
+	out->retired = d->retired;
 }
 
 int route_department_at(const route *r, int i, route_department_info *out)

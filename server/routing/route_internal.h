@@ -36,6 +36,9 @@ struct route_dept {
 	int queue_dirty;
 	/* What the last DEPARTMENTS action (or the addition) reported. */
 	int rep_open, rep_available, rep_queued;
+	/* Removed from the directory while running (route_department_retire): closed for good,
+	 * kept so that the legs, steps and menus that point here stay valid. */
+	int retired;
 };
 
 struct route_session {

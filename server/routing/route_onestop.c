@@ -14,7 +14,8 @@ static struct route_menu *menu_find(const route *r, const char *id)
 	return NULL;
 }
 
-int route_onestop_menu_add(route *r, const char *id, const char *const *departments, int n)
+/* Checks a menu's id and departments; 0 or the error of route_onestop_menu_add. */
+static int menu_check(const route *r, const char *id, const char *const *departments, int n)
 {
 	if (!r || !route_id_ok(id) || !departments || n < 1 || n > ROUTE_MAX_STEPS)
 		return ROUTE_ERR_BAD_REQUEST;
@@ -24,19 +25,67 @@ int route_onestop_menu_add(route *r, const char *id, const char *const *departme
 	for (int i = 0; i < n; i++)
 		if (!route_dept_find(r, departments[i]))
 			return ROUTE_ERR_NOT_FOUND;
-	if (menu_find(r, id))
-		return ROUTE_ERR_CONFLICT;
+	return 0;
+}
+
+static void menu_fill(const route *r, struct route_menu *m, const char *const *departments, int n)
+{
+	for (int i = 0; i < n; i++)
+		m->depts[i] = route_dept_find(r, departments[i]);
+	m->n = n;
+}
+
+static int menu_add(route *r, const char *id, const char *const *departments, int n)
+{
 	if (route_grow((void **)&r->menus, &r->cap_menus, r->n_menus + 1, sizeof(r->menus[0])))
 		return ROUTE_ERR_INTERNAL;
 	struct route_menu *m = calloc(1, sizeof(*m));
 	if (!m)
 		return ROUTE_ERR_INTERNAL;
 	route_copy_id(m->id, sizeof(m->id), id);
-	for (int i = 0; i < n; i++)
-		m->depts[i] = route_dept_find(r, departments[i]);
-	m->n = n;
+	menu_fill(r, m, departments, n);
 	r->menus[r->n_menus++] = m;
 	return 0;
+}
+
+int route_onestop_menu_add(route *r, const char *id, const char *const *departments, int n)
+{
+	int rc = menu_check(r, id, departments, n);
+	if (rc)
+		return rc;
+	if (menu_find(r, id))
+		return ROUTE_ERR_CONFLICT;
+	return menu_add(r, id, departments, n);
+}
+
+/* A visit copies its menu's departments into its own steps when it starts, so replacing or
+ * removing a menu never touches a visit under way. */
+int route_onestop_menu_replace(route *r, const char *id, const char *const *departments, int n)
+{
+	int rc = menu_check(r, id, departments, n);
+	if (rc)
+		return rc;
+	struct route_menu *m = menu_find(r, id);
+	if (!m)
+		return menu_add(r, id, departments, n);
+	menu_fill(r, m, departments, n);
+	return 0;
+}
+
+int route_onestop_menu_remove(route *r, const char *id)
+{
+	if (!r || !route_id_ok(id))
+		return ROUTE_ERR_BAD_REQUEST;
+	for (int i = 0; i < r->n_menus; i++) {
+		if (strcmp(r->menus[i]->id, id) != 0)
+			continue;
+		free(r->menus[i]);
+		memmove(&r->menus[i], &r->menus[i + 1],
+		        (size_t)(r->n_menus - i - 1) * sizeof(r->menus[0]));
+		r->n_menus--;
+		return 0;
+	}
+	return ROUTE_ERR_NOT_FOUND;
 }
 
 int route_call_onestop(route *r, uint32_t sid, const char *menu, int64_t now_us,

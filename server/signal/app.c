@@ -247,52 +247,6 @@ static void start_listening(sig_app *app)
 	         app->cfg.port, sfu_port(app->sfu), app->cfg.tls ? "on" : "off");
 }
 
-/* Ring strategy and business hours from the store into routing. */
-static int configure_department(sig_app *app, const store_department *d)
-{
-	route_department_config rc;
-	memset(&rc, 0, sizeof rc);
-	rc.ring = strcmp(d->ring_strategy, "longest-idle") == 0 ? ROUTE_RING_LONGEST_IDLE
-	                                                        : ROUTE_RING_ALL;
-	rc.ring_timeout_us = (int64_t)d->ring_timeout_s * 1000000;
-	rc.has_hours = d->n_hours > 0;
-	for (int i = 0; i < d->n_hours; i++) {
-		const store_hours *h = &d->hours[i];
-		if (h->weekday < 0 || h->weekday > 6 || rc.n_hours[h->weekday] >= ROUTE_MAX_HOURS)
-			continue;
-		rc.hours[h->weekday][rc.n_hours[h->weekday]++] =
-		    (route_interval){.open_min = h->open_min, .close_min = h->close_min};
-	}
-	int err = route_department_configure(app->route, d->id, &rc, app_now());
-	if (err != 0)
-		LOG_ERROR("main", "department not usable id=%s error=%s", d->id,
-		          route_strerror(err));
-	return err;
-}
-
-static void add_menu(sig_app *app, const store_menu *m)
-{
-	const char *steps[ROUTE_MAX_STEPS];
-	int n = m->n_steps < ROUTE_MAX_STEPS ? m->n_steps : ROUTE_MAX_STEPS;
-	for (int i = 0; i < n; i++)
-		steps[i] = m->steps[i];
-	int err = route_onestop_menu_add(app->route, m->id, steps, n);
-	if (err != 0) {
-		LOG_ERROR("main", "one-stop menu not usable id=%s error=%s", m->id,
-		          route_strerror(err));
-		return;
-	}
-	sig_menu *dst = &app->menus[app->n_menus];
-	snprintf(dst->id, sizeof dst->id, "%s", m->id);
-	snprintf(dst->name, sizeof dst->name, "%s", m->name);
-	dst->steps = calloc((size_t)n + 1, sizeof *dst->steps);
-	if (!dst->steps)
-		return;
-	memcpy(dst->steps, m->steps, sizeof *dst->steps * (size_t)n);
-	dst->n_steps = n;
-	app->n_menus++;
-}
-
 void app_on_directory(void *user, int err, const store_directory *d)
 {
 	sig_app *app = user;
@@ -303,35 +257,15 @@ void app_on_directory(void *user, int err, const store_directory *d)
 		uv_timer_start(&app->retry, on_retry, 1000, 0);
 		return;
 	}
-	app->depts = calloc((size_t)d->n_departments + 1, sizeof *app->depts);
-	if (!app->depts) {
+	if (directory_apply(app, d) != 0) {
 		LOG_ERROR("main", "out of memory reading the directory");
 		app->failed = 1;
 		if (app->fatal_cb)
 			app->fatal_cb(app->fatal_user);
 		return;
 	}
-	for (int i = 0; i < d->n_departments; i++) {
-		sig_dept *dst = &app->depts[app->n_depts];
-		const store_department *src = &d->departments[i];
-		snprintf(dst->id, sizeof dst->id, "%s", src->id);
-		snprintf(dst->name, sizeof dst->name, "%s", src->name);
-		dst->procedures = calloc((size_t)src->n_procedures + 1, sizeof *dst->procedures);
-		if (dst->procedures) {
-			memcpy(dst->procedures, src->procedures,
-			       sizeof *dst->procedures * (size_t)src->n_procedures);
-			dst->n_procedures = src->n_procedures;
-		}
-		if (route_department_add(app->route, dst->id, 1) == 0 &&
-		    configure_department(app, src) == 0)
-			app->n_depts++;
-		else
-			free(dst->procedures);
-	}
-	app->menus = calloc((size_t)d->n_menus + 1, sizeof *app->menus);
-	for (int i = 0; app->menus && i < d->n_menus; i++)
-		add_menu(app, &d->menus[i]);
 	LOG_INFO("main", "directory loaded departments=%d menus=%d", app->n_depts, app->n_menus);
+	live_started(app);
 	start_listening(app);
 }
 
@@ -389,6 +323,7 @@ sig_app *sig_app_new(uv_loop_t *loop, const config *cfg)
 	app->sweep.data = app;
 	uv_timer_start(&app->sweep, on_sweep, 1000, 1000);
 	revoke_watch(app);
+	live_watch(app);
 	load_directory(app);
 	return app;
 }
@@ -449,6 +384,7 @@ void sig_app_stop(sig_app *app)
 	uv_close((uv_handle_t *)&app->tick, NULL);
 	uv_timer_stop(&app->sweep);
 	uv_close((uv_handle_t *)&app->sweep, NULL);
+	live_stop(app);
 	/* Checks of passwords that have not started will not: their requests are answered. */
 	cred_free(app);
 	/* Suspended sessions will not be resumed now: they leave like closed ones. */
@@ -474,6 +410,7 @@ void sig_app_free(sig_app *app)
 		on_close(app, app->sessions->conn, app->sessions);
 	if (app->sfu || app->store)
 		release_backends(app);
+	live_stop(app);
 	route_free(app->route);
 	cred_free(app);
 	for (int i = 0; i < app->n_depts; i++)

@@ -33,11 +33,15 @@ typedef struct sig_menu {
 	int n_steps;
 } sig_menu;
 
+/* app->depts and app->menus are replaced as a whole when the directory changes (live.c):
+ * never keep a pointer to one of their elements beyond the current callback. */
 typedef struct sig_dept {
 	char id[STORE_ID_MAX];
 	char name[STORE_NAME_MAX];
 	store_procedure *procedures;
 	int n_procedures;
+	route_department_config cfg; /* as last given to routing (live.c compares) */
+	int open;                    /* the directory's open flag, as last given to routing */
 } sig_dept;
 
 enum sig_state { SIG_NEW, SIG_AUTHENTICATING, SIG_READY };
@@ -110,6 +114,7 @@ struct sig_app {
 	sig_counters counters;
 	uv_timer_t sweep;        /* every second: hello deadlines, log summaries */
 	struct cred_front *cred; /* credentials.c (created on first use) */
+	struct sig_live *live;   /* live.c: directory changes while running */
 };
 
 /* app.c: the store's answer with the directory of departments; on success the app starts
@@ -164,6 +169,17 @@ json_t *visit_view_json(sig_app *app, const route_visit_view *v);
  * is closed with status and reason, and s is freed. */
 void app_end_session(sig_app *app, sig_session *s, int status, const char *reason,
                      const char *event);
+
+/* live.c: directory changes without a restart. directory_apply brings a directory (at
+ * start-up or read again) into routing and app->depts/app->menus, retiring departments and
+ * removing menus it no longer has; 0 or -1 (out of memory, nothing changed). live_watch
+ * listens to the store's notices (at start-up); live_started says the start-up directory is
+ * applied; live_stop closes its timer (at shutdown; NULL-safe, idempotent). */
+int directory_apply(sig_app *app, const store_directory *d);
+void live_watch(sig_app *app);
+void live_started(sig_app *app);
+void live_stop(sig_app *app);
+json_t *app_menus_json(sig_app *app);
 
 /* revoke.c: ends the sessions of kiosks and staff that are revoked while connected. */
 void revoke_watch(sig_app *app);

@@ -171,7 +171,7 @@ static json_t *flags_json(const store_staff *st)
 	return f;
 }
 
-static json_t *menus_json(sig_app *app)
+json_t *app_menus_json(sig_app *app)
 {
 	json_t *list = json_array();
 	for (int i = 0; i < app->n_menus; i++) {
@@ -192,7 +192,7 @@ json_t *session_hello_reply(sig_session *s)
 	rand_token(s->resume, 24);
 	return json_pack("{s:o, s:s, s:o, s:o, s:o}", "self", session_party(s->app, s->sid, NULL),
 	                 "resume", s->resume, "departments", app_departments_json(s->app),
-	                 "onestop", menus_json(s->app), "flags",
+	                 "onestop", app_menus_json(s->app), "flags",
 	                 s->role == ROUTE_ROLE_STAFF ? flags_json(&s->staff) : json_array());
 }
 

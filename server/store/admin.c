@@ -43,6 +43,8 @@ static const char usage_text[] =
     "  department set-hours DEPT WEEKDAY OPENS CLOSES [OPENS CLOSES]   (weekday 0=Sunday..6)\n"
     "  department clear-hours DEPT [WEEKDAY]   department hours [DEPT] [--json]\n"
     "  department set-strategy DEPT all|longest-idle [--ring-timeout SECONDS]\n"
+    "  department rename DEPT NAME          department open|close DEPT\n"
+    "  department remove DEPT   (only without call history, staff or menus; else close)\n"
     "  onestop add ID NAME --steps DEPT,DEPT,... [--sort N]\n"
     "  onestop list [--json]                onestop remove ID\n";
 
@@ -685,7 +687,7 @@ static int known_command(const char *object, const char *verb)
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (strcmp(commands[i][0], object) == 0 && strcmp(commands[i][1], verb) == 0)
 			return 1;
-	return 0;
+	return store_admin_counter_command(object, verb);
 }
 
 int store_admin_main(const char *conninfo, int argc, char **argv)

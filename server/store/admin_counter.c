@@ -1,6 +1,7 @@
-/* `madoguchi admin` for how counters run: department opening hours and ring strategy, one-stop
- * menus, and staff flags. Shares argument parsing, validation and printing with admin.c.
- * Exit codes as there: 0 done, 1 the database refused or failed, 2 usage error. */
+/* `madoguchi admin` for how counters run: department opening hours and ring strategy,
+ * renaming, opening, closing and removing departments, one-stop menus, and staff flags. Shares
+ * argument parsing, validation and printing with admin.c. Exit codes as there: 0 done, 1 the
+ * database refused or failed, 2 usage error. */
 #include "store/internal.h"
 #include "store/store.h"
 
@@ -156,8 +157,89 @@ static int set_strategy(PGconn *conn, const struct store_admin_args *a)
 	return rc;
 }
 
+/* One UPDATE of a department by id; prints done when it touched a row. */
+static int update_department(PGconn *conn, const char *sql, const char *id, const char *value,
+                             const char *done)
+{
+	const char *p[] = {id, value};
+	PGresult *res = run(conn, sql, value ? 2 : 1, p);
+	int rc = 0;
+	if (!ok(res)) {
+		rc = store_admin_report(res, "department", id, NULL, NULL);
+	} else if (strcmp(PQcmdTuples(res), "0") == 0) {
+		fprintf(stderr, "error: unknown department '%s'\n", id);
+		rc = EXIT_DB;
+	} else {
+		printf("department %s %s\n", id, done);
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* department rename | open | close | remove: the running server follows at once (migration
+ * 6). Removing is only possible for a department nothing refers to (no call history, no
+ * staff, no menu); closing is the way to take one with a history out of service. */
+static int department_live(PGconn *conn, const char *verb, const struct store_admin_args *a)
+{
+	int rename = strcmp(verb, "rename") == 0;
+	if (a->n_pos != (rename ? 2 : 1))
+		return usage(rename ? "rename needs DEPT NAME" : "needs DEPT");
+	if (!store_admin_valid_id("department", a->pos[0]) ||
+	    (rename && !store_admin_valid_name(a->pos[1])))
+		return EXIT_USAGE;
+	if (rename)
+		return update_department(conn, "UPDATE departments SET name = $2 WHERE id = $1",
+		                         a->pos[0], a->pos[1], "renamed");
+	if (strcmp(verb, "open") == 0 || strcmp(verb, "close") == 0)
+		return update_department(
+		    conn, "UPDATE departments SET open = $2::boolean WHERE id = $1", a->pos[0],
+		    verb[0] == 'o' ? "t" : "f", verb[0] == 'o' ? "opened" : "closed");
+	begin(conn);
+	const char *p[] = {a->pos[0]};
+	PGresult *res = run(conn, "DELETE FROM department_hours WHERE department_id = $1", 1, p);
+	int rc = ok(res) ? 0 : store_admin_report(res, "department", a->pos[0], NULL, NULL);
+	PQclear(res);
+	if (rc == 0) {
+		res = run(conn, "DELETE FROM procedures WHERE department_id = $1", 1, p);
+		if (!ok(res) && PQresultErrorField(res, PG_DIAG_SQLSTATE) &&
+		    strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23503") == 0) {
+			fprintf(stderr,
+			        "error: department '%s' has call history; close it instead "
+			        "('department close %s')\n",
+			        a->pos[0], a->pos[0]);
+			rc = EXIT_DB;
+		} else if (!ok(res)) {
+			rc = store_admin_report(res, "department", a->pos[0], NULL, NULL);
+		}
+		PQclear(res);
+	}
+	if (rc == 0) {
+		res = run(conn, "DELETE FROM departments WHERE id = $1", 1, p);
+		if (!ok(res) && PQresultErrorField(res, PG_DIAG_SQLSTATE) &&
+		    strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23503") == 0) {
+			fprintf(stderr,
+			        "error: department '%s' has call history, staff or one-stop menus; "
+			        "close it instead ('department close %s')\n",
+			        a->pos[0], a->pos[0]);
+			rc = EXIT_DB;
+		} else if (!ok(res)) {
+			rc = store_admin_report(res, "department", a->pos[0], NULL, NULL);
+		} else if (strcmp(PQcmdTuples(res), "0") == 0) {
+			fprintf(stderr, "error: unknown department '%s'\n", a->pos[0]);
+			rc = EXIT_DB;
+		}
+		PQclear(res);
+	}
+	if (finish(conn, rc) == 0)
+		printf("department %s removed\n", a->pos[0]);
+	return rc;
+}
+
 static int cmd_department(PGconn *conn, const char *verb, const struct store_admin_args *a)
 {
+	if (strcmp(verb, "rename") == 0 || strcmp(verb, "open") == 0 ||
+	    strcmp(verb, "close") == 0 || strcmp(verb, "remove") == 0)
+		return department_live(conn, verb, a);
 	if (strcmp(verb, "set-hours") == 0)
 		return set_hours(conn, a);
 	if (strcmp(verb, "clear-hours") == 0)
@@ -291,7 +373,9 @@ int store_admin_counter_command(const char *object, const char *verb)
 		return strcmp(verb, "flags") == 0;
 	return strcmp(object, "department") == 0 &&
 	       (strcmp(verb, "set-hours") == 0 || strcmp(verb, "clear-hours") == 0 ||
-	        strcmp(verb, "hours") == 0 || strcmp(verb, "set-strategy") == 0);
+	        strcmp(verb, "hours") == 0 || strcmp(verb, "set-strategy") == 0 ||
+	        strcmp(verb, "rename") == 0 || strcmp(verb, "open") == 0 ||
+	        strcmp(verb, "close") == 0 || strcmp(verb, "remove") == 0);
 }
 
 int store_admin_counter(PGconn *conn, const char *object, const char *verb,

@@ -79,6 +79,8 @@ void store_identity_drain(store *s)
 	while (s->state == STORE_CONN_UP && s->conn && (n = PQnotifies(s->conn))) {
 		if (strcmp(n->relname, IDENT_CHANNEL) == 0)
 			dispatch(s, n);
+		else if (strcmp(n->relname, STORE_DIRECTORY_CHANNEL) == 0)
+			store_live_notice(s, n->extra);
 		PQfreemem(n);
 	}
 }
@@ -90,6 +92,7 @@ void store_identity_reconnected(store *s)
 		s->ident_cb(s->ident_user, STORE_IDENT_KIOSK, NULL);
 	if (s->ident_cb)
 		s->ident_cb(s->ident_user, STORE_IDENT_STAFF, NULL);
+	store_live_reconnected(s);
 }
 
 /* ---- the lookups ---- */

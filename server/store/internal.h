@@ -17,6 +17,7 @@ PGconn *store_sync_connect(const char *conninfo);
 /* Migrations 2 and 3 (migration_2.c, migration_3.c), NULL-terminated statements. */
 extern const char *const store_migration_2[];
 extern const char *const store_migration_3[];
+extern const char *const store_migration_6[]; /* directory change notices (live.c) */
 
 /* ---- `madoguchi admin` helpers shared by admin.c and admin_counter.c ---- */
 
@@ -103,6 +104,10 @@ struct store {
 	store_ident_cb ident_cb;
 	void *ident_user;
 
+	/* live.c: who hears about directory changes (migration 6's notices) */
+	store_directory_change_cb dir_cb;
+	void *dir_user;
+
 	/* records.c */
 	struct record_node *records, *records_tail;
 	int n_records;
@@ -139,6 +144,12 @@ void store_queries_staff_changed(store *s, const char *staff_id);
 void store_identity_drain(store *s);
 /* The connection is up and listening again: tells the listener to re-check everything. */
 void store_identity_reconnected(store *s);
+
+/* live.c. A notice on the channel madoguchi_directory (read by store_identity_drain, which
+ * reads every notice of the connection) and the reconnection (after LISTEN is done again). */
+#define STORE_DIRECTORY_CHANNEL "madoguchi_directory"
+void store_live_notice(store *s, const char *payload);
+void store_live_reconnected(store *s);
 
 /* records.c. The oldest unconfirmed record, or NULL. */
 const store_record *store_records_head(const store *s);

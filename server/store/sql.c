@@ -32,6 +32,7 @@ static const char sql_directory[] =
     "SELECT json_build_object("
     " 'departments', (SELECT coalesce(json_agg(json_build_object("
     "   'id', d.id, 'name', d.name, 'ring', d.ring_strategy, 'ring_timeout_s', d.ring_timeout_s,"
+    "   'open', d.open,"
     "   'procedures', (SELECT coalesce(json_agg(json_build_object('id', p.id, 'name', p.name)"
     "                   ORDER BY p.sort, p.id), '[]') FROM procedures p"
     "                   WHERE p.department_id = d.id),"
@@ -276,6 +277,7 @@ static int directory_department(json_t *src, store_department *dep)
 	dir_copy(dep->name, sizeof dep->name, src, "name");
 	dir_copy(dep->ring_strategy, sizeof dep->ring_strategy, src, "ring");
 	dep->ring_timeout_s = (int)json_integer_value(json_object_get(src, "ring_timeout_s"));
+	dep->closed = json_is_false(json_object_get(src, "open"));
 	json_t *procs = json_object_get(src, "procedures");
 	json_t *hours = json_object_get(src, "hours");
 	size_t np = json_array_size(procs), nh = json_array_size(hours);

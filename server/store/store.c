@@ -202,8 +202,11 @@ static void connect_step(store *s)
 	 * confirms before its WAL is written, and a crash of the database then loses records
 	 * the spool no longer holds. The outage test caught exactly that.
 	 * LISTEN: revoked kiosks and changed staff credentials are announced on this channel
-	 * (identity.c); what happened while we were away is re-checked once this is done. */
-	if (!PQsendQuery(s->conn, "SET synchronous_commit TO on; LISTEN madoguchi_identity") ||
+	 * (identity.c); what happened while we were away is re-checked once this is done.
+	 * The second LISTEN: directory changes (migration 6, live.c); the directory is read
+	 * again after a reconnection for the same reason. */
+	if (!PQsendQuery(s->conn, "SET synchronous_commit TO on; LISTEN madoguchi_identity;"
+	                          " LISTEN " STORE_DIRECTORY_CHANNEL) ||
 	    send_flush(s) != 0) {
 		connection_lost(s, PQerrorMessage(s->conn));
 		return;

@@ -146,6 +146,7 @@ typedef struct store_department {
 	int ring_timeout_s;     /* longest-idle; 0 = routing's default */
 	store_hours *hours;     /* none = always open */
 	int n_hours;
+	int closed; /* departments.open is false: closed by hand whatever the hours say */
 } store_department;
 
 typedef struct store_menu {
@@ -206,5 +207,26 @@ typedef struct store_record {
 } store_record;
 
 int store_write(store *s, const store_record *r);
+
+/* ---- live directory changes (issue 11, "changes without restart") ----
+ *
+ * Migration 6's triggers announce every change to the directory (branches, departments,
+ * procedures, hours, one-stop menus and their steps, kiosks, staff and their departments) on
+ * the channel madoguchi_directory, whoever made it, at the commit of its transaction. The
+ * store LISTENs on it after every connect, like the identity channel. */
+
+/* cb(user, table): a transaction that changed `table` committed (one call per table and
+ * transaction; a notice naming no known table still calls, with the text as given). cb(user,
+ * NULL) once the store is listening again after every (re)connection, the first one
+ * included: notices sent while the connection was down are lost, so read everything again.
+ * Runs on the loop; may queue store operations, must not call store_free. One listener per
+ * store; a second call replaces it, cb NULL removes it. */
+typedef void (*store_directory_change_cb)(void *user, const char *table);
+void store_on_directory_change(store *s, store_directory_change_cb cb, void *user);
+/* A staff member's departments and flags as the directory has them now (for a logged-in
+ * clerk whose rows changed): cb gets err 0 with id, departments and the flags filled in (the
+ * rest zero), 1 when the member is gone or disabled, -1 when the database is unavailable.
+ * Returns 0 (cb will be called) or -1 (staff_id not a uuid). */
+int store_staff_directory(store *s, const char *staff_id, store_staff_cb cb, void *user);
 
 #endif

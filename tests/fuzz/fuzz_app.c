@@ -173,10 +173,10 @@ static store_procedure hoken_procs[] = {{"kokuho", "国民健康保険"}};
 static store_procedure no_procs[1];             /* the store never hands over NULL, even for none */
 static store_hours never_hours[] = {{0, 0, 1}}; /* open one minute a week: closed in practice */
 static store_department departments[] = {
-    {"shimin", "市民課", shimin_procs, 2, "all", 0, NULL, 0},
-    {"hoken", "保険年金課", hoken_procs, 1, "longest-idle", 20, NULL, 0},
-    {"nenkin", "年金係", no_procs, 0, "", 0, NULL, 0},
-    {"yoru", "夜間窓口", no_procs, 0, "all", 0, never_hours, 1},
+    {"shimin", "市民課", shimin_procs, 2, "all", 0, NULL, 0, 0},
+    {"hoken", "保険年金課", hoken_procs, 1, "longest-idle", 20, NULL, 0, 0},
+    {"nenkin", "年金係", no_procs, 0, "", 0, NULL, 0, 0},
+    {"yoru", "夜間窓口", no_procs, 0, "all", 0, never_hours, 1, 0},
 };
 static char okuyami_steps[][STORE_ID_MAX] = {"shimin", "hoken", "nenkin"};
 static store_menu menus[] = {{"okuyami", "おくやみ", okuyami_steps, 3}};

@@ -9,9 +9,11 @@ import { after, before, test } from 'node:test';
 import { run, startStack } from '../lib/harness.mjs';
 
 let stack;
+let latestMigration; // as the migration that started the stack left it
 
 before(async () => {
 	stack = await startStack({ tls: false });
+	latestMigration = await stack.psql('SELECT max(version) FROM schema_migrations');
 });
 
 after(async () => {
@@ -86,7 +88,9 @@ test('the server role cannot change or destroy the schema, or write what it does
 		}
 		assert.deepEqual(allowed, [], 'the server role was allowed these');
 		// Nothing changed.
-		assert.equal(await stack.psql('SELECT max(version) FROM schema_migrations'), '3');
+		// (The latest migration number grows with the schema; nothing may have added one.)
+		assert.equal(await stack.psql('SELECT max(version) FROM schema_migrations'),
+			latestMigration);
 		assert.equal(await stack.psql("SELECT count(*) FROM staff WHERE admin"), '0');
 	});
 
@@ -101,7 +105,7 @@ test('the server role reads and writes what the server needs; the owner can migr
 		assert.equal(owner.code, 0, owner.stderr);
 		const again = await run(stack.bin, ['--db', stack.conninfo, 'migrate']);
 		assert.equal(again.code, 0, again.stderr);
-		assert.match(again.stdout, /schema up to date \(version 3\)/);
+		assert.match(again.stdout, new RegExp(`schema up to date \\(version ${latestMigration}\\)`));
 		// The server role cannot migrate (it would need to create the bookkeeping table).
 		const denied = await run(stack.bin, ['--db', stack.serverConninfo, 'admin', 'branch', 'add',
 			'evil', 'x']);

@@ -423,6 +423,45 @@ static int coordinator_event(route *r, model *m, uint32_t c, int64_t now)
 
 static int last_was_tick;
 
+/* The operator changes the directory while everything runs (signal/live.c): a department
+ * is retired or comes back, a menu is replaced, removed or added again, a clerk's
+ * departments change. */
+static int directory_event(route *r, model *m, int64_t now)
+{
+	const char *dep = rdepts[rnd(3)];
+	switch (rnd(5)) {
+	case 4: {
+		/* A clerk's departments change while logged in (flags stay as they were). */
+		uint32_t d = NK + 1 + rnd(ND);
+		const char *ds[3];
+		int n = 0;
+		unsigned bits = rnd(8);
+		for (int i = 0; i < 3; i++)
+			if (bits & (1u << i))
+				ds[n++] = rdepts[i];
+		unsigned flags = d > NK + ND - 2 ? ROUTE_FLAG_COORDINATOR : 0;
+		int rc = route_session_set_staff(r, d, ds, n, flags, now);
+		if (rc == 0)
+			m->depts[d] = bits;
+		return rc;
+	}
+	case 0:
+		return route_department_retire(r, dep, now);
+	case 1: {
+		int rc = route_department_add(r, dep, 1); /* conflict unless retired */
+		return rc ? rc : route_department_set_open(r, dep, 1, now);
+	}
+	case 2: {
+		const char *steps[3] = {rdepts[rnd(3)], rdepts[rnd(3)], rdepts[rnd(3)]};
+		return route_onestop_menu_replace(r, "m1", steps, 1 + (int)rnd(3));
+	}
+	default:
+		if (rnd(2))
+			return route_onestop_menu_remove(r, "m2");
+		return route_onestop_menu_replace(r, "m2", (const char *const[]){"c", "a"}, 2);
+	}
+}
+
 static int random_event(fixture *f, model *m, int64_t *now)
 {
 	last_was_tick = 0;
@@ -498,7 +537,9 @@ static int random_event(fixture *f, model *m, int64_t *now)
 	case 10:
 		return route_share(r, k, (int)rnd(2), *now);
 	case 11:
-		return route_department_set_open(r, "c", rnd(3) != 0, *now);
+		if (rnd(2))
+			return route_department_set_open(r, "c", rnd(3) != 0, *now);
+		return directory_event(r, m, *now);
 	case 12:
 	case 13: {
 		/* Time passes: sometimes seconds, sometimes past a timeout or the hours. */

@@ -258,6 +258,7 @@ function onLost({ resuming }) {
 function bindEvents(client) {
 	client.on('departments', (ev) => {
 		page.departments = ev.departments ?? page.departments
+		if (Array.isArray(ev.onestop)) page.menus = ev.onestop
 		renderBoard()
 	})
 	client.on('visit', onVisit)

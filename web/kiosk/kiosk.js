@@ -423,9 +423,13 @@ function onFatal(err) {
 }
 
 function bindEvents(client) {
+	// Sent when availability changes, and after the operator changes the directory (then
+	// with the one-stop menus too). The start screen is kept current even during a call, so
+	// it is right the moment the call ends.
 	client.on('departments', (ev) => {
 		page.departments = ev.departments ?? []
-		if (page.state === 'idle') renderDepartments()
+		if (Array.isArray(ev.onestop)) page.menus = ev.onestop
+		renderDepartments()
 	})
 	client.on('queued', onQueued)
 	client.on('connected', onConnected)
