@@ -229,17 +229,26 @@ double mcheck_luma_mean(const uint8_t *y, int stride, int w, int h)
 {
 	if (w <= 0 || h <= 0)
 		return 0;
+	/* Studio range to full range per sample, so that the dark parts below studio black (16)
+	 * count as 0 and do not pull a partly bright picture under the threshold. */
+	static const uint16_t lut[256] = {
+#define F(v) ((v) <= 16 ? 0 : (v) >= 235 ? 255 * 16 : (((v) - 16) * 255 * 16 + 109) / 219)
+#define R8(b) F(b), F(b + 1), F(b + 2), F(b + 3), F(b + 4), F(b + 5), F(b + 6), F(b + 7)
+#define R64(b) R8(b), R8(b + 8), R8(b + 16), R8(b + 24), R8(b + 32), R8(b + 40), R8(b + 48), R8(b + 56)
+	    R64(0), R64(64), R64(128), R64(192)
+#undef R64
+#undef R8
+#undef F
+	};
 	uint64_t sum = 0;
 	for (int r = 0; r < h; r++) {
 		const uint8_t *row = y + (size_t)r * (size_t)stride;
 		uint32_t rs = 0;
 		for (int c = 0; c < w; c++)
-			rs += row[c];
+			rs += lut[row[c]];
 		sum += rs;
 	}
-	double mean = (double)sum / ((double)w * h);
-	double full = (mean - 16.0) * 255.0 / 219.0;
-	return full < 0 ? 0 : full > 255 ? 255 : full;
+	return (double)sum / 16.0 / ((double)w * h);
 }
 
 int mcheck_changed(const uint8_t *a, int a_stride, const uint8_t *b, int b_stride, int w, int h)
@@ -293,7 +302,9 @@ int mcheck_video_analyze(mcheck_video *v, mcheck_video_result *out)
 			out->decoded++;
 			out->width = w;
 			out->height = h;
-			out->luma = mcheck_luma_mean(img->planes[0], img->stride[0], w, h);
+			double luma = mcheck_luma_mean(img->planes[0], img->stride[0], w, h);
+			if (out->decoded == 1 || luma > out->luma)
+				out->luma = luma;
 			if (prev && (w != pw || h != ph ||
 			             mcheck_changed(prev, pw, img->planes[0], img->stride[0], w, h)))
 				out->changed++;

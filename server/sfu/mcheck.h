@@ -9,7 +9,9 @@
  * Thresholds (docs/operations.md, "Kiosk self-test"):
  *  - audio `silent`: no 20 ms window of decoded audio has an RMS above -60 dBFS;
  *  - video `black`: mean luma below 16 on a 0..255 full-range scale (VP8's studio-range Y,
- *    16..235, is rescaled, so a black picture reads 0, not 16);
+ *    16..235, is rescaled sample by sample, so black reads 0, not 16) in every picture of
+ *    the test: `luma` is the mean luma of the brightest picture, so a dark room with some
+ *    movement or a picture that flickers is not black;
  *  - video `frozen`: pictures decoded, but none differs visibly from the one before (at least
  *    MCHECK_CHANGE_SHARE of the luma samples moved by more than MCHECK_CHANGE_DELTA);
  *  - `missing`: no packets, or (video) none that decode into a picture. */
@@ -49,7 +51,7 @@ typedef struct mcheck_video_result {
 	int decoded;             /* pictures decoded */
 	int changed;             /* pictures that differed from the one before */
 	int width, height;       /* of the last picture */
-	double luma;             /* mean luma of the last picture, 0..255 full range */
+	double luma;             /* mean luma of the brightest picture, 0..255 full range */
 } mcheck_video_result;
 
 typedef struct mcheck_audio mcheck_audio;
@@ -75,7 +77,7 @@ int mcheck_video_push(mcheck_video *v, const uint8_t *payload, size_t len, uint1
 int mcheck_video_analyze(mcheck_video *v, mcheck_video_result *out);
 
 /* The figures for one decoded picture, exposed for tests: mean luma on the full-range scale
- * of a w x h plane (stride bytes a row) in studio range. */
+ * of a w x h plane (stride bytes a row) in studio range (each sample mapped to 0..255). */
 double mcheck_luma_mean(const uint8_t *y, int stride, int w, int h);
 /* Whether picture b differs visibly from a (same size), by the rule above. */
 int mcheck_changed(const uint8_t *a, int a_stride, const uint8_t *b, int b_stride, int w, int h);

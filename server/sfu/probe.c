@@ -21,12 +21,19 @@ struct sfu_probe {
 	mcheck_video *video;
 	/* Expected and received packets of the mic and camera at the start, for the loss. */
 	uint64_t expected0, received0;
+	int camera_sent; /* the camera track delivered packets on this connection */
 	uv_work_t work;
 	int in_pool;
 	int cancelled;
 	int analyze_failed;
 	sfu_health result;
 };
+
+static int camera_sent(const struct sfu_peer *p)
+{
+	const in_track *t = fwd_track_by_role((struct sfu_peer *)p, SFU_ROLE_CAMERA, SDP_KIND_VIDEO);
+	return t && t->rx.received > 0;
+}
 
 static void probe_counts(const struct sfu_peer *p, uint64_t *expected, uint64_t *received)
 {
@@ -63,6 +70,7 @@ sfu_probe *sfu_probe_start(sfu_peer *p, int64_t duration_us, sfu_probe_cb cb, vo
 	pr->user = user;
 	pr->work.data = pr;
 	probe_counts(p, &pr->expected0, &pr->received0);
+	pr->camera_sent = camera_sent(p);
 	pr->next = s->probes;
 	s->probes = pr;
 	p->probe = pr;
@@ -148,6 +156,14 @@ static void on_work_done(uv_work_t *w, int status)
 	unlink_probe(pr);
 	if (status != 0 || pr->analyze_failed)
 		LOG_ERROR("sfu", "self-test analysis failed status=%d", status);
+	/* A camera that sent pictures on this connection and then stopped (a capture that hung,
+	 * a canvas nobody redraws: browsers send no frame while the picture does not change) is
+	 * what a receiver sees as a frozen picture, not a missing camera. */
+	mcheck_video_result *v = &pr->result.video;
+	if (v->state == MCHECK_MISSING && (pr->camera_sent || v->packets > 0)) {
+		v->state = MCHECK_FROZEN;
+		pr->result.video_stalled = 1;
+	}
 	pr->cb(pr->user, &pr->result);
 	probe_destroy(pr);
 }
@@ -157,6 +173,8 @@ static void finish(struct sfu_probe *pr, int64_t now)
 	struct sfu_peer *p = pr->peer;
 	sfu_health *r = &pr->result;
 	r->duration_us = now - pr->started_us;
+	if (p)
+		pr->camera_sent |= camera_sent(p);
 	if (p && p->srtp) {
 		const sfu_addr *path = ice_dest(p);
 		r->has_net = 1;

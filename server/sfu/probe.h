@@ -25,6 +25,10 @@ typedef struct sfu_health {
 	int64_t rtt_us; /* 0: unknown (an idle kiosk receives nothing, so no report measures it) */
 	double loss;    /* share of the mic's and camera's packets lost during the probe, 0..1 */
 	double cpu_s;   /* thread CPU the decoding took */
+	/* The video is `frozen` because no picture arrived in the test although the camera sent
+	 * on this connection before (a receiver sees its last picture); `missing` is kept for a
+	 * camera that never sent anything. */
+	int video_stalled;
 	int64_t duration_us;
 } sfu_health;
 

@@ -159,11 +159,12 @@ static void store_result(health_entry *e, const sfu_health *r)
 	h->cpu_s += r->cpu_s;
 	LOG_INFO("health",
 	         "self-test kiosk=%s why=%s audio=%s level_dbfs=%.1f video=%s size=%dx%d "
-	         "luma=%.1f frames=%d changed=%d audio_packets=%d video_packets=%d cpu_ms=%.1f",
+	         "luma=%.1f frames=%d changed=%d stalled=%d audio_packets=%d video_packets=%d "
+	         "cpu_ms=%.1f",
 	         e->kiosk, e->why ? e->why : "?", mcheck_state_name(r->audio.state),
 	         r->audio.level_dbfs, mcheck_state_name(r->video.state), r->video.width,
 	         r->video.height, r->video.luma, r->video.decoded, r->video.changed,
-	         r->audio.packets, r->video.packets, r->cpu_s * 1000);
+	         r->video_stalled, r->audio.packets, r->video.packets, r->cpu_s * 1000);
 	char *text = json_dumps(health, JSON_COMPACT);
 	if (text && app->store)
 		store_health_save(app->store, e->kiosk, at, mcheck_state_name(r->audio.state),
