@@ -240,15 +240,18 @@ double mcheck_luma_mean(const uint8_t *y, int stride, int w, int h)
 #undef R8
 #undef F
 	};
-	uint64_t sum = 0;
-	for (int r = 0; r < h; r++) {
+	/* Every other sample of every other row: a quarter of the work, the same mean to well
+	 * within a luma step for any picture a camera makes. */
+	uint64_t sum = 0, n = 0;
+	for (int r = 0; r < h; r += 2) {
 		const uint8_t *row = y + (size_t)r * (size_t)stride;
 		uint32_t rs = 0;
-		for (int c = 0; c < w; c++)
+		for (int c = 0; c < w; c += 2)
 			rs += lut[row[c]];
 		sum += rs;
+		n += (uint64_t)(w + 1) / 2;
 	}
-	return (double)sum / 16.0 / ((double)w * h);
+	return (double)sum / 16.0 / (double)n;
 }
 
 int mcheck_changed(const uint8_t *a, int a_stride, const uint8_t *b, int b_stride, int w, int h)
@@ -316,8 +319,8 @@ int mcheck_video_analyze(mcheck_video *v, mcheck_video_result *out)
 				pw = w;
 				ph = h;
 			}
-			if (prev)
-				for (int r = 0; r < h; r++)
+			if (prev) /* only the rows mcheck_changed samples */
+				for (int r = 0; r < h; r += 2)
 					memcpy(prev + (size_t)r * (size_t)w,
 					       img->planes[0] + (size_t)r * (size_t)img->stride[0], (size_t)w);
 		}

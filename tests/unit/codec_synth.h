@@ -11,7 +11,12 @@
 #include <vpx/vp8cx.h>
 #include <vpx/vpx_encoder.h>
 
-enum synth_picture { SYNTH_MOVING, SYNTH_BLACK, SYNTH_FROZEN };
+/* MOVING: a bright square travelling over a gradient; NOISY: the same with sensor-like noise
+ * on every sample (a camera's picture, which costs an encoder and decoder far more). */
+enum synth_picture { SYNTH_MOVING, SYNTH_BLACK, SYNTH_FROZEN, SYNTH_NOISY };
+
+/* The VP8 target bitrate (Chromium sends 640x480 at 30 fps at 1 to 2.5 Mbit/s). */
+static unsigned synth_video_kbps = 1000;
 
 typedef void (*synth_video_sink)(void *user, const uint8_t *payload, size_t len, uint16_t seq,
                                  uint32_t ts, int marker);
@@ -23,6 +28,7 @@ static void synth_draw(vpx_image_t *img, enum synth_picture kind, int i)
 	int w = (int)img->d_w, h = (int)img->d_h;
 	if (kind == SYNTH_FROZEN)
 		i = 0;
+	uint32_t rnd = 2463534242u + (uint32_t)i;
 	for (int y = 0; y < h; y++) {
 		uint8_t *row = img->planes[0] + y * img->stride[0];
 		for (int x = 0; x < w; x++) {
@@ -30,7 +36,13 @@ static void synth_draw(vpx_image_t *img, enum synth_picture kind, int i)
 			int bx = (i * 8) % (w - 80), by = h / 3 + (int)(40 * sin(i / 5.0));
 			if (kind != SYNTH_BLACK && x >= bx && x < bx + 80 && y >= by && y < by + 80)
 				v = 220;
-			row[x] = (uint8_t)v;
+			if (kind == SYNTH_NOISY) {
+				rnd ^= rnd << 13;
+				rnd ^= rnd >> 17;
+				rnd ^= rnd << 5;
+				v += (int)(rnd % 41) - 20;
+			}
+			row[x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 		}
 	}
 	for (int p = 1; p < 3; p++)
@@ -50,7 +62,7 @@ static int synth_video(enum synth_picture kind, int w, int h, int fps, int n, si
 	cfg.g_h = (unsigned)h;
 	cfg.g_timebase.num = 1;
 	cfg.g_timebase.den = fps;
-	cfg.rc_target_bitrate = 1000;
+	cfg.rc_target_bitrate = synth_video_kbps;
 	cfg.g_lag_in_frames = 0;
 	cfg.g_error_resilient = 1;
 	cfg.rc_end_usage = VPX_CBR;
