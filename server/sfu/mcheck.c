@@ -163,6 +163,7 @@ struct mcheck_video {
 	bytes buf;
 	span frames[MCHECK_VIDEO_MAX_FRAMES];
 	int n, pushed;
+	int frames_total; /* complete frames, also those taken away in batches */
 	/* The frame being reassembled: from buf.len - cur_len on. */
 	int in_frame;
 	uint32_t cur_ts;
@@ -216,9 +217,10 @@ int mcheck_video_push(mcheck_video *v, const uint8_t *payload, size_t len, uint1
 		return -1;
 	}
 	if (marker) {
-		if (v->n < MCHECK_VIDEO_MAX_FRAMES)
+		if (v->n < MCHECK_VIDEO_MAX_FRAMES) {
 			v->frames[v->n++] = (span){v->cur_start, v->buf.len - v->cur_start};
-		else
+			v->frames_total++;
+		} else
 			v->buf.len = v->cur_start;
 		v->in_frame = 0;
 	}
@@ -274,61 +276,93 @@ static int is_keyframe(const uint8_t *frame, size_t len)
 	return len >= 3 && (frame[0] & 0x01) == 0;
 }
 
-int mcheck_video_analyze(mcheck_video *v, mcheck_video_result *out)
-{
-	memset(out, 0, sizeof *out);
-	out->packets = v->pushed;
-	out->frames = v->n;
-	out->state = MCHECK_MISSING;
-	if (v->n == 0)
-		return 0;
+/* ---- incremental decoding ---- */
+
+struct mcheck_video_dec {
 	vpx_codec_ctx_t dec;
+	uint8_t *prev; /* the previous picture's luma (the rows mcheck_changed samples) */
+	int pw, ph;
+	int synced; /* decoding from a key frame on, without an error since */
+	mcheck_video_result r;
+};
+
+mcheck_video_dec *mcheck_video_dec_new(void)
+{
+	mcheck_video_dec *d = calloc(1, sizeof *d);
 	vpx_codec_dec_cfg_t cfg = {.threads = 1};
-	if (vpx_codec_dec_init(&dec, vpx_codec_vp8_dx(), &cfg, 0) != VPX_CODEC_OK)
-		return -1;
-	uint8_t *prev = NULL;
-	int pw = 0, ph = 0, synced = 0;
-	for (int i = 0; i < v->n; i++) {
-		const uint8_t *f = v->buf.data + v->frames[i].off;
-		size_t flen = v->frames[i].len;
-		if (!synced && !is_keyframe(f, flen))
+	if (d && vpx_codec_dec_init(&d->dec, vpx_codec_vp8_dx(), &cfg, 0) != VPX_CODEC_OK) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+void mcheck_video_dec_free(mcheck_video_dec *d)
+{
+	if (!d)
+		return;
+	if (d->prev)
+		memset(d->prev, 0, (size_t)d->pw * (size_t)d->ph);
+	free(d->prev);
+	vpx_codec_destroy(&d->dec);
+	free(d);
+}
+
+static void on_picture(mcheck_video_dec *d, const vpx_image_t *img)
+{
+	int w = (int)img->d_w, h = (int)img->d_h;
+	mcheck_video_result *out = &d->r;
+	out->decoded++;
+	out->width = w;
+	out->height = h;
+	double luma = mcheck_luma_mean(img->planes[0], img->stride[0], w, h);
+	if (out->decoded == 1 || luma > out->luma)
+		out->luma = luma;
+	if (d->prev && (w != d->pw || h != d->ph ||
+	                mcheck_changed(d->prev, d->pw, img->planes[0], img->stride[0], w, h)))
+		out->changed++;
+	if (!d->prev || w != d->pw || h != d->ph) {
+		if (d->prev)
+			memset(d->prev, 0, (size_t)d->pw * (size_t)d->ph);
+		free(d->prev);
+		d->prev = malloc((size_t)w * (size_t)h);
+		d->pw = w;
+		d->ph = h;
+	}
+	if (d->prev) /* only the rows mcheck_changed samples */
+		for (int r = 0; r < h; r += 2)
+			memcpy(d->prev + (size_t)r * (size_t)w,
+			       img->planes[0] + (size_t)r * (size_t)img->stride[0], (size_t)w);
+}
+
+void mcheck_video_dec_feed(mcheck_video_dec *d, const mcheck_video *batch)
+{
+	for (int i = 0; i < batch->n; i++) {
+		const uint8_t *f = batch->buf.data + batch->frames[i].off;
+		size_t flen = batch->frames[i].len;
+		if (!d->synced && !is_keyframe(f, flen))
 			continue; /* nothing to predict from until the first key frame */
-		if (vpx_codec_decode(&dec, f, (unsigned int)flen, NULL, 0) != VPX_CODEC_OK) {
-			synced = 0;
+		if (vpx_codec_decode(&d->dec, f, (unsigned int)flen, NULL, 0) != VPX_CODEC_OK) {
+			d->synced = 0;
 			continue;
 		}
-		synced = 1;
+		d->synced = 1;
 		vpx_codec_iter_t it = NULL;
 		vpx_image_t *img;
-		while ((img = vpx_codec_get_frame(&dec, &it))) {
-			int w = (int)img->d_w, h = (int)img->d_h;
-			out->decoded++;
-			out->width = w;
-			out->height = h;
-			double luma = mcheck_luma_mean(img->planes[0], img->stride[0], w, h);
-			if (out->decoded == 1 || luma > out->luma)
-				out->luma = luma;
-			if (prev && (w != pw || h != ph ||
-			             mcheck_changed(prev, pw, img->planes[0], img->stride[0], w, h)))
-				out->changed++;
-			if (!prev || w != pw || h != ph) {
-				if (prev)
-					memset(prev, 0, (size_t)pw * (size_t)ph);
-				free(prev);
-				prev = malloc((size_t)w * (size_t)h);
-				pw = w;
-				ph = h;
-			}
-			if (prev) /* only the rows mcheck_changed samples */
-				for (int r = 0; r < h; r += 2)
-					memcpy(prev + (size_t)r * (size_t)w,
-					       img->planes[0] + (size_t)r * (size_t)img->stride[0], (size_t)w);
-		}
+		while ((img = vpx_codec_get_frame(&d->dec, &it)))
+			on_picture(d, img);
 	}
-	if (prev)
-		memset(prev, 0, (size_t)pw * (size_t)ph);
-	free(prev);
-	vpx_codec_destroy(&dec);
+}
+
+void mcheck_video_dec_result(const mcheck_video_dec *d, const mcheck_video *v,
+                             mcheck_video_result *out)
+{
+	if (d)
+		*out = d->r;
+	else
+		memset(out, 0, sizeof *out);
+	out->packets = v ? v->pushed : 0;
+	out->frames = v ? v->frames_total : 0;
 	if (out->decoded == 0)
 		out->state = MCHECK_MISSING;
 	else if (out->luma < MCHECK_BLACK_LUMA)
@@ -337,5 +371,40 @@ int mcheck_video_analyze(mcheck_video *v, mcheck_video_result *out)
 		out->state = MCHECK_FROZEN;
 	else
 		out->state = MCHECK_OK;
+}
+
+mcheck_video *mcheck_video_take(mcheck_video *v)
+{
+	mcheck_video *batch = mcheck_video_new();
+	if (!batch)
+		return NULL;
+	/* The batch takes the buffer and its complete frames; v keeps the frame in progress. */
+	size_t partial = v->in_frame ? v->buf.len - v->cur_start : 0;
+	bytes fresh = {.max = v->buf.max};
+	if (partial && bytes_append(&fresh, v->buf.data + v->cur_start, partial) != 0) {
+		mcheck_video_free(batch);
+		return NULL;
+	}
+	batch->buf = v->buf;
+	batch->buf.len -= partial;
+	memcpy(batch->frames, v->frames, (size_t)v->n * sizeof v->frames[0]);
+	batch->n = v->n;
+	v->buf = fresh;
+	v->n = 0;
+	v->cur_start = 0;
+	return batch;
+}
+
+int mcheck_video_analyze(mcheck_video *v, mcheck_video_result *out)
+{
+	mcheck_video_dec *d = NULL;
+	if (v->n > 0 && !(d = mcheck_video_dec_new())) {
+		mcheck_video_dec_result(NULL, v, out);
+		return -1;
+	}
+	if (d)
+		mcheck_video_dec_feed(d, v);
+	mcheck_video_dec_result(d, v, out);
+	mcheck_video_dec_free(d);
 	return 0;
 }

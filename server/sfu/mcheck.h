@@ -76,6 +76,20 @@ int mcheck_video_push(mcheck_video *v, const uint8_t *payload, size_t len, uint1
  * when libvpx cannot start. */
 int mcheck_video_analyze(mcheck_video *v, mcheck_video_result *out);
 
+/* Decoding in steps, so that most of it is done while the test still receives: take the
+ * complete frames pushed so far (mcheck_video_take: a new object holding them, NULL when
+ * memory is short; v keeps the frame in progress and its counts) and feed them to a decoder
+ * in order, on any one thread at a time; then read the result with the counts of v.
+ * mcheck_video_analyze is new, feed everything, result. */
+typedef struct mcheck_video_dec mcheck_video_dec;
+mcheck_video *mcheck_video_take(mcheck_video *v);
+mcheck_video_dec *mcheck_video_dec_new(void); /* NULL when libvpx cannot start */
+void mcheck_video_dec_free(mcheck_video_dec *d); /* NULL allowed */
+void mcheck_video_dec_feed(mcheck_video_dec *d, const mcheck_video *batch);
+/* d NULL: nothing was decoded. */
+void mcheck_video_dec_result(const mcheck_video_dec *d, const mcheck_video *v,
+                             mcheck_video_result *out);
+
 /* The figures for one decoded picture, exposed for tests: mean luma on the full-range scale
  * of a w x h plane (stride bytes a row) in studio range (each sample mapped to 0..255). */
 double mcheck_luma_mean(const uint8_t *y, int stride, int w, int h);

@@ -22,12 +22,21 @@ struct sfu_probe {
 	/* Expected and received packets of the mic and camera at the start, for the loss. */
 	uint64_t expected0, received0;
 	int camera_sent; /* the camera track delivered packets on this connection */
+	/* Decoding runs in the thread pool, one work at a time: every PROBE_BATCH_US the
+	 * complete video frames so far (batch) go to the decoder (vdec, touched only by the
+	 * work), so that little is left to decode when the time is up (final). */
 	uv_work_t work;
 	int in_pool;
+	int final;
 	int cancelled;
 	int analyze_failed;
+	int64_t batch_us;
+	mcheck_video *batch;
+	mcheck_video_dec *vdec;
 	sfu_health result;
 };
+
+#define PROBE_BATCH_US 1000000
 
 static int camera_sent(const struct sfu_peer *p)
 {
@@ -65,6 +74,7 @@ sfu_probe *sfu_probe_start(sfu_peer *p, int64_t duration_us, sfu_probe_cb cb, vo
 	pr->sfu = s;
 	pr->peer = p;
 	pr->started_us = now;
+	pr->batch_us = now;
 	pr->end_us = now + duration_us;
 	pr->cb = cb;
 	pr->user = user;
@@ -119,6 +129,8 @@ static void probe_destroy(struct sfu_probe *pr)
 {
 	mcheck_audio_free(pr->audio);
 	mcheck_video_free(pr->video);
+	mcheck_video_free(pr->batch);
+	mcheck_video_dec_free(pr->vdec);
 	free(pr);
 }
 
@@ -130,20 +142,31 @@ static double thread_cpu_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* In the thread pool: only the probe's own buffers and result are touched. */
+/* In the thread pool: only the probe's batch, decoder and result are touched, and at the
+ * final step (when the loop no longer pushes) its buffers. */
 static void on_work(uv_work_t *w)
 {
 	struct sfu_probe *pr = w->data;
 	double t0 = thread_cpu_s();
-	if (mcheck_audio_analyze(pr->audio, &pr->result.audio) != 0 ||
-	    mcheck_video_analyze(pr->video, &pr->result.video) != 0)
+	if (pr->batch && !pr->vdec && !pr->analyze_failed && !(pr->vdec = mcheck_video_dec_new()))
 		pr->analyze_failed = 1;
-	pr->result.cpu_s = thread_cpu_s() - t0;
-	/* Only the figures stay: the encoded media goes now. */
-	mcheck_audio_free(pr->audio);
-	mcheck_video_free(pr->video);
-	pr->audio = NULL;
-	pr->video = NULL;
+	if (pr->batch && pr->vdec)
+		mcheck_video_dec_feed(pr->vdec, pr->batch);
+	/* Only the figures stay: the encoded media goes as soon as it is decoded. */
+	mcheck_video_free(pr->batch);
+	pr->batch = NULL;
+	if (pr->final) {
+		if (mcheck_audio_analyze(pr->audio, &pr->result.audio) != 0)
+			pr->analyze_failed = 1;
+		mcheck_video_dec_result(pr->vdec, pr->video, &pr->result.video);
+		mcheck_video_dec_free(pr->vdec);
+		mcheck_audio_free(pr->audio);
+		mcheck_video_free(pr->video);
+		pr->vdec = NULL;
+		pr->audio = NULL;
+		pr->video = NULL;
+	}
+	pr->result.cpu_s += thread_cpu_s() - t0;
 }
 
 static void on_work_done(uv_work_t *w, int status)
@@ -153,6 +176,9 @@ static void on_work_done(uv_work_t *w, int status)
 		probe_destroy(pr);
 		return;
 	}
+	pr->in_pool = 0;
+	if (!pr->final)
+		return; /* a batch: the next tick goes on */
 	unlink_probe(pr);
 	if (status != 0 || pr->analyze_failed)
 		LOG_ERROR("sfu", "self-test analysis failed status=%d", status);
@@ -166,6 +192,16 @@ static void on_work_done(uv_work_t *w, int status)
 	}
 	pr->cb(pr->user, &pr->result);
 	probe_destroy(pr);
+}
+
+static void queue(struct sfu_probe *pr)
+{
+	pr->in_pool = 1;
+	if (uv_queue_work(pr->sfu->loop, &pr->work, on_work, on_work_done) != 0) {
+		/* Cannot happen with a valid loop; decode here rather than lose the result. */
+		on_work(&pr->work);
+		on_work_done(&pr->work, 0);
+	}
 }
 
 static void finish(struct sfu_probe *pr, int64_t now)
@@ -189,12 +225,9 @@ static void finish(struct sfu_probe *pr, int64_t now)
 		}
 	}
 	detach(pr);
-	pr->in_pool = 1;
-	if (uv_queue_work(pr->sfu->loop, &pr->work, on_work, on_work_done) != 0) {
-		/* Cannot happen with a valid loop; analyse here rather than lose the result. */
-		on_work(&pr->work);
-		on_work_done(&pr->work, 0);
-	}
+	pr->final = 1;
+	pr->batch = mcheck_video_take(pr->video); /* NULL (out of memory): the last frames are lost */
+	queue(pr);
 }
 
 void probe_tick(struct sfu *s, int64_t now_us)
@@ -204,12 +237,20 @@ void probe_tick(struct sfu *s, int64_t now_us)
 	int again = 1;
 	while (again) {
 		again = 0;
-		for (struct sfu_probe *pr = s->probes; pr; pr = pr->next)
-			if (!pr->in_pool && now_us >= pr->end_us) {
+		for (struct sfu_probe *pr = s->probes; pr; pr = pr->next) {
+			if (pr->in_pool || pr->final)
+				continue;
+			if (now_us >= pr->end_us) {
 				finish(pr, now_us);
 				again = 1;
 				break;
 			}
+			if (now_us - pr->batch_us >= PROBE_BATCH_US) {
+				pr->batch_us = now_us;
+				if ((pr->batch = mcheck_video_take(pr->video)))
+					queue(pr);
+			}
+		}
 	}
 }
 

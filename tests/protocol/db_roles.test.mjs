@@ -74,7 +74,13 @@ test('the server role cannot change or destroy the schema, or write what it does
 			'SELECT detail FROM audit_log',
 			"UPDATE site_settings SET value = 'UTC'",
 			'SELECT usage_rollup_rebuild()',
+			// Self-test history: the server appends and prunes, never rewrites.
+			"UPDATE kiosk_health SET video_state = 'ok'",
+			'DELETE FROM kiosk_health_last',
+			'DROP TABLE kiosk_health',
 		];
+		// The latest migration before the attempts (each feature branch adds its own).
+		const latest = await stack.psql('SELECT max(version) FROM schema_migrations');
 		const allowed = [];
 		for (const sql of refused) {
 			const r = await psqlAs(stack.serverConninfo, sql);
@@ -86,7 +92,7 @@ test('the server role cannot change or destroy the schema, or write what it does
 		}
 		assert.deepEqual(allowed, [], 'the server role was allowed these');
 		// Nothing changed.
-		assert.equal(await stack.psql('SELECT max(version) FROM schema_migrations'), '3');
+		assert.equal(await stack.psql('SELECT max(version) FROM schema_migrations'), latest);
 		assert.equal(await stack.psql("SELECT count(*) FROM staff WHERE admin"), '0');
 	});
 
@@ -101,7 +107,8 @@ test('the server role reads and writes what the server needs; the owner can migr
 		assert.equal(owner.code, 0, owner.stderr);
 		const again = await run(stack.bin, ['--db', stack.conninfo, 'migrate']);
 		assert.equal(again.code, 0, again.stderr);
-		assert.match(again.stdout, /schema up to date \(version 3\)/);
+		// Any version: every feature branch adds its own migration.
+		assert.match(again.stdout, /schema up to date \(version \d+\)/);
 		// The server role cannot migrate (it would need to create the bookkeeping table).
 		const denied = await run(stack.bin, ['--db', stack.serverConninfo, 'admin', 'branch', 'add',
 			'evil', 'x']);
