@@ -311,3 +311,29 @@ test('admin kiosk health prints the last results', async () => {
 		throw err;
 	}
 });
+
+test('with PostgreSQL down a result is still answered, not saved, and logged', async () => {
+	try {
+		const k = await wsClient(stack.wsUrl);
+		assertOk(await k.request('hello', { role: 'kiosk', token: stack.tokens.takasaki }),
+			'kiosk hello');
+		await stack.pgStop();
+		try {
+			const { reply, ms } = await timed(() => k.request('selftest', {}));
+			assertOk(reply, 'selftest while the database is down');
+			assert.ok(ms < 1000, `answered in ${ms} ms (no media: nothing to wait for)`);
+			const deadline = Date.now() + 10000;
+			while (!/msg="kiosk self-test result not saved" kiosk=/.test(stack.serverLog()) &&
+				Date.now() < deadline)
+				await sleep(200);
+			assert.match(stack.serverLog(), /msg="kiosk self-test result not saved" kiosk=\S+ reason=database/);
+			assert.ok(stack.serverAlive());
+		} finally {
+			await stack.pgStart();
+		}
+		k.ws.terminate();
+	} catch (err) {
+		failed = true;
+		throw err;
+	}
+});
