@@ -6,8 +6,9 @@
  *   bench_selftest [RUNS] [KBPS] [KIOSKS] [INTERVAL_S]     (defaults 20 2000 50 600)
  *
  * The media is encoded once with libvpx and libopus before timing (a moving picture with
- * camera-like noise at KBPS, and a 440 Hz tone, made as the unit test makes them); each run then pushes every RTP payload into a
- * fresh analysis and decodes it, as a probe does. CPU time is the process's (one thread). */
+ * camera-like noise at KBPS, and a 440 Hz tone, made as the unit test makes them); each run then
+ * pushes every RTP payload into a fresh analysis and decodes it, as a probe does. CPU time is the
+ * process's (one thread). */
 #include "codec_synth.h"
 #include "sfu/mcheck.h"
 
@@ -112,7 +113,8 @@ int main(int argc, char **argv)
 		per[r] = cpu_s() - t0;
 		if (vr.state != MCHECK_OK || ar.state != MCHECK_OK || vr.decoded != 90) {
 			fprintf(stderr, "unexpected result: video %s (%d decoded), audio %s\n",
-			        mcheck_state_name(vr.state), vr.decoded, mcheck_state_name(ar.state));
+			        mcheck_state_name(vr.state), vr.decoded,
+			        mcheck_state_name(ar.state));
 			return 1;
 		}
 	}

@@ -234,9 +234,10 @@ double mcheck_luma_mean(const uint8_t *y, int stride, int w, int h)
 	/* Studio range to full range per sample, so that the dark parts below studio black (16)
 	 * count as 0 and do not pull a partly bright picture under the threshold. */
 	static const uint16_t lut[256] = {
-#define F(v) ((v) <= 16 ? 0 : (v) >= 235 ? 255 * 16 : (((v) - 16) * 255 * 16 + 109) / 219)
+#define F(v)  ((v) <= 16 ? 0 : (v) >= 235 ? 255 * 16 : (((v)-16) * 255 * 16 + 109) / 219)
 #define R8(b) F(b), F(b + 1), F(b + 2), F(b + 3), F(b + 4), F(b + 5), F(b + 6), F(b + 7)
-#define R64(b) R8(b), R8(b + 8), R8(b + 16), R8(b + 24), R8(b + 32), R8(b + 40), R8(b + 48), R8(b + 56)
+#define R64(b)                                                                                     \
+	R8(b), R8(b + 8), R8(b + 16), R8(b + 24), R8(b + 32), R8(b + 40), R8(b + 48), R8(b + 56)
 	    R64(0), R64(64), R64(128), R64(192)
 #undef R64
 #undef R8

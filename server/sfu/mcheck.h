@@ -21,11 +21,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MCHECK_SILENT_DBFS   (-60.0)
-#define MCHECK_BLACK_LUMA    16.0
-#define MCHECK_CHANGE_DELTA  12      /* luma steps a sample must move to count as changed */
-#define MCHECK_CHANGE_SHARE  0.001   /* share of samples that must change (0.1 %) */
-#define MCHECK_FLOOR_DBFS    (-120.0) /* the level reported for digital silence */
+#define MCHECK_SILENT_DBFS  (-60.0)
+#define MCHECK_BLACK_LUMA   16.0
+#define MCHECK_CHANGE_DELTA 12       /* luma steps a sample must move to count as changed */
+#define MCHECK_CHANGE_SHARE 0.001    /* share of samples that must change (0.1 %) */
+#define MCHECK_FLOOR_DBFS   (-120.0) /* the level reported for digital silence */
 /* Bounds on what one check holds (3 s of a kiosk's media fit with a wide margin). */
 #define MCHECK_AUDIO_MAX_PACKETS 1000
 #define MCHECK_AUDIO_MAX_BYTES   (256 * 1024)
@@ -83,7 +83,7 @@ int mcheck_video_analyze(mcheck_video *v, mcheck_video_result *out);
  * mcheck_video_analyze is new, feed everything, result. */
 typedef struct mcheck_video_dec mcheck_video_dec;
 mcheck_video *mcheck_video_take(mcheck_video *v);
-mcheck_video_dec *mcheck_video_dec_new(void); /* NULL when libvpx cannot start */
+mcheck_video_dec *mcheck_video_dec_new(void);    /* NULL when libvpx cannot start */
 void mcheck_video_dec_free(mcheck_video_dec *d); /* NULL allowed */
 void mcheck_video_dec_feed(mcheck_video_dec *d, const mcheck_video *batch);
 /* d NULL: nothing was decoded. */

@@ -1,9 +1,10 @@
 /* Probes of the kiosk self-test (see probe.h). The sfu keeps every probe in a list: sfu_tick
  * ends those whose time is up, and sfu_free cancels the rest. A probe is attached to at most
  * one peer (p->probe) until its time is up or the peer goes. */
+#include "sfu/probe.h"
+
 #include "base/log.h"
 #include "rtp/rtp.h"
-#include "sfu/probe.h"
 #include "sfu/sfu_internal.h"
 
 #include <stdlib.h>
@@ -40,7 +41,8 @@ struct sfu_probe {
 
 static int camera_sent(const struct sfu_peer *p)
 {
-	const in_track *t = fwd_track_by_role((struct sfu_peer *)p, SFU_ROLE_CAMERA, SDP_KIND_VIDEO);
+	const in_track *t =
+	    fwd_track_by_role((struct sfu_peer *)p, SFU_ROLE_CAMERA, SDP_KIND_VIDEO);
 	return t && t->rx.received > 0;
 }
 
@@ -220,13 +222,15 @@ static void finish(struct sfu_probe *pr, int64_t now)
 		probe_counts(p, &expected, &received);
 		if (expected > pr->expected0) {
 			double e = (double)(expected - pr->expected0);
-			double got = received > pr->received0 ? (double)(received - pr->received0) : 0;
+			double got =
+			    received > pr->received0 ? (double)(received - pr->received0) : 0;
 			r->loss = got >= e ? 0 : (e - got) / e;
 		}
 	}
 	detach(pr);
 	pr->final = 1;
-	pr->batch = mcheck_video_take(pr->video); /* NULL (out of memory): the last frames are lost */
+	pr->batch =
+	    mcheck_video_take(pr->video); /* NULL (out of memory): the last frames are lost */
 	queue(pr);
 }
 

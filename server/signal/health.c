@@ -24,8 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HEALTH_IDLE_US  (600 * INT64_C(1000000)) /* PROTOCOL.md: every 10 minutes when idle */
-#define HEALTH_SWEEP_MS 1000
+#define HEALTH_IDLE_US     (600 * INT64_C(1000000)) /* PROTOCOL.md: every 10 minutes when idle */
+#define HEALTH_SWEEP_MS    1000
 #define HEALTH_MAX_WAITERS 16 /* selftest requests sharing one run */
 
 typedef struct health_waiter {
@@ -107,13 +107,13 @@ static json_t *health_object(const char *kiosk, const sfu_health *r, const char 
 	const mcheck_audio_result *a = &r->audio;
 	const mcheck_video_result *v = &r->video;
 	int picture = v->decoded > 0;
-	json_t *audio = json_pack("{s:s, s:o}", "state", mcheck_state_name(a->state), "level_dbfs",
-	                          a->state == MCHECK_MISSING ? json_null()
-	                                                     : json_real(round1(a->level_dbfs)));
+	json_t *audio =
+	    json_pack("{s:s, s:o}", "state", mcheck_state_name(a->state), "level_dbfs",
+	              a->state == MCHECK_MISSING ? json_null() : json_real(round1(a->level_dbfs)));
 	json_t *video = json_pack("{s:s, s:o, s:o, s:o}", "state", mcheck_state_name(v->state),
-	                          "width", picture ? json_integer(v->width) : json_null(),
-	                          "height", picture ? json_integer(v->height) : json_null(),
-	                          "luma", picture ? json_real(round1(v->luma)) : json_null());
+	                          "width", picture ? json_integer(v->width) : json_null(), "height",
+	                          picture ? json_integer(v->height) : json_null(), "luma",
+	                          picture ? json_real(round1(v->luma)) : json_null());
 	json_t *net = json_pack(
 	    "{s:o, s:o, s:o}", "transport",
 	    r->has_net ? json_string(r->tcp ? "tcp" : "udp") : json_null(), "rtt_ms",
@@ -328,8 +328,9 @@ static const char *state_of(json_t *health, const char *part)
 void health_metrics(sig_app *app, FILE *f)
 {
 	struct health *h = app->health;
-	fprintf(f, "# HELP madoguchi_selftests_total Kiosk self-tests completed.\n"
-	           "# TYPE madoguchi_selftests_total counter\nmadoguchi_selftests_total %llu\n",
+	fprintf(f,
+	        "# HELP madoguchi_selftests_total Kiosk self-tests completed.\n"
+	        "# TYPE madoguchi_selftests_total counter\nmadoguchi_selftests_total %llu\n",
 	        (unsigned long long)(h ? h->runs : 0));
 	fprintf(f,
 	        "# HELP madoguchi_selftest_cpu_seconds_total CPU time spent decoding for "
@@ -368,11 +369,14 @@ void health_metrics(sig_app *app, FILE *f)
 	           "# TYPE madoguchi_kiosk_audio_level_dbfs gauge\n");
 	for (int i = 0; i < n; i++) {
 		health_entry *e = h->entries[i];
-		json_t *lv = e->last ? json_object_get(json_object_get(e->last, "audio"), "level_dbfs")
-		                     : NULL;
+		json_t *lv = e->last
+		                 ? json_object_get(json_object_get(e->last, "audio"), "level_dbfs")
+		                 : NULL;
 		if (json_is_number(lv))
-			fprintf(f, "madoguchi_kiosk_audio_level_dbfs{kiosk=\"%s\",branch=\"%s\"} %.1f\n",
-			        e->kiosk, e->branch, json_number_value(lv));
+			fprintf(
+			    f,
+			    "madoguchi_kiosk_audio_level_dbfs{kiosk=\"%s\",branch=\"%s\"} %.1f\n",
+			    e->kiosk, e->branch, json_number_value(lv));
 	}
 	fprintf(f, "# HELP madoguchi_kiosk_video_luma The camera picture's mean luma (0-255) in "
 	           "the kiosk's last self-test.\n# TYPE madoguchi_kiosk_video_luma gauge\n");
@@ -390,7 +394,9 @@ void health_metrics(sig_app *app, FILE *f)
 	for (int i = 0; i < n; i++) {
 		health_entry *e = h->entries[i];
 		if (e->last)
-			fprintf(f, "madoguchi_kiosk_health_age_seconds{kiosk=\"%s\",branch=\"%s\"} %lld\n",
-			        e->kiosk, e->branch, (long long)((now - e->last_mono_us) / 1000000));
+			fprintf(
+			    f,
+			    "madoguchi_kiosk_health_age_seconds{kiosk=\"%s\",branch=\"%s\"} %lld\n",
+			    e->kiosk, e->branch, (long long)((now - e->last_mono_us) / 1000000));
 	}
 }

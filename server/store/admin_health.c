@@ -57,11 +57,10 @@ static int print_json(const PGresult *res)
 		json_t *health = PQgetisnull(res, r, 3)
 		                     ? json_null()
 		                     : json_loads(PQgetvalue(res, r, 3), 0, NULL);
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:o}", "kiosk",
-		                                     PQgetvalue(res, r, 0), "branch",
-		                                     PQgetvalue(res, r, 1), "name",
-		                                     PQgetvalue(res, r, 2), "health",
-		                                     health ? health : json_null()));
+		json_array_append_new(
+		    arr, json_pack("{s:s, s:s, s:s, s:o}", "kiosk", PQgetvalue(res, r, 0), "branch",
+		                   PQgetvalue(res, r, 1), "name", PQgetvalue(res, r, 2), "health",
+		                   health ? health : json_null()));
 	}
 	int rc = json_dumpf(arr, stdout, JSON_INDENT(2));
 	fputc('\n', stdout);

@@ -58,7 +58,8 @@ int store_health_save(store *s, const char *kiosk_id, const char *at, const char
 	memcpy(job->kiosk, kiosk_id, strlen(kiosk_id) + 1);
 	const char *values[5] = {kiosk_id, at, audio_state, video_state, health_json};
 	if (store_query_params(s, "health_save", sql_health_save, 5, values, on_saved, job) != 0) {
-		LOG_WARN("store", "kiosk self-test result not saved kiosk=%s reason=queue", kiosk_id);
+		LOG_WARN("store", "kiosk self-test result not saved kiosk=%s reason=queue",
+		         kiosk_id);
 		free(job);
 		return -1;
 	}

@@ -91,8 +91,8 @@ static int synth_video(enum synth_picture kind, int w, int h, int fps, int n, si
 			while (left > 0) {
 				size_t chunk = left < mtu ? left : mtu;
 				pkt[0] = (uint8_t)(0x80 | (first ? 0x10 : 0)); /* X, S, PID 0 */
-				pkt[1] = 0x80;                                  /* I */
-				pkt[2] = (uint8_t)(0x80 | (pid >> 8));          /* M: 15 bits */
+				pkt[1] = 0x80;                                 /* I */
+				pkt[2] = (uint8_t)(0x80 | (pid >> 8));         /* M: 15 bits */
 				pkt[3] = (uint8_t)pid;
 				memcpy(pkt + 4, data, chunk);
 				data += chunk;
@@ -125,7 +125,8 @@ static int synth_audio(double freq, double amplitude, double seconds, synth_audi
 	int n = (int)(seconds * 50), packets = 0;
 	for (int f = 0; f < n; f++) {
 		for (int k = 0; k < 960; k++)
-			pcm[k] = (float)(amplitude * sin(2 * M_PI * freq * (f * 960 + k) / 48000.0));
+			pcm[k] =
+			    (float)(amplitude * sin(2 * M_PI * freq * (f * 960 + k) / 48000.0));
 		int len = opus_encode_float(enc, pcm, 960, out, sizeof out);
 		if (len > 0) {
 			sink(user, out, (size_t)len);

@@ -154,8 +154,8 @@ static void test_audio(void)
 
 	/* Very quiet but present (about -66 dBFS RMS): still silent by the -60 dBFS rule. */
 	r = audio_of(440, 0.0007);
-	printf("0.0007: state=%s level=%.2f peak=%.2f\n", mcheck_state_name(r.state),
-	       r.level_dbfs, r.peak_dbfs);
+	printf("0.0007: state=%s level=%.2f peak=%.2f\n", mcheck_state_name(r.state), r.level_dbfs,
+	       r.peak_dbfs);
 	CHECK_EQ_INT(r.state, MCHECK_SILENT);
 
 	mcheck_audio *a = mcheck_audio_new();
