@@ -268,8 +268,12 @@ static void on_sweep(uv_timer_t *t)
 		if (!e && !(e = entry_get(h, s)))
 			continue;
 		if (e->media_peer != s->peer) {
-			e->media_peer = s->peer;
-			run(h, s, "media_connected");
+			/* A test still running on a previous connection (a reload, a take-over)
+			 * finishes first; this one starts on a later sweep. */
+			if (!e->probe) {
+				e->media_peer = s->peer;
+				run(h, s, "media_connected");
+			}
 		} else if (!e->probe && now - e->run_mono_us >= HEALTH_IDLE_US &&
 		           !route_session_visit(app->route, s->sid)) {
 			run(h, s, "idle_schedule");
