@@ -147,6 +147,8 @@ void peer_on_srtp(struct sfu_peer *p, uint8_t *buf, size_t len)
 	if (filled > 0)
 		s->stats.rtx_received++;
 	rxstats_on_packet(&t->rx, h.seq, h.timestamp, now);
+	if (p->probe)
+		probe_on_rtp(p, t, buf, &h);
 	fwd_rtp(p, t, buf, &h, now);
 }
 

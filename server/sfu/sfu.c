@@ -18,6 +18,7 @@ void sfu_tick(sfu *s)
 	int64_t now = sfu_now(s);
 	for (struct sfu_peer *p = s->peers; p; p = p->next)
 		peer_tick(p, now);
+	probe_tick(s, now);
 	/* Consent last: the callback may free the peer, so the walk restarts after each. */
 	struct sfu_peer *gone;
 	do {
@@ -93,6 +94,7 @@ void sfu_free(sfu *s)
 {
 	if (!s)
 		return;
+	probe_cancel_all(s);
 	while (s->peers)
 		sfu_peer_free(s->peers);
 	dtls_ctx_free(s->dtls_ctx);
@@ -161,6 +163,7 @@ void sfu_peer_free(sfu_peer *p)
 	if (p->next)
 		p->next->prev = p->prev;
 	s->stats.peers--;
+	probe_detach_peer(p);
 	peer_reset_media(p);
 	free(p);
 	fwd_rewire(s);

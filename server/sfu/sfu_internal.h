@@ -167,6 +167,8 @@ struct sfu_peer {
 	struct sfu_peer *document;
 	struct sfu_peer *extras[PEER_MAX_EXTRAS];
 	int n_extras;
+
+	struct sfu_probe *probe; /* the kiosk self-test receiving its media (probe.c), or NULL */
 };
 
 struct sfu {
@@ -184,6 +186,7 @@ struct sfu {
 	int n_ips;
 	dtls_ctx *dtls_ctx;
 	struct sfu_peer *peers;
+	struct sfu_probe *probes; /* self-test probes, running or decoding (probe.c) */
 	sfu_stats stats;
 	uint8_t rx_buf[65536];
 	uint8_t tx_buf[SFU_PACKET_MAX + SECURE_MAX_TRAILER + 64];
@@ -258,5 +261,14 @@ void fwd_tick(struct sfu_peer *p, int64_t now_us);
 /* Resends packet seq of slot (as the receiver numbered it) from the cache, on the slot's
  * RTX stream when there is one. */
 void fwd_retransmit(struct sfu_peer *to, fwd_slot *slot, uint16_t seq, int64_t now_us);
+
+/* probe.c: the kiosk self-test (probe.h). probe_on_rtp sees each packet of a probed peer
+ * after SRTP and RTX repair; probe_tick ends probes whose time is up. */
+struct sfu_probe;
+void probe_on_rtp(struct sfu_peer *p, const in_track *t, const uint8_t *pkt,
+                  const struct rtp_hdr *h);
+void probe_tick(struct sfu *s, int64_t now_us);
+void probe_detach_peer(struct sfu_peer *p);
+void probe_cancel_all(struct sfu *s);
 
 #endif

@@ -324,6 +324,8 @@ sig_app *sig_app_new(uv_loop_t *loop, const config *cfg)
 	uv_timer_start(&app->sweep, on_sweep, 1000, 1000);
 	revoke_watch(app);
 	live_watch(app);
+	if (health_start(app) != 0)
+		LOG_ERROR("main", "kiosk self-test unavailable: out of memory");
 	load_directory(app);
 	return app;
 }
@@ -385,6 +387,7 @@ void sig_app_stop(sig_app *app)
 	uv_timer_stop(&app->sweep);
 	uv_close((uv_handle_t *)&app->sweep, NULL);
 	live_stop(app);
+	health_stop(app);
 	/* Checks of passwords that have not started will not: their requests are answered. */
 	cred_free(app);
 	/* Suspended sessions will not be resumed now: they leave like closed ones. */
@@ -408,6 +411,7 @@ void sig_app_free(sig_app *app)
 	 * suspended ones waiting for a resume that will not come. */
 	while (app->sessions)
 		on_close(app, app->sessions->conn, app->sessions);
+	health_stop(app);
 	if (app->sfu || app->store)
 		release_backends(app);
 	live_stop(app);

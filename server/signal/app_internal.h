@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define SIG_MAX_TRACKS    16
 #define SIG_BAD_LIMIT     20       /* bad messages a client may send in a window */
@@ -115,6 +116,7 @@ struct sig_app {
 	uv_timer_t sweep;        /* every second: hello deadlines, log summaries */
 	struct cred_front *cred; /* credentials.c (created on first use) */
 	struct sig_live *live;   /* live.c: directory changes while running */
+	struct health *health;   /* health.c: the kiosk self-test */
 };
 
 /* app.c: the store's answer with the directory of departments; on success the app starts
@@ -222,5 +224,14 @@ void cred_counters(sig_app *app, cred_stats *out);
 /* Checks waiting or running, without scanning the limiters as cred_counters does: the fuzz
  * targets check after every input that none is left over. */
 int cred_in_progress(const sig_app *app);
+
+/* health.c: the kiosk self-test (PROTOCOL.md, "Kiosk health"); health_json is in fleet.h.
+ * health_start at start-up; health_stop before the media plane goes (cancels running tests,
+ * drops the results). h_selftest is the `selftest` request; health_metrics writes the
+ * self-test's gauges and counters into the /metrics text. */
+int health_start(sig_app *app);
+void health_stop(sig_app *app);
+void h_selftest(sig_session *s, json_t *msg, json_t *id);
+void health_metrics(sig_app *app, FILE *f);
 
 #endif

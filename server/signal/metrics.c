@@ -147,6 +147,7 @@ char *app_metrics_text(sig_app *app)
 			fprintf(f, "madoguchi_rtt_ms{peer=\"%s\"} %lld\n", sfu_peer_label(s->peer),
 			        (long long)(net.rtt_us / 1000));
 	}
+	health_metrics(app, f);
 #undef COUNTER
 #undef GAUGE
 	fclose(f);

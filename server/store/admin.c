@@ -35,6 +35,7 @@ static const char usage_text[] =
     "  procedure list [--json]\n"
     "  kiosk add --branch BRANCH --name NAME   (prints the token once)\n"
     "  kiosk list [--json]                  kiosk revoke KIOSK_ID\n"
+    "  kiosk health [--json]                (the last self-test of every kiosk)\n"
     "  user add USERNAME --name NAME --department DEPT[,DEPT...]\n"
     "           [--flags coordinator,analyst,admin]   (password on stdin)\n"
     "  user list [--json]                   user passwd USERNAME   (password on stdin)\n"
@@ -379,6 +380,9 @@ static int cmd_kiosk(PGconn *conn, const char *verb, const struct args *a)
 		    " k.revoked_at IS NOT NULL AS \"revoked?\""
 		    " FROM kiosks k ORDER BY k.branch_id, k.created_at, k.id",
 		    0, NULL, a->json);
+	if (strcmp(verb, "health") == 0)
+		return a->n_pos ? usage("kiosk health takes no arguments")
+		                : store_admin_kiosk_health(conn, a->json);
 	if (strcmp(verb, "revoke") == 0) {
 		if (a->n_pos != 1)
 			return usage("kiosk revoke needs KIOSK_ID");
@@ -670,6 +674,7 @@ static int known_command(const char *object, const char *verb)
 	    {"kiosk", "add"},
 	    {"kiosk", "list"},
 	    {"kiosk", "revoke"},
+	    {"kiosk", "health"},
 	    {"user", "add"},
 	    {"user", "list"},
 	    {"user", "passwd"},

@@ -18,6 +18,7 @@ PGconn *store_sync_connect(const char *conninfo);
 extern const char *const store_migration_2[];
 extern const char *const store_migration_3[];
 extern const char *const store_migration_6[]; /* directory change notices (live.c) */
+extern const char *const store_migration_4[];
 
 /* ---- `madoguchi admin` helpers shared by admin.c and admin_counter.c ---- */
 
@@ -43,6 +44,9 @@ int store_admin_report(const PGresult *res, const char *what, const char *id, co
 /* Runs a query and prints its rows as tab-separated text or (json) a JSON array of objects;
  * columns named "x?" are booleans. Returns an exit code. */
 int store_admin_list(PGconn *conn, const char *sql, int n, const char *const *params, int json);
+
+/* admin_health.c: `admin kiosk health [--json]`, the last self-test result of every kiosk. */
+int store_admin_kiosk_health(PGconn *conn, int json);
 
 /* admin_counter.c: department hours and ring strategy, one-stop menus, staff flags. */
 int store_admin_counter_command(const char *object, const char *verb);

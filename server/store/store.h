@@ -228,5 +228,18 @@ void store_on_directory_change(store *s, store_directory_change_cb cb, void *use
  * rest zero), 1 when the member is gone or disabled, -1 when the database is unavailable.
  * Returns 0 (cb will be called) or -1 (staff_id not a uuid). */
 int store_staff_directory(store *s, const char *staff_id, store_staff_cb cb, void *user);
+/* ---- Kiosk self-test (PROTOCOL.md, "Kiosk health"; server/store/health.c) ---- */
+
+/* Saves one self-test result of kiosk_id (a uuid): it becomes the kiosk's last result
+ * (kiosk_health_last, unless a newer one is there) and a row of the month-long history
+ * (kiosk_health), whose rows older than a month are deleted in the same statement.
+ * health_json is the HEALTH object's text, at its "at" (RFC 3339), the states its audio and
+ * video states. Asynchronous and never blocking: with PostgreSQL down the result is simply not
+ * saved; every failure is logged once. cb (NULL allowed) gets 0 or -1. Returns 0, or -1 when
+ * the arguments are unusable or memory is short (cb is then not called). */
+typedef void (*store_health_cb)(void *user, int err);
+int store_health_save(store *s, const char *kiosk_id, const char *at, const char *audio_state,
+                      const char *video_state, const char *health_json, store_health_cb cb,
+                      void *user);
 
 #endif

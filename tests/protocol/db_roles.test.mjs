@@ -76,6 +76,10 @@ test('the server role cannot change or destroy the schema, or write what it does
 			'SELECT detail FROM audit_log',
 			"UPDATE site_settings SET value = 'UTC'",
 			'SELECT usage_rollup_rebuild()',
+			// Self-test history: the server appends and prunes, never rewrites.
+			"UPDATE kiosk_health SET video_state = 'ok'",
+			'DELETE FROM kiosk_health_last',
+			'DROP TABLE kiosk_health',
 		];
 		const allowed = [];
 		for (const sql of refused) {
