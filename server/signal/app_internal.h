@@ -110,6 +110,7 @@ struct sig_app {
 	sig_counters counters;
 	uv_timer_t sweep;        /* every second: hello deadlines, log summaries */
 	struct cred_front *cred; /* credentials.c (created on first use) */
+	struct kiosk_staff *kiosk_staff; /* kiosk_staff.c: PIN attempts (created on first use) */
 };
 
 /* app.c: the store's answer with the directory of departments; on success the app starts

@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "base/rand.h"
 #include "signal/app_internal.h"
+#include "signal/kiosk_staff.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -471,6 +472,7 @@ static const struct handler {
     {"watch", STAFF_ONLY, h_watch},       {"onestop", STAFF_ONLY, h_onestop},
     {"patch", STAFF_ONLY, h_patch},       {"join", STAFF_ONLY, h_join},
     {"leave", STAFF_ONLY, h_leave},       {"finish", STAFF_ONLY, h_finish},
+    {"kiosk_pin", KIOSK_ONLY, h_kiosk_pin},
 };
 
 void handle_message(sig_session *s, const char *text, size_t len)

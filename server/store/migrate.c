@@ -104,6 +104,7 @@ static const struct migration migrations[] = {
     {1, "initial schema", migration_1},
     {2, "hours, one-stop menus, sessions, surveys, audit log, usage analytics", store_migration_2},
     {3, "revocation notices, credential versions, the server's role", store_migration_3},
+    {7, "kiosk staff-mode PINs", store_migration_7},
 };
 
 /* An arbitrary constant naming our advisory lock ("mdg-migr" in ASCII). */
