@@ -170,10 +170,9 @@ export class KioskStaff {
 				this.#renderPin()
 			} else if (b.dataset.pin === 'ok') {
 				this.#submitPin()
-			} else if (b.dataset.pin === 'cancel') {
-				this.close()
 			}
 		})
+		$('#screen-pin button[data-pin="cancel"]').addEventListener('click', () => this.close())
 	}
 
 	#renderPin() {
