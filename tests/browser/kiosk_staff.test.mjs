@@ -145,6 +145,7 @@ test('start-up check with the server self-test: camera and microphone OK',
 test('staff mode: only a long press in the corner, then the PIN, opens it',
 	{ timeout: 90000 }, () => guarded('staff', async () => {
 		await waitState(kiosk, 'idle');
+		let other = null; // the microphone staff mode switches to
 		await step('taps and short presses in the corner do nothing', async () => {
 			for (let i = 0; i < 5; i++)
 				await kiosk.mouse.click(CORNER.x, CORNER.y);
@@ -200,9 +201,9 @@ test('staff mode: only a long press in the corner, then the PIN, opens it',
 		await step('switching the microphone replaces the track without renegotiating', async () => {
 			const options = await kiosk.$$eval('#staff-mic option', (os) => os.map((o) => o.value));
 			const current = await kiosk.evaluate(() => document.querySelector('#staff-mic').value);
-			const other = options.find((v) => v && v !== current);
-			if (!other)
-				return; // one fake microphone only: nothing to switch to
+			// Chromium's fake devices: a default microphone and two more.
+			other = options.find((v) => v && v !== current && v !== 'default');
+			assert.ok(other, `another microphone to choose in ${JSON.stringify(options)}`)
 			const before = await kiosk.evaluate(() => window.madoguchi.pc.getSenders()
 				.find((s) => s.track?.kind === 'audio').track.id);
 			await kiosk.selectOption('#staff-mic', other);
@@ -212,6 +213,13 @@ test('staff mode: only a long press in the corner, then the PIN, opens it',
 			assert.notEqual(after, before, 'a new microphone track is sent');
 			const s = await statsByMid(kiosk);
 			assert.deepEqual([s.stats.offersSent, s.stats.negotiationNeeded], [1, 0]);
+			// The page's own stream follows (the mute a clerk may ask for acts on it).
+			assert.equal(await kiosk.evaluate(() => window.madoguchi.pc.getSenders()
+				.find((s) => s.track?.kind === 'audio').track.readyState), 'live');
+			const saved = await kiosk.evaluate(() =>
+				JSON.parse(localStorage.getItem('madoguchi.kiosk.staff')));
+			assert.equal(saved.mic, other, 'the choice is kept for the next start');
+			assert.equal(saved.volume, 0.4);
 		});
 		await step('the self-test answers in plain words', async () => {
 			await kiosk.click('[data-staff="selftest"]');
@@ -236,6 +244,18 @@ test('staff mode: only a long press in the corner, then the PIN, opens it',
 			await waitState(kiosk, 'staff_pin', 3000);
 			await kiosk.click('button[data-pin="cancel"]');
 			await waitState(kiosk, 'idle', 3000);
+		});
+		await step('after a reload the chosen microphone and volume are used again', async () => {
+			await kiosk.reload({ waitUntil: 'load' });
+			await waitState(kiosk, 'idle', 20000);
+			await waitMids(kiosk);
+			await kiosk.waitForFunction((id) => window.madoguchi.pc?.getSenders()
+				.find((s) => s.track?.kind === 'audio')?.track.getSettings().deviceId === id,
+			other, { timeout: 10000 });
+			assert.equal(Math.round(await kiosk.evaluate(() =>
+				document.querySelector('#remote-audio').volume) * 100), 40);
+			const s = await statsByMid(kiosk);
+			assert.deepEqual([s.stats.offersSent, s.stats.negotiationNeeded], [1, 0]);
 		});
 	}));
 

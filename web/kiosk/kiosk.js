@@ -269,11 +269,16 @@ function setHealth(health) {
 function renderStaffWarning() {
 	const h = page.health
 	const what = []
-	if (h?.video?.state && h.video.state !== 'ok') what.push('カメラ')
-	if (h?.audio?.state && h.audio.state !== 'ok') what.push('マイク')
+	if (h?.video?.state && h.video.state !== 'ok') what.push(['camera', 'カメラ'])
+	if (h?.audio?.state && h.audio.state !== 'ok') what.push(['microphone', 'マイク'])
 	ui.staffWarning.hidden = what.length === 0
-	if (what.length > 0) setBilingual(ui.staffWarning, 'kiosk.staff_warning', { what: what.join('・') })
-	ui.staffWarning.dataset.problems = what.length > 0 ? what.join(',') : ''
+	if (what.length > 0) {
+		setBilingual(ui.staffWarning, 'kiosk.staff_warning', {
+			what: what.map((w) => w[1]).join('・'),
+			what_en: what.map((w) => w[0]).join(' and '),
+		})
+	}
+	ui.staffWarning.dataset.problems = what.map((w) => w[0]).join(',')
 }
 
 async function runStartupCheck() {

@@ -122,7 +122,7 @@ const MESSAGES = {
 		ja: 'このサーバーでは自己診断を利用できません',
 		en: 'This server does not offer the self-test',
 	},
-	'kiosk.staff_warning': { ja: '職員の方へ: 機器の点検が必要です({what})', en: 'For staff: check {what}' },
+	'kiosk.staff_warning': { ja: '職員の方へ: 機器の点検が必要です({what})', en: 'For staff: check the {what_en}' },
 	'kiosk.pin.title': { ja: '職員用 暗証番号', en: 'Staff PIN' },
 	'kiosk.pin.ok': { ja: '決定', en: 'OK' },
 	'kiosk.pin.clear': { ja: '消去', en: 'Clear' },
