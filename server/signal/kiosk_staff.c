@@ -89,7 +89,9 @@ static void on_pin_hash(void *user, int err, const char *hash)
 		limiter_end(k->attempts, c->kiosk, result != 0 && err >= 0, 1, app_now());
 	if (result != 0 && err >= 0)
 		LOG_WARN("auth", "kiosk PIN check failed kiosk=%s ip=%s reason=%s", c->kiosk, c->ip,
-		         !c->pin[0] ? "not_a_pin" : err == 1 ? "no_pin_set" : "wrong_pin");
+		         !c->pin[0] ? "not_a_pin"
+		         : err == 1 ? "no_pin_set"
+		                    : "wrong_pin");
 	else if (result == 0)
 		LOG_INFO("auth", "kiosk staff mode opened kiosk=%s ip=%s", c->kiosk, c->ip);
 	sig_session *s = session_by_sid(app, c->sid);

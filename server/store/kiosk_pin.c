@@ -88,7 +88,8 @@ static char *read_pin(void)
 	struct termios old, quiet;
 	int tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
 	if (tty) {
-		fprintf(stderr, "PIN (%d to %d digits): ", STORE_KIOSK_PIN_MIN, STORE_KIOSK_PIN_MAX);
+		fprintf(stderr, "PIN (%d to %d digits): ", STORE_KIOSK_PIN_MIN,
+		        STORE_KIOSK_PIN_MAX);
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
@@ -147,7 +148,8 @@ int store_admin_kiosk_pin(PGconn *conn, const struct store_admin_args *a)
 	}
 	const char *kiosk_id = a->pos[0];
 	if (strlen(kiosk_id) != 36) {
-		fprintf(stderr, "error: '%s' is not a kiosk id (see 'madoguchi admin kiosk list')\n",
+		fprintf(stderr,
+		        "error: '%s' is not a kiosk id (see 'madoguchi admin kiosk list')\n",
 		        kiosk_id);
 		return 2;
 	}
