@@ -14,7 +14,8 @@ import { $ } from '../lib/page.js'
 import { healthLines, renderHealth, requestSelftest } from './check.js'
 
 export const LONG_PRESS_MS = 3000
-const IDLE_MS = 120000 // staff mode and the PIN pad close by themselves after this
+const IDLE_MS = 120000 // staff mode closes by itself after this long untouched
+const PIN_IDLE_MS = 30000 // ... and the PIN pad (perhaps opened by a resident's long touch)
 const PIN_MAX = 8
 const SETTINGS_KEY = 'madoguchi.kiosk.staff'
 const TEST_TONE_HZ = 660
@@ -152,7 +153,7 @@ export class KioskStaff {
 		this.#renderPin()
 		this.#ui.pinMessage.replaceChildren()
 		this.#opts.show('pin')
-		this.#touch()
+		this.#touch(PIN_IDLE_MS)
 	}
 
 	// ---- the PIN pad -------------------------------------------------------------------
@@ -161,7 +162,7 @@ export class KioskStaff {
 		this.#ui.pinPad.addEventListener('click', (ev) => {
 			const b = ev.target.closest('button')
 			if (!b || b.disabled) return
-			this.#touch()
+			this.#touch(PIN_IDLE_MS)
 			if (b.dataset.digit !== undefined) {
 				if (this.#pin.length < PIN_MAX) this.#pin += b.dataset.digit
 				this.#renderPin()
@@ -359,10 +360,10 @@ export class KioskStaff {
 
 	// ---- leaving -----------------------------------------------------------------------
 
-	// Any use of the pad or the panel keeps it open for another IDLE_MS.
-	#touch() {
+	// Any use of the pad or the panel keeps it open for another ms.
+	#touch(ms = IDLE_MS) {
 		clearTimeout(this.#idleTimer)
-		this.#idleTimer = setTimeout(() => this.close(), IDLE_MS)
+		this.#idleTimer = setTimeout(() => this.close(), ms)
 	}
 
 	close() {
