@@ -105,10 +105,12 @@ test('start-up check: the menu is up within 8 s; skipped quietly without a serve
 	{ timeout: 30000 }, () => guarded('startup', async () => {
 		const check = await madoguchi(kiosk, 'check');
 		assert.ok(check, 'the page ran a start-up check');
-		assert.ok(check.ms <= 8000, `the check took ${check.ms} ms`);
-		// Connecting (TLS, hello, camera, negotiation) comes on top of the check's budget.
-		assert.ok(loadMs < 8000 + 4000, `menu after ${loadMs} ms`);
+		// From the media being ready to the menu (the page's own measure); connecting (TLS,
+		// hello, camera, negotiation) comes before it and is not the check's business.
+		assert.ok(check.ms <= 8000, `the check took ${check.ms} ms (page loaded in ${loadMs} ms)`);
 		if (!selftestSupported) {
+			// Waiting for the media to connect, then an immediate bad_request.
+			assert.ok(check.ms < 4000, `skipping took ${check.ms} ms`);
 			assert.equal(check.status, 'unsupported', JSON.stringify(check));
 			assert.equal(check.shown, false, 'the check screen never appeared');
 			assert.equal(await kiosk.isVisible('#staff-warning'), false, 'no warning');
@@ -315,4 +317,38 @@ test('admin kiosk pin refuses what is not a PIN or not a kiosk', { timeout: 3000
 		assert.equal(rows.length, 1);
 		assert.match(rows[0].pin_hash, /^pbkdf2-sha256\$/);
 		assert.ok(!rows[0].pin_hash.includes(PIN));
+	}));
+
+// Last: a fake clock (Playwright's) from here on in this page, to skip the idle minutes.
+test('staff mode closes by itself after 2 minutes untouched, the PIN pad after 30 s',
+	{ timeout: 60000 }, () => guarded('idle-close', async () => {
+		await waitState(kiosk, 'idle');
+		await kiosk.clock.install();
+		const longPress = async () => {
+			await kiosk.mouse.move(CORNER.x, CORNER.y);
+			await kiosk.mouse.down();
+			await kiosk.clock.fastForward(3100);
+			await kiosk.mouse.up();
+			await waitState(kiosk, 'staff_pin', 3000);
+		};
+		await step('a PIN pad nobody touches goes away after 30 s', async () => {
+			await longPress();
+			await kiosk.click('#pin-pad button[data-digit="1"]');
+			await kiosk.clock.fastForward(29000);
+			assert.equal(await madoguchi(kiosk, 'state'), 'staff_pin');
+			await kiosk.clock.fastForward(1500);
+			await waitState(kiosk, 'idle', 3000);
+		});
+		await step('staff mode stays while used, and goes 2 minutes after the last touch',
+			async () => {
+				await longPress();
+				await typePin(kiosk, PIN);
+				await waitState(kiosk, 'staff', 5000);
+				await kiosk.clock.fastForward(100000);
+				await kiosk.fill('#staff-volume', '60'); // a touch: another 2 minutes
+				await kiosk.clock.fastForward(100000);
+				assert.equal(await madoguchi(kiosk, 'state'), 'staff');
+				await kiosk.clock.fastForward(21000);
+				await waitState(kiosk, 'idle', 3000);
+			});
 	}));
