@@ -391,6 +391,8 @@ int route_department_add(route *r, const char *id, int open)
 	d->ring_timeout_us = (int64_t)ROUTE_DEFAULT_RING_TIMEOUT_S * 1000000;
 	d->rep_open = d->open;
 	d->rep_available = route_dept_available(r, d);
+	d->rep_staffed = route_dept_present(r, d);
+	d->rep_estimate_s = route_dept_estimate_s(r, d);
 	r->depts[r->n_depts++] = d;
 	return 0;
 }

@@ -535,6 +535,12 @@ typedef struct route_department_info {
 	                * not in a call or room */
 	int queued;    /* visits waiting in its queue */
 	int retired;   /* 1 once route_department_retire took it out of the directory */
+	/* Desks that could answer at all: staff sessions of the department that are available
+	 * and connected, free or busy in a call. 0 means nobody is there to answer. */
+	int staffed;
+	/* What a visit queued now would be told it waits (its queued event's estimate): 0 while
+	 * a desk is free, else route_estimate_s for the place after the last in the queue. */
+	int estimated_wait_s;
 } route_department_info;
 
 int route_department_count(const route *r);

@@ -50,6 +50,8 @@ static void dept_info(const route *r, const struct route_dept *d, route_departme
 	out->available = route_dept_available(r, d);
 	out->queued = d->n_queue;
 	out->retired = d->retired;
+	out->staffed = route_dept_present(r, d);
+	out->estimated_wait_s = route_dept_estimate_s(r, d);
 }
 
 int route_department_at(const route *r, int i, route_department_info *out)

@@ -39,6 +39,7 @@ struct route_dept {
 	/* Removed from the directory while running (route_department_retire): closed for good,
 	 * kept so that the legs, steps and menus that point here stay valid. */
 	int retired;
+	int rep_staffed, rep_estimate_s; /* as last announced (DEPARTMENTS) */
 };
 
 struct route_session {
@@ -169,6 +170,8 @@ int route_session_in_dept(const struct route_session *s, const char *dept);
 int route_desk_free_in(const struct route_session *s, const char *dept);
 /* Desks of the department that are available and connected, busy or not. */
 int route_dept_present(const route *r, const struct route_dept *d);
+/* The wait a visit queued now would be told (route_department_info.estimated_wait_s). */
+int route_dept_estimate_s(const route *r, const struct route_dept *d);
 /* Free desks of the department (the departments event's "available"). */
 int route_dept_available(const route *r, const struct route_dept *d);
 /* Is the department open at now_us (admin flag and business hours)? In route_tick.c. */

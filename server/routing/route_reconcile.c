@@ -265,6 +265,15 @@ int route_estimate_s(const struct route_dept *d, int position)
 	return (int)((mean_ms * position + 500) / 1000);
 }
 
+/* While a desk is free a new visit rings at once; otherwise it would wait behind everyone
+ * queued, as its first queued event will say. */
+int route_dept_estimate_s(const route *r, const struct route_dept *d)
+{
+	if (route_dept_available(r, d) > 0)
+		return 0;
+	return route_estimate_s(d, d->n_queue + 1);
+}
+
 void route_emit_queued(route *r, struct route_leg *leg, int position, int est, int64_t now_us)
 {
 	leg->rep_position = position;
@@ -334,12 +343,17 @@ static void reconcile_departments(route *r, int64_t now_us)
 	for (int d = 0; d < r->n_depts; d++) {
 		struct route_dept *dept = r->depts[d];
 		int avail = route_dept_available(r, dept);
+		int staffed = route_dept_present(r, dept);
+		int est = route_dept_estimate_s(r, dept);
 		if (dept->rep_open != dept->open || dept->rep_available != avail ||
-		    dept->rep_queued != dept->n_queue)
+		    dept->rep_queued != dept->n_queue || dept->rep_staffed != staffed ||
+		    dept->rep_estimate_s != est)
 			changed = 1;
 		dept->rep_open = dept->open;
 		dept->rep_available = avail;
 		dept->rep_queued = dept->n_queue;
+		dept->rep_staffed = staffed;
+		dept->rep_estimate_s = est;
 	}
 	if (changed)
 		route_emit(r, ROUTE_ACT_DEPARTMENTS, 0, now_us);

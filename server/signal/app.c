@@ -3,6 +3,7 @@
 #include "base/log.h"
 #include "base/rand.h"
 #include "signal/app_internal.h"
+#include "signal/kiosk_staff.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -417,6 +418,7 @@ void sig_app_free(sig_app *app)
 	live_stop(app);
 	route_free(app->route);
 	cred_free(app);
+	kiosk_staff_free(app); /* after the store: its pending lookups answer into it */
 	for (int i = 0; i < app->n_depts; i++)
 		free(app->depts[i].procedures);
 	free(app->depts);

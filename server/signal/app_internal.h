@@ -117,6 +117,7 @@ struct sig_app {
 	struct cred_front *cred; /* credentials.c (created on first use) */
 	struct sig_live *live;   /* live.c: directory changes while running */
 	struct health *health;   /* health.c: the kiosk self-test */
+	struct kiosk_staff *kiosk_staff; /* kiosk_staff.c: PIN attempts (created on first use) */
 };
 
 /* app.c: the store's answer with the directory of departments; on success the app starts

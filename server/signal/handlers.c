@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "base/rand.h"
 #include "signal/app_internal.h"
+#include "signal/kiosk_staff.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -472,6 +473,7 @@ static const struct handler {
     {"patch", STAFF_ONLY, h_patch},       {"join", STAFF_ONLY, h_join},
     {"leave", STAFF_ONLY, h_leave},       {"finish", STAFF_ONLY, h_finish},
     {"selftest", ANY_ROLE, h_selftest},
+    {"kiosk_pin", KIOSK_ONLY, h_kiosk_pin},
 };
 
 void handle_message(sig_session *s, const char *text, size_t len)

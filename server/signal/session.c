@@ -99,10 +99,12 @@ json_t *app_departments_json(sig_app *app)
 			json_array_append_new(procs,
 			                      json_pack("{s:s, s:s}", "id", d->procedures[j].id,
 			                                "name", d->procedures[j].name));
-		json_array_append_new(list, json_pack("{s:s, s:s, s:b, s:i, s:i, s:o}", "id", d->id,
-		                                      "name", d->name, "open", info.open,
-		                                      "available", info.available, "queued",
-		                                      info.queued, "procedures", procs));
+		json_array_append_new(list,
+		                      json_pack("{s:s, s:s, s:b, s:i, s:i, s:i, s:i, s:o}", "id",
+		                                d->id, "name", d->name, "open", info.open,
+		                                "available", info.available, "queued", info.queued,
+		                                "staffed", info.staffed, "estimated_wait_s",
+		                                info.estimated_wait_s, "procedures", procs));
 	}
 	return list;
 }

@@ -36,6 +36,7 @@ static const char usage_text[] =
     "  kiosk add --branch BRANCH --name NAME   (prints the token once)\n"
     "  kiosk list [--json]                  kiosk revoke KIOSK_ID\n"
     "  kiosk health [--json]                (the last self-test of every kiosk)\n"
+    "  kiosk pin KIOSK_ID [PIN]   (staff-mode PIN, 4 to 8 digits; asked for when absent)\n"
     "  user add USERNAME --name NAME --department DEPT[,DEPT...]\n"
     "           [--flags coordinator,analyst,admin]   (password on stdin)\n"
     "  user list [--json]                   user passwd USERNAME   (password on stdin)\n"
@@ -675,6 +676,7 @@ static int known_command(const char *object, const char *verb)
 	    {"kiosk", "list"},
 	    {"kiosk", "revoke"},
 	    {"kiosk", "health"},
+	    {"kiosk", "pin"},
 	    {"user", "add"},
 	    {"user", "list"},
 	    {"user", "passwd"},
@@ -717,6 +719,8 @@ int store_admin_main(const char *conninfo, int argc, char **argv)
 		rc = store_admin_counter(conn, object, verb, &a);
 	else if (directory)
 		rc = cmd_directory(conn, object, verb, &a);
+	else if (strcmp(object, "kiosk") == 0 && strcmp(verb, "pin") == 0)
+		rc = store_admin_kiosk_pin(conn, &a);
 	else if (strcmp(object, "kiosk") == 0)
 		rc = cmd_kiosk(conn, verb, &a);
 	else

@@ -19,6 +19,7 @@ extern const char *const store_migration_2[];
 extern const char *const store_migration_3[];
 extern const char *const store_migration_6[]; /* directory change notices (live.c) */
 extern const char *const store_migration_4[];
+extern const char *const store_migration_7[];
 
 /* ---- `madoguchi admin` helpers shared by admin.c and admin_counter.c ---- */
 
@@ -166,5 +167,8 @@ void store_records_finish(store *s, PGresult *res);
 int store_records_open_spool(store *s, const char *path, const char *key_path);
 /* Answers the flush waiters with -1 and frees the queued records (not the spool). */
 void store_records_free(store *s);
+
+/* kiosk_pin.c: madoguchi admin kiosk pin KIOSK_ID [PIN] (PIN on stdin when absent). */
+int store_admin_kiosk_pin(PGconn *conn, const struct store_admin_args *a);
 
 #endif

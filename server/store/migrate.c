@@ -106,6 +106,7 @@ static const struct migration migrations[] = {
     {3, "revocation notices, credential versions, the server's role", store_migration_3},
     {4, "kiosk self-test results and their month of history", store_migration_4},
     {6, "directory change notices", store_migration_6},
+    {7, "kiosk staff-mode PINs", store_migration_7},
 };
 
 /* An arbitrary constant naming our advisory lock ("mdg-migr" in ASCII). */

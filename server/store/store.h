@@ -241,5 +241,19 @@ typedef void (*store_health_cb)(void *user, int err);
 int store_health_save(store *s, const char *kiosk_id, const char *at, const char *audio_state,
                       const char *video_state, const char *health_json, store_health_cb cb,
                       void *user);
+/* ---- kiosk staff mode: a PIN per kiosk (kiosk_pin.c, migration 7) ---- */
+
+#define STORE_KIOSK_PIN_MIN 4
+#define STORE_KIOSK_PIN_MAX 8
+/* 1 when pin is STORE_KIOSK_PIN_MIN to _MAX decimal digits, else 0. */
+int store_kiosk_pin_valid(const char *pin);
+/* err 0: hash is the kiosk's PIN hash (valid during the call only); 1: no PIN is set, or the
+ * kiosk is revoked or unknown; -1: database unavailable. Called exactly once. */
+typedef void (*store_kiosk_pin_cb)(void *user, int err, const char *hash);
+/* Returns 0 (cb will be called) or -1 (bad arguments). */
+int store_kiosk_pin_hash(store *s, const char *kiosk_id, store_kiosk_pin_cb cb, void *user);
+/* 0 when pin matches hash, 1 when it does not (or is not a PIN), -1 when hash is malformed.
+ * Costs about a millisecond (a PIN hash has few iterations; see kiosk_pin.c). */
+int store_kiosk_pin_verify(const char *pin, const char *hash);
 
 #endif

@@ -2,6 +2,7 @@
 #include "fuzz_app.h"
 
 #include "base/log.h"
+#include "signal/kiosk_staff.h"
 #include "store/internal.h" /* only to see whether the store holds anything (fz_reset) */
 
 #include <stdio.h>
@@ -405,6 +406,7 @@ void fz_reset(void)
 		uv_run(&loop, UV_RUN_NOWAIT); /* the old store's handles close on the loop */
 	}
 	uv_timer_stop(&app->tick);
+	kiosk_staff_free(app); /* kiosk PIN attempts: a lock must not reach the next input */
 	/* An HTTP request without its answer, a session or a password check left over. */
 	if (pendings || app->sessions || cred_in_progress(app) > 0)
 		__builtin_trap();

@@ -80,6 +80,10 @@ test('the server role cannot change or destroy the schema, or write what it does
 			"UPDATE kiosk_health SET video_state = 'ok'",
 			'DELETE FROM kiosk_health_last',
 			'DROP TABLE kiosk_health',
+			// Kiosk staff-mode PINs (migration 7): the server only reads them.
+			`INSERT INTO kiosk_pins (kiosk_id, pin_hash) VALUES ('${kiosk}', 'x')`,
+			"UPDATE kiosk_pins SET pin_hash = 'x'",
+			'DELETE FROM kiosk_pins',
 		];
 		const allowed = [];
 		for (const sql of refused) {

@@ -2,6 +2,10 @@
 // the queue position, the clerk full screen (a document large when someone shares one, a
 // second clerk in a tile during a three-way call), a 1-5 rating, and back to the start. The
 // resident never operates anything during the call; clerks and coordinators move the visit.
+// A department whose desks are all busy can still be chosen (the button shows the wait); only
+// one that is closed or has nobody logged in is greyed. At start-up the page shows the
+// server's check of its camera, microphone and connection (check.js); branch staff have a
+// hidden staff mode for devices and volume (staff.js).
 
 import { applyI18n, setBilingual } from '../lib/i18n.js'
 import { partyLabel, resumePlayback } from '../lib/media.js'
@@ -14,6 +18,8 @@ import {
 	showLost,
 	showScreen,
 } from '../lib/page.js'
+import { startupCheck } from './check.js'
+import { KioskStaff } from './staff.js'
 
 const TOKEN_KEY = 'madoguchi.kiosk.token'
 const ENDED_SCREEN_MS = 8000
@@ -39,6 +45,9 @@ const ui = {
 	endedDetail: $('#ended-detail'),
 	rating: $('#rating'),
 	errorRetry: $('#error-retry'),
+	checkList: $('#check-list'),
+	staffWarning: $('#staff-warning'),
+	slotAudio: $('#slot-audio'),
 }
 
 // Screen names and the state string each one publishes on window.madoguchi.state.
@@ -49,6 +58,9 @@ const SCREENS = {
 	queued: 'queued',
 	call: 'in_call',
 	ended: 'ended',
+	check: 'checking', // the start-up check of camera, microphone and connection
+	pin: 'staff_pin', // staff mode's PIN pad
+	staff: 'staff', // staff mode
 }
 
 const page = {
@@ -64,6 +76,10 @@ const page = {
 	connected: false, // whether the current visit reached a clerk (decides the survey)
 	primary: null, // the clerk named over the big video when no slots event says otherwise
 	endedTimer: null,
+	clerkVolume: 1, // the clerk's volume request (control), times staff mode's volume
+	checkedAtStart: false, // the start-up check runs once per page load
+	check: null, // the start-up check's result: {status, health, code, shown, ms}
+	health: null, // the latest self-test result (start-up or staff mode), for the warning
 }
 
 const remote = pageRemoteMedia({ root: $('#screen-call') })
@@ -77,6 +93,34 @@ exposeTestHooks({ session: () => session, page, remote }, {
 	},
 	get visit() {
 		return page.visit
+	},
+	// The start-up check: {status: 'running'|'done'|'unsupported'|'failed'|'timeout', health,
+	// code, shown (whether the check screen appeared), ms}.
+	get check() {
+		return page.check
+	},
+	// Staff mode's counters: {opened, pinRefused, lastPinError, testSounds, switched, selftest}.
+	get staff() {
+		return staff.info
+	},
+})
+
+const staff = new KioskStaff({
+	session: () => session,
+	show: (screen) => show(screen),
+	canOpen: () => page.state === 'idle',
+	close: () => {
+		if (page.state === 'staff_pin' || page.state === 'staff') showIdle()
+	},
+	audio: [ui.remoteAudio, ui.slotAudio],
+	clerkVolume: () => page.clerkVolume,
+	onStreamChanged: () => {
+		ui.selfVideo.srcObject = null
+		ui.selfVideo.srcObject = session.stream
+		resumePlayback(ui.selfVideo)
+	},
+	onSelftest: (r) => {
+		if (r.status === 'done') setHealth(r.health)
 	},
 })
 
@@ -115,16 +159,24 @@ function renderDepartments() {
 		b.type = 'button'
 		b.className = 'dept'
 		b.dataset.dept = d.id
-		const usable = d.open !== false && d.available !== 0
-		b.disabled = !usable
+		const open = deptUsable(d)
+		b.disabled = !open
 		const name = document.createElement('span')
 		name.className = 'dept-name'
 		name.textContent = d.name
 		b.append(name)
-		if (!usable) {
-			const note = document.createElement('span')
-			note.className = 'dept-note'
+		const note = document.createElement('span')
+		note.className = 'dept-note'
+		if (!open) {
 			setBilingual(note, 'kiosk.dept_unavailable')
+			b.append(note)
+		} else if (d.available === 0 && Number.isFinite(d.estimated_wait_s)) {
+			// Every desk is busy: the resident may still queue, knowing the wait first.
+			const m = Math.max(1, Math.ceil(d.estimated_wait_s / 60))
+			if (d.queued > 0) setBilingual(note, 'kiosk.dept_wait_people', { n: d.queued, m })
+			else setBilingual(note, 'kiosk.dept_wait', { m })
+			b.dataset.wait = String(d.estimated_wait_s)
+			b.classList.add('busy')
 			b.append(note)
 		}
 		b.addEventListener('click', () => startCall(d))
@@ -135,10 +187,16 @@ function renderDepartments() {
 	renderMenus()
 }
 
-// A department nobody can answer now: closed, or no clerk available.
+// Whether a resident may call a department: open, and somebody logged in to answer, busy or
+// not (staffed; a server without that field says only how many desks are free).
+function deptUsable(d) {
+	const desks = d.staffed ?? d.available
+	return d.open !== false && desks !== 0
+}
+
 function usable(deptId) {
 	const d = page.departments.find((x) => x.id === deptId)
-	return d !== undefined && d.open !== false && d.available !== 0
+	return d !== undefined && deptUsable(d)
 }
 
 // One-stop menus: one button each, listing the counters it goes through. A menu is greyed
@@ -193,8 +251,56 @@ function showIdle() {
 	page.staffInRoom = false
 	remote.reset()
 	setBilingual(ui.queuedStatus, 'kiosk.calling')
+	staff.cancelTimers()
 	renderDepartments()
+	renderStaffWarning()
 	show('idle')
+}
+
+// --- Health -------------------------------------------------------------------------------
+
+function setHealth(health) {
+	page.health = health
+	if (page.state === 'idle') renderStaffWarning()
+}
+
+// A small note in a corner of the start screen when the last self-test found a problem:
+// meant for branch staff, worded so that it does not alarm residents.
+function renderStaffWarning() {
+	const h = page.health
+	const what = []
+	if (h?.video?.state && h.video.state !== 'ok') what.push(['camera', 'カメラ'])
+	if (h?.audio?.state && h.audio.state !== 'ok') what.push(['microphone', 'マイク'])
+	ui.staffWarning.hidden = what.length === 0
+	if (what.length > 0) {
+		setBilingual(ui.staffWarning, 'kiosk.staff_warning', {
+			what: what.map((w) => w[1]).join('・'),
+			what_en: what.map((w) => w[0]).join(' and '),
+		})
+	}
+	ui.staffWarning.dataset.problems = what.map((w) => w[0]).join(',')
+}
+
+async function runStartupCheck() {
+	page.check = { status: 'running', health: null, code: null, shown: false, ms: 0 }
+	try {
+		page.check = await startupCheck({
+			client: session.client,
+			pc: session.pc,
+			list: ui.checkList,
+			showScreen: () => {
+				if (page.state === 'connecting' || page.state === 'checking') show('check')
+			},
+			onResult: (r) => {
+				page.check = r
+				if (r.status === 'done') setHealth(r.health)
+			},
+		})
+	} catch (err) {
+		// Whatever went wrong, the resident gets the menu.
+		console.warn('madoguchi: start-up check failed', err)
+		page.check = { ...page.check, status: 'failed', code: String(err?.message ?? err) }
+	}
 }
 
 // --- Calling and waiting ------------------------------------------------------------------
@@ -312,7 +418,8 @@ function updateCallLabel() {
 function onEnded(ev) {
 	if (page.state === 'idle' || page.state === 'connecting' || page.state === 'error') return
 	remote.reset()
-	ui.remoteAudio.volume = 1
+	page.clerkVolume = 1
+	staff.applyVolume()
 	setMicEnabled(true)
 	switch (ev.reason) {
 	case 'cancelled':
@@ -335,7 +442,10 @@ function onEnded(ev) {
 
 // Relayed from the clerk: adjust how loud the clerk sounds, or mute the kiosk's microphone.
 function onControl(ev) {
-	if (typeof ev.volume === 'number') ui.remoteAudio.volume = Math.min(1, Math.max(0, ev.volume))
+	if (typeof ev.volume === 'number') {
+		page.clerkVolume = Math.min(1, Math.max(0, ev.volume))
+		staff.applyVolume()
+	}
 	if (typeof ev.mic === 'boolean') setMicEnabled(ev.mic)
 }
 
@@ -398,7 +508,17 @@ function onReady({ mids, reply, resumed }) {
 	remote.setMids(mids)
 	ui.selfVideo.srcObject = session.stream
 	resumePlayback(ui.selfVideo)
-	showIdle()
+	staff.applySaved().catch(() => {})
+	if (page.checkedAtStart) {
+		showIdle()
+		return
+	}
+	page.checkedAtStart = true
+	const current = session
+	runStartupCheck().finally(() => {
+		// Unless the connection was lost or replaced meanwhile, the menu follows the check.
+		if (session === current && (page.state === 'connecting' || page.state === 'checking')) showIdle()
+	})
 }
 
 function onLost({ resuming }) {
@@ -410,6 +530,7 @@ function onLost({ resuming }) {
 	}
 	ui.reconnecting.hidden = true
 	clearTimeout(page.endedTimer)
+	staff.cancelTimers()
 	remote.reset()
 	showLost(show)
 }
