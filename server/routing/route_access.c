@@ -143,3 +143,25 @@ int route_watch_list(const route *r, route_visit_view *out, int cap)
 	}
 	return n;
 }
+
+enum route_kiosk_state route_kiosk_state(const route *r, uint32_t sid)
+{
+	const struct route_session *s = r ? route_session_find(r, sid) : NULL;
+	if (!s || s->role != ROUTE_ROLE_KIOSK || !s->visit)
+		return ROUTE_KIOSK_IDLE;
+	uint32_t parties[ROUTE_MAX_PARTIES];
+	if (route_visit_parties(s->visit, parties) >= 2)
+		return ROUTE_KIOSK_IN_CALL;
+	const struct route_leg *leg = route_visit_waiting_leg(s->visit);
+	return leg && leg->n_ringing > 0 ? ROUTE_KIOSK_RINGING : ROUTE_KIOSK_QUEUED;
+}
+
+enum route_desk_presence route_desk_presence(const route *r, uint32_t sid)
+{
+	const struct route_session *s = r ? route_session_find(r, sid) : NULL;
+	if (!s || s->role != ROUTE_ROLE_STAFF)
+		return ROUTE_DESK_AWAY;
+	if (s->leg || s->room)
+		return ROUTE_DESK_BUSY;
+	return s->available && !s->suspended ? ROUTE_DESK_AVAILABLE : ROUTE_DESK_AWAY;
+}

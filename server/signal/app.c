@@ -449,6 +449,7 @@ void sig_app_stop(sig_app *app)
 	uv_close((uv_handle_t *)&app->tick, NULL);
 	uv_timer_stop(&app->sweep);
 	uv_close((uv_handle_t *)&app->sweep, NULL);
+	status_stop(app);
 	/* Checks of passwords that have not started will not: their requests are answered. */
 	cred_free(app);
 	/* Suspended sessions will not be resumed now: they leave like closed ones. */
@@ -476,6 +477,7 @@ void sig_app_free(sig_app *app)
 		release_backends(app);
 	route_free(app->route);
 	cred_free(app);
+	status_free(app);
 	for (int i = 0; i < app->n_depts; i++)
 		free(app->depts[i].procedures);
 	free(app->depts);

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define SIG_MAX_TRACKS    16
 #define SIG_BAD_LIMIT     20       /* bad messages a client may send in a window */
@@ -110,6 +111,7 @@ struct sig_app {
 	sig_counters counters;
 	uv_timer_t sweep;        /* every second: hello deadlines, log summaries */
 	struct cred_front *cred; /* credentials.c (created on first use) */
+	struct status_board *board; /* status.c (created on first use) */
 };
 
 /* app.c: the store's answer with the directory of departments; on success the app starts
@@ -206,5 +208,18 @@ void cred_counters(sig_app *app, cred_stats *out);
 /* Checks waiting or running, without scanning the limiters as cred_counters does: the fuzz
  * targets check after every input that none is left over. */
 int cred_in_progress(const sig_app *app);
+
+/* status.c: the status board (PROTOCOL.md, "Status board"). status_touch: something the
+ * board shows may have changed (called after every drain of routing's actions); the board is
+ * rebuilt within 200 ms and the watchers get what changed. status_reload_kiosks: read the
+ * list of kiosks from PostgreSQL again (the store connected, a kiosk was added or revoked).
+ * status_stop closes its timer at shutdown; status_free releases it (NULL-safe). */
+void status_touch(sig_app *app);
+void status_reload_kiosks(sig_app *app);
+void status_stop(sig_app *app);
+void status_free(sig_app *app);
+void h_status(sig_session *s, json_t *msg, json_t *id);
+int status_http(sig_app *app, const sig_http_request *req, sig_http_response *resp);
+void status_metrics(sig_app *app, FILE *f); /* the madoguchi_kiosk_online gauge */
 
 #endif

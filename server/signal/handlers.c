@@ -471,6 +471,7 @@ static const struct handler {
     {"watch", STAFF_ONLY, h_watch},       {"onestop", STAFF_ONLY, h_onestop},
     {"patch", STAFF_ONLY, h_patch},       {"join", STAFF_ONLY, h_join},
     {"leave", STAFF_ONLY, h_leave},       {"finish", STAFF_ONLY, h_finish},
+    {"status", STAFF_ONLY, h_status},
 };
 
 void handle_message(sig_session *s, const char *text, size_t len)

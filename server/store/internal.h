@@ -17,6 +17,7 @@ PGconn *store_sync_connect(const char *conninfo);
 /* Migrations 2 and 3 (migration_2.c, migration_3.c), NULL-terminated statements. */
 extern const char *const store_migration_2[];
 extern const char *const store_migration_3[];
+extern const char *const store_migration_5[]; /* the status board */
 
 /* ---- `madoguchi admin` helpers shared by admin.c and admin_counter.c ---- */
 

@@ -104,6 +104,7 @@ static const struct migration migrations[] = {
     {1, "initial schema", migration_1},
     {2, "hours, one-stop menus, sessions, surveys, audit log, usage analytics", store_migration_2},
     {3, "revocation notices, credential versions, the server's role", store_migration_3},
+    {5, "kiosks last seen, for the status board", store_migration_5},
 };
 
 /* An arbitrary constant naming our advisory lock ("mdg-migr" in ASCII). */

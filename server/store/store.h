@@ -207,4 +207,20 @@ typedef struct store_record {
 
 int store_write(store *s, const store_record *r);
 
+/* ---- the status board (status.c; migration 5: kiosks.last_seen) ---- */
+
+typedef struct store_kiosk_entry {
+	store_kiosk k;
+	int64_t last_seen_us; /* wall-clock microseconds; 0 = never seen */
+} store_kiosk_entry;
+
+/* err 0: every kiosk not revoked, ordered by branch (sort, id) and kiosk name; the array is
+ * freed after cb returns. err -1: the database is unavailable (kiosks NULL, n 0). */
+typedef void (*store_kiosks_cb)(void *user, int err, const store_kiosk_entry *kiosks, int n);
+int store_kiosk_list(store *s, store_kiosks_cb cb, void *user);
+/* Fire and forget: the kiosk's session started or ended at at_us (kept when later than what
+ * the row has). Lost, with a log line, when the database is unavailable. Returns 0 or -1
+ * (bad arguments: an id that is not a uuid). */
+int store_kiosk_seen(store *s, const char *kiosk_id, int64_t at_us);
+
 #endif
