@@ -13,8 +13,8 @@ import { StaffLogin } from '../lib/staff_login.js'
 
 // A wait this long is a problem; twice as long is a serious one.
 const LONG_WAIT_S = 300
-// Problems listed at the top at most; the rest are counted ("他 n 件").
-const MAX_PROBLEMS = 6
+// Problems listed at the top at most (two rows); the heading counts them all.
+const MAX_PROBLEMS = 4
 
 const SCREENS = ['login', 'connecting', 'error', 'board']
 
@@ -25,6 +25,7 @@ const ui = {
 	updated: $('#updated'),
 	problems: $('#problems'),
 	noProblems: $('#no-problems'),
+	problemCount: $('#problem-count'),
 	branches: $('#branches'),
 	depts: $('#depts'),
 }
@@ -98,7 +99,7 @@ function kioskProblems(k) {
 	const out = []
 	if (!k.online && anyOpen()) {
 		const since = k.last_seen ? t('board.last_seen', { time: clock(k.last_seen) }) : t('board.never_seen')
-		out.push({ level: 'bad', text: t('board.p.offline', { since }) })
+		out.push({ level: 'bad', offline: true, text: t('board.p.offline', { since }) })
 	}
 	const h = healthWords(k.health)
 	if (h.level === 'bad') out.push({ level: 'bad', text: h.text })
@@ -144,13 +145,15 @@ function kioskTile(k) {
 	li.dataset.level = levelName(rank)
 	const name = el('span', 'kiosk-name', k.kiosk.name)
 	name.title = k.kiosk.name
-	const state = el('span', `kiosk-state s-${li.dataset.state}`, t(`board.kstate.${li.dataset.state}`))
+	const state = el('b', `kiosk-state s-${li.dataset.state}`, t(`board.kstate.${li.dataset.state}`))
 	const h = healthWords(k.health)
 	const health = el('span', `kiosk-health h-${h.level}`, h.text)
 	let seen
-	if (k.online) seen = k.last_seen ? t('board.online_since', { time: clock(k.last_seen) }) : ''
-	else seen = k.last_seen ? t('board.last_seen', { time: clock(k.last_seen) }) : t('board.never_seen')
-	li.append(name, state, health, el('span', 'kiosk-seen', seen))
+	if (k.online) seen = k.last_seen ? t('board.since', { time: clock(k.last_seen) }) : ''
+	else seen = k.last_seen ? t('board.tile_seen', { time: clock(k.last_seen) }) : t('board.tile_never')
+	const line = el('span', 'kiosk-line')
+	line.append(state, el('span', 'kiosk-seen', seen))
+	li.append(name, line, health)
 	li.setAttribute(
 		'aria-label',
 		[k.kiosk.name, state.textContent, h.text, seen, ...problems.map((p) => p.text)].filter(Boolean).join('、'),
@@ -181,8 +184,6 @@ function renderKiosks() {
 	ui.branches.replaceChildren(...sections)
 }
 
-const PRESENCE_ORDER = { available: 0, busy: 1, away: 2 }
-
 function deptRow(d) {
 	const problems = deptProblems(d)
 	const tr = el('tr', 'dept')
@@ -192,19 +193,28 @@ function deptRow(d) {
 	const name = el('th', 'dept-name', d.name)
 	name.scope = 'row'
 	const open = el('td', d.open ? 'open' : 'closed', t(d.open ? 'board.open' : 'board.closed'))
-	const desks = el('td', 'desks')
-	const sorted = [...d.desks].sort((a, b) => PRESENCE_ORDER[a.presence] - PRESENCE_ORDER[b.presence])
-	const shown = sorted.slice(0, 4)
-	for (const desk of shown) {
-		const chip = el('span', `desk p-${desk.presence}`, `${desk.party?.name ?? ''} ${t(`board.presence.${desk.presence}`)}`)
-		chip.dataset.presence = desk.presence
-		desks.append(chip)
+	const cell = el('td', 'desks-cell')
+	const desks = el('div', 'desks')
+	cell.append(desks)
+	// One group per presence, available first: "受付可 佐藤・鈴木  離席 田中".
+	for (const presence of ['available', 'busy', 'away']) {
+		const list = d.desks.filter((x) => x.presence === presence)
+		if (list.length === 0) continue
+		const group = el('span', `chip p-${presence}`)
+		group.append(el('b', 'pres-label', t(`board.presence.${presence}`)), ' ')
+		list.forEach((desk, i) => {
+			if (i > 0) group.append('・')
+			const name = el('span', 'desk-name', desk.party?.name ?? '')
+			name.dataset.presence = presence
+			group.append(name)
+		})
+		group.title = group.textContent
+		desks.append(group)
 	}
-	if (sorted.length > shown.length) desks.append(el('span', 'desk more', t('board.more', { n: sorted.length - shown.length })))
-	if (sorted.length === 0) desks.append(el('span', 'desk none', t('board.no_desks')))
+	if (d.desks.length === 0) desks.append(el('span', 'chip none', t('board.no_desks')))
 	const queued = el('td', 'num queued', t('board.people', { n: d.queued }))
 	const wait = el('td', 'num wait', d.queued > 0 ? duration(d.longest_wait_s) : '—')
-	tr.append(name, open, desks, queued, wait)
+	tr.append(name, open, cell, queued, wait)
 	return tr
 }
 
@@ -213,10 +223,41 @@ function renderDepts() {
 	ui.depts.replaceChildren(...rows)
 }
 
+// Several kiosks of one branch offline at once (the branch's network, or before opening)
+// are one problem, not one line each.
+function kioskProblemLines() {
+	const out = []
+	const offline = new Map() // branch id -> [KIOSK_STATUS]
+	for (const k of page.kiosks.values()) {
+		for (const p of kioskProblems(k)) {
+			if (p.offline) {
+				const b = k.kiosk.branch.id
+				if (!offline.has(b)) offline.set(b, [])
+				offline.get(b).push({ k, p })
+			} else {
+				out.push({ ...p, who: `${k.kiosk.branch.name} ${k.kiosk.name}`, kind: 'kiosk', id: k.kiosk.id })
+			}
+		}
+	}
+	for (const [branch, list] of offline) {
+		if (list.length === 1) {
+			const { k, p } = list[0]
+			out.push({ ...p, who: `${k.kiosk.branch.name} ${k.kiosk.name}`, kind: 'kiosk', id: k.kiosk.id })
+		} else {
+			out.push({
+				level: 'bad',
+				who: list[0].k.kiosk.branch.name,
+				text: t('board.p.offline_many', { n: list.length }),
+				kind: 'branch',
+				id: branch,
+			})
+		}
+	}
+	return out
+}
+
 function renderProblems() {
-	const all = []
-	for (const k of page.kiosks.values())
-		for (const p of kioskProblems(k)) all.push({ ...p, who: `${k.kiosk.branch.name} ${k.kiosk.name}`, kind: 'kiosk', id: k.kiosk.id })
+	const all = kioskProblemLines()
 	for (const d of page.depts.values())
 		for (const p of deptProblems(d)) all.push({ ...p, who: d.name, kind: 'department', id: d.id })
 	const sorted = worstFirst(all, (p) => RANK[p.level] ?? 0)
@@ -225,11 +266,11 @@ function renderProblems() {
 		li.dataset.kind = p.kind
 		li.dataset.id = p.id
 		li.dataset.level = p.level
-		li.append(el('span', 'mark', t(`board.level.${p.level}`)), el('span', 'who', p.who), el('span', 'what', p.text))
+		li.append(el('span', 'mark', t(`board.level.${p.level}`)), el('span', 'p-who', p.who), el('span', 'what', p.text))
 		return li
 	})
-	if (sorted.length > MAX_PROBLEMS) items.push(el('li', 'problem more', t('board.more_problems', { n: sorted.length - MAX_PROBLEMS })))
 	ui.problems.replaceChildren(...items)
+	ui.problemCount.textContent = all.length > 0 ? t('board.problem_count', { n: all.length, shown: items.length }) : ''
 	ui.noProblems.hidden = all.length > 0
 }
 
