@@ -7,12 +7,18 @@
 // 2. The coordinator page on a PC without camera or microphone (getUserMedia rejects as it
 //    does when none is connected): it opens and shows the watch list; joining a room shows a
 //    clear message, and the coordinator is in the room anyway. It links to the board.
-// 3. With 20 kiosks and 10 departments (admin commands, then a restart so the server reads
+// 3. The coordinator page with a (fake) camera and microphone: they are opened when the
+//    coordinator joins, put on the connection negotiated at login without a new offer, and
+//    the kiosk page decodes the coordinator's picture.
+// 4. With 20 kiosks and 10 departments (admin commands, then a restart so the server reads
 //    them), the board fits a 1280x800 window without scrolling, page or panels.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Browsers, assertChromium, loginStaff, restartServer, step, waitState } from '../lib/browser.mjs';
+import {
+	Browsers, assertChromium, loginStaff, restartServer, statsByMid, step, waitMids, waitNewFrames,
+	waitState,
+} from '../lib/browser.mjs';
 import { assertOk, runOk, startStack, wsClient } from '../lib/harness.mjs';
 
 let stack;
@@ -171,6 +177,45 @@ test('the coordinator page works without camera or microphone', { timeout: 12000
 			await step('the visit leaves the list', () =>
 				card.waitFor({ state: 'detached', timeout: 8000 }));
 			await browsers.close('coord');
+		} catch (err) {
+			failed = true;
+			throw await browsers.failure(err);
+		}
+	});
+
+test('a coordinator with a camera is seen by the kiosk after joining', { timeout: 120000 },
+	async () => {
+		try {
+			// (The takasaki kiosk's earlier session still waits in kosodate's queue.)
+			const kioskEntry = stack.kiosks.find((k) => k.branch === 'yamada');
+			const kiosk = await browsers.open('kiosk', `${stack.url}/kiosk/#token=${kioskEntry.token}`);
+			const kmids = await step('kiosk negotiated', () => waitMids(kiosk));
+			const coord = await browsers.open('coord2', `${stack.url}/coordinator/`);
+			await loginStaff(coord, 'tanaka', stack.logins.tanaka.password, { available: false });
+			await waitState(coord, 'board');
+			const cmids = await step('coordinator negotiated', () => waitMids(coord));
+			const before = await statsByMid(coord);
+			assert.equal(before.stats.offersSent, 1);
+			assert.equal(before.out[cmids.camera]?.bytesSent ?? 0, 0, 'nothing sent before joining');
+
+			const visit = await kiosk.evaluate(async () =>
+				(await window.madoguchi.client.request('call', { onestop: 'okuyami' })).visit);
+			const card = coord.locator(`li.card[data-visit="${visit}"]`);
+			await step('the visit shows', () => card.waitFor({ state: 'visible', timeout: 8000 }));
+			const since = Date.now();
+			await card.locator('button[data-action="join"]').click();
+			await waitNewFrames(kiosk, kmids.camera, { since, from: 0, minNew: 10,
+				what: "the kiosk decodes the coordinator's camera" });
+			const after = await statsByMid(coord);
+			assert.equal(await coord.evaluate(() => window.madoguchi.devices), 'ok');
+			assert.ok(after.out[cmids.mic]?.bytesSent > 0, 'the microphone is sent');
+			assert.equal(after.stats.offersSent, 1, 'no new offer for the devices');
+			assert.ok(await coord.locator('#media-note').isHidden());
+			await card.locator('button[data-action="finish"]').click();
+			await step('the visit leaves the list', () =>
+				card.waitFor({ state: 'detached', timeout: 8000 }));
+			await browsers.close('coord2');
+			await browsers.close('kiosk');
 		} catch (err) {
 			failed = true;
 			throw await browsers.failure(err);
