@@ -73,6 +73,7 @@ typedef struct sig_session {
 	int64_t opened_us;                        /* when the connection opened (hello deadline) */
 	int64_t call_times[SIG_CALLS_PER_MINUTE]; /* the last calls, a ring (kiosk rate limit) */
 	int call_next;
+	int status_watch; /* sent `status`: gets the board's events (status.c) */
 } sig_session;
 
 typedef struct sig_counters {

@@ -55,8 +55,6 @@ typedef struct status_board {
 	status_kiosk *kiosks;
 	int n_kiosks;
 	status_table sent_kiosks, sent_depts;
-	uint32_t *watchers;
-	int n_watchers, cap_watchers;
 	uv_timer_t *timer; /* its own allocation: a closing handle may outlive the board */
 	int64_t due_mono;   /* when the armed timer fires; 0 = not armed */
 	int loading;        /* a kiosk list query is in flight */
@@ -351,15 +349,12 @@ static json_t *board_build(status_board *b, json_t **changes)
 
 /* ---- watchers and the timer ---- */
 
-static void watchers_prune(status_board *b)
+/* A watcher is a session that sent `status` (a flag on the session, so it goes with it). While
+ * its WebSocket is down it gets nothing; after a resume the events go on, but what changed
+ * meanwhile is only in a new snapshot, so a page sends `status` again. */
+static int watching(const sig_session *s)
 {
-	int j = 0;
-	for (int i = 0; i < b->n_watchers; i++) {
-		sig_session *s = session_by_sid(b->app, b->watchers[i]);
-		if (s && s->conn && route_session_role(b->app->route, s->sid) == ROUTE_ROLE_STAFF)
-			b->watchers[j++] = b->watchers[i];
-	}
-	b->n_watchers = j;
+	return s->status_watch && s->conn && s->state == SIG_READY;
 }
 
 static void arm(status_board *b, int ms);
@@ -373,18 +368,18 @@ static void board_flush(status_board *b)
 		return;
 	learn_kiosks(b);
 	track_online(b, app_now());
-	watchers_prune(b);
 	json_t *changes = NULL;
 	json_decref(board_build(b, &changes));
-	if (changes) {
-		for (int i = 0; i < b->n_watchers; i++) {
-			sig_session *s = session_by_sid(b->app, b->watchers[i]);
-			if (s)
-				session_send_json(s, json_incref(changes));
-		}
-		json_decref(changes);
+	int watchers = 0;
+	for (sig_session *s = b->app->sessions; s; s = s->next) {
+		if (!watching(s))
+			continue;
+		watchers++;
+		if (changes)
+			session_send_json(s, json_incref(changes));
 	}
-	if (b->n_watchers > 0)
+	json_decref(changes);
+	if (watchers > 0)
 		arm(b, STATUS_REFRESH_MS);
 }
 
@@ -502,22 +497,7 @@ void h_status(sig_session *s, json_t *msg, json_t *id)
 	/* The current watchers get what changed first, so that what they have and this
 	 * snapshot agree, and later events suit everyone. */
 	board_flush(b);
-	int watching = 0;
-	for (int i = 0; i < b->n_watchers; i++)
-		watching |= b->watchers[i] == s->sid;
-	if (!watching) {
-		if (b->n_watchers == b->cap_watchers) {
-			int cap = b->cap_watchers ? b->cap_watchers * 2 : 8;
-			uint32_t *w = realloc(b->watchers, sizeof *w * (size_t)cap);
-			if (!w) {
-				session_reply_error(s, id, "internal", "out of memory");
-				return;
-			}
-			b->watchers = w;
-			b->cap_watchers = cap;
-		}
-		b->watchers[b->n_watchers++] = s->sid;
-	}
+	s->status_watch = 1;
 	session_reply_ok(s, id, board_build(b, NULL));
 	arm(b, STATUS_REFRESH_MS);
 }
@@ -672,7 +652,6 @@ void status_free(sig_app *app)
 		return;
 	close_timer(b);
 	free(b->kiosks);
-	free(b->watchers);
 	sent_free(&b->sent_kiosks);
 	sent_free(&b->sent_depts);
 	free(b);
