@@ -568,4 +568,9 @@ enum route_desk_presence {
 /* A staff session's presence as the board shows it. */
 enum route_desk_presence route_desk_presence(const route *r, uint32_t sid);
 
+/* How long the visit that has waited longest in the department's queue has waited at now_us
+ * (not always the head's: priority legs go first), 0 when none waits; not_found for an
+ * unknown department. */
+int64_t route_department_longest_wait_ms(const route *r, const char *department, int64_t now_us);
+
 #endif

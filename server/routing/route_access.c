@@ -165,3 +165,17 @@ enum route_desk_presence route_desk_presence(const route *r, uint32_t sid)
 		return ROUTE_DESK_BUSY;
 	return s->available && !s->suspended ? ROUTE_DESK_AVAILABLE : ROUTE_DESK_AWAY;
 }
+
+int64_t route_department_longest_wait_ms(const route *r, const char *department, int64_t now_us)
+{
+	const struct route_dept *d = r ? route_dept_find(r, department) : NULL;
+	if (!d)
+		return ROUTE_ERR_NOT_FOUND;
+	int64_t longest = 0;
+	for (int i = 0; i < d->n_queue; i++) {
+		int64_t waited = (now_us - d->queue[i]->queued_us) / 1000;
+		if (waited > longest)
+			longest = waited;
+	}
+	return longest;
+}

@@ -213,7 +213,6 @@ static const char *presence_name(enum route_desk_presence p)
 }
 
 #define STATUS_MAX_DESKS 128
-#define STATUS_MAX_QUEUE 256
 
 static json_t *dept_json(sig_app *app, const sig_dept *d, int64_t now)
 {
@@ -232,12 +231,9 @@ static json_t *dept_json(sig_app *app, const sig_dept *d, int64_t now)
 		                     "presence",
 		                     presence_name(route_desk_presence(app->route, staff[i]))));
 	}
-	static route_queue_entry queue[STATUS_MAX_QUEUE]; /* one loop thread; too big for a stack */
-	int nq = route_queue_list(app->route, d->id, now, queue, STATUS_MAX_QUEUE);
-	int64_t longest_ms = 0;
-	for (int i = 0; i < nq && i < STATUS_MAX_QUEUE; i++)
-		if (queue[i].waited_ms > longest_ms)
-			longest_ms = queue[i].waited_ms;
+	int64_t longest_ms = route_department_longest_wait_ms(app->route, d->id, now);
+	if (longest_ms < 0)
+		longest_ms = 0;
 	return json_pack("{s:s, s:s, s:b, s:o, s:i, s:I}", "id", d->id, "name", d->name, "open",
 	                 info.open, "desks", desks, "queued", info.queued, "longest_wait_s",
 	                 (json_int_t)(longest_ms / 1000));
