@@ -110,8 +110,8 @@ struct sig_app {
 	void *fatal_user;
 	int64_t started_us;
 	sig_counters counters;
-	uv_timer_t sweep;        /* every second: hello deadlines, log summaries */
-	struct cred_front *cred; /* credentials.c (created on first use) */
+	uv_timer_t sweep;           /* every second: hello deadlines, log summaries */
+	struct cred_front *cred;    /* credentials.c (created on first use) */
 	struct status_board *board; /* status.c (created on first use) */
 };
 

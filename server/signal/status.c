@@ -56,9 +56,9 @@ typedef struct status_board {
 	int n_kiosks;
 	status_table sent_kiosks, sent_depts;
 	uv_timer_t *timer; /* its own allocation: a closing handle may outlive the board */
-	int64_t due_mono;   /* when the armed timer fires; 0 = not armed */
-	int loading;        /* a kiosk list query is in flight */
-	int reload_again;   /* ... and another was asked for meanwhile */
+	int64_t due_mono;  /* when the armed timer fires; 0 = not armed */
+	int loading;       /* a kiosk list query is in flight */
+	int reload_again;  /* ... and another was asked for meanwhile */
 	int stopped;
 } status_board;
 
@@ -193,18 +193,17 @@ static json_t *kiosk_json(sig_app *app, const status_kiosk *k, const sig_session
 {
 	char session[24];
 	snprintf(session, sizeof session, "p-%u", s ? s->sid : 0);
-	json_t *party = json_pack("{s:s, s:s, s:s, s:{s:s, s:s}, s:o}", "id", k->k.id, "role",
-	                          "kiosk", "name", k->k.name, "branch", "id", k->k.branch_id, "name",
-	                          k->k.branch_name, "session",
-	                          s ? json_string(session) : json_null());
+	json_t *party =
+	    json_pack("{s:s, s:s, s:s, s:{s:s, s:s}, s:o}", "id", k->k.id, "role", "kiosk", "name",
+	              k->k.name, "branch", "id", k->k.branch_id, "name", k->k.branch_name,
+	              "session", s ? json_string(session) : json_null());
 	const char *visit = s ? route_session_visit(app->route, s->sid) : NULL;
 	json_t *health = health_json(app, k->k.id);
-	return json_pack("{s:o, s:b, s:s, s:o, s:o, s:o}", "kiosk", party, "online", s != NULL,
-	                 "state",
-	                 kiosk_state_name(s ? route_kiosk_state(app->route, s->sid)
-	                                    : ROUTE_KIOSK_IDLE),
-	                 "visit", visit ? json_string(visit) : json_null(), "health",
-	                 health ? health : json_null(), "last_seen", time_or_null(k->last_seen_us));
+	return json_pack(
+	    "{s:o, s:b, s:s, s:o, s:o, s:o}", "kiosk", party, "online", s != NULL, "state",
+	    kiosk_state_name(s ? route_kiosk_state(app->route, s->sid) : ROUTE_KIOSK_IDLE), "visit",
+	    visit ? json_string(visit) : json_null(), "health", health ? health : json_null(),
+	    "last_seen", time_or_null(k->last_seen_us));
 }
 
 static const char *presence_name(enum route_desk_presence p)
@@ -328,8 +327,8 @@ static json_t *board_build(status_board *b, json_t **changes)
 		*changes = NULL;
 		if (json_array_size(ch_kiosks) || json_array_size(ch_depts) ||
 		    json_array_size(rm_kiosks) || json_array_size(rm_depts)) {
-			*changes = json_pack("{s:s, s:O, s:O}", "type", "status", "kiosks", ch_kiosks,
-			                     "departments", ch_depts);
+			*changes = json_pack("{s:s, s:O, s:O}", "type", "status", "kiosks",
+			                     ch_kiosks, "departments", ch_depts);
 			if (json_array_size(rm_kiosks) || json_array_size(rm_depts))
 				json_object_set_new(*changes, "removed",
 				                    json_pack("{s:O, s:O}", "kiosks", rm_kiosks,

@@ -18,7 +18,8 @@ static const char sql_kiosk_list[] =
 /* Never moves backwards: an end written late must not hide a later start. */
 static const char sql_kiosk_seen[] =
     "UPDATE kiosks SET last_seen = to_timestamp($2::float8 / 1000000)"
-    " WHERE id = $1::uuid AND (last_seen IS NULL OR last_seen < to_timestamp($2::float8 / 1000000))";
+    " WHERE id = $1::uuid AND (last_seen IS NULL OR last_seen < to_timestamp($2::float8 / "
+    "1000000))";
 
 struct list_job {
 	store_kiosks_cb cb;
@@ -85,7 +86,8 @@ static int uuid_shaped(const char *id)
 	for (int i = 0; i < 36; i++) {
 		char c = id[i];
 		int dash = i == 8 || i == 13 || i == 18 || i == 23;
-		int hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+		int hex =
+		    (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 		if (dash ? c != '-' : !hex)
 			return 0;
 	}
