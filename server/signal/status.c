@@ -8,8 +8,9 @@
  * timer is armed; 200 ms later the whole board is rebuilt from routing, the sessions and
  * the kiosk list, each entry is serialised, and the entries whose text differs from what was
  * last broadcast go to the watchers in one event. While someone watches, the board is also
- * rebuilt every second, so that waits grow on screen. For 50 kiosks and 10 departments a
- * rebuild is a few hundred small JSON objects: far below a millisecond.
+ * rebuilt every second, so that waits grow on screen; while nobody watches, only kiosks
+ * coming online and going offline are noted. For 50 kiosks and 10 departments a rebuild is
+ * a few hundred small JSON objects: far below a millisecond.
  *
  * The kiosks that exist (not revoked) come from PostgreSQL: read when the store connects
  * (and after every reconnection: revoke.c calls status_reload_kiosks), when a kiosk is
@@ -354,25 +355,33 @@ static int watching(const sig_session *s)
 
 static void arm(status_board *b, int ms);
 
-/* Rebuilds the board, tells the watchers what changed, and keeps the refresh going while
- * anyone watches. */
-static void board_flush(status_board *b)
+static int count_watchers(status_board *b)
+{
+	int n = 0;
+	for (sig_session *s = b->app->sessions; s; s = s->next)
+		n += watching(s);
+	return n;
+}
+
+/* Notes kiosks coming and going; and, when anyone watches (or always, with force: a new
+ * watcher is about to get a snapshot that what was sent must match), rebuilds the board,
+ * tells the watchers what changed, and keeps the refresh going. Nobody watching costs no
+ * JSON. */
+static void board_flush(status_board *b, int force)
 {
 	b->due_mono = 0;
 	if (b->stopped)
 		return;
 	learn_kiosks(b);
 	track_online(b, app_now());
+	int watchers = count_watchers(b);
+	if (watchers == 0 && !force)
+		return;
 	json_t *changes = NULL;
 	json_decref(board_build(b, &changes));
-	int watchers = 0;
-	for (sig_session *s = b->app->sessions; s; s = s->next) {
-		if (!watching(s))
-			continue;
-		watchers++;
-		if (changes)
+	for (sig_session *s = b->app->sessions; changes && s; s = s->next)
+		if (watching(s))
 			session_send_json(s, json_incref(changes));
-	}
 	json_decref(changes);
 	if (watchers > 0)
 		arm(b, STATUS_REFRESH_MS);
@@ -380,7 +389,7 @@ static void board_flush(status_board *b)
 
 static void on_timer(uv_timer_t *t)
 {
-	board_flush(t->data);
+	board_flush(t->data, 0);
 }
 
 /* Fires within ms unless it already fires sooner. */
@@ -491,7 +500,7 @@ void h_status(sig_session *s, json_t *msg, json_t *id)
 	}
 	/* The current watchers get what changed first, so that what they have and this
 	 * snapshot agree, and later events suit everyone. */
-	board_flush(b);
+	board_flush(b, 1);
 	s->status_watch = 1;
 	session_reply_ok(s, id, board_build(b, NULL));
 	arm(b, STATUS_REFRESH_MS);
