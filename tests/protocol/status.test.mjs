@@ -3,7 +3,8 @@
 // and every department; events follow a kiosk that connects, queues, rings, is in a call
 // and leaves, and a desk whose presence changes; a clerk without flags is refused; an admin
 // may watch; GET /api/status answers 401/403/200 with the same shape; kiosks.last_seen is
-// written; /metrics has the kiosk_online gauge.
+// written; /metrics has the kiosk_online gauge; a kiosk added while the server runs shows
+// when it first connects, and a revoked one leaves the board (event `removed`).
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -216,6 +217,24 @@ test('the status board follows kiosks and desks', async () => {
 	assert.equal(byName(snap2.kiosks, kioskName).online, false);
 });
 
+test('a kiosk added while the server runs shows when it first connects', async () => {
+	const { c: coord } = await staff('tanaka');
+	const snap = assertOk(await coord.request('status', {}), 'status');
+	const board = track(coord, snap);
+	const token = await stack.addKiosk('yamada', '山田出張所 新端末');
+	const { c: fresh } = await hello({ role: 'kiosk', token });
+	const k = await until(board, kioskIs('山田出張所 新端末', (x) => x.online), 'the new kiosk');
+	assert.equal(k.kiosk.branch.id, 'yamada');
+	await fresh.close();
+	await until(board, kioskIs('山田出張所 新端末', (x) => !x.online), 'the new kiosk offline');
+	// It stays on the board once offline: the list was read again from PostgreSQL.
+	const again = assertOk(await coord.request('status', {}), 'status again');
+	assert.ok(again.kiosks.some((x) => x.kiosk.name === '山田出張所 新端末' && !x.online));
+	await stack.admin('kiosk', 'revoke', k.kiosk.id);
+	await until(board, (b) => ![...b.kiosks.values()].some((x) => x.kiosk.id === k.kiosk.id),
+		'the revoked new kiosk leaves');
+});
+
 test('a revoked kiosk leaves the board', async () => {
 	const { c: coord } = await staff('tanaka');
 	const snap = assertOk(await coord.request('status', {}), 'status');
@@ -225,4 +244,5 @@ test('a revoked kiosk leaves the board', async () => {
 	assert.deepEqual(ev.removed.kiosks, [spareId]);
 	const again = assertOk(await coord.request('status', {}), 'status again');
 	assert.equal(again.kiosks.length, 2);
+	assert.ok(!again.kiosks.some((k) => k.kiosk.id === spareId));
 });
