@@ -167,6 +167,21 @@ static sig_session *kiosk_live(sig_app *app, const char *kiosk_id)
 	return NULL;
 }
 
+/* A session of a kiosk that routing knows, live or suspended. */
+static int kiosk_session_of(sig_app *app, const sig_session *s)
+{
+	return s->joined && s->role == ROUTE_ROLE_KIOSK && s->ident[0] &&
+	       route_session_role(app->route, s->sid) == ROUTE_ROLE_KIOSK;
+}
+
+static int kiosk_has_session(sig_app *app, const char *kiosk_id)
+{
+	for (sig_session *s = app->sessions; s; s = s->next)
+		if (kiosk_session_of(app, s) && strcmp(s->ident, kiosk_id) == 0)
+			return 1;
+	return 0;
+}
+
 static json_t *time_or_null(int64_t wall_us)
 {
 	if (wall_us <= 0)
@@ -248,7 +263,7 @@ static void learn_kiosks(status_board *b)
 	sig_app *app = b->app;
 	int unknown = 0;
 	for (sig_session *s = app->sessions; s; s = s->next) {
-		if (!s->joined || s->role != ROUTE_ROLE_KIOSK || !s->ident[0])
+		if (!kiosk_session_of(app, s))
 			continue;
 		int known = 0;
 		for (int i = 0; i < b->n_kiosks && !known; i++)
@@ -431,7 +446,8 @@ static void on_kiosks(void *user, int err, const store_kiosk_entry *list, int n)
 			LOG_WARN("status", "cannot read the kiosk list; keeping the old one");
 		return;
 	}
-	status_kiosk *v = calloc((size_t)n + 1, sizeof *v);
+	/* Room for the kiosks the list lacks but that are connected (below). */
+	status_kiosk *v = calloc((size_t)(n + b->n_kiosks) + 1, sizeof *v);
 	if (!v) {
 		LOG_ERROR("status", "out of memory reading kiosks count=%d", n);
 		return;
@@ -448,9 +464,20 @@ static void on_kiosks(void *user, int err, const store_kiosk_entry *list, int n)
 				v[i].last_seen_us = b->kiosks[j].last_seen_us;
 		}
 	}
+	/* A connected kiosk the list lacks stays (its session has been checked; a revoked one
+	 * was ended before this answer came): otherwise it would be learnt and read again at
+	 * every rebuild. */
+	int total = n;
+	for (int j = 0; j < b->n_kiosks; j++) {
+		int listed = 0;
+		for (int i = 0; i < n && !listed; i++)
+			listed = strcmp(v[i].k.id, b->kiosks[j].k.id) == 0;
+		if (!listed && kiosk_has_session(app, b->kiosks[j].k.id))
+			v[total++] = b->kiosks[j];
+	}
 	free(b->kiosks);
 	b->kiosks = v;
-	b->n_kiosks = n;
+	b->n_kiosks = total;
 	LOG_INFO("status", "kiosk list read kiosks=%d", n);
 	if (b->reload_again) {
 		b->reload_again = 0;
