@@ -143,6 +143,7 @@ host=localhost
 	echo
 	echo " Coordinator (ワンストップ窓口): https://$host:$port/coordinator/  (tanaka)"
 	echo " Statistics (利用統計):          https://$host:$port/stats/        (tanaka)"
+	echo " Status board (窓口状況ボード):  https://$host:$port/board/        (tanaka)"
 	echo
 	echo " The certificate is self-signed: accept the browser's warning once."
 	echo "==================================================================="

@@ -586,4 +586,29 @@ int route_visit_view_get(const route *r, const char *visit, route_visit_view *ou
  * Returns the total (may exceed cap; out may be NULL with cap 0). */
 int route_watch_list(const route *r, route_visit_view *out, int cap);
 
+/* ---- the status board's view (PROTOCOL.md, "Status board"; read-only) ---- */
+
+enum route_kiosk_state {
+	ROUTE_KIOSK_IDLE = 0, /* no visit (also for an unknown sid or a staff session) */
+	ROUTE_KIOSK_QUEUED,   /* its visit waits in a queue and no desk rings for it */
+	ROUTE_KIOSK_RINGING,  /* its visit waits and at least one desk rings for it */
+	ROUTE_KIOSK_IN_CALL,  /* someone else is in its visit's room (a desk or a coordinator) */
+};
+/* A kiosk session's state. A visit between two itinerary steps with nobody in the room and
+ * no leg waiting counts as queued (it is about to be). */
+enum route_kiosk_state route_kiosk_state(const route *r, uint32_t sid);
+
+enum route_desk_presence {
+	ROUTE_DESK_AWAY = 0,  /* away, suspended, or not staff */
+	ROUTE_DESK_AVAILABLE, /* available and free: it would ring */
+	ROUTE_DESK_BUSY,      /* serving a leg or in a coordinator's room */
+};
+/* A staff session's presence as the board shows it. */
+enum route_desk_presence route_desk_presence(const route *r, uint32_t sid);
+
+/* How long the visit that has waited longest in the department's queue has waited at now_us
+ * (not always the head's: priority legs go first), 0 when none waits; not_found for an
+ * unknown department. */
+int64_t route_department_longest_wait_ms(const route *r, const char *department, int64_t now_us);
+
 #endif

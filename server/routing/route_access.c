@@ -146,3 +146,39 @@ int route_watch_list(const route *r, route_visit_view *out, int cap)
 	}
 	return n;
 }
+
+enum route_kiosk_state route_kiosk_state(const route *r, uint32_t sid)
+{
+	const struct route_session *s = r ? route_session_find(r, sid) : NULL;
+	if (!s || s->role != ROUTE_ROLE_KIOSK || !s->visit)
+		return ROUTE_KIOSK_IDLE;
+	uint32_t parties[ROUTE_MAX_PARTIES];
+	if (route_visit_parties(s->visit, parties) >= 2)
+		return ROUTE_KIOSK_IN_CALL;
+	const struct route_leg *leg = route_visit_waiting_leg(s->visit);
+	return leg && leg->n_ringing > 0 ? ROUTE_KIOSK_RINGING : ROUTE_KIOSK_QUEUED;
+}
+
+enum route_desk_presence route_desk_presence(const route *r, uint32_t sid)
+{
+	const struct route_session *s = r ? route_session_find(r, sid) : NULL;
+	if (!s || s->role != ROUTE_ROLE_STAFF)
+		return ROUTE_DESK_AWAY;
+	if (s->leg || s->room)
+		return ROUTE_DESK_BUSY;
+	return s->available && !s->suspended ? ROUTE_DESK_AVAILABLE : ROUTE_DESK_AWAY;
+}
+
+int64_t route_department_longest_wait_ms(const route *r, const char *department, int64_t now_us)
+{
+	const struct route_dept *d = r ? route_dept_find(r, department) : NULL;
+	if (!d)
+		return ROUTE_ERR_NOT_FOUND;
+	int64_t longest = 0;
+	for (int i = 0; i < d->n_queue; i++) {
+		int64_t waited = (now_us - d->queue[i]->queued_us) / 1000;
+		if (waited > longest)
+			longest = waited;
+	}
+	return longest;
+}

@@ -207,4 +207,5 @@ void app_drain_actions(sig_app *app)
 		do_action(app, a);
 	free(a);
 	app_arm_tick(app);
+	status_touch(app);
 }

@@ -389,6 +389,7 @@ void sig_app_stop(sig_app *app)
 	uv_close((uv_handle_t *)&app->sweep, NULL);
 	live_stop(app);
 	health_stop(app);
+	status_stop(app);
 	/* Checks of passwords that have not started will not: their requests are answered. */
 	cred_free(app);
 	/* Suspended sessions will not be resumed now: they leave like closed ones. */
@@ -419,6 +420,7 @@ void sig_app_free(sig_app *app)
 	route_free(app->route);
 	cred_free(app);
 	kiosk_staff_free(app); /* after the store: its pending lookups answer into it */
+	status_free(app);
 	for (int i = 0; i < app->n_depts; i++)
 		free(app->depts[i].procedures);
 	free(app->depts);

@@ -77,6 +77,7 @@ typedef struct sig_session {
 	int64_t opened_us;                        /* when the connection opened (hello deadline) */
 	int64_t call_times[SIG_CALLS_PER_MINUTE]; /* the last calls, a ring (kiosk rate limit) */
 	int call_next;
+	int status_watch; /* sent `status`: gets the board's events (status.c) */
 } sig_session;
 
 typedef struct sig_counters {
@@ -113,10 +114,11 @@ struct sig_app {
 	void *fatal_user;
 	int64_t started_us;
 	sig_counters counters;
-	uv_timer_t sweep;        /* every second: hello deadlines, log summaries */
-	struct cred_front *cred; /* credentials.c (created on first use) */
-	struct sig_live *live;   /* live.c: directory changes while running */
-	struct health *health;   /* health.c: the kiosk self-test */
+	uv_timer_t sweep;                /* every second: hello deadlines, log summaries */
+	struct cred_front *cred;         /* credentials.c (created on first use) */
+	struct status_board *board;      /* status.c (created on first use) */
+	struct sig_live *live;           /* live.c: directory changes while running */
+	struct health *health;           /* health.c: the kiosk self-test */
 	struct kiosk_staff *kiosk_staff; /* kiosk_staff.c: PIN attempts (created on first use) */
 };
 
@@ -234,5 +236,17 @@ int health_start(sig_app *app);
 void health_stop(sig_app *app);
 void h_selftest(sig_session *s, json_t *msg, json_t *id);
 void health_metrics(sig_app *app, FILE *f);
+/* status.c: the status board (PROTOCOL.md, "Status board"). status_touch: something the
+ * board shows may have changed (called after every drain of routing's actions); the board is
+ * rebuilt within 200 ms and the watchers get what changed. status_reload_kiosks: read the
+ * list of kiosks from PostgreSQL again (the store connected, a kiosk was added or revoked).
+ * status_stop closes its timer at shutdown; status_free releases it (NULL-safe). */
+void status_touch(sig_app *app);
+void status_reload_kiosks(sig_app *app);
+void status_stop(sig_app *app);
+void status_free(sig_app *app);
+void h_status(sig_session *s, json_t *msg, json_t *id);
+int status_http(sig_app *app, const sig_http_request *req, sig_http_response *resp);
+void status_metrics(sig_app *app, FILE *f); /* the madoguchi_kiosk_online gauge */
 
 #endif

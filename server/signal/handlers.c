@@ -474,6 +474,7 @@ static const struct handler {
     {"leave", STAFF_ONLY, h_leave},       {"finish", STAFF_ONLY, h_finish},
     {"selftest", ANY_ROLE, h_selftest},
     {"kiosk_pin", KIOSK_ONLY, h_kiosk_pin},
+    {"status", STAFF_ONLY, h_status},
 };
 
 void handle_message(sig_session *s, const char *text, size_t len)

@@ -570,6 +570,8 @@ int app_on_http(void *user, const sig_http_request *req, sig_http_response *resp
 			return -1;
 		return respond(resp, 200, "text/plain; version=0.0.4", app_metrics_text(app));
 	}
+	if (strcmp(path, "/api/status") == 0)
+		return status_http(app, req, resp);
 	int login = strcmp(path, "/api/login") == 0;
 	int logout = strcmp(path, "/api/logout") == 0;
 	int stats = strcmp(path, "/api/stats/monthly") == 0;

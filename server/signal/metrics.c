@@ -129,6 +129,7 @@ char *app_metrics_text(sig_app *app)
 	GAUGE("ice_tcp_open", "ICE-TCP connections open now.", m->ice_tcp_open);
 	COUNTER("media_lost_total", "Sessions ended because their media connection was lost.",
 	        app->counters.media_lost);
+	status_metrics(app, f);
 	/* Per peer, labelled by the peer's name in the log (p-<sid>). */
 	fprintf(f, "# HELP madoguchi_downlink_estimate_bps Each connected peer's downlink "
 	           "estimate from its transport-cc feedback.\n"

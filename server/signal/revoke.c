@@ -69,6 +69,9 @@ static void on_identity(void *user, store_ident_kind kind, const char *id)
 	sig_app *app = user;
 	if (app->stopping)
 		return;
+	/* The board's kiosk list: read at every (re)connection and when a kiosk goes. */
+	if (kind == STORE_IDENT_KIOSK)
+		status_reload_kiosks(app);
 	enum route_role role = kind == STORE_IDENT_KIOSK ? ROUTE_ROLE_KIOSK : ROUTE_ROLE_STAFF;
 	if (!id) {
 		for (sig_session *s = app->sessions; s; s = s->next)

@@ -105,6 +105,7 @@ static const struct migration migrations[] = {
     {2, "hours, one-stop menus, sessions, surveys, audit log, usage analytics", store_migration_2},
     {3, "revocation notices, credential versions, the server's role", store_migration_3},
     {4, "kiosk self-test results and their month of history", store_migration_4},
+    {5, "kiosks last seen, for the status board", store_migration_5},
     {6, "directory change notices", store_migration_6},
     {7, "kiosk staff-mode PINs", store_migration_7},
 };

@@ -255,5 +255,20 @@ int store_kiosk_pin_hash(store *s, const char *kiosk_id, store_kiosk_pin_cb cb, 
 /* 0 when pin matches hash, 1 when it does not (or is not a PIN), -1 when hash is malformed.
  * Costs about a millisecond (a PIN hash has few iterations; see kiosk_pin.c). */
 int store_kiosk_pin_verify(const char *pin, const char *hash);
+/* ---- the status board (status.c; migration 5: kiosks.last_seen) ---- */
+
+typedef struct store_kiosk_entry {
+	store_kiosk k;
+	int64_t last_seen_us; /* wall-clock microseconds; 0 = never seen */
+} store_kiosk_entry;
+
+/* err 0: every kiosk not revoked, ordered by branch (sort, id) and kiosk name; the array is
+ * freed after cb returns. err -1: the database is unavailable (kiosks NULL, n 0). */
+typedef void (*store_kiosks_cb)(void *user, int err, const store_kiosk_entry *kiosks, int n);
+int store_kiosk_list(store *s, store_kiosks_cb cb, void *user);
+/* Fire and forget: the kiosk's session started or ended at at_us (kept when later than what
+ * the row has). Lost, with a log line, when the database is unavailable. Returns 0 or -1
+ * (bad arguments: an id that is not a uuid). */
+int store_kiosk_seen(store *s, const char *kiosk_id, int64_t at_us);
 
 #endif

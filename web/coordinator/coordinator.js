@@ -2,8 +2,12 @@
 // department is done, serving, waiting, still to come), and the moves a coordinator makes:
 // move the resident on now (patch), skip or reorder the departments still to come, join the
 // room with camera and microphone or leave it, and finish the whole visit.
+//
+// Watching needs no camera or microphone: the session negotiates with nothing to send and the
+// devices are opened only when the coordinator joins a room. Without them the coordinator
+// still joins (seeing and hearing the room) and is told plainly that nothing is sent.
 
-import { applyI18n, t } from '../lib/i18n.js'
+import { applyI18n, setBilingual, t } from '../lib/i18n.js'
 import { partyLabel, resumePlayback } from '../lib/media.js'
 import { $, Notice, el, exposeTestHooks, pageRemoteMedia, showLost, showScreen } from '../lib/page.js'
 import { StaffLogin } from '../lib/staff_login.js'
@@ -16,6 +20,7 @@ const ui = {
 	boardEmpty: $('#board-empty'),
 	room: $('#room'),
 	callLabel: $('#call-label'),
+	mediaNote: $('#media-note'),
 }
 
 const SCREENS = ['login', 'connecting', 'error', 'board']
@@ -27,6 +32,7 @@ const page = {
 	menus: [], // one-stop menus from hello, to name each visit's menu
 	visits: new Map(), // visit id -> VISIT (shared/PROTOCOL.md), in the order first seen
 	room: null, // the visit whose room this coordinator is in
+	devices: 'unasked', // camera and microphone: 'unasked', 'ok' or 'none' (asked at join)
 }
 
 const remote = pageRemoteMedia()
@@ -41,6 +47,9 @@ exposeTestHooks({ session: () => session, page, remote }, {
 	},
 	get visits() {
 		return [...page.visits.values()]
+	},
+	get devices() {
+		return page.devices
 	},
 })
 
@@ -177,9 +186,27 @@ function forget(visit) {
 
 // --- The room -----------------------------------------------------------------------------
 
+// Opens the camera and microphone on the first join. Without them, a message that stays
+// while the coordinator is in the room; the join goes ahead.
+async function openDevices() {
+	try {
+		const stream = await session.openDevices()
+		ui.mediaNote.hidden = true
+		const self = $('#self-video')
+		if (self.srcObject !== stream) self.srcObject = stream
+		resumePlayback(self)
+		page.devices = 'ok'
+	} catch (err) {
+		page.devices = 'none'
+		setBilingual(ui.mediaNote, 'coord.no_devices', { detail: err.message || err.code })
+		ui.mediaNote.hidden = false
+	}
+}
+
 async function join(visit) {
 	if (page.room && page.room !== visit) await leave(page.room)
 	remote.resume()
+	await openDevices()
 	await request('join', { visit })
 	page.room = visit
 	renderBoard()
@@ -210,6 +237,7 @@ function onConnected(ev) {
 const staff = new StaffLogin({
 	show,
 	remote,
+	media: 'later',
 	onSession: (s) => (session = s),
 	onClient: bindEvents,
 	onReady,

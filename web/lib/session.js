@@ -69,6 +69,10 @@ export class Session {
 	//     delayMs. While resuming the page may keep showing what it showed.
 	//   onFatal(err): no retry; err.code is the protocol code, or 'media' when the camera or
 	//     microphone could not be opened
+	//   media: 'now' (default): open the camera and microphone before negotiating; 'later':
+	//     negotiate with nothing to send (the transceivers are there) and open them only when
+	//     the page calls openDevices(), so a page that mostly watches works on a PC without
+	//     them; 'none': no PeerConnection at all (the status board)
 	constructor(opts) {
 		this.#opts = opts
 	}
@@ -91,6 +95,24 @@ export class Session {
 
 	get stats() {
 		return { ...this.#stats }
+	}
+
+	// media 'later': opens the camera and microphone now and puts them on the negotiated
+	// transceivers (replaceTrack: no new offer). Resolves the stream; rejects with code
+	// 'media' when there are none or they are refused (the session goes on receiving). A
+	// second call after success resolves the same stream.
+	async openDevices() {
+		if (this.#stream?.getTracks().length) return this.#stream
+		const opened = await openMedia()
+		this.#stream ??= new MediaStream()
+		for (const track of opened.getTracks()) this.#stream.addTrack(track)
+		const pc = this.#pc
+		const byMid = (mid) => pc?.getTransceivers().find((t) => t.mid === mid)
+		if (pc && this.#mids) {
+			await byMid(this.#mids.mic)?.sender.replaceTrack(opened.getAudioTracks()[0] ?? null)
+			await byMid(this.#mids.camera)?.sender.replaceTrack(opened.getVideoTracks()[0] ?? null)
+		}
+		return this.#stream
 	}
 
 	start() {
@@ -157,10 +179,11 @@ export class Session {
 			if (gen !== this.#generation) return
 			this.#resumeToken = reply.resume ?? null
 			this.#droppedAt = null
-			if (!this.#stream) this.#stream = await openMedia()
+			const media = this.#opts.media ?? 'now'
+			if (!this.#stream) this.#stream = media === 'now' ? await openMedia() : new MediaStream()
 			if (gen !== this.#generation) return
 			const usable = this.#pc && !['failed', 'closed'].includes(this.#pc.connectionState)
-			if (!resumed || !usable) await this.#negotiate(client, gen)
+			if (media !== 'none' && (!resumed || !usable)) await this.#negotiate(client, gen)
 			if (gen !== this.#generation) return
 			this.#failures = 0
 			this.#stats[resumed ? 'resumes' : 'sessions']++

@@ -23,6 +23,7 @@ export class StaffLogin {
 	//   onSession(session): the new session, before it connects
 	//   onClient, onReady, onLost: as for Session
 	//   onFatal(err): page clean-up before the login form or the error screen shows
+	//   media: as for Session ('now', 'later' or 'none')
 	constructor(opts) {
 		this.#opts = opts
 		this.session = null
@@ -66,6 +67,7 @@ export class StaffLogin {
 		this.session = newSession({
 			hello: () => ({ role: 'staff', username, password }),
 			remote: o.remote,
+			media: o.media,
 			onClient: o.onClient,
 			onReady: o.onReady,
 			onLost: o.onLost,
