@@ -23,7 +23,8 @@
  * at once. A notice about staff rows looks every logged-in clerk up again: one whose
  * departments or flags changed follows them at once in routing (rings and queue lists of the
  * new departments; a call in progress stays as it is, see route_session_set_staff). A kiosk
- * renamed or moved shows that from its next login. Revocation has its own, immediate path
+ * renamed or moved shows that from its next login; the status board reads its list of kiosks
+ * again at once. Revocation has its own, immediate path
  * (revoke.c). */
 #include "base/clock.h"
 #include "base/log.h"
@@ -365,10 +366,14 @@ static void on_change(void *user, const char *table)
 	}
 	if (strcmp(table, "kiosks") == 0) {
 		/* Read at every hello: a new kiosk logs in at once, a renamed one shows its new
-		 * name from its next login. Revocations go through revoke.c. */
+		 * name from its next login. The status board lists every kiosk, connected or not, so
+		 * it reads the list again now. Revocations go through revoke.c. */
 		LOG_INFO("main", "directory change applies at next login table=kiosks");
+		status_reload_kiosks(app);
 		return;
 	}
+	if (strcmp(table, "branches") == 0)
+		status_reload_kiosks(app); /* the board groups kiosks under their branch's name */
 	schedule(app);
 }
 

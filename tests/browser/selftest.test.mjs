@@ -205,6 +205,18 @@ async function round(cases) {
 				`SELECT count(*) FROM kiosk_health WHERE kiosk_id = '${id}'`));
 			assert.ok(n >= 3, `history rows ${n}`); // on connect, request, shared request
 		});
+		// The status board (`status`, what web/board shows): the kiosk's last result.
+		await step(`${c.mode} on the status board`, async () => {
+			const st = await coord.request('status', {});
+			assertOk(st, 'status');
+			const entry = st.kiosks.find((k) => k.kiosk.id === id);
+			assert.ok(entry, `kiosk ${id} on the board`);
+			assert.equal(entry.online, true);
+			assert.ok(entry.health, `health on the board: ${JSON.stringify(entry)}`);
+			assert.equal(entry.health.audio.state, c.audio);
+			assert.equal(entry.health.video.state, c.video);
+			assert.equal(entry.health.at, own.r.health.at);
+		});
 		// /metrics: the gauges of the last result.
 		await step(`${c.mode} in /metrics`, async () => {
 			const m = await fetchMetrics(stack);
