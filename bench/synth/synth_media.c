@@ -44,6 +44,7 @@ static void draw(vpx_image_t *img, int i, int layer, int tag)
 	                (unsigned)(tag & 15) << 12;
 	int sq = w / 8, bx = (i * w / 80) % (w - sq), by = bh * BAR_ROWS + (h - bh * BAR_ROWS - sq) / 2 +
 	                                                  (int)((h / 8) * sin(i / 5.0));
+	uint32_t rnd = 2463534242u + (uint32_t)i * 2654435761u;
 	for (int y = 0; y < h; y++) {
 		uint8_t *row = img->planes[0] + y * img->stride[0];
 		if (y < bh * BAR_ROWS) {
@@ -57,6 +58,11 @@ static void draw(vpx_image_t *img, int i, int layer, int tag)
 			int v = 40 + (((x + i * 2) % w + y) * 120) / (w + h);
 			if (x >= bx && x < bx + sq && y >= by && y < by + sq)
 				v = 220;
+			/* Sensor-like noise, so that the encoder spends a camera's bitrate. */
+			rnd ^= rnd << 13;
+			rnd ^= rnd >> 17;
+			rnd ^= rnd << 5;
+			v += (int)(rnd % 17) - 8;
 			row[x] = (uint8_t)v;
 		}
 	}

@@ -7,7 +7,8 @@
  * and decodes the Opus it gets with libopus.
  *
  *   test_media_decode switch      the receiver's two video slots swap sources (A <-> B) every
- *                                 3 s, as a transfer or a one-stop hand-over does
+ *                                 3 s, as a transfer or a one-stop hand-over does (A replays
+ *                                 its encoded loop, B encodes live)
  *   test_media_decode simulcast   A and B send 3 layers (rid q, h, f); the receiver's downlink
  *                                 narrows to 350 kbit/s and widens again, so the server must
  *                                 switch it down and up; the sources swap once more. Exits 77
@@ -138,6 +139,8 @@ static synth_peer *make_peer(const char *label, const synth_template *t, dtls_ct
 	                   * frame numbers differ and a delta frame decoded on the other source's
 	                   * picture shows a frame number that does not follow. */
 	                  .keyframe_every_ms = tag == 2 ? 3300 : 4000,
+	                  /* A replays its encoded loop, B encodes live: both ways of the peers. */
+	                  .media = tag == 2 ? SYNTH_MEDIA_LIVE : SYNTH_MEDIA_REPLAY,
 	                  .picture_tag = tag,
 	                  .simulcast = simulcast,
 	                  .decode = 1};
@@ -276,6 +279,9 @@ static void test_switch(synth_template *tmpl, dtls_ctx *ctx)
 		synth_peer_video_check(s.r.synth, "slotVideo", &slot);
 		synth_slot_stats cs = synth_peer_slot_stats(s.r.synth, "camera");
 		synth_slot_stats vs = synth_peer_slot_stats(s.r.synth, "slotVideo");
+		printf("received: camera %.0f kbit/s, mic %.0f kbit/s (RTP with headers, 21 s)\n",
+		       (double)cs.bytes * 8 / 21 / 1000,
+		       (double)synth_peer_slot_stats(s.r.synth, "mic").bytes * 8 / 21 / 1000);
 		/* The pictures changed source at every switch and at no other time. */
 		CHECK_EQ_INT(cam.source_changes, (uint64_t)switches);
 		CHECK_EQ_INT(slot.source_changes, (uint64_t)switches);
