@@ -50,7 +50,8 @@ typedef struct synth_answer_line {
 	int pt, rtx_pt; /* -1 when absent */
 	int ext_mid, ext_twcc, ext_audio_level;
 	int ext_rid, ext_rrid;
-	int simulcast; /* a=simulcast present */
+	int simulcast;      /* a=simulcast present */
+	char sim_rids[64];  /* its recv list as written, e.g. "q;h;f" */
 } synth_answer_line;
 
 typedef struct synth_answer {

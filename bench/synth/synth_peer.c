@@ -329,6 +329,22 @@ int synth_peer_offer(synth_peer *p, char *out, size_t cap)
 	                       lines, SYNTH_LINES, out, cap);
 }
 
+/* Whether the answer's simulcast list keeps this rid as an active stream (RFC 8853: streams
+ * separated by ';', alternatives by ',', a paused one prefixed with '~'). */
+static int answer_has_rid(const char *list, const char *rid)
+{
+	size_t n = strlen(rid);
+	for (const char *s = list; *s;) {
+		size_t k = strcspn(s, ";,");
+		if (k == n && memcmp(s, rid, n) == 0)
+			return 1;
+		s += k;
+		if (*s)
+			s++;
+	}
+	return 0;
+}
+
 int synth_peer_answer(synth_peer *p, const char *sdp, size_t len, int64_t now_us)
 {
 	synth_answer a;
@@ -366,7 +382,7 @@ int synth_peer_answer(synth_peer *p, const char *sdp, size_t len, int64_t now_us
 	p->ext_rrid = cam->ext_rrid;
 	p->sim_on = p->cfg.simulcast && cam->simulcast && p->ext_rid > 0 && p->ext_rid < 15;
 	for (int i = 1; i < p->n_tx; i++) {
-		p->tx[i].on = i == 1 || p->sim_on;
+		p->tx[i].on = i == 1 || (p->sim_on && answer_has_rid(cam->sim_rids, p->tx[i].rid));
 		/* A simulcast layer's RTX stream is known by the repaired-rid extension only. */
 		p->tx[i].rtx_pt = !p->cfg.simulcast || (p->ext_rrid > 0 && p->ext_rrid < 15)
 		                      ? cam->rtx_pt

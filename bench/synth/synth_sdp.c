@@ -239,7 +239,9 @@ static void parse_line(synth_answer *a, synth_answer_line *l, const char *s)
 		         0)
 			l->ext_rrid = id;
 	} else if (strncmp(s, "a=simulcast:", 12) == 0) {
+		/* RFC 8853: "a=simulcast:recv q;h;f" in an answer to our send list. */
 		l->simulcast = 1;
+		sscanf(s, "a=simulcast:recv %63s", l->sim_rids);
 	}
 }
 
