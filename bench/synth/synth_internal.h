@@ -138,6 +138,8 @@ void synth_vdec_free(synth_vdec *d);
 void synth_vdec_packet(synth_vdec *d, const uint8_t *payload, size_t len, uint16_t seq,
                        uint32_t ts, int marker);
 const synth_video_check *synth_vdec_check(const synth_vdec *d);
+/* The decoder lost its reference (a broken or cut frame) and waits for a keyframe. */
+int synth_vdec_waiting(const synth_vdec *d);
 
 typedef struct synth_adec synth_adec;
 synth_adec *synth_adec_new(void);

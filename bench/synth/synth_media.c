@@ -370,6 +370,11 @@ void synth_vdec_free(synth_vdec *d)
 	free(d);
 }
 
+int synth_vdec_waiting(const synth_vdec *d)
+{
+	return d->wait_key && d->c.packets > 0;
+}
+
 const synth_video_check *synth_vdec_check(const synth_vdec *d)
 {
 	return &d->c;

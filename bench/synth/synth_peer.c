@@ -87,6 +87,7 @@ struct synth_peer {
 	synth_adec *adec[SYNTH_LINES];
 	int64_t link_free_us; /* the narrow downlink is busy until then */
 	int64_t arrival_us;   /* when the packet being handled arrived through it */
+	int64_t next_decoder_pli_us;
 	uint16_t twcc_seq;
 	uint32_t rtcp_ssrc;
 	uint32_t doc_ssrc, doc_rtx_ssrc; /* declared on the document m-line, never used */
@@ -764,6 +765,18 @@ static void send_feedback(synth_peer *p, int64_t now_us)
 				send_srtp(p, out, (size_t)n, 1);
 			}
 	}
+	if (now_us >= p->next_decoder_pli_us) {
+		/* As a browser does when its decoder lost the picture: ask for a keyframe (at most
+		 * every 300 ms per slot). */
+		p->next_decoder_pli_us = now_us + 300000;
+		for (int i = 0; i < SYNTH_LINES; i++)
+			if (p->rx_on[i] && p->vdec[i] && p->rx[i].started &&
+			    synth_vdec_waiting(p->vdec[i]) &&
+			    (n = rtcp_build_pli(out, sizeof out, p->rtcp_ssrc, p->rx[i].ssrc)) > 0) {
+				p->st.plis_sent++;
+				send_srtp(p, out, (size_t)n, 1);
+			}
+	}
 	if (now_us >= p->next_pli_us) {
 		p->next_pli_us = now_us + p->cfg.pli_every_ms * 1000LL;
 		for (int i = 0; i < SYNTH_LINES; i++)
@@ -888,7 +901,8 @@ static void on_datagram(synth_peer *p, uint8_t *buf, size_t len, int64_t now_us)
 			p->st.recv_dropped++;
 			return;
 		}
-		p->arrival_us = now_us;
+		/* Without a limit, what is still queued from one drains first. */
+		p->arrival_us = p->link_free_us > now_us ? p->link_free_us : now_us;
 		if (p->cfg.downlink_kbps > 0) {
 			/* The narrow link: each packet waits for those before it. */
 			int64_t start = p->link_free_us > now_us ? p->link_free_us : now_us;
