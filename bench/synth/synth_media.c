@@ -341,6 +341,9 @@ struct synth_vdec {
 	uint16_t next_seq;
 	int have_pid;
 	uint16_t last_pid;
+	uint8_t last_tl0;
+	int have_ts;
+	uint32_t last_ts;
 	int wait_key;
 	int last_code; /* barcode of the last decoded picture; -1 none */
 	synth_video_check c;
@@ -452,12 +455,25 @@ void synth_vdec_packet(synth_vdec *d, const uint8_t *payload, size_t len, uint16
 		c->bad_descriptor++;
 	if (vd.has_picture_id) {
 		uint16_t diff = (uint16_t)((vd.picture_id - d->last_pid) & 0x7fff);
-		if (!d->have_pid || diff == 1) {
+		int newer = diff != 0 && diff < 16384;
+		if (d->have_pid && newer && diff != 1)
+			c->pid_gaps++;
+		/* Every picture the peers send is in temporal layer 0, so TL0PICIDX counts
+		 * pictures as the picture id does. */
+		if (d->have_pid && newer && vd.has_tl0picidx &&
+		    (uint8_t)(vd.tl0picidx - d->last_tl0) != (uint8_t)diff)
+			c->tl0_gaps++;
+		if (!d->have_pid || newer) {
 			d->have_pid = 1;
 			d->last_pid = vd.picture_id;
-		} else if (diff != 0 && diff < 16384) {
-			c->pid_gaps++;
-			d->last_pid = vd.picture_id;
+			d->last_tl0 = vd.tl0picidx;
+			/* RTP time runs forward from picture to picture, by less than 1 s on a
+			 * line that is fed (30 fps). */
+			int32_t dt = (int32_t)(ts - d->last_ts);
+			if (d->have_ts && (dt <= 0 || dt > 90000))
+				c->ts_jumps++;
+			d->have_ts = 1;
+			d->last_ts = ts;
 		}
 	}
 	const uint8_t *data = payload + vd.header_len;

@@ -70,6 +70,8 @@ enum { SYNTH_MEDIA_REPLAY = 0, SYNTH_MEDIA_LIVE = 1 };
 typedef struct synth_video_check {
 	uint64_t packets, bad_descriptor; /* bad: no 15-bit picture id or no TL0PICIDX */
 	uint64_t pid_gaps;   /* picture ids that skipped forward */
+	uint64_t tl0_gaps;   /* TL0PICIDX that did not advance with the picture id */
+	uint64_t ts_jumps;   /* RTP timestamps that went back or leapt > 1 s between pictures */
 	uint64_t frames;     /* complete frames reassembled */
 	uint64_t keyframes;
 	uint64_t cut;        /* frames whose tail never came (a switch cut them short) */

@@ -16,8 +16,8 @@
  *
  * Asserted on every video slot: no libvpx error, no corrupt frame (VP8D_GET_FRAME_CORRUPTED),
  * no delta frame showing another source, layer or frame than the one before it (decoded on a
- * wrong reference), no picture-id jump, every descriptor with a 15-bit picture id and
- * TL0PICIDX, sequence numbers continuous; the pictures really changed source (and layer) as
+ * wrong reference), no picture-id or TL0PICIDX jump, RTP timestamps running forward, every
+ * descriptor with a 15-bit picture id and TL0PICIDX, sequence numbers continuous; the pictures really changed source (and layer) as
  * often as they were switched. On every audio slot: no Opus decode error, the tone's level. */
 #include "base/log.h"
 #include "check.h"
@@ -153,12 +153,13 @@ static void print_video(const char *name, const synth_video_check *v)
 	       " (q=%" PRIu64 " h=%" PRIu64 " f=%" PRIu64 ") corrupt=%" PRIu64
 	       " undecodable=%" PRIu64 " no_picture=%" PRIu64 " wrong_ref=%" PRIu64
 	       " unreadable=%" PRIu64 " skipped=%" PRIu64 " cut=%" PRIu64 " orphans=%" PRIu64
-	       " pid_gaps=%" PRIu64 " bad_desc=%" PRIu64 " source_changes=%" PRIu64
+	       " pid_gaps=%" PRIu64 " tl0_gaps=%" PRIu64 " ts_jumps=%" PRIu64
+	       " bad_desc=%" PRIu64 " source_changes=%" PRIu64
 	       " layer_changes=%" PRIu64 " last=%dx%d tag=%d layer=%d\n",
 	       name, v->packets, v->frames, v->keyframes, v->decoded, v->by_layer[0],
 	       v->by_layer[1], v->by_layer[2], v->corrupt, v->undecodable, v->no_picture,
 	       v->wrong_reference, v->unreadable, v->skipped, v->cut, v->orphans, v->pid_gaps,
-	       v->bad_descriptor, v->source_changes, v->layer_changes, v->width, v->height, v->tag,
+	       v->tl0_gaps, v->ts_jumps, v->bad_descriptor, v->source_changes, v->layer_changes, v->width, v->height, v->tag,
 	       v->layer);
 }
 
@@ -182,8 +183,12 @@ static void check_video(const char *name, const synth_video_check *v, const synt
 	if (ss->gaps == 0)
 		CHECK(v->cut <= (uint64_t)switches + v->layer_changes);
 	/* Picture ids continue across switches, and loss that was repaired leaves no trace. */
-	if (ss->unrepaired == 0)
+	if (ss->unrepaired == 0) {
 		CHECK_EQ_INT(v->pid_gaps, 0);
+		CHECK_EQ_INT(v->tl0_gaps, 0);
+	}
+	/* RTP timestamps run forward across switches. */
+	CHECK_EQ_INT(v->ts_jumps, 0);
 }
 
 static void check_audio(const char *name, const synth_audio_check *a, uint64_t min_decoded)
