@@ -338,7 +338,8 @@ struct synth_vdec {
 	size_t len;
 	int assembling;
 	uint32_t ts;
-	uint16_t next_seq;
+	uint16_t next_seq; /* after the last packet taken into a picture */
+	int have_next;
 	int have_pid;
 	uint16_t last_pid;
 	uint8_t last_tl0;
@@ -485,6 +486,11 @@ void synth_vdec_packet(synth_vdec *d, const uint8_t *payload, size_t len, uint16
 			c->cut++;
 			d->wait_key = 1;
 		}
+		/* Packets missing before this picture: a whole picture may be gone, so a delta
+		 * frame would decode on the wrong reference. Wait for a keyframe, as a browser
+		 * does. */
+		if (d->have_next && seq != d->next_seq)
+			d->wait_key = 1;
 		d->assembling = 1;
 		d->ts = ts;
 		d->len = 0;
@@ -498,6 +504,7 @@ void synth_vdec_packet(synth_vdec *d, const uint8_t *payload, size_t len, uint16
 		return;
 	}
 	d->next_seq = (uint16_t)(seq + 1);
+	d->have_next = 1;
 	if (d->len + n > MAX_FRAME) {
 		d->assembling = 0;
 		c->orphans++;
