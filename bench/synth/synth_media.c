@@ -331,19 +331,37 @@ double synth_tone_dbfs(void)
 
 /* ---- receiving: VP8 ------------------------------------------------------------------ */
 
+/* Packets wait in a ring by sequence number until their picture is complete, so that a
+ * retransmission arriving late still completes its picture, as in a browser's packet
+ * buffer. */
+#define RING       512
+#define RING_DATA  1400
+#define GIVE_UP    96 /* packets past a hole before its picture is given up */
+
+typedef struct ring_pkt {
+	int valid;
+	uint16_t seq;
+	uint32_t ts;
+	int start, marker;
+	uint16_t pid;
+	uint8_t tl0;
+	uint16_t len;
+	uint8_t data[RING_DATA];
+} ring_pkt;
+
 struct synth_vdec {
 	vpx_codec_ctx_t dec;
 	int ok;
 	uint8_t *frame;
 	size_t len;
-	int assembling;
-	uint32_t ts;
-	uint16_t next_seq; /* after the last packet taken into a picture */
-	int have_next;
-	int have_pid;
+	ring_pkt *ring;
+	int have_cursor;
+	uint16_t cursor; /* the first packet not yet taken into a picture */
+	uint16_t newest;
+	int broken;      /* packets were lost since the last complete picture */
+	int have_last;   /* the last complete picture's descriptor values */
 	uint16_t last_pid;
 	uint8_t last_tl0;
-	int have_ts;
 	uint32_t last_ts;
 	int wait_key;
 	int last_code; /* barcode of the last decoded picture; -1 none */
@@ -353,7 +371,9 @@ struct synth_vdec {
 synth_vdec *synth_vdec_new(void)
 {
 	synth_vdec *d = calloc(1, sizeof *d);
-	if (!d || !(d->frame = malloc(MAX_FRAME))) {
+	if (!d || !(d->frame = malloc(MAX_FRAME)) || !(d->ring = calloc(RING, sizeof *d->ring))) {
+		if (d)
+			free(d->frame);
 		free(d);
 		return NULL;
 	}
@@ -370,6 +390,7 @@ void synth_vdec_free(synth_vdec *d)
 		return;
 	if (d->ok)
 		vpx_codec_destroy(&d->dec);
+	free(d->ring);
 	free(d->frame);
 	free(d);
 }
@@ -442,80 +463,154 @@ static void decode_frame(synth_vdec *d)
 	d->last_code = code;
 }
 
+/* One complete picture from the cursor to `end`: descriptor checks against the picture
+ * before it (when nothing was lost in between), then decoding. */
+static void take_picture(synth_vdec *d, uint16_t end)
+{
+	synth_video_check *c = &d->c;
+	ring_pkt *first = &d->ring[d->cursor % RING];
+	if (d->have_last && !d->broken) {
+		uint16_t dp = (uint16_t)((first->pid - d->last_pid) & 0x7fff);
+		if (dp != 1)
+			c->pid_gaps++;
+		else if ((uint8_t)(first->tl0 - d->last_tl0) != 1)
+			c->tl0_gaps++;
+		/* RTP time runs forward by less than 1 s from picture to picture (30 fps). */
+		int32_t dt = (int32_t)(first->ts - d->last_ts);
+		if (dt <= 0 || dt > 90000)
+			c->ts_jumps++;
+	}
+	if (d->broken)
+		d->wait_key = 1; /* a whole picture may be missing: no delta frame is safe */
+	d->have_last = 1;
+	d->broken = 0;
+	d->last_pid = first->pid;
+	d->last_tl0 = first->tl0;
+	d->last_ts = first->ts;
+	d->len = 0;
+	for (uint16_t q = d->cursor;; q++) {
+		ring_pkt *r = &d->ring[q % RING];
+		if (d->len + r->len <= MAX_FRAME) {
+			memcpy(d->frame + d->len, r->data, r->len);
+			d->len += r->len;
+		}
+		r->valid = 0;
+		if (q == end)
+			break;
+	}
+	d->cursor = (uint16_t)(end + 1);
+	decode_frame(d);
+}
+
+/* Takes every picture that is complete at the cursor; skips what can no longer be
+ * completed (a hole too old to be repaired, a picture a switch cut short). */
+static void drain(synth_vdec *d)
+{
+	synth_video_check *c = &d->c;
+	for (;;) {
+		int16_t ahead = (int16_t)(d->newest - d->cursor);
+		if (ahead < 0)
+			return;
+		ring_pkt *r = &d->ring[d->cursor % RING];
+		if (!r->valid || r->seq != d->cursor) {
+			if (ahead < GIVE_UP)
+				return; /* a retransmission may still come */
+			d->cursor++;
+			d->broken = 1;
+			c->lost_packets++;
+			continue;
+		}
+		if (!r->start) {
+			/* The middle of a picture whose start never came. */
+			r->valid = 0;
+			d->cursor++;
+			d->broken = 1;
+			c->orphans++;
+			continue;
+		}
+		int complete = 0, cut = 0;
+		uint16_t q = d->cursor;
+		for (;; q++) {
+			ring_pkt *k = &d->ring[q % RING];
+			if (!k->valid || k->seq != q)
+				break;
+			if (q != d->cursor && (k->start || k->ts != r->ts)) {
+				cut = 1; /* a new picture began before this one ended */
+				break;
+			}
+			if (k->marker) {
+				complete = 1;
+				break;
+			}
+		}
+		if (complete) {
+			take_picture(d, q);
+			continue;
+		}
+		if (cut) {
+			for (uint16_t x = d->cursor; x != q; x++)
+				d->ring[x % RING].valid = 0;
+			d->cursor = q;
+			c->cut++;
+			d->broken = 1;
+			continue;
+		}
+		/* A hole inside the picture: wait for its repair, up to a point. */
+		if ((int16_t)(d->newest - q) < GIVE_UP)
+			return;
+		for (uint16_t x = d->cursor; x != q; x++)
+			d->ring[x % RING].valid = 0;
+		d->cursor = q;
+		d->broken = 1;
+	}
+}
+
 void synth_vdec_packet(synth_vdec *d, const uint8_t *payload, size_t len, uint16_t seq,
                        uint32_t ts, int marker)
 {
 	synth_video_check *c = &d->c;
 	vp8_desc vd;
 	c->packets++;
-	if (vp8_parse(payload, len, &vd) != 0 || vd.header_len > len) {
+	if (vp8_parse(payload, len, &vd) != 0 || vd.header_len > len ||
+	    len - vd.header_len > RING_DATA) {
 		c->bad_descriptor++;
 		return;
 	}
 	if (!vd.has_picture_id || !vd.picture_id_15bit || !vd.has_tl0picidx)
 		c->bad_descriptor++;
-	if (vd.has_picture_id) {
-		uint16_t diff = (uint16_t)((vd.picture_id - d->last_pid) & 0x7fff);
-		int newer = diff != 0 && diff < 16384;
-		if (d->have_pid && newer && diff != 1)
-			c->pid_gaps++;
-		/* Every picture the peers send is in temporal layer 0, so TL0PICIDX counts
-		 * pictures as the picture id does. */
-		if (d->have_pid && newer && vd.has_tl0picidx &&
-		    (uint8_t)(vd.tl0picidx - d->last_tl0) != (uint8_t)diff)
-			c->tl0_gaps++;
-		if (!d->have_pid || newer) {
-			d->have_pid = 1;
-			d->last_pid = vd.picture_id;
-			d->last_tl0 = vd.tl0picidx;
-			/* RTP time runs forward from picture to picture, by less than 1 s on a
-			 * line that is fed (30 fps). */
-			int32_t dt = (int32_t)(ts - d->last_ts);
-			if (d->have_ts && (dt <= 0 || dt > 90000))
-				c->ts_jumps++;
-			d->have_ts = 1;
-			d->last_ts = ts;
-		}
+	int start = vd.start_of_partition && vd.partition_id == 0;
+	if (!d->have_cursor) {
+		if (!start)
+			return; /* the stream is joined at a picture's start */
+		d->have_cursor = 1;
+		d->cursor = d->newest = seq;
 	}
-	const uint8_t *data = payload + vd.header_len;
-	size_t n = len - vd.header_len;
-	if (vd.start_of_partition && vd.partition_id == 0) {
-		if (d->assembling) {
-			/* A new picture before the last one ended: its tail never came (a source or
-			 * layer switch cuts a picture short). The next one must be a keyframe. */
-			c->cut++;
-			d->wait_key = 1;
-		}
-		/* Packets missing before this picture: a whole picture may be gone, so a delta
-		 * frame would decode on the wrong reference. Wait for a keyframe, as a browser
-		 * does. */
-		if (d->have_next && seq != d->next_seq)
-			d->wait_key = 1;
-		d->assembling = 1;
-		d->ts = ts;
-		d->len = 0;
-	} else if (!d->assembling || seq != d->next_seq || ts != d->ts) {
-		if (d->assembling) {
-			c->cut++;
-			d->wait_key = 1;
-		}
-		d->assembling = 0;
-		c->orphans++;
+	int16_t rel = (int16_t)(seq - d->cursor);
+	if (rel < 0) {
+		c->late++; /* its picture was given up already */
 		return;
 	}
-	d->next_seq = (uint16_t)(seq + 1);
-	d->have_next = 1;
-	if (d->len + n > MAX_FRAME) {
-		d->assembling = 0;
-		c->orphans++;
-		return;
+	if (rel >= RING - 1) {
+		/* Far ahead of the cursor: what is in between is lost. */
+		for (int i = 0; i < RING; i++)
+			d->ring[i].valid = 0;
+		c->lost_packets += (uint64_t)rel;
+		d->cursor = seq;
+		d->broken = 1;
 	}
-	memcpy(d->frame + d->len, data, n);
-	d->len += n;
-	if (marker) {
-		d->assembling = 0;
-		decode_frame(d);
-	}
+	if ((int16_t)(seq - d->newest) > 0)
+		d->newest = seq;
+	ring_pkt *r = &d->ring[seq % RING];
+	r->valid = 1;
+	r->seq = seq;
+	r->ts = ts;
+	r->start = start;
+	r->marker = marker;
+	r->pid = vd.picture_id;
+	r->tl0 = vd.tl0picidx;
+	r->len = (uint16_t)(len - vd.header_len);
+	memcpy(r->data, payload + vd.header_len, r->len);
+	drain(d);
 }
 
 /* ---- receiving: Opus ---------------------------------------------------------------- */

@@ -69,13 +69,15 @@ enum { SYNTH_MEDIA_REPLAY = 0, SYNTH_MEDIA_LIVE = 1 };
 /* What a receiver decoded on one video line (decode on). */
 typedef struct synth_video_check {
 	uint64_t packets, bad_descriptor; /* bad: no 15-bit picture id or no TL0PICIDX */
-	uint64_t pid_gaps;   /* picture ids that skipped forward */
-	uint64_t tl0_gaps;   /* TL0PICIDX that did not advance with the picture id */
-	uint64_t ts_jumps;   /* RTP timestamps that went back or leapt > 1 s between pictures */
+	/* Between consecutive complete pictures with no packet missing in between: */
+	uint64_t pid_gaps;   /* picture ids that did not advance by one */
+	uint64_t tl0_gaps;   /* TL0PICIDX that did not advance by one */
+	uint64_t ts_jumps;   /* RTP timestamps that went back or leapt > 1 s */
 	uint64_t frames;     /* complete frames reassembled */
 	uint64_t keyframes;
 	uint64_t cut;        /* frames whose tail never came (a switch cut them short) */
-	uint64_t orphans;    /* packets that belonged to no frame being assembled */
+	uint64_t orphans;    /* packets of a picture whose start never came */
+	uint64_t lost_packets, late; /* never came; came after their picture was given up */
 	uint64_t skipped;    /* delta frames not decoded while waiting for a keyframe */
 	uint64_t undecodable, corrupt, no_picture; /* libvpx errors, VP8D_GET_FRAME_CORRUPTED */
 	uint64_t decoded, unreadable;              /* pictures; of those without a barcode */

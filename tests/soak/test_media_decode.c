@@ -8,7 +8,8 @@
  *
  *   test_media_decode switch      the receiver's two video slots swap sources (A <-> B) every
  *                                 3 s, as a transfer or a one-stop hand-over does (A replays
- *                                 its encoded loop, B encodes live)
+ *                                 its encoded loop, B encodes live); then again with
+ *                                 3 % loss on the receiver's downlink
  *   test_media_decode simulcast   A and B send 3 layers (rid q, h, f); the receiver's downlink
  *                                 narrows to 350 kbit/s and widens again, so the server must
  *                                 switch it down and up; the sources swap once more. Exits 77
@@ -129,9 +130,10 @@ static void wire(run *s, party *primary, party *extra)
 }
 
 static synth_peer *make_peer(const char *label, const synth_template *t, dtls_ctx *ctx,
-                             uint64_t seed, int tag, int simulcast)
+                             uint64_t seed, int tag, int simulcast, double recv_loss)
 {
 	synth_config c = {.label = label,
+	                  .recv_loss = recv_loss,
 	                  .tmpl = t,
 	                  .dtls = ctx,
 	                  .seed = seed,
@@ -153,12 +155,14 @@ static void print_video(const char *name, const synth_video_check *v)
 	       " (q=%" PRIu64 " h=%" PRIu64 " f=%" PRIu64 ") corrupt=%" PRIu64
 	       " undecodable=%" PRIu64 " no_picture=%" PRIu64 " wrong_ref=%" PRIu64
 	       " unreadable=%" PRIu64 " skipped=%" PRIu64 " cut=%" PRIu64 " orphans=%" PRIu64
+	       " lost=%" PRIu64 " late=%" PRIu64
 	       " pid_gaps=%" PRIu64 " tl0_gaps=%" PRIu64 " ts_jumps=%" PRIu64
 	       " bad_desc=%" PRIu64 " source_changes=%" PRIu64
 	       " layer_changes=%" PRIu64 " last=%dx%d tag=%d layer=%d\n",
 	       name, v->packets, v->frames, v->keyframes, v->decoded, v->by_layer[0],
 	       v->by_layer[1], v->by_layer[2], v->corrupt, v->undecodable, v->no_picture,
-	       v->wrong_reference, v->unreadable, v->skipped, v->cut, v->orphans, v->pid_gaps,
+	       v->wrong_reference, v->unreadable, v->skipped, v->cut, v->orphans, v->lost_packets,
+	       v->late, v->pid_gaps,
 	       v->tl0_gaps, v->ts_jumps, v->bad_descriptor, v->source_changes, v->layer_changes, v->width, v->height, v->tag,
 	       v->layer);
 }
@@ -182,12 +186,10 @@ static void check_video(const char *name, const synth_video_check *v, const synt
 	 * waits for a keyframe, as a browser does.) */
 	if (ss->gaps == 0)
 		CHECK(v->cut <= (uint64_t)switches + v->layer_changes);
-	/* Picture ids continue across switches, and loss that was repaired leaves no trace. */
-	if (ss->unrepaired == 0) {
-		CHECK_EQ_INT(v->pid_gaps, 0);
-		CHECK_EQ_INT(v->tl0_gaps, 0);
-	}
-	/* RTP timestamps run forward across switches. */
+	/* Between pictures with no packet lost in between, picture ids and TL0PICIDX advance by
+	 * one and RTP timestamps run forward, across switches too. */
+	CHECK_EQ_INT(v->pid_gaps, 0);
+	CHECK_EQ_INT(v->tl0_gaps, 0);
 	CHECK_EQ_INT(v->ts_jumps, 0);
 }
 
@@ -201,7 +203,7 @@ static void check_audio(const char *name, const synth_audio_check *a, uint64_t m
 	CHECK(fabs(a->level_dbfs - synth_tone_dbfs()) < 2.0);
 }
 
-static int start(run *s, synth_template *tmpl, dtls_ctx *ctx, int simulcast)
+static int start(run *s, synth_template *tmpl, dtls_ctx *ctx, int simulcast, double loss)
 {
 	memset(s, 0, sizeof *s);
 	s->offer = malloc(65536);
@@ -214,9 +216,9 @@ static int start(run *s, synth_template *tmpl, dtls_ctx *ctx, int simulcast)
 	s->now = 1000000;
 	s->next_tick = s->now;
 	s->sfu = sfu_new(&s->loop, &cfg);
-	s->a.synth = make_peer("a", tmpl, ctx, 11, 1, simulcast);
-	s->b.synth = make_peer("b", tmpl, ctx, 12, 2, simulcast);
-	s->r.synth = make_peer("r", tmpl, ctx, 13, 3, 0);
+	s->a.synth = make_peer("a", tmpl, ctx, 11, 1, simulcast, 0);
+	s->b.synth = make_peer("b", tmpl, ctx, 12, 2, simulcast, 0);
+	s->r.synth = make_peer("r", tmpl, ctx, 13, 3, 0, loss);
 	CHECK(s->sfu && s->a.synth && s->b.synth && s->r.synth);
 	if (!s->sfu || !s->a.synth || !s->b.synth || !s->r.synth)
 		return -1;
@@ -262,12 +264,15 @@ static void common_checks(run *s, uint64_t min_frames, int switches)
 	CHECK_EQ_INT(rs->srtp_failures, 0);
 }
 
-/* The receiver's two video slots swap sources every 3 s on a clean network: every picture
- * decodes, sequence numbers and picture ids run on without a gap. */
-static void test_switch(synth_template *tmpl, dtls_ctx *ctx)
+/* The receiver's two video slots swap sources every 3 s. On a clean network every picture
+ * decodes and sequence numbers and picture ids run on without a gap; with loss on the
+ * receiver's downlink (repaired by NACK and RTX where it can be, by a keyframe where it
+ * cannot) no picture decodes wrong. */
+static void test_switch(synth_template *tmpl, dtls_ctx *ctx, double loss)
 {
 	run s;
-	if (start(&s, tmpl, ctx, 0) == 0) {
+	printf("== source switches, receiver loss %.0f %%\n", loss * 100);
+	if (start(&s, tmpl, ctx, 0, loss) == 0) {
 		wire(&s, &s.a, &s.b);
 		int64_t t0 = s.now;
 		int switches = 0;
@@ -278,8 +283,9 @@ static void test_switch(synth_template *tmpl, dtls_ctx *ctx)
 				switches++;
 			}
 		}
-		/* 21 s at 30 fps, less the connection and the keyframe waits. */
-		common_checks(&s, 500, switches);
+		/* 21 s at 30 fps, less the connection and the keyframe waits (and, with loss, the
+		 * pictures that broke). */
+		common_checks(&s, loss > 0 ? 350 : 500, switches);
 		synth_video_check cam, slot;
 		synth_peer_video_check(s.r.synth, "camera", &cam);
 		synth_peer_video_check(s.r.synth, "slotVideo", &slot);
@@ -297,11 +303,17 @@ static void test_switch(synth_template *tmpl, dtls_ctx *ctx)
 		CHECK_EQ_INT(slot.tag, 2);
 		CHECK_EQ_INT(cam.width, 640);
 		CHECK_EQ_INT(cam.height, 480);
-		/* A clean network: not a packet missing. */
-		CHECK_EQ_INT(cs.gaps, 0);
-		CHECK_EQ_INT(vs.gaps, 0);
-		CHECK_EQ_INT(cam.orphans, 0);
 		CHECK_EQ_INT(synth_peer_stats(s.r.synth)->unknown_ssrc, 0);
+		if (loss == 0) {
+			/* A clean network: not a packet missing. */
+			CHECK_EQ_INT(cs.gaps, 0);
+			CHECK_EQ_INT(vs.gaps, 0);
+			CHECK_EQ_INT(cam.orphans, 0);
+		} else {
+			/* Loss happened and the server repaired some of it. */
+			CHECK(cs.gaps > 0);
+			CHECK(cs.repaired + vs.repaired > 0);
+		}
 	}
 	finish(&s);
 }
@@ -313,7 +325,7 @@ static int test_simulcast(synth_template *tmpl, dtls_ctx *ctx)
 {
 	run s;
 	int rc = 0;
-	if (start(&s, tmpl, ctx, 3) == 0) {
+	if (start(&s, tmpl, ctx, 3, 0) == 0) {
 		if (!synth_peer_simulcast(s.a.synth) || !synth_peer_simulcast(s.b.synth)) {
 			printf("SKIP simulcast: the server's answer has no a=simulcast for the "
 			       "camera's rids (q;h;f) or no rtp-stream-id extension: simulcast is not "
@@ -376,8 +388,10 @@ int main(int argc, char **argv)
 	if (tmpl && ctx) {
 		if (strcmp(what, "simulcast") == 0)
 			rc = test_simulcast(tmpl, ctx);
-		else
-			test_switch(tmpl, ctx);
+		else {
+			test_switch(tmpl, ctx, 0);
+			test_switch(tmpl, ctx, 0.03);
+		}
 	}
 	dtls_ctx_free(ctx);
 	synth_template_free(tmpl);
