@@ -385,9 +385,10 @@ int synth_peer_answer(synth_peer *p, const char *sdp, size_t len, int64_t now_us
 	for (int i = 1; i < p->n_tx; i++) {
 		p->tx[i].on = i == 1 || (p->sim_on && answer_has_rid(cam->sim_rids, p->tx[i].rid));
 		/* A simulcast layer's RTX stream is known by the repaired-rid extension only. */
-		p->tx[i].rtx_pt = !p->cfg.simulcast || (p->ext_rrid > 0 && p->ext_rrid < 15)
-		                      ? cam->rtx_pt
-		                      : -1;
+		p->tx[i].rtx_pt =
+		    !p->cfg.simulcast || (p->sim_on && p->ext_rrid > 0 && p->ext_rrid < 15)
+		        ? cam->rtx_pt
+		        : -1;
 	}
 	twcc_rec_init(&p->twcc);
 	p->running = 1;
