@@ -50,8 +50,8 @@ typedef struct synth_answer_line {
 	int pt, rtx_pt; /* -1 when absent */
 	int ext_mid, ext_twcc, ext_audio_level;
 	int ext_rid, ext_rrid;
-	int simulcast;      /* a=simulcast present */
-	char sim_rids[64];  /* its recv list as written, e.g. "q;h;f" */
+	int simulcast;     /* a=simulcast present */
+	char sim_rids[64]; /* its recv list as written, e.g. "q;h;f" */
 } synth_answer_line;
 
 typedef struct synth_answer {
@@ -135,8 +135,8 @@ typedef struct synth_vdec synth_vdec;
 synth_vdec *synth_vdec_new(void);
 void synth_vdec_free(synth_vdec *d);
 /* One RTP payload, in arrival order. */
-void synth_vdec_packet(synth_vdec *d, const uint8_t *payload, size_t len, uint16_t seq,
-                       uint32_t ts, int marker);
+void synth_vdec_packet(synth_vdec *d, const uint8_t *payload, size_t len, uint16_t seq, uint32_t ts,
+                       int marker);
 const synth_video_check *synth_vdec_check(const synth_vdec *d);
 /* The decoder lost its reference (a broken or cut frame) and waits for a keyframe. */
 int synth_vdec_waiting(const synth_vdec *d);

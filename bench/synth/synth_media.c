@@ -19,12 +19,12 @@
 #include <vpx/vpx_decoder.h>
 #include <vpx/vpx_encoder.h>
 
-#define FPS          30
-#define TONE_AMP     0.25
-#define MAX_FRAME    (512 * 1024)
-#define BAR_ROWS     2
-#define BAR_COLS     8
-#define INDEX_MOD    1024
+#define FPS       30
+#define TONE_AMP  0.25
+#define MAX_FRAME (512 * 1024)
+#define BAR_ROWS  2
+#define BAR_COLS  8
+#define INDEX_MOD 1024
 
 /* ---- pictures ----------------------------------------------------------------------- */
 
@@ -40,16 +40,17 @@ static void draw(vpx_image_t *img, int i, int layer, int tag)
 {
 	int w = (int)img->d_w, h = (int)img->d_h;
 	int bh = bar_height(h), bw = w / BAR_COLS;
-	unsigned code = (unsigned)(i % INDEX_MOD) | (unsigned)(layer & 3) << 10 |
-	                (unsigned)(tag & 15) << 12;
-	int sq = w / 8, bx = (i * w / 80) % (w - sq), by = bh * BAR_ROWS + (h - bh * BAR_ROWS - sq) / 2 +
-	                                                  (int)((h / 8) * sin(i / 5.0));
+	unsigned code =
+	    (unsigned)(i % INDEX_MOD) | (unsigned)(layer & 3) << 10 | (unsigned)(tag & 15) << 12;
+	int sq = w / 8, bx = (i * w / 80) % (w - sq),
+	    by = bh * BAR_ROWS + (h - bh * BAR_ROWS - sq) / 2 + (int)((h / 8) * sin(i / 5.0));
 	uint32_t rnd = 2463534242u + (uint32_t)i * 2654435761u;
 	for (int y = 0; y < h; y++) {
 		uint8_t *row = img->planes[0] + y * img->stride[0];
 		if (y < bh * BAR_ROWS) {
 			for (int x = 0; x < w; x++) {
-				int bit = (y / bh) * BAR_COLS + (x / bw < BAR_COLS ? x / bw : BAR_COLS - 1);
+				int bit = (y / bh) * BAR_COLS +
+				          (x / bw < BAR_COLS ? x / bw : BAR_COLS - 1);
 				row[x] = (code >> bit) & 1 ? 235 : 16;
 			}
 			continue;
@@ -184,8 +185,8 @@ static synth_clip *clips;
 const synth_clip *synth_clip_get(int w, int h, int kbps, int layer, int tag, int n)
 {
 	for (synth_clip *c = clips; c; c = c->next)
-		if (c->w == w && c->h == h && c->kbps == kbps && c->layer == layer && c->tag == tag &&
-		    c->n == n) {
+		if (c->w == w && c->h == h && c->kbps == kbps && c->layer == layer &&
+		    c->tag == tag && c->n == n) {
 			c->refs++;
 			return c;
 		}
@@ -306,7 +307,8 @@ int synth_audio_loop_ref(void)
 	/* Two passes: the second starts with the encoder's state of a running tone. */
 	for (int pass = 0; pass < 2; pass++)
 		for (int f = 0; f < AUDIO_LOOP; f++)
-			audio_loop_len[f] = synth_aenc_frame(a, audio_loop[f], sizeof audio_loop[f]);
+			audio_loop_len[f] =
+			    synth_aenc_frame(a, audio_loop[f], sizeof audio_loop[f]);
 	synth_aenc_free(a);
 	return 0;
 }
@@ -334,9 +336,9 @@ double synth_tone_dbfs(void)
 /* Packets wait in a ring by sequence number until their picture is complete, so that a
  * retransmission arriving late still completes its picture, as in a browser's packet
  * buffer. */
-#define RING       512
-#define RING_DATA  1400
-#define GIVE_UP    96 /* packets past a hole before its picture is given up */
+#define RING      512
+#define RING_DATA 1400
+#define GIVE_UP   96 /* packets past a hole before its picture is given up */
 
 typedef struct ring_pkt {
 	int valid;
@@ -358,8 +360,8 @@ struct synth_vdec {
 	int have_cursor;
 	uint16_t cursor; /* the first packet not yet taken into a picture */
 	uint16_t newest;
-	int broken;      /* packets were lost since the last complete picture */
-	int have_last;   /* the last complete picture's descriptor values */
+	int broken;    /* packets were lost since the last complete picture */
+	int have_last; /* the last complete picture's descriptor values */
 	uint16_t last_pid;
 	uint8_t last_tl0;
 	uint32_t last_ts;
@@ -416,8 +418,8 @@ static void decode_frame(synth_vdec *d)
 		c->skipped++;
 		return;
 	}
-	if (!d->ok || vpx_codec_decode(&d->dec, d->frame, (unsigned)d->len, NULL, 0) !=
-	                  VPX_CODEC_OK) {
+	if (!d->ok ||
+	    vpx_codec_decode(&d->dec, d->frame, (unsigned)d->len, NULL, 0) != VPX_CODEC_OK) {
 		c->undecodable++;
 		d->wait_key = 1;
 		return;
@@ -565,8 +567,8 @@ static void drain(synth_vdec *d)
 	}
 }
 
-void synth_vdec_packet(synth_vdec *d, const uint8_t *payload, size_t len, uint16_t seq,
-                       uint32_t ts, int marker)
+void synth_vdec_packet(synth_vdec *d, const uint8_t *payload, size_t len, uint16_t seq, uint32_t ts,
+                       int marker)
 {
 	synth_video_check *c = &d->c;
 	vp8_desc vd;

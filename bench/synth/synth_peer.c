@@ -20,9 +20,9 @@
 #define VIDEO_MAX_CHUNK 1100
 #define VP8_DESC        6 /* X, I L T, 15-bit picture id, TL0PICIDX, TID/Y */
 #define FRAME_MAX       (512 * 1024)
-#define CLIP_MAX_FRAMES 300    /* 10 s at 30 fps */
-#define QUEUE_MAX_US    400000 /* the simulated narrow downlink's queue */
-#define NTX             4      /* audio, camera layers f, h, q */
+#define CLIP_MAX_FRAMES 300     /* 10 s at 30 fps */
+#define QUEUE_MAX_US    400000  /* the simulated narrow downlink's queue */
+#define NTX             4       /* audio, camera layers f, h, q */
 #define STUN_CONNECT_US 50000   /* checks until the first answer */
 #define STUN_CONSENT_US 2500000 /* consent checks afterwards, as Chromium sends them */
 #define REPORT_US       1000000
@@ -39,8 +39,8 @@ typedef struct synth_cached {
 typedef struct synth_tx {
 	int line; /* SYNTH_MIC or SYNTH_CAMERA */
 	int video;
-	int on;       /* sends (a camera layer beyond the first only with simulcast) */
-	int layer;    /* 0 q, 1 h, 2 f (drawn into the picture) */
+	int on;    /* sends (a camera layer beyond the first only with simulcast) */
+	int layer; /* 0 q, 1 h, 2 f (drawn into the picture) */
 	const char *rid;
 	int w, h, kbps;
 	uint32_t ssrc, rtx_ssrc;
@@ -54,7 +54,7 @@ typedef struct synth_tx {
 	uint32_t packets, octets; /* for sender reports */
 	const synth_clip *clip;   /* replay: the loop and where in it */
 	int clip_pos;
-	synth_venc *venc; /* live */
+	synth_venc *venc;    /* live */
 	synth_cached *cache; /* video packets by seq % SYNTH_CACHE */
 } synth_tx;
 
@@ -158,8 +158,9 @@ static int setup_layer(synth_peer *p, synth_tx *t, int k)
 	t->rid = rids[k];
 	t->w = 640 >> k;
 	t->h = 480 >> k;
-	t->kbps = k == 0 ? p->cfg.video_kbps : k == 1 ? p->cfg.video_kbps * 3 / 10
-	                                              : p->cfg.video_kbps / 10;
+	t->kbps = k == 0   ? p->cfg.video_kbps
+	          : k == 1 ? p->cfg.video_kbps * 3 / 10
+	                   : p->cfg.video_kbps / 10;
 	if (t->kbps < 30)
 		t->kbps = 30;
 	t->cache = calloc(SYNTH_CACHE, sizeof *t->cache);
@@ -235,8 +236,10 @@ synth_peer *synth_peer_new(const synth_config *cfg)
 	p->audio_ref = p->cfg.media != SYNTH_MEDIA_LIVE;
 	if (p->cfg.decode)
 		for (int i = 0; i < SYNTH_LINES; i++) {
-			int video = i == SYNTH_CAMERA || i == SYNTH_DOCUMENT || i == SYNTH_SLOT_VIDEO;
-			if (video ? !(p->vdec[i] = synth_vdec_new()) : !(p->adec[i] = synth_adec_new())) {
+			int video =
+			    i == SYNTH_CAMERA || i == SYNTH_DOCUMENT || i == SYNTH_SLOT_VIDEO;
+			if (video ? !(p->vdec[i] = synth_vdec_new())
+			          : !(p->adec[i] = synth_adec_new())) {
 				synth_peer_free(p);
 				return NULL;
 			}
@@ -383,13 +386,18 @@ int synth_peer_answer(synth_peer *p, const char *sdp, size_t len, int64_t now_us
 	p->ext_rrid = cam->ext_rrid;
 	p->sim_on = p->cfg.simulcast && cam->simulcast && p->ext_rid > 0 && p->ext_rid < 15;
 	for (int i = 1; i < p->n_tx; i++) {
-		p->tx[i].on = i == 1 || (p->sim_on && answer_has_rid(cam->sim_rids, p->tx[i].rid));
+		p->tx[i].on = p->sim_on ? answer_has_rid(cam->sim_rids, p->tx[i].rid) : i == 1;
 		/* A simulcast layer's RTX stream is known by the repaired-rid extension only. */
 		p->tx[i].rtx_pt =
 		    !p->cfg.simulcast || (p->sim_on && p->ext_rrid > 0 && p->ext_rrid < 15)
 		        ? cam->rtx_pt
 		        : -1;
 	}
+	int sending = 0;
+	for (int i = 1; i < p->n_tx; i++)
+		sending |= p->tx[i].on;
+	for (int i = 1; i < p->n_tx && !sending; i++)
+		p->tx[i].on = 1; /* an a=simulcast line we could not read: send every layer */
 	twcc_rec_init(&p->twcc);
 	p->running = 1;
 	p->next_stun_us = now_us;
@@ -773,7 +781,8 @@ static void send_feedback(synth_peer *p, int64_t now_us)
 		for (int i = 0; i < SYNTH_LINES; i++)
 			if (p->rx_on[i] && p->vdec[i] && p->rx[i].started &&
 			    synth_vdec_waiting(p->vdec[i]) &&
-			    (n = rtcp_build_pli(out, sizeof out, p->rtcp_ssrc, p->rx[i].ssrc)) > 0) {
+			    (n = rtcp_build_pli(out, sizeof out, p->rtcp_ssrc, p->rx[i].ssrc)) >
+			        0) {
 				p->st.plis_sent++;
 				send_srtp(p, out, (size_t)n, 1);
 			}

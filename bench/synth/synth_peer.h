@@ -70,20 +70,20 @@ enum { SYNTH_MEDIA_REPLAY = 0, SYNTH_MEDIA_LIVE = 1 };
 typedef struct synth_video_check {
 	uint64_t packets, bad_descriptor; /* bad: no 15-bit picture id or no TL0PICIDX */
 	/* Between consecutive complete pictures with no packet missing in between: */
-	uint64_t pid_gaps;   /* picture ids that did not advance by one */
-	uint64_t tl0_gaps;   /* TL0PICIDX that did not advance by one */
-	uint64_t ts_jumps;   /* RTP timestamps that went back or leapt > 1 s */
-	uint64_t frames;     /* complete frames reassembled */
+	uint64_t pid_gaps; /* picture ids that did not advance by one */
+	uint64_t tl0_gaps; /* TL0PICIDX that did not advance by one */
+	uint64_t ts_jumps; /* RTP timestamps that went back or leapt > 1 s */
+	uint64_t frames;   /* complete frames reassembled */
 	uint64_t keyframes;
-	uint64_t cut;        /* frames whose tail never came (a switch cut them short) */
-	uint64_t orphans;    /* packets of a picture whose start never came */
+	uint64_t cut;                /* frames whose tail never came (a switch cut them short) */
+	uint64_t orphans;            /* packets of a picture whose start never came */
 	uint64_t lost_packets, late; /* never came; came after their picture was given up */
-	uint64_t skipped;    /* delta frames not decoded while waiting for a keyframe */
+	uint64_t skipped;            /* delta frames not decoded while waiting for a keyframe */
 	uint64_t undecodable, corrupt, no_picture; /* libvpx errors, VP8D_GET_FRAME_CORRUPTED */
 	uint64_t decoded, unreadable;              /* pictures; of those without a barcode */
 	uint64_t wrong_reference; /* delta frames showing another source, layer or frame */
 	uint64_t source_changes, layer_changes;
-	uint64_t by_layer[4]; /* decoded pictures per layer (0 q, 1 h, 2 f) */
+	uint64_t by_layer[4];          /* decoded pictures per layer (0 q, 1 h, 2 f) */
 	int width, height, tag, layer; /* of the last picture */
 } synth_video_check;
 

@@ -18,8 +18,9 @@
  * Asserted on every video slot: no libvpx error, no corrupt frame (VP8D_GET_FRAME_CORRUPTED),
  * no delta frame showing another source, layer or frame than the one before it (decoded on a
  * wrong reference), no picture-id or TL0PICIDX jump, RTP timestamps running forward, every
- * descriptor with a 15-bit picture id and TL0PICIDX, sequence numbers continuous; the pictures really changed source (and layer) as
- * often as they were switched. On every audio slot: no Opus decode error, the tone's level. */
+ * descriptor with a 15-bit picture id and TL0PICIDX, sequence numbers continuous; the pictures
+ * really changed source (and layer) as often as they were switched. On every audio slot: no Opus
+ * decode error, the tone's level. */
 #include "base/log.h"
 #include "check.h"
 #include "sfu/secure.h"
@@ -157,16 +158,14 @@ static void print_video(const char *name, const synth_video_check *v)
 	       " (q=%" PRIu64 " h=%" PRIu64 " f=%" PRIu64 ") corrupt=%" PRIu64
 	       " undecodable=%" PRIu64 " no_picture=%" PRIu64 " wrong_ref=%" PRIu64
 	       " unreadable=%" PRIu64 " skipped=%" PRIu64 " cut=%" PRIu64 " orphans=%" PRIu64
-	       " lost=%" PRIu64 " late=%" PRIu64
-	       " pid_gaps=%" PRIu64 " tl0_gaps=%" PRIu64 " ts_jumps=%" PRIu64
-	       " bad_desc=%" PRIu64 " source_changes=%" PRIu64
+	       " lost=%" PRIu64 " late=%" PRIu64 " pid_gaps=%" PRIu64 " tl0_gaps=%" PRIu64
+	       " ts_jumps=%" PRIu64 " bad_desc=%" PRIu64 " source_changes=%" PRIu64
 	       " layer_changes=%" PRIu64 " last=%dx%d tag=%d layer=%d\n",
 	       name, v->packets, v->frames, v->keyframes, v->decoded, v->by_layer[0],
 	       v->by_layer[1], v->by_layer[2], v->corrupt, v->undecodable, v->no_picture,
 	       v->wrong_reference, v->unreadable, v->skipped, v->cut, v->orphans, v->lost_packets,
-	       v->late, v->pid_gaps,
-	       v->tl0_gaps, v->ts_jumps, v->bad_descriptor, v->source_changes, v->layer_changes, v->width, v->height, v->tag,
-	       v->layer);
+	       v->late, v->pid_gaps, v->tl0_gaps, v->ts_jumps, v->bad_descriptor, v->source_changes,
+	       v->layer_changes, v->width, v->height, v->tag, v->layer);
 }
 
 /* The checks every video slot must pass, however it was switched. */
@@ -403,7 +402,7 @@ int main(int argc, char **argv)
 	dtls_ctx_free(ctx);
 	synth_template_free(tmpl);
 	secure_global_shutdown();
-	int done = check_done(strcmp(what, "simulcast") == 0 ? "media-decode-simulcast"
-	                                                     : "media-decode");
+	int done =
+	    check_done(strcmp(what, "simulcast") == 0 ? "media-decode-simulcast" : "media-decode");
 	return done != 0 ? done : rc;
 }
