@@ -356,7 +356,24 @@ static int test_simulcast(synth_template *tmpl, dtls_ctx *ctx)
 			       low.height);
 			/* The limit is lifted: the server probes and moves the receiver up. */
 			synth_peer_set_downlink(s.r.synth, 0);
-			run_until(&s, t0 + 45000000);
+			int64_t lifted = s.now, up_at = 0;
+			while (s.now < t0 + 45000000) {
+				run_until(&s, s.now + 250000);
+				synth_video_check v;
+				synth_peer_video_check(s.r.synth, "camera", &v);
+				if (!up_at && v.layer == 2 && v.by_layer[2] > low.by_layer[2])
+					up_at = s.now;
+			}
+			if (up_at)
+				printf("switch-up: camera back at the full layer %.2f s after the "
+				       "limit "
+				       "was lifted (simulated time)\n",
+				       (double)(up_at - lifted) / 1e6);
+			else
+				printf(
+				    "switch-up: camera not back at the full layer within %.0f s\n",
+				    (double)(s.now - lifted) / 1e6);
+			CHECK(up_at != 0);
 			common_checks(&s, 500, 1);
 			const synth_stats *rs = synth_peer_stats(s.r.synth);
 			printf("receiver: probes=%" PRIu64 " rtx=%" PRIu64 " unknown_ssrc=%" PRIu64
