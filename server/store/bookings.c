@@ -23,20 +23,22 @@
 	" coalesce(b.procedure_id, ''), coalesce(b.name, ''), coalesce(b.created_by::text, ''), " state
 #define N_BOOKING_COLS 10
 
-/* $3 is a time with an offset, or NULL and $8 a local time of the site's zone. One row: does
- * the branch exist, is the clerk free then, and the new id when both. */
-static const char sql_add[] =
-    "WITH " SITE_TZ ", t AS (SELECT coalesce($3::timestamptz,"
-    " $8::timestamp AT TIME ZONE tz.tz) AS at FROM tz),"
-    " ok AS (SELECT EXISTS (SELECT 1 FROM branches WHERE id = $2) AS branch,"
-    " NOT EXISTS (SELECT 1 FROM bookings b, t WHERE b.created_by = $7::uuid"
-    " AND b.state IN ('booked', 'done') AND b.starts_at < t.at + make_interval(mins => $4::int)"
-    " AND b.starts_at + make_interval(mins => b.minutes) > t.at) AS free),"
-    " ins AS (INSERT INTO bookings (department_id, branch_id, starts_at, minutes, procedure_id,"
-    " name, created_by)"
-    " SELECT $1, $2, t.at, $4::int, nullif($5, ''), nullif($6, ''), $7::uuid FROM t, ok"
-    " WHERE ok.branch AND ok.free RETURNING id::text AS id)"
-    " SELECT ok.branch, ok.free, (SELECT id FROM ins) FROM ok";
+/* One row: does the branch exist, is the clerk free then, and the new id when both. $3 is the
+ * start: AT is how it is read (with its own offset, or as a local time of the site's zone). */
+#define SQL_ADD(AT)                                                                                \
+	"WITH " SITE_TZ ", t AS (SELECT " AT " AS at FROM tz),"                                    \
+	" ok AS (SELECT EXISTS (SELECT 1 FROM branches WHERE id = $2) AS branch,"                  \
+	" NOT EXISTS (SELECT 1 FROM bookings b, t WHERE b.created_by = $7::uuid"                   \
+	" AND b.state IN ('booked', 'done')"                                                       \
+	" AND b.starts_at < t.at + make_interval(mins => $4::int)"                                 \
+	" AND b.starts_at + make_interval(mins => b.minutes) > t.at) AS free),"                    \
+	" ins AS (INSERT INTO bookings (department_id, branch_id, starts_at, minutes,"             \
+	" procedure_id, name, created_by)"                                                         \
+	" SELECT $1, $2, t.at, $4::int, nullif($5, ''), nullif($6, ''), $7::uuid FROM t, ok"       \
+	" WHERE ok.branch AND ok.free RETURNING id::text AS id)"                                   \
+	" SELECT ok.branch, ok.free, (SELECT id FROM ins) FROM ok"
+static const char sql_add_zoned[] = SQL_ADD("$3::timestamptz");
+static const char sql_add_local[] = SQL_ADD("($3::timestamp AT TIME ZONE tz.tz)");
 
 static const char sql_cancel[] =
     "WITH b AS (SELECT id, department_id, state FROM bookings WHERE id = $1::uuid),"
@@ -200,11 +202,10 @@ int store_booking_add(store *s, const store_booking *b, store_booking_id_cb cb, 
 		return -1;
 	char minutes[16];
 	snprintf(minutes, sizeof minutes, "%d", b->minutes);
-	int zoned = has_zone(b->starts_at);
-	const char *values[] = {b->department, b->branch,     zoned ? b->starts_at : NULL,
-	                        minutes,       b->procedure,  b->name,
-	                        b->created_by, zoned ? NULL : b->starts_at};
-	return run(s, "booking_add", sql_add, 8, values, on_added, job_new((void *)cb, user));
+	const char *values[] = {b->department, b->branch, b->starts_at,  minutes,
+	                        b->procedure,  b->name,   b->created_by};
+	return run(s, "booking_add", has_zone(b->starts_at) ? sql_add_zoned : sql_add_local, 7,
+	           values, on_added, job_new((void *)cb, user));
 }
 
 /* ---- cancel ---- */
