@@ -85,7 +85,7 @@ struct route_leg {
 	 * until preferred_until_us; "" = none or the preference is over. */
 	char preferred[ROUTE_ID_MAX];
 	int64_t preferred_until_us;
-	int step;     /* index of its itinerary step */
+	int step; /* index of its itinerary step */
 	int64_t queued_us;
 	uint64_t answer_seq; /* order of answering within the visit (room order) */
 	uint32_t staff;      /* the answering desk, 0 while waiting */

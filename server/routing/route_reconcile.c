@@ -235,7 +235,8 @@ int route_preferred_present(const route *r, const struct route_leg *leg)
 	for (int i = 0; i < r->n_sessions; i++) {
 		const struct route_session *s = r->sessions[i];
 		if (s->role == ROUTE_ROLE_STAFF && s->available && !s->suspended &&
-		    strcmp(s->ident, leg->preferred) == 0 && route_session_in_dept(s, leg->dept->id))
+		    strcmp(s->ident, leg->preferred) == 0 &&
+		    route_session_in_dept(s, leg->dept->id))
 			return 1;
 	}
 	return 0;
@@ -254,8 +255,8 @@ static int ring_preferred(route *r, struct route_leg *leg, int64_t now_us)
 	}
 	for (int i = 0; i < r->n_sessions; i++) {
 		struct route_session *s = r->sessions[i];
-		if (strcmp(s->ident, leg->preferred) != 0 || !route_desk_free_in(s, leg->dept->id) ||
-		    route_ring_has(leg, s->sid))
+		if (strcmp(s->ident, leg->preferred) != 0 ||
+		    !route_desk_free_in(s, leg->dept->id) || route_ring_has(leg, s->sid))
 			continue;
 		if (leg->n_ringing == 0)
 			leg->ring_started_us = now_us;

@@ -23,13 +23,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MIN_US             (60 * INT64_C(1000000))
-#define BOOK_EARLY_US      (10 * MIN_US) /* a booking may be called this long before its start */
-#define BOOK_LATE_US       (15 * MIN_US) /* ... and until this long after; then it is missed */
-#define BOOK_SWEEP_US      (30 * INT64_C(1000000)) /* the sweep runs at least this often */
-#define BOOK_RETRY_US      (5 * INT64_C(1000000))  /* after a failed sweep */
-#define BOOK_MINUTES_MIN   5
-#define BOOK_MINUTES_MAX   240
+#define MIN_US               (60 * INT64_C(1000000))
+#define BOOK_EARLY_US        (10 * MIN_US) /* a booking may be called this long before its start */
+#define BOOK_LATE_US         (15 * MIN_US) /* ... and until this long after; then it is missed */
+#define BOOK_SWEEP_US        (30 * INT64_C(1000000)) /* the sweep runs at least this often */
+#define BOOK_RETRY_US        (5 * INT64_C(1000000))  /* after a failed sweep */
+#define BOOK_MINUTES_MIN     5
+#define BOOK_MINUTES_MAX     240
 #define BOOK_MINUTES_DEFAULT 30
 
 typedef struct sent_view {
@@ -354,7 +354,8 @@ void h_book(sig_session *s, json_t *msg, json_t *id)
 	const char *branch = dept ? req_str(s, msg, id, "branch", STORE_ID_MAX - 1) : NULL;
 	const char *starts = branch ? req_str(s, msg, id, "starts_at", 39) : NULL;
 	const char *proc = starts ? req_opt_str(s, msg, id, "procedure", STORE_ID_MAX - 1) : NULL;
-	const char *name = proc ? req_opt_str(s, msg, id, "name", STORE_BOOKING_NAME_MAX - 1) : NULL;
+	const char *name =
+	    proc ? req_opt_str(s, msg, id, "name", STORE_BOOKING_NAME_MAX - 1) : NULL;
 	if (!name)
 		return;
 	json_t *mv = json_object_get(msg, "minutes");
@@ -362,7 +363,8 @@ void h_book(sig_session *s, json_t *msg, json_t *id)
 	if (mv && !json_is_null(mv)) {
 		if (!json_is_integer(mv) || json_integer_value(mv) < BOOK_MINUTES_MIN ||
 		    json_integer_value(mv) > BOOK_MINUTES_MAX) {
-			req_bad(s, id, "bad_request", "field \"minutes\" must be an integer 5..240");
+			req_bad(s, id, "bad_request",
+			        "field \"minutes\" must be an integer 5..240");
 			return;
 		}
 		minutes = json_integer_value(mv);
@@ -416,7 +418,8 @@ static void on_cancelled(void *user, int err, const char *department)
 		} else if (err == 2) {
 			req_bad(s, p->id, "forbidden", "the booking is not of your departments");
 		} else if (err == 3) {
-			session_reply_error(s, p->id, "conflict", "the booking is not booked any more");
+			session_reply_error(s, p->id, "conflict",
+			                    "the booking is not booked any more");
 		} else {
 			session_reply_error(s, p->id, "internal", "the database is unavailable");
 		}

@@ -16,11 +16,12 @@
 	"tz AS (SELECT coalesce((SELECT value FROM site_settings WHERE key = 'time_zone'),"        \
 	" 'Asia/Tokyo') AS tz)"
 
-/* The columns every listing returns, in store_booking's order. */
-#define BOOKING_COLS(state)                                                                        \
+/* The columns every listing returns, in store_booking's order, but for the state (the last,
+ * which each query writes itself). */
+#define BOOKING_COLS                                                                               \
 	"b.id::text, b.department_id, b.branch_id, madoguchi_local_iso(b.starts_at, tz.tz),"       \
 	" (extract(epoch FROM b.starts_at) * 1000000)::bigint, b.minutes,"                         \
-	" coalesce(b.procedure_id, ''), coalesce(b.name, ''), coalesce(b.created_by::text, ''), " state
+	" coalesce(b.procedure_id, ''), coalesce(b.name, ''), coalesce(b.created_by::text, '')"
 #define N_BOOKING_COLS 10
 
 /* One row: does the branch exist, is the clerk free then, and the new id when both. $3 is the
@@ -48,7 +49,7 @@ static const char sql_cancel[] =
     " SELECT b.department_id, b.state, (SELECT count(*) FROM u) FROM b";
 
 static const char sql_list[] =
-    "WITH " SITE_TZ " SELECT " BOOKING_COLS("b.state") " FROM bookings b, tz"
+    "WITH " SITE_TZ " SELECT " BOOKING_COLS ", b.state FROM bookings b, tz"
     " WHERE b.starts_at >= ($1::date::timestamp AT TIME ZONE tz.tz)"
     " AND b.starts_at < (($1::date + 1)::timestamp AT TIME ZONE tz.tz)"
     " AND b.department_id = ANY($2::text[]) AND ($3 = '' OR b.department_id = $3)"
@@ -61,8 +62,8 @@ static const char sql_list[] =
 static const char sql_sweep[] =
     "WITH " SITE_TZ ", m AS (UPDATE bookings SET state = 'missed', state_at = now()"
     " WHERE state = 'booked' AND starts_at <= now() - interval '15 minutes' RETURNING id),"
-    " today AS (SELECT " BOOKING_COLS("CASE WHEN b.id IN (SELECT id FROM m) THEN 'missed'"
-                                      " ELSE b.state END") ", b.starts_at AS s"
+    " today AS (SELECT " BOOKING_COLS ","
+    " CASE WHEN b.id IN (SELECT id FROM m) THEN 'missed' ELSE b.state END, b.starts_at AS s"
     " FROM bookings b, tz"
     " WHERE b.starts_at >= ((now() AT TIME ZONE tz.tz)::date::timestamp AT TIME ZONE tz.tz)"
     " AND b.starts_at < (((now() AT TIME ZONE tz.tz)::date + 1)::timestamp AT TIME ZONE tz.tz))"
@@ -202,7 +203,7 @@ int store_booking_add(store *s, const store_booking *b, store_booking_id_cb cb, 
 		return -1;
 	char minutes[16];
 	snprintf(minutes, sizeof minutes, "%d", b->minutes);
-	const char *values[] = {b->department, b->branch, b->starts_at,  minutes,
+	const char *values[] = {b->department, b->branch, b->starts_at, minutes,
 	                        b->procedure,  b->name,   b->created_by};
 	return run(s, "booking_add", has_zone(b->starts_at) ? sql_add_zoned : sql_add_local, 7,
 	           values, on_added, job_new((void *)cb, user));

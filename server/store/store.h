@@ -284,10 +284,10 @@ typedef struct store_booking {
 	char starts_at[40];
 	int64_t starts_us;
 	int minutes;
-	char procedure[STORE_ID_MAX];          /* "" = none */
-	char name[STORE_BOOKING_NAME_MAX];     /* "" = none; personal data: never log it */
-	char created_by[STORE_ID_MAX];         /* the staff id, "" when the member was deleted */
-	char state[16];                        /* booked | cancelled | done | missed */
+	char procedure[STORE_ID_MAX];      /* "" = none */
+	char name[STORE_BOOKING_NAME_MAX]; /* "" = none; personal data: never log it */
+	char created_by[STORE_ID_MAX];     /* the staff id, "" when the member was deleted */
+	char state[16];                    /* booked | cancelled | done | missed */
 } store_booking;
 
 /* err 0: booked, id filled; 1: the clerk already has a booking (booked or done) overlapping
