@@ -245,6 +245,13 @@ test('call with a booking rings the booking clerk first, then the department', a
 	const row = await stack.psql(`SELECT booked_visits || ' ' || visits FROM usage_monthly` +
 		` WHERE branch = 'yamada' AND department = 'hoken' AND procedure = 'nenkin-soudan'`);
 	assert.equal(row, '1 1', 'usage_monthly: booked_visits visits');
+	assert.equal(await stack.psql(`SELECT sum(booked_visits) FROM usage_daily`), '1',
+		'usage_daily: booked_visits');
+	// The analyst role reads the counts, never the bookings (names) themselves.
+	assert.equal((await stack.psql('SET ROLE madoguchi_analyst; ' +
+		'SELECT sum(booked_visits) FROM usage_monthly')).split('\n').pop(), '1');
+	await assert.rejects(stack.psql('SET ROLE madoguchi_analyst; SELECT name FROM bookings'),
+		/permission denied/);
 	const login = await stack.http('POST', '/api/login',
 		{ body: { username: 'tanaka', password: stack.logins.tanaka.password } });
 	assert.equal(login.status, 200, login.body);
