@@ -76,6 +76,7 @@ export class DeskCalendar {
 
 	say(text) {
 		this.ui.status.textContent = text
+		this.ui.status.hidden = !text
 	}
 
 	async refresh() {
