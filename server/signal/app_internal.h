@@ -120,6 +120,7 @@ struct sig_app {
 	struct sig_live *live;           /* live.c: directory changes while running */
 	struct health *health;           /* health.c: the kiosk self-test */
 	struct kiosk_staff *kiosk_staff; /* kiosk_staff.c: PIN attempts (created on first use) */
+	struct sig_bookings *bookings;   /* bookings.c: today's bookings (created on first use) */
 };
 
 /* app.c: the store's answer with the directory of departments; on success the app starts
@@ -248,5 +249,17 @@ void status_free(sig_app *app);
 void h_status(sig_session *s, json_t *msg, json_t *id);
 int status_http(sig_app *app, const sig_http_request *req, sig_http_response *resp);
 void status_metrics(sig_app *app, FILE *f); /* the madoguchi_kiosk_online gauge */
+
+/* bookings.c: bookings (PROTOCOL.md, "Bookings"). bookings_tick runs the sweep when due
+ * (called every second); bookings_kiosk_json is a branch's bookings of today without names
+ * (hello reply, `bookings` event); bookings_call is `call` with {"booking"}; the h_ functions
+ * are the staff requests. bookings_free at the very end (after the store). */
+void bookings_tick(sig_app *app);
+void bookings_free(sig_app *app);
+json_t *bookings_kiosk_json(sig_app *app, const char *branch);
+void bookings_call(sig_session *s, json_t *msg, json_t *id);
+void h_book(sig_session *s, json_t *msg, json_t *id);
+void h_cancel_booking(sig_session *s, json_t *msg, json_t *id);
+void h_bookings(sig_session *s, json_t *msg, json_t *id);
 
 #endif

@@ -20,6 +20,7 @@ extern const char *const store_migration_3[];
 extern const char *const store_migration_6[]; /* directory change notices (live.c) */
 extern const char *const store_migration_4[];
 extern const char *const store_migration_7[];
+extern const char *const store_migration_8[]; /* bookings */
 extern const char *const store_migration_5[]; /* the status board */
 
 /* ---- `madoguchi admin` helpers shared by admin.c and admin_counter.c ---- */

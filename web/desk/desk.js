@@ -7,6 +7,7 @@ import { applyI18n, setBilingual, t } from '../lib/i18n.js'
 import { canvasDocumentTrack, partyLabel, resumePlayback, setDocumentTrack } from '../lib/media.js'
 import { $, Notice, el, exposeTestHooks, pageRemoteMedia, showLost, showScreen } from '../lib/page.js'
 import { StaffLogin } from '../lib/staff_login.js'
+import { DeskCalendar } from './bookings.js'
 import { Chime } from './chime.js'
 
 const ui = {
@@ -51,6 +52,11 @@ const page = {
 }
 
 const remote = pageRemoteMedia()
+const calendar = new DeskCalendar({
+	client: () => session?.client ?? null,
+	departments: () => page.departments,
+	preferred: () => page.self?.department?.id ?? null,
+})
 
 const chime = new Chime()
 let session = null
@@ -483,6 +489,7 @@ async function onReady({ client, mids, reply, resumed }) {
 	renderPresence()
 	show('desk', 'idle')
 	refreshDeskState()
+	calendar.ready()
 }
 
 function onLost({ resuming }) {

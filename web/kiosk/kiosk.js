@@ -20,6 +20,7 @@ import {
 } from '../lib/page.js'
 import { startupCheck } from './check.js'
 import { KioskStaff } from './staff.js'
+import { KioskBookings } from './bookings.js'
 
 const TOKEN_KEY = 'madoguchi.kiosk.token'
 const ENDED_SCREEN_MS = 8000
@@ -309,6 +310,14 @@ function startCall(dept) {
 	return placeCall(dept.name, { department: dept.id })
 }
 
+// A booking's button (bookings.js): the call goes to the clerk who booked it first.
+const bookings = new KioskBookings({
+	section: $('#bookings'),
+	grid: $('#booking-buttons'),
+	deptName: (id) => deptName(id),
+	onCall: (b, title) => placeCall(title, { booking: b.booking }),
+})
+
 function startOnestop(menu) {
 	page.menu = menu
 	page.queuedDept = menu.itinerary?.[0] ?? null
@@ -498,6 +507,7 @@ function onReady({ mids, reply, resumed }) {
 	ui.reconnecting.hidden = true
 	page.departments = reply.departments ?? page.departments
 	page.menus = reply.onestop ?? page.menus
+	bookings.set(reply.bookings)
 	if (resumed && page.state !== 'lost') {
 		// The server kept the session: the visit and the screen stay as they are.
 		if (page.state === 'idle') renderDepartments()
@@ -560,6 +570,7 @@ function bindEvents(client) {
 		updateCallLabel()
 	})
 	client.on('control', onControl)
+	client.on('bookings', (ev) => bookings.set(ev.bookings))
 }
 
 function main() {

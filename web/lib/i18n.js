@@ -271,6 +271,30 @@ const MESSAGES = {
 	'stats.col.avg_talk_s': { ja: '平均通話(秒)', en: 'Avg talk (s)' },
 	'stats.col.onestop_visits': { ja: 'ワンストップ', en: 'One-stop' },
 	'stats.col.avg_rating': { ja: '平均評価', en: 'Avg rating' },
+	'stats.col.booked_visits': { ja: '予約', en: 'Booked' },
+
+	// Bookings (予約相談): the desk's calendar (web/desk/bookings.js), the kiosk's buttons
+	'booking.title': { ja: '予約相談', en: 'Bookings' },
+	'booking.department': { ja: '課', en: 'Department' },
+	'booking.branch': { ja: '支所', en: 'Branch' },
+	'booking.date': { ja: '日付', en: 'Date' },
+	'booking.time': { ja: '開始時刻', en: 'Start' },
+	'booking.minutes': { ja: '時間(分)', en: 'Minutes' },
+	'booking.procedure': { ja: '手続き', en: 'Procedure' },
+	'booking.name': { ja: 'お名前(任意)', en: 'Name (optional)' },
+	'booking.book': { ja: '予約する', en: 'Book' },
+	'booking.cancel': { ja: '取消', en: 'Cancel' },
+	'booking.show': { ja: '表示', en: 'Show' },
+	'booking.empty': { ja: 'この日の予約はありません', en: 'No bookings on this day' },
+	'booking.state.booked': { ja: '予約済み', en: 'Booked' },
+	'booking.state.cancelled': { ja: '取消済み', en: 'Cancelled' },
+	'booking.state.done': { ja: '対応済み', en: 'Called' },
+	'booking.state.missed': { ja: '来訪なし', en: 'Missed' },
+	'booking.booked': { ja: '{time} に予約しました', en: 'Booked for {time}' },
+	'booking.failed': { ja: '予約できませんでした({detail})', en: 'Could not book ({detail})' },
+	'booking.conflict': { ja: 'その時間には既に予約があります', en: 'You already have a booking then' },
+	'kiosk.bookings_title': { ja: 'ご予約の方', en: 'If you have a booking' },
+	'kiosk.booking_at': { ja: '{time} のご予約', en: 'Booking at {time}' },
 }
 
 const FALLBACK_LANG = 'ja'
