@@ -28,11 +28,12 @@
 #define SIG_CLOSE_REVOKED     4003 /* the kiosk or staff member was revoked */
 /* handlers_text.c: text in the call and document marks (PROTOCOL.md, "Additions"). */
 #define SIG_TEXT_MAX_CHARS      500 /* Unicode characters in one text */
+#define SIG_ANNOTATE_MAX_SHAPES 50  /* shapes in one annotate */
 #define SIG_TEXT_BURST          10  /* texts one session may send per window */
 #define SIG_ANNOTATE_BURST      20  /* annotate messages one session may send per window */
-#define SIG_TEXT_WINDOW_US      (10 * INT64_C(1000000)) /* ... of 10 s */
-#define SIG_ANNOTATE_MAX_SHAPES 50  /* shapes in one annotate */
-#define SIG_BURST_MAX           20  /* the largest of the bursts above */
+#define SIG_BURST_MAX           20  /* the largest of the two */
+/* The window of both flood limits: 10 s. */
+#define SIG_TEXT_WINDOW_US (10 * INT64_C(1000000))
 
 /* The times of a session's last few messages of one kind (a ring), for a rate limit. */
 typedef struct sig_burst {
@@ -91,7 +92,8 @@ typedef struct sig_session {
 	int64_t call_times[SIG_CALLS_PER_MINUTE]; /* the last calls, a ring (kiosk rate limit) */
 	int call_next;
 	int status_watch; /* sent `status`: gets the board's events (status.c) */
-	sig_burst text_burst;     /* handlers_text.c: flood limits */
+	/* handlers_text.c: the flood limits of text and annotate */
+	sig_burst text_burst;
 	sig_burst annotate_burst;
 } sig_session;
 

@@ -224,8 +224,8 @@ void h_annotate(sig_session *s, json_t *msg, json_t *id)
 		                    SIG_ANNOTATE_BURST, (int)(SIG_TEXT_WINDOW_US / 1000000));
 		return;
 	}
-	json_t *ev = json_pack("{s:s, s:s, s:o, s:o}", "type", "annotate", "visit", info.id,
-	                       "from", sender_party(s), "shapes", shapes);
+	json_t *ev = json_pack("{s:s, s:s, s:o, s:o}", "type", "annotate", "visit", info.id, "from",
+	                       sender_party(s), "shapes", shapes);
 	session_reply_ok(s, id, NULL);
 	if (ev)
 		send_to_room(s->app, &info, ev);

@@ -20,6 +20,7 @@ import {
 } from '../lib/page.js'
 import { startupCheck } from './check.js'
 import { KioskStaff } from './staff.js'
+import { KioskText } from './text.js'
 
 const TOKEN_KEY = 'madoguchi.kiosk.token'
 const ENDED_SCREEN_MS = 8000
@@ -84,6 +85,19 @@ const page = {
 
 const remote = pageRemoteMedia({ root: $('#screen-call') })
 
+// 筆談 text and the clerk's marks on the document (text.js).
+const text = new KioskText({
+	client: () => session?.client,
+	ui: {
+		panel: $('#text-panel'),
+		latest: $('#text-latest'),
+		from: $('#text-from'),
+		replies: $('#text-replies'),
+		docVideo: $('#doc-video'),
+		docTile: $('#doc-tile'),
+	},
+})
+
 let session = null
 
 exposeTestHooks({ session: () => session, page, remote }, {
@@ -102,6 +116,10 @@ exposeTestHooks({ session: () => session, page, remote }, {
 	// Staff mode's counters: {opened, pinRefused, lastPinError, testSounds, switched, selftest}.
 	get staff() {
 		return staff.info
+	},
+	// 筆談 and marks: {received, sent, chimes, lastError, shapes}.
+	get text() {
+		return { ...text.info, shapes: text.marks.shapes }
 	},
 })
 
@@ -250,6 +268,7 @@ function showIdle() {
 	page.queuedDept = null
 	page.staffInRoom = false
 	remote.reset()
+	text.reset()
 	setBilingual(ui.queuedStatus, 'kiosk.calling')
 	staff.cancelTimers()
 	renderDepartments()
@@ -318,6 +337,7 @@ function startOnestop(menu) {
 async function placeCall(title, fields) {
 	if (page.state !== 'idle') return
 	remote.resume() // the tap is the user gesture that lets the clerk's audio play later
+	text.unlock() // ... and the chime of 筆談 text
 	ui.queuedDept.textContent = title
 	setBilingual(ui.queuedStatus, 'kiosk.calling')
 	ui.queuedPosition.hidden = true
@@ -371,6 +391,7 @@ function fillQueued(ev) {
 
 // The clerk left but the visit goes on (transfer, one-stop step, a desk that dropped).
 function showWaitingForNext() {
+	text.reset(page.visit) // the next clerk starts with a clean screen
 	setBilingual(ui.queuedStatus, 'kiosk.next_department')
 	if (page.queuedDept) ui.queuedDept.textContent = deptName(page.queuedDept)
 	renderItinerary()
@@ -418,6 +439,7 @@ function updateCallLabel() {
 function onEnded(ev) {
 	if (page.state === 'idle' || page.state === 'connecting' || page.state === 'error') return
 	remote.reset()
+	text.reset()
 	page.clerkVolume = 1
 	staff.applyVolume()
 	setMicEnabled(true)
@@ -560,6 +582,8 @@ function bindEvents(client) {
 		updateCallLabel()
 	})
 	client.on('control', onControl)
+	client.on('text', (ev) => text.onText(ev, { selfId: page.self?.id, label: partyLabel }))
+	client.on('annotate', (ev) => text.onAnnotate(ev))
 }
 
 function main() {
