@@ -55,8 +55,12 @@ export class DeskMarks {
 		this.#ui = ui
 		ui.color.value = DEFAULT_COLOR
 		for (const b of ui.tools) b.addEventListener('click', () => this.selectTool(b.dataset.tool))
-		ui.undo.addEventListener('click', () => this.#commit(this.#shapes.slice(0, -1)))
-		ui.clear.addEventListener('click', () => this.#commit([]))
+		ui.undo.addEventListener('click', () => {
+			if (this.#shapes.length > 0) this.#commit(this.#shapes.slice(0, -1))
+		})
+		ui.clear.addEventListener('click', () => {
+			if (this.#shapes.length > 0) this.#commit([])
+		})
 		this.#layers = ui.views.map(({ video, tile }) => this.#makeLayer(video, tile))
 		// The toolbar shows while some document view does; a view appears and disappears with
 		// the `slots` events and this desk's sharing, which toggle the tiles' hidden flag.
