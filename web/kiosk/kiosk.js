@@ -89,6 +89,8 @@ const remote = pageRemoteMedia({ root: $('#screen-call') })
 const text = new KioskText({
 	client: () => session?.client,
 	ui: {
+		screen: $('#screen-call'),
+		area: $('#text-area'),
 		panel: $('#text-panel'),
 		latest: $('#text-latest'),
 		from: $('#text-from'),

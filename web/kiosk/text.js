@@ -21,12 +21,19 @@ export class KioskText {
 	#marks
 	info = { received: 0, sent: 0, chimes: 0, lastError: null }
 
-	// ui: {panel, latest, from, replies (container of button[data-reply]), docVideo, docTile}.
-	// client() returns the current protocol client.
+	// ui: {screen (the call screen), area (holds panel and replies), panel, latest, from,
+	// replies (container of button[data-reply]), docVideo, docTile}. client() returns the
+	// current protocol client.
 	constructor({ client, ui }) {
 		this.#client = client
 		this.#ui = ui
 		this.#marks = new MarkLayer(ui.docVideo, ui.docTile, { className: 'marks' })
+		// A shared document must not disappear under the text: the call screen learns how
+		// tall the text area is (--text-area-h), and its CSS lifts the document above it.
+		new ResizeObserver(() => {
+			const h = ui.area.getBoundingClientRect().height
+			ui.screen.style.setProperty('--text-area-h', `${h > 0 ? Math.ceil(h) + 12 : 0}px`)
+		}).observe(ui.area)
 		for (const b of ui.replies.querySelectorAll('button[data-reply]')) {
 			b.addEventListener('click', () => this.reply(b.dataset.reply, b))
 		}
