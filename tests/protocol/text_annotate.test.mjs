@@ -255,10 +255,13 @@ test('a flood of texts gets too_many; annotate has its own limit', async () => {
 	const ann = [];
 	for (let i = 0; i < 21; i++)
 		ann.push(await tanaka.request('annotate', { visit, shapes: [] }));
-	// tanaka annotated once in the previous test: 19 more pass, then too_many.
+	// tanaka annotated once in the previous test: 19 more pass, then too_many (20 if that one
+	// is already more than 10 s old on a very slow machine).
 	const annCodes = ann.map((r) => (r.type === 'ok' ? 'ok' : r.code));
-	assert.deepEqual(annCodes, [...Array(19).fill('ok'), 'too_many', 'too_many'],
-		`replies to 21 annotates in a row: ${annCodes}`);
+	const oks = annCodes.indexOf('too_many');
+	assert.ok(oks === 19 || oks === 20, `replies to 21 annotates in a row: ${annCodes}`);
+	assert.deepEqual(annCodes.slice(oks), Array(21 - oks).fill('too_many'),
+		`only too_many after the first: ${annCodes}`);
 });
 
 test('after the visit ends, its text and marks are refused', async () => {
