@@ -482,6 +482,8 @@ static const struct handler {
     {"book", STAFF_ONLY, h_book},
     {"cancel_booking", STAFF_ONLY, h_cancel_booking},
     {"bookings", STAFF_ONLY, h_bookings},
+    {"text", ANY_ROLE, h_text},
+    {"annotate", STAFF_ONLY, h_annotate},
 };
 
 void handle_message(sig_session *s, const char *text, size_t len)

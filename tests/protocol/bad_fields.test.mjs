@@ -32,6 +32,7 @@ const REQUESTS = {
 		survey: ['visit', 'rating'],
 		share: ['active'],
 		offer: ['sdp', 'tracks'],
+		text: ['visit', 'text'],
 	},
 	staff: {
 		presence: ['status'],
@@ -45,6 +46,8 @@ const REQUESTS = {
 		onestop: ['visit', 'itinerary'],
 		patch: ['visit', 'department'],
 		join: ['visit'],
+		text: ['visit', 'text'],
+		annotate: ['visit', 'shapes'],
 		leave: ['visit'],
 		finish: ['visit'],
 		offer: ['sdp', 'tracks'],

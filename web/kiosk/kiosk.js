@@ -21,6 +21,7 @@ import {
 import { startupCheck } from './check.js'
 import { KioskStaff } from './staff.js'
 import { KioskBookings } from './bookings.js'
+import { KioskText } from './text.js'
 
 const TOKEN_KEY = 'madoguchi.kiosk.token'
 const ENDED_SCREEN_MS = 8000
@@ -85,6 +86,21 @@ const page = {
 
 const remote = pageRemoteMedia({ root: $('#screen-call') })
 
+// 筆談 text and the clerk's marks on the document (text.js).
+const text = new KioskText({
+	client: () => session?.client,
+	ui: {
+		screen: $('#screen-call'),
+		area: $('#text-area'),
+		panel: $('#text-panel'),
+		latest: $('#text-latest'),
+		from: $('#text-from'),
+		replies: $('#text-replies'),
+		docVideo: $('#doc-video'),
+		docTile: $('#doc-tile'),
+	},
+})
+
 let session = null
 
 exposeTestHooks({ session: () => session, page, remote }, {
@@ -103,6 +119,10 @@ exposeTestHooks({ session: () => session, page, remote }, {
 	// Staff mode's counters: {opened, pinRefused, lastPinError, testSounds, switched, selftest}.
 	get staff() {
 		return staff.info
+	},
+	// 筆談 and marks: {received, sent, chimes, lastError, shapes}.
+	get text() {
+		return { ...text.info, shapes: text.marks.shapes }
 	},
 })
 
@@ -251,6 +271,7 @@ function showIdle() {
 	page.queuedDept = null
 	page.staffInRoom = false
 	remote.reset()
+	text.reset()
 	setBilingual(ui.queuedStatus, 'kiosk.calling')
 	staff.cancelTimers()
 	renderDepartments()
@@ -327,6 +348,7 @@ function startOnestop(menu) {
 async function placeCall(title, fields) {
 	if (page.state !== 'idle') return
 	remote.resume() // the tap is the user gesture that lets the clerk's audio play later
+	text.unlock() // ... and the chime of 筆談 text
 	ui.queuedDept.textContent = title
 	setBilingual(ui.queuedStatus, 'kiosk.calling')
 	ui.queuedPosition.hidden = true
@@ -380,6 +402,7 @@ function fillQueued(ev) {
 
 // The clerk left but the visit goes on (transfer, one-stop step, a desk that dropped).
 function showWaitingForNext() {
+	text.reset(page.visit) // the next clerk starts with a clean screen
 	setBilingual(ui.queuedStatus, 'kiosk.next_department')
 	if (page.queuedDept) ui.queuedDept.textContent = deptName(page.queuedDept)
 	renderItinerary()
@@ -427,6 +450,7 @@ function updateCallLabel() {
 function onEnded(ev) {
 	if (page.state === 'idle' || page.state === 'connecting' || page.state === 'error') return
 	remote.reset()
+	text.reset()
 	page.clerkVolume = 1
 	staff.applyVolume()
 	setMicEnabled(true)
@@ -571,6 +595,8 @@ function bindEvents(client) {
 	})
 	client.on('control', onControl)
 	client.on('bookings', (ev) => bookings.set(ev.bookings))
+	client.on('text', (ev) => text.onText(ev, { selfId: page.self?.id, label: partyLabel }))
+	client.on('annotate', (ev) => text.onAnnotate(ev))
 }
 
 function main() {

@@ -49,6 +49,10 @@ const MESSAGES = {
 	'kiosk.closed': { ja: '受付時間が終了しました', en: 'The counter is closed' },
 	'kiosk.try_later': { ja: '恐れ入りますが、しばらくしてからもう一度お試しください', en: 'Please try again later' },
 	'kiosk.unavailable': { ja: 'この窓口はただいま受付できません', en: 'This counter is not available now' },
+	// Kiosk: 筆談 replies (web/kiosk/text.js); the Japanese is what the clerk receives.
+	'kiosk.reply.yes': { ja: 'はい', en: 'Yes' },
+	'kiosk.reply.no': { ja: 'いいえ', en: 'No' },
+	'kiosk.reply.again': { ja: 'もう一度お願いします', en: 'Once more, please' },
 
 	// Desk
 	'desk.title': { ja: '窓口端末(職員用)', en: 'Clerk desk' },
@@ -160,6 +164,23 @@ const MESSAGES = {
 	'desk.share.screen': { ja: '画面', en: 'Screen' },
 	'desk.share.sample': { ja: '見本資料', en: 'Sample page' },
 	'desk.document': { ja: '資料', en: 'Document' },
+	// Desk: 筆談 (web/desk/text.js) and marks on the document (web/desk/draw.js)
+	'desk.text.title': { ja: '筆談', en: 'Text' },
+	'desk.text.label': { ja: '住民の方に表示する文字(Enterで送信、Shift+Enterで改行)', en: 'Text shown to the resident (Enter sends)' },
+	'desk.text.send': { ja: '送信', en: 'Send' },
+	'desk.text.too_long': { ja: '{n}文字までです', en: 'At most {n} characters' },
+	'desk.text.too_many': { ja: '送信が続きすぎています。少し待ってください', en: 'Too many messages; wait a moment' },
+	'desk.text.failed': { ja: '送信できませんでした({detail})', en: 'Could not send ({detail})' },
+	'desk.own_document': { ja: '共有中の資料', en: 'Your shared document' },
+	'desk.marks.title': { ja: '資料に書き込み', en: 'Mark the document' },
+	'desk.marks.rect': { ja: '四角', en: 'Rectangle' },
+	'desk.marks.circle': { ja: '丸', en: 'Circle' },
+	'desk.marks.arrow': { ja: '矢印', en: 'Arrow' },
+	'desk.marks.color': { ja: '色', en: 'Colour' },
+	'desk.marks.undo': { ja: '1つ戻す', en: 'Undo' },
+	'desk.marks.clear': { ja: 'すべて消す', en: 'Clear' },
+	'desk.marks.too_many': { ja: '書き込みは{n}個までです', en: 'At most {n} marks' },
+	'desk.marks.failed': { ja: '書き込みを送れませんでした({detail})', en: 'Could not send the marks ({detail})' },
 
 	// Coordinator
 	'coord.title': { ja: 'ワンストップ調整(職員用)', en: 'One-stop coordinator' },
