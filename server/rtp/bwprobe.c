@@ -53,9 +53,9 @@ static void add_cluster(bwprobe *p, uint64_t rate, int64_t start_us)
 		if (c->id)
 			continue;
 		memset(c, 0, sizeof *c);
-		c->id = p->next_id++;
-		if (p->next_id <= 0) /* after 2^31 clusters: keep ids positive */
-			p->next_id = 1;
+		c->id = p->next_id;
+		/* After 2^31 clusters: keep ids positive (and the increment defined). */
+		p->next_id = p->next_id >= INT32_MAX ? 1 : p->next_id + 1;
 		c->rate_bps = rate;
 		c->start_us = start_us;
 		uint64_t bytes = rate * BWPROBE_DURATION_US / 8000000;

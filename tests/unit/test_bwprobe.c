@@ -368,6 +368,59 @@ static void test_wrap(void)
 	CHECK(after >= 800000 && after <= 1100000);
 }
 
+/* Arbitrary call sequences, times and ids: no crash (ASan/UBSan), the estimate stays within
+ * its bounds, and every round ends (by its feedback or its timeout). */
+static void test_random(void)
+{
+	static bwe b;
+	uint64_t rng = 0x9e3779b97f4a7c15ull;
+	for (int run = 0; run < 200; run++) {
+		bwe_init(&b, 300000);
+		int64_t t = (int64_t)(rng % 1000000000ull);
+		for (int i = 0; i < 400; i++) {
+			rng ^= rng << 13;
+			rng ^= rng >> 7;
+			rng ^= rng << 17;
+			int64_t jump = (int64_t)(rng % 20000) - 2000; /* time may even step back */
+			t += jump;
+			switch (rng >> 60) {
+			case 0:
+				bwe_probe_plan(&b, rng >> 30, t);
+				break;
+			case 1:
+				bwprobe_on_feedback(&b.probe, (int)(rng % 8), rng % 3000, t - 5000,
+				                    (int)(rng % 3), (int64_t)(rng >> 8));
+				break;
+			case 2:
+				bwprobe_abort(&b.probe, (int)(rng % 8));
+				break;
+			case 3:
+				bwe_on_probe_result(&b, rng >> (rng % 64), t);
+				break;
+			default: {
+				int id;
+				size_t size;
+				if (bwprobe_next(&b.probe, t, 1 + rng % 1500, &id, &size))
+					bwe_on_sent_probe(&b, (uint16_t)rng, size, t, id);
+			}
+			}
+			bwe_probe_poll(&b, t);
+			uint64_t e = bwe_estimate_bps(&b);
+			CHECK(e >= BWE_MIN_BPS && e <= BWE_MAX_BPS);
+		}
+		/* Nothing more is sent; within the timeout every round is over. */
+		int64_t end = t + 200 * MS;
+		for (int64_t u = t; u < end + BWPROBE_TIMEOUT_US + 10 * MS; u += 10 * MS) {
+			int id;
+			size_t size;
+			while (bwprobe_next(&b.probe, u, 300, &id, &size))
+				bwprobe_abort(&b.probe, id);
+			bwe_probe_poll(&b, u);
+		}
+		CHECK(!bwprobe_active(&b.probe));
+	}
+}
+
 int main(void)
 {
 	test_plan();
@@ -376,5 +429,6 @@ int main(void)
 	test_timeout();
 	test_estimator();
 	test_wrap();
+	test_random();
 	return check_done("bwprobe");
 }
