@@ -43,10 +43,13 @@ static fwd_slot *probe_slot(struct sfu_peer *p)
 	return NULL;
 }
 
+/* Over ICE-TCP the transport retransmits and queues by itself: arrival times measure TCP,
+ * not the line, so such a receiver is not probed. */
 static int can_probe(struct sfu_peer *p)
 {
-	return !p->sfu->probe_off && p->srtp && ice_dest(p) && p->ext_twcc && p->ext_twcc < 15 &&
-	       p->bwe_ready && probe_slot(p);
+	const sfu_addr *to = ice_dest(p);
+	return !p->sfu->probe_off && p->srtp && to && !to->tcp && p->ext_twcc &&
+	       p->ext_twcc < 15 && p->bwe_ready && probe_slot(p);
 }
 
 /* Writes the padding packet's header into out; returns its length. */
