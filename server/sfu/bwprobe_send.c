@@ -12,7 +12,8 @@
  * When: at the start of a call (once the receiver's feedback has flowed for a second), then
  * every PROBE_INTERVAL_US while its estimate is below what its slots could use (each
  * started video slot PROBE_VIDEO_BPS, each audio slot PROBE_AUDIO_BPS), and whenever the
- * simulcast layer selection asks (sfu_bwe_probe_request) before moving the receiver up.
+ * simulcast layer selection asks (sfu_bwe_probe_request) before moving the receiver up
+ * (at most one round a second, or every PROBE_INTERVAL_US after a round that found nothing).
  * A success raises the receiver's estimate, and the REMB of every source it receives from
  * is re-evaluated at once so the sources may send more. Packets leave from a 2 ms pacing
  * timer that runs only while a cluster is being sent. */
@@ -151,7 +152,10 @@ void sfu_bwe_probe_request(sfu_peer *receiver, uint32_t target_bps, int64_t now_
 {
 	if (!receiver || !can_probe(receiver) || bwprobe_active(&receiver->bwe.probe))
 		return;
-	if (receiver->bwp.requested_us && now_us - receiver->bwp.requested_us < PROBE_REQUEST_US)
+	/* After a round that found no room, asking again at once would only load a full
+	 * line: the same pace as the receiver's own rounds then. */
+	int64_t gap = receiver->bwp.found_none ? PROBE_INTERVAL_US : PROBE_REQUEST_US;
+	if (receiver->bwp.requested_us && now_us - receiver->bwp.requested_us < gap)
 		return;
 	if (start_round(receiver, target_bps, now_us) > 0)
 		receiver->bwp.requested_us = now_us;
@@ -177,8 +181,14 @@ static void account(struct sfu_peer *p, uint64_t before_bps)
 	if (pr->clusters_success < p->bwp.seen_success || pr->clusters_fail < p->bwp.seen_fail ||
 	    p->bwe.probe_raises < p->bwp.seen_raises)
 		p->bwp.seen_success = p->bwp.seen_fail = p->bwp.seen_raises = 0; /* estimator reset */
-	s->stats.probe_clusters_success += pr->clusters_success - p->bwp.seen_success;
-	s->stats.probe_clusters_fail += pr->clusters_fail - p->bwp.seen_fail;
+	uint64_t won = pr->clusters_success - p->bwp.seen_success;
+	uint64_t lost = pr->clusters_fail - p->bwp.seen_fail;
+	s->stats.probe_clusters_success += won;
+	s->stats.probe_clusters_fail += lost;
+	if (won)
+		p->bwp.found_none = 0;
+	else if (lost)
+		p->bwp.found_none = 1;
 	p->bwp.seen_success = pr->clusters_success;
 	p->bwp.seen_fail = pr->clusters_fail;
 	if (p->bwe.probe_raises == p->bwp.seen_raises)

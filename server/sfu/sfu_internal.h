@@ -177,6 +177,7 @@ struct sfu_peer {
 		int64_t requested_us; /* the last round sfu_bwe_probe_request started */
 		uint64_t last_bps;    /* the estimate at the last tick */
 		uint64_t seen_success, seen_fail, seen_raises; /* already counted */
+		int found_none; /* the last concluded clusters all failed */
 	} bwp;
 };
 
