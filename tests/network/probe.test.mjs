@@ -20,12 +20,14 @@ await requireNetns();
 
 const PROBE_OFF = process.env.MADOGUCHI_PROBE_OFF === '1';
 const LIMIT_KBIT = 500;
-const FREE_MS = 10000;      // uncapped, before the limit
+const FREE_MS = 14000;      // uncapped, before the limit
 const LIMITED_MS = 20000;
 const RISE_DEADLINE_MS = 10000;
 const WATCH_MS = PROBE_OFF ? 40000 : 25000; // how long after the lift we keep measuring
 const WINDOW_MS = 2000;
-// Near the uncapped level: this share of the uncapped bitrate, at the uncapped width.
+// Near the uncapped level: this share of the uncapped bitrate, at the uncapped width. (On
+// a loaded machine Chromium's fake camera may not even reach the limit uncapped, so the
+// limit's effect is judged by the same measure: while limited the kiosk must be below it.)
 const NEAR_SHARE = 0.75;
 
 let env;
@@ -102,16 +104,17 @@ test(`kiosk downlink at ${LIMIT_KBIT} kbit/s for ${LIMITED_MS / 1000} s, then li
 		await net.unlimit({ dir: 'down' });
 		const liftAt = Date.now();
 		samples.length = 0;
-		const nearKbps = Math.max(LIMIT_KBIT + 100, NEAR_SHARE * best.kbps);
+		const nearKbps = NEAR_SHARE * best.kbps;
 		const nearWidth = best.k.video.width;
+		const isNear = (x) => x && x.kbps !== null && x.kbps >= nearKbps &&
+			x.k.video.width >= nearWidth;
 		let roseAt = null, roseSample = null, peak = null;
 		while (Date.now() - liftAt < WATCH_MS) {
 			await sleep(1000);
 			s = await sample(liftAt);
 			if (s.kbps !== null && (!peak || s.kbps > peak.kbps))
 				peak = s;
-			if (roseAt === null && s.kbps !== null && s.kbps >= nearKbps &&
-				s.k.video.width >= nearWidth) {
+			if (roseAt === null && isNear(s)) {
 				roseAt = s.t;
 				roseSample = s;
 				if (!PROBE_OFF)
@@ -124,11 +127,16 @@ test(`kiosk downlink at ${LIMIT_KBIT} kbit/s for ${LIMITED_MS / 1000} s, then li
 			kiosk_end_of_limit: fig(limitedEnd), near_kbps: Math.round(nearKbps),
 			near_width: nearWidth, lift_to_near_ms: roseAt, kiosk_at_near: fig(roseSample),
 			kiosk_peak_after_lift: fig(peak), kiosk_last: fig(s),
+			// The way back, one entry a second: [s after the lift, kbit/s, frame width].
+			after_lift: samples.filter((x) => x.kbps !== null).map((x) =>
+				[Math.round(x.t / 100) / 10, Math.round(x.kbps), x.k.video.width]),
 			probes_before_limit: m0, probes_end_of_limit: m1, probes_after_lift: m2 });
 
 		await step('the limit held the kiosk\'s video down', () => {
-			assert.ok(limitedMin && limitedMin.kbps < LIMIT_KBIT,
-				`kiosk video ${JSON.stringify(fig(limitedMin))} while limited`);
+			assert.ok(limitedMin && limitedMin.kbps < LIMIT_KBIT && !isNear(limitedEnd),
+				`kiosk video ${JSON.stringify(fig(limitedMin))} at least, ` +
+				`${JSON.stringify(fig(limitedEnd))} at the end of the limit; uncapped ` +
+				JSON.stringify(fig(best)));
 		});
 		if (PROBE_OFF) {
 			await step('no probe is sent with media-probe off', () => {
