@@ -515,12 +515,13 @@ int bwe_on_feedback(bwe *b, const uint8_t *pkt, size_t len, int64_t now_us)
 
 /* ---- Probing. ---- */
 
-int bwe_probe_plan(bwe *b, uint64_t target_bps, int64_t now_us)
+int bwe_probe_plan(bwe *b, uint64_t target_bps, int light, int64_t now_us)
 {
 	if (!b)
 		return 0;
 	double est = estimate(b);
-	int n = bwprobe_plan(&b->probe, target_bps, (uint64_t)est, now_us);
+	int n = light ? bwprobe_plan_light(&b->probe, target_bps, (uint64_t)est, now_us)
+	              : bwprobe_plan(&b->probe, target_bps, (uint64_t)est, now_us);
 	if (n > 0) {
 		b->probe_floor_bps = est;
 		b->probe_guard_until_us = now_us + n * BWPROBE_SPACING_US + PROBE_GUARD_US;

@@ -124,9 +124,10 @@ int bwe_on_feedback(bwe *b, const uint8_t *pkt, size_t len, int64_t now_us);
 /* A probe packet of cluster `cluster` left (see bwprobe_next). */
 void bwe_on_sent_probe(bwe *b, uint16_t twcc_seq, size_t size, int64_t send_us, int cluster);
 
-/* Plans a probing round toward target_bps from the current estimate (bwprobe_plan) and
- * guards the estimate from what the round itself causes. Returns the clusters planned. */
-int bwe_probe_plan(bwe *b, uint64_t target_bps, int64_t now_us);
+/* Plans a probing round toward target_bps from the current estimate (bwprobe_plan, or
+ * bwprobe_plan_light when light) and guards the estimate from what the round itself causes.
+ * Returns the clusters planned. */
+int bwe_probe_plan(bwe *b, uint64_t target_bps, int light, int64_t now_us);
 
 /* Concludes probe clusters that are complete or overdue and applies their results; called
  * by bwe_on_feedback and, so that a round whose feedback never comes still ends, from the

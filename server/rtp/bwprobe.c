@@ -69,7 +69,8 @@ static void add_cluster(bwprobe *p, uint64_t rate, int64_t start_us)
 	}
 }
 
-int bwprobe_plan(bwprobe *p, uint64_t target_bps, uint64_t estimate_bps, int64_t now_us)
+static int plan(bwprobe *p, uint64_t target_bps, uint64_t estimate_bps, int64_t now_us,
+                int max_clusters)
 {
 	if (!p || bwprobe_active(p))
 		return 0;
@@ -83,13 +84,23 @@ int bwprobe_plan(bwprobe *p, uint64_t target_bps, uint64_t estimate_bps, int64_t
 	uint64_t r2 = 3 * est < target_bps ? 3 * est : target_bps;
 	add_cluster(p, r1, now_us);
 	int n = 1;
-	if (r2 > r1) {
+	if (r2 > r1 && max_clusters > 1) {
 		add_cluster(p, r2, now_us + BWPROBE_SPACING_US);
 		n++;
 	}
 	p->want_bps = target_bps;
 	p->last_plan_us = now_us;
 	return n;
+}
+
+int bwprobe_plan(bwprobe *p, uint64_t target_bps, uint64_t estimate_bps, int64_t now_us)
+{
+	return plan(p, target_bps, estimate_bps, now_us, 2);
+}
+
+int bwprobe_plan_light(bwprobe *p, uint64_t target_bps, uint64_t estimate_bps, int64_t now_us)
+{
+	return plan(p, target_bps, estimate_bps, now_us, 1);
 }
 
 /* The cluster that may send now: the oldest one not done, once its start time has come

@@ -79,6 +79,9 @@ void bwprobe_init(bwprobe *p);
  * now_us. Nothing is planned while a round is still in flight, or when target_bps is not
  * above the estimate. Returns the number of clusters planned. */
 int bwprobe_plan(bwprobe *p, uint64_t target_bps, uint64_t estimate_bps, int64_t now_us);
+/* The same with only the first cluster (2x the estimate): a cheap check on a line that was
+ * full last time. A success still continues toward target_bps. */
+int bwprobe_plan_light(bwprobe *p, uint64_t target_bps, uint64_t estimate_bps, int64_t now_us);
 
 /* True while a planned cluster is still to be sent or its feedback is awaited. */
 int bwprobe_active(const bwprobe *p);

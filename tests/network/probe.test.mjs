@@ -59,11 +59,11 @@ test(`kiosk downlink at ${LIMIT_KBIT} kbit/s for ${LIMITED_MS / 1000} s, then li
 { timeout: 170000 }, async () => {
 	const { net, stack } = env;
 	try {
-		const { kiosk } = await startNetCall(env);
+		const { kiosk, desk } = await startNetCall(env);
 		const samples = [];
 		const sample = async (t0) => {
-			const k = await mediaFigures(kiosk);
-			const s = { t: k.at - t0, k };
+			const [k, d] = await Promise.all([mediaFigures(kiosk), mediaFigures(desk)]);
+			const s = { t: k.at - t0, k, d };
 			samples.push(s);
 			const base = samples.findLast((x) => s.t - x.t >= WINDOW_MS);
 			s.kbps = base ? kbpsBetween(base.k, k, (x) => x.video.bytesReceived) : null;
@@ -127,9 +127,12 @@ test(`kiosk downlink at ${LIMIT_KBIT} kbit/s for ${LIMITED_MS / 1000} s, then li
 			kiosk_end_of_limit: fig(limitedEnd), near_kbps: Math.round(nearKbps),
 			near_width: nearWidth, lift_to_near_ms: roseAt, kiosk_at_near: fig(roseSample),
 			kiosk_peak_after_lift: fig(peak), kiosk_last: fig(s),
-			// The way back, one entry a second: [s after the lift, kbit/s, frame width].
+			// The way back, one entry a second: [s after the lift, kbit/s and frame width the
+			// kiosk decodes, the desk's encoder target in kbit/s and what limits it].
 			after_lift: samples.filter((x) => x.kbps !== null).map((x) =>
-				[Math.round(x.t / 100) / 10, Math.round(x.kbps), x.k.video.width]),
+				[Math.round(x.t / 100) / 10, Math.round(x.kbps), x.k.video.width,
+					Math.round(x.d.outVideo.targetBitrate / 1000),
+					x.d.outVideo.qualityLimitationReason]),
 			probes_before_limit: m0, probes_end_of_limit: m1, probes_after_lift: m2 });
 
 		await step('the limit held the kiosk\'s video down', () => {

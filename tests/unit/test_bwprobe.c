@@ -41,7 +41,13 @@ static void test_plan(void)
 	CHECK_EQ_INT(bwprobe_plan(&p, 510000, 500000, 0), 0);
 	CHECK_EQ_INT(bwprobe_plan(&p, 300000, 500000, 0), 0);
 	CHECK(!bwprobe_active(&p));
+	/* A light round: only the 2x cluster, but the round still wants the whole target. */
+	bwprobe_init(&p);
+	CHECK_EQ_INT(bwprobe_plan_light(&p, 5000000, 500000, 0), 1);
+	CHECK_EQ_INT(p.c[0].rate_bps, 1000000);
+	CHECK_EQ_INT(p.want_bps, 5000000);
 	/* Absurd targets are capped. */
+	bwprobe_init(&p);
 	CHECK_EQ_INT(bwprobe_plan(&p, UINT64_MAX, 15000000, 0), 1);
 	CHECK_EQ_INT(p.c[0].rate_bps, BWPROBE_MAX_BPS);
 }
@@ -288,7 +294,7 @@ static void test_estimator(void)
 	printf("estimator: app-limited at %llu bps\n", (unsigned long long)before);
 	CHECK(before <= 300000);
 	/* A round toward 2 Mbit/s: it rises, bounded by what was probed, in a few rounds. */
-	CHECK(bwe_probe_plan(&e.b, 2000000, t) == 2);
+	CHECK(bwe_probe_plan(&e.b, 2000000, 0, t) == 2);
 	esim_run(&e, &t, 400 * MS, 150000);
 	uint64_t after1 = bwe_estimate_bps(&e.b);
 	printf("estimator: after the first round %llu bps (success %llu fail %llu)\n",
@@ -312,7 +318,7 @@ static void test_estimator(void)
 	t = 10000 * MS;
 	esim_run(&e, &t, 3000 * MS, 400000);
 	before = bwe_estimate_bps(&e.b);
-	bwe_probe_plan(&e.b, 3000000, t);
+	bwe_probe_plan(&e.b, 3000000, 0, t);
 	esim_run(&e, &t, 2000 * MS, 400000);
 	after = bwe_estimate_bps(&e.b);
 	printf("estimator: 600k link, %llu -> %llu bps (success %llu fail %llu)\n",
@@ -328,7 +334,7 @@ static void test_estimator(void)
 	esim_run(&e, &t, 3000 * MS, 150000);
 	before = bwe_estimate_bps(&e.b);
 	e.drop_probes = 2;
-	bwe_probe_plan(&e.b, 2000000, t);
+	bwe_probe_plan(&e.b, 2000000, 0, t);
 	esim_run(&e, &t, 2000 * MS, 150000);
 	after = bwe_estimate_bps(&e.b);
 	printf("estimator: lossy probe %llu -> %llu bps (fail %llu)\n", (unsigned long long)before,
@@ -357,7 +363,7 @@ static void test_wrap(void)
 	esim_init(&e, 300000, 1e6, 65530, wrap_us - 10000 * MS - 150 * MS);
 	int64_t t = 10000 * MS;
 	esim_run(&e, &t, 100 * MS, 100000);
-	CHECK(bwe_probe_plan(&e.b, 3000000, t) == 2);
+	CHECK(bwe_probe_plan(&e.b, 3000000, 0, t) == 2);
 	esim_run(&e, &t, 1500 * MS, 100000);
 	uint64_t after = bwe_estimate_bps(&e.b);
 	printf("wrap: seq now %u, estimate %llu bps (success %llu fail %llu)\n", e.seq,
@@ -385,7 +391,7 @@ static void test_random(void)
 			t += jump;
 			switch (rng >> 60) {
 			case 0:
-				bwe_probe_plan(&b, rng >> 30, t);
+				bwe_probe_plan(&b, rng >> 30, 0, t);
 				break;
 			case 1:
 				bwprobe_on_feedback(&b.probe, (int)(rng % 8), rng % 3000, t - 5000,
