@@ -27,6 +27,9 @@ typedef struct sfu_config {
 	 * consent expired (no check for 30 s, RFC 7675). The callback may free the peer. */
 	void (*on_consent_lost)(void *user, struct sfu_peer *p);
 	void *user;
+	/* Nonzero: never probe receivers' downlinks (config `media-probe off`); the estimate
+	 * then rises only as fast as the traffic it is sent. */
+	int probe_off;
 } sfu_config;
 
 
@@ -61,6 +64,8 @@ typedef struct sfu_stats {
 	 * (send queue full, send failed), connections refused over the limit, closed for an
 	 * oversized frame or for passing no STUN check in time. */
 	uint64_t ice_tcp_connections, ice_tcp_open, ice_tcp_dropped;
+	/* Downlink probing: padding packets sent, clusters that found room / did not. */
+	uint64_t probes_sent, probe_clusters_success, probe_clusters_fail;
 } sfu_stats;
 
 sfu *sfu_new(uv_loop_t *loop, const sfu_config *cfg);
