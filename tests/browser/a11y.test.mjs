@@ -180,6 +180,8 @@ for (const lang of ['ja', 'en']) {
 			await waitState(kiosk, 'queued');
 			await kiosk.waitForSelector('#screen-queued:not([hidden])', { timeout: 15000 });
 			await audit(kiosk, `kiosk queued (${lang})`);
+			await step('the "connecting" prompt plays', () => kiosk.waitForFunction(() =>
+				window.madoguchi.voice.played.includes('connecting'), null, { timeout: 10000 }));
 			await assertKioskRules(kiosk, 'queued');
 
 			// The desk takes it: the call screen.
@@ -191,6 +193,8 @@ for (const lang of ['ja', 'en']) {
 			assertOk(await desk.request('end', { visit: ring.visit, outcome: 'completed' }), 'end');
 			await kiosk.waitForSelector('#screen-ended:not([hidden])', { timeout: 15000 });
 			await audit(kiosk, `kiosk ended (${lang})`);
+			await step('the "ended" prompt plays', () => kiosk.waitForFunction(() =>
+				window.madoguchi.voice.played.includes('ended'), null, { timeout: 10000 }));
 			await desk.close();
 			await browsers.close('kiosk');
 		} catch (err) {
