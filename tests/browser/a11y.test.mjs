@@ -160,6 +160,20 @@ async function assertKioskRules(page, label) {
 	});
 }
 
+/** Waits until the kiosk page has played the spoken prompt name (web/kiosk/voice.js). */
+async function promptPlayed(page, name) {
+	await step(`the "${name}" prompt plays`, async () => {
+		let log;
+		for (let i = 0; i < 100; i++) {
+			log = await page.evaluate(() => window.madoguchi.voice);
+			if (log?.played.includes(name))
+				return;
+			await new Promise((r) => setTimeout(r, 100));
+		}
+		assert.fail(`voice log ${JSON.stringify(log)}`);
+	});
+}
+
 for (const lang of ['ja', 'en']) {
 	test(`kiosk: axe-core and the large-type rules (${lang})`, { timeout: 120000 }, async () => {
 		try {
@@ -180,8 +194,7 @@ for (const lang of ['ja', 'en']) {
 			await waitState(kiosk, 'queued');
 			await kiosk.waitForSelector('#screen-queued:not([hidden])', { timeout: 15000 });
 			await audit(kiosk, `kiosk queued (${lang})`);
-			await step('the "connecting" prompt plays', () => kiosk.waitForFunction(() =>
-				window.madoguchi.voice.played.includes('connecting'), null, { timeout: 10000 }));
+			await promptPlayed(kiosk, 'connecting');
 			await assertKioskRules(kiosk, 'queued');
 
 			// The desk takes it: the call screen.
@@ -193,8 +206,7 @@ for (const lang of ['ja', 'en']) {
 			assertOk(await desk.request('end', { visit: ring.visit, outcome: 'completed' }), 'end');
 			await kiosk.waitForSelector('#screen-ended:not([hidden])', { timeout: 15000 });
 			await audit(kiosk, `kiosk ended (${lang})`);
-			await step('the "ended" prompt plays', () => kiosk.waitForFunction(() =>
-				window.madoguchi.voice.played.includes('ended'), null, { timeout: 10000 }));
+			await promptPlayed(kiosk, 'ended');
 			await desk.close();
 			await browsers.close('kiosk');
 		} catch (err) {
@@ -217,8 +229,10 @@ for (const lang of ['ja', 'en']) {
 				await loginStaff(page, user, stack.logins[user].password, { available: false });
 				if (state)
 					await waitState(page, state);
-				else
-					await page.waitForSelector('#body tr', { timeout: 15000 });
+				else // the statistics: a table, or the words that there is nothing yet
+					await page.waitForFunction(() => document.querySelector('#body tr') ||
+						/\S/.test(document.querySelector('#status')?.textContent ?? ''), null,
+					{ timeout: 15000 });
 				await bothLanguages(page, name);
 				await audit(page, `${name} after login (${lang})`);
 				await browsers.close(name);

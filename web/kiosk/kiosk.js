@@ -154,7 +154,7 @@ function show(screen, state = SCREENS[screen]) {
 	showScreen(Object.keys(SCREENS), screen, state)
 	// Spoken prompts (voice.js): "connecting" on calling, "ended" when the call is over.
 	if (state !== page.state && state === 'queued') { page.spokeWait = false; speak('connecting') }
-	if (state !== page.state && state === 'ended') speak('ended')
+	if (state !== page.state && state === 'ended') speak('ended', { interrupt: true })
 	page.state = state
 }
 
