@@ -195,6 +195,8 @@ for (const lang of ['ja', 'en']) {
 			await kiosk.waitForSelector('#screen-queued:not([hidden])', { timeout: 15000 });
 			await audit(kiosk, `kiosk queued (${lang})`);
 			await promptPlayed(kiosk, 'connecting');
+			// The server puts the ringing visit in the queue (position 1): "please wait" follows.
+			await promptPlayed(kiosk, 'wait');
 			await assertKioskRules(kiosk, 'queued');
 
 			// The desk takes it: the call screen.
