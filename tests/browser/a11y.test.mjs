@@ -10,7 +10,9 @@
 //    text >= 24 px, every touch target >= 64 px both ways, text contrast >= 7:1 (computed from
 //    the computed styles against the nearest opaque background).
 // 3. The desk's main path by keyboard only (Tab, Enter, Space): log in, 受付可, accept a
-//    ringing call from a protocol kiosk client, end with the outcome.
+//    ringing call from a protocol kiosk client, end with the outcome; a visible focus outline.
+// 4. The coordinator, board and statistics pages: log in by keyboard, then Tab reaches every
+//    visible, enabled control.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -312,3 +314,52 @@ test('the desk by keyboard only: log in, 受付可, accept, end', { timeout: 120
 		throw await browsers.failure(err);
 	}
 });
+
+test('coordinator, board, stats: log in and reach every control by keyboard',
+	{ timeout: 120000 }, async () => {
+		try {
+			for (const [name, url, state] of [
+				['coordinator', '/coordinator/', 'board'],
+				['board', '/board/', 'board'],
+				['stats', '/stats/', null],
+			]) {
+				const page = await browsers.open(`${name}-kb`, `${stack.url}${url}`);
+				await page.waitForSelector('#username', { timeout: 15000 });
+				await step(`${name}: log in by keyboard`, async () => {
+					await tabTo(page, '#username');
+					await page.keyboard.type('tanaka');
+					await tabTo(page, '#password');
+					await page.keyboard.type(stack.logins.tanaka.password);
+					await page.keyboard.press('Enter');
+					if (state)
+						await waitState(page, state);
+					else
+						await page.waitForSelector('#logout:not([hidden])', { timeout: 15000 });
+				});
+				await step(`${name}: Tab reaches every visible control`, async () => {
+					const controls = await page.evaluate(() => {
+						const list = [...document.querySelectorAll(
+							'button, a[href], input, select, textarea, [tabindex]')]
+							.filter((e) => !e.disabled && e.tabIndex >= 0 &&
+								e.getClientRects().length > 0 && !e.closest('[hidden]'));
+						list.forEach((e, i) => { e.dataset.a11yKb = String(i); });
+						return list.length;
+					});
+					assert.ok(controls >= 2, `${name}: ${controls} controls after login`);
+					const seen = new Set();
+					for (let i = 0; i < controls * 2 + 10 && seen.size < controls; i++) {
+						await page.keyboard.press('Tab');
+						const k = await page.evaluate(() => document.activeElement?.dataset.a11yKb);
+						if (k !== undefined)
+							seen.add(k);
+					}
+					assert.equal(seen.size, controls, `${name}: ${seen.size} of ${controls} ` +
+						'controls reached by Tab');
+				});
+				await browsers.close(`${name}-kb`);
+			}
+		} catch (err) {
+			failed = true;
+			throw await browsers.failure(err);
+		}
+	});
