@@ -22,6 +22,7 @@ import { startupCheck } from './check.js'
 import { KioskStaff } from './staff.js'
 import { KioskBookings } from './bookings.js'
 import { KioskText } from './text.js'
+import { speak, voiceLog } from './voice.js'
 
 const TOKEN_KEY = 'madoguchi.kiosk.token'
 const ENDED_SCREEN_MS = 8000
@@ -104,6 +105,10 @@ const text = new KioskText({
 let session = null
 
 exposeTestHooks({ session: () => session, page, remote }, {
+	// The spoken prompts asked for and played (voice.js).
+	get voice() {
+		return voiceLog
+	},
 	// The last queued event, for tests: {visit, department, position, estimated_wait_s}.
 	get lastQueued() {
 		return page.lastQueued
@@ -147,6 +152,9 @@ const staff = new KioskStaff({
 
 function show(screen, state = SCREENS[screen]) {
 	showScreen(Object.keys(SCREENS), screen, state)
+	// Spoken prompts (voice.js): "connecting" on calling, "ended" when the call is over.
+	if (state !== page.state && state === 'queued') { page.spokeWait = false; speak('connecting') }
+	if (state !== page.state && state === 'ended') speak('ended', { interrupt: true })
 	page.state = state
 }
 
@@ -391,6 +399,7 @@ function fillQueued(ev) {
 	if (Number.isFinite(ev.position) && ev.position > 0) {
 		setBilingual(ui.queuedPosition, 'kiosk.position', { n: ev.position })
 		ui.queuedPosition.hidden = false
+		if (!page.spokeWait) { page.spokeWait = true; speak('wait') }
 	}
 	if (Number.isFinite(ev.estimated_wait_s)) {
 		const minutes = Math.max(1, Math.ceil(ev.estimated_wait_s / 60))
