@@ -27,6 +27,9 @@ typedef struct sfu_config {
 	 * consent expired (no check for 30 s, RFC 7675). The callback may free the peer. */
 	void (*on_consent_lost)(void *user, struct sfu_peer *p);
 	void *user;
+	/* Audio RED (RFC 2198) is answered whenever a browser offers it; nonzero here answers
+	 * plain Opus only (config `audio-red: false`: for comparison and as a way out). */
+	int audio_red_off;
 } sfu_config;
 
 
@@ -61,6 +64,10 @@ typedef struct sfu_stats {
 	 * (send queue full, send failed), connections refused over the limit, closed for an
 	 * oversized frame or for passing no STUN check in time. */
 	uint64_t ice_tcp_connections, ice_tcp_open, ice_tcp_dropped;
+	/* Audio RED (RFC 2198): RED packets received from senders, forwarded to a receiver
+	 * without RED as their primary block alone, and dropped (malformed, or a primary that
+	 * is not the sender's Opus). */
+	uint64_t red_received, red_unwrapped, red_dropped;
 } sfu_stats;
 
 sfu *sfu_new(uv_loop_t *loop, const sfu_config *cfg);

@@ -111,6 +111,14 @@ char *app_metrics_text(sig_app *app)
 	COUNTER("rtp_duplicates_total", "Packets dropped as duplicates of ones already received.",
 	        m->rtp_duplicates);
 	COUNTER("rtp_probes_total", "Padding-only bandwidth probes received.", m->rtp_probes);
+	COUNTER("red_received_total", "Audio RED (RFC 2198) packets received from senders.",
+	        m->red_received);
+	COUNTER("red_unwrapped_total",
+	        "RED packets sent to a receiver without RED as their primary Opus frame.",
+	        m->red_unwrapped);
+	COUNTER("red_dropped_total",
+	        "RED packets dropped: malformed, or a primary block that is not the sender's Opus.",
+	        m->red_dropped);
 	COUNTER("pli_coalesced_total",
 	        "Keyframe requests not sent because one was already in flight.", m->pli_coalesced);
 	COUNTER("remb_sent_total", "REMB bitrate caps sent to senders.", m->remb_sent);

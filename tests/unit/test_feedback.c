@@ -165,6 +165,19 @@ static void test_remb_cap(void)
 	bwe_init(&b->bwe, 50000);
 	CHECK_EQ_INT(fb_remb_cap_bps(src), 100000);
 
+	/* Audio RED (src sends it, b takes it): each audio stream needs ~100 kbit/s, on b's
+	 * downlink and on top of src's own video share; the floor leaves room for RED. */
+	bwe_init(&b->bwe, 3000000);
+	src->in[1].red_pt = 63;
+	b->out[0].red_pt = 63;
+	est_b = bwe_estimate_bps(&b->bwe);
+	CHECK_EQ_INT(fb_remb_cap_bps(src), (est_b - 100000) / 2 + 100000);
+	/* b without RED gets the primary frames only: its slot needs the plain share. */
+	b->out[0].red_pt = -1;
+	CHECK_EQ_INT(fb_remb_cap_bps(src), (est_b - 64000) / 2 + 100000);
+	bwe_init(&b->bwe, 50000);
+	CHECK_EQ_INT(fb_remb_cap_bps(src), 130000);
+
 	free(src);
 	free(a);
 	free(b);
