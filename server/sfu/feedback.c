@@ -29,6 +29,7 @@
 #define AUDIO_RED_RESERVE_BPS 100000
 #define RTT_DEFAULT_US    100000
 #define NACK_BATCH        64
+#define AUDIO_LOSS_FRESH_US 5000000 /* a receiver's audio loss report counts this long */
 
 /* ---- keyframes ---- */
 
@@ -89,7 +90,12 @@ static void on_receiver_report(struct sfu_peer *p, const rtcp_pkt *pkt, int64_t 
 	rtcp_report_block blocks[8];
 	int n = rtcp_parse_report(pkt, NULL, blocks, 8);
 	for (int i = 0; i < n; i++) {
-		if (!blocks[i].lsr || !slot_by_ssrc(p, blocks[i].ssrc))
+		fwd_slot *slot = slot_by_ssrc(p, blocks[i].ssrc);
+		if (slot && slot->kind == SDP_KIND_AUDIO) {
+			slot->rr_fraction_lost = blocks[i].fraction_lost;
+			slot->rr_at_us = now_us;
+		}
+		if (!blocks[i].lsr || !slot)
 			continue;
 		/* Round trip: now - when we sent the SR it names - how long the receiver held it.
 		 */
@@ -205,14 +211,36 @@ static void send_nacks(struct sfu_peer *p, int64_t now_us)
 	}
 }
 
+uint8_t fb_audio_loss_fraction(const in_track *t, uint8_t own, int64_t now_us)
+{
+	uint8_t worst = own;
+	for (int k = 0; k < t->n_sinks; k++) {
+		const fwd_slot *slot = &t->sinks[k].peer->out[t->sinks[k].slot];
+		if (slot->rr_at_us && now_us - slot->rr_at_us < AUDIO_LOSS_FRESH_US &&
+		    slot->rr_fraction_lost > worst)
+			worst = slot->rr_fraction_lost;
+	}
+	return worst;
+}
+
+/* Receiver reports with the loss and jitter of this hop. For audio the fraction lost is the
+ * worst along the path instead (fb_audio_loss_fraction): libwebrtc feeds it to its Opus
+ * encoder, which adds in-band FEC as loss grows, and the server, terminating RTCP, would
+ * otherwise hide a receiver's lossy line from the sender. The cumulative count stays the
+ * hop's, so the sender's congestion control, which reads it, sees only its own loss. */
 static void send_receiver_report(struct sfu_peer *p, int64_t now_us)
 {
 	rtcp_report_block blocks[SDP_MAX_MEDIA];
 	int n = 0;
-	for (int i = 0; i < p->n_in && n < 31; i++)
-		if (p->in[i].ssrc &&
-		    rxstats_report(&p->in[i].rx, p->in[i].ssrc, now_us, &blocks[n]) == 0)
-			n++;
+	for (int i = 0; i < p->n_in && n < 31; i++) {
+		in_track *t = &p->in[i];
+		if (!t->ssrc || rxstats_report(&t->rx, t->ssrc, now_us, &blocks[n]) != 0)
+			continue;
+		if (t->kind == SDP_KIND_AUDIO)
+			blocks[n].fraction_lost =
+			    fb_audio_loss_fraction(t, blocks[n].fraction_lost, now_us);
+		n++;
+	}
 	if (!n)
 		return;
 	uint8_t buf[8 + 24 * SDP_MAX_MEDIA];

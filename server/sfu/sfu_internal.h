@@ -86,6 +86,10 @@ typedef struct fwd_slot {
 	uint16_t rtx_seq;
 	vp8mung mung;
 	uint32_t packets_sent, octets_sent; /* for the sender reports we forward */
+	/* Audio: the loss the receiver last reported on this slot (RFC 3550 fraction, /256)
+	 * and when; the source's Opus hears of it (fb_audio_loss_fraction). */
+	uint8_t rr_fraction_lost;
+	int64_t rr_at_us;
 } fwd_slot;
 
 /* Where an incoming track goes: slot `slot` of peer `peer`. */
@@ -253,6 +257,10 @@ int64_t fb_rtt_us(const struct sfu_peer *p);
 /* The REMB for source p: the smallest video share among the receivers it feeds, plus its
  * audio, within [100 kbit/s, 10 Mbit/s]. */
 uint64_t fb_remb_cap_bps(struct sfu_peer *p);
+/* The fraction lost (/256) the server reports to the sender of audio track t: the larger of
+ * own (its hop's) and the freshest reports of the receivers t feeds, so that the sender's
+ * Opus turns in-band FEC on for loss further down the path. */
+uint8_t fb_audio_loss_fraction(const in_track *t, uint8_t own, int64_t now_us);
 
 /* forward.c */
 struct rtp_hdr;
