@@ -50,15 +50,15 @@ int red_parse(const uint8_t *payload, size_t len, red_packet *out)
 	return 0;
 }
 
-int red_build(int n, const uint8_t *pts, const uint16_t *ts_offsets,
-              const uint8_t *const *data, const size_t *lens, uint8_t *out, size_t cap)
+int red_build(int n, const uint8_t *pts, const uint16_t *ts_offsets, const uint8_t *const *data,
+              const size_t *lens, uint8_t *out, size_t cap)
 {
 	if (n < 1 || n > RED_MAX_BLOCKS)
 		return RED_ERR_BLOCK;
 	size_t total = 4 * (size_t)(n - 1) + 1;
 	for (int i = 0; i < n; i++) {
-		if (pts[i] > 0x7f || (i < n - 1 && (ts_offsets[i] > RED_MAX_OFFSET ||
-		                                    lens[i] > RED_MAX_LEN)))
+		if (pts[i] > 0x7f ||
+		    (i < n - 1 && (ts_offsets[i] > RED_MAX_OFFSET || lens[i] > RED_MAX_LEN)))
 			return RED_ERR_BLOCK;
 		total += lens[i];
 	}

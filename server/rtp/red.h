@@ -61,8 +61,8 @@ int red_rewrite(const uint8_t *payload, const red_packet *rp, uint8_t from_pt, u
  * data[i] of lens[i] bytes. Returns the length written, or RED_ERR_BLOCK (a PT above 127,
  * an offset above 16383, a redundant block longer than 1023, n outside 1..RED_MAX_BLOCKS),
  * RED_ERR_SPACE. */
-int red_build(int n, const uint8_t *pts, const uint16_t *ts_offsets,
-              const uint8_t *const *data, const size_t *lens, uint8_t *out, size_t cap);
+int red_build(int n, const uint8_t *pts, const uint16_t *ts_offsets, const uint8_t *const *data,
+              const size_t *lens, uint8_t *out, size_t cap);
 
 /* The payload one receiver gets of a RED packet whose blocks carry codec payload type
  * src_pt: with red_pt >= 0 (the receiver negotiated RED) the RED payload rewritten for it

@@ -27,9 +27,9 @@
 /* Audio RED (RFC 2198) with one redundant frame, as Chromium sends it, carries each Opus
  * frame twice: ~64 kbit/s of payload plus ~30 kbit/s of packet overhead at 50 packets/s. */
 #define AUDIO_RED_RESERVE_BPS 100000
-#define RTT_DEFAULT_US    100000
-#define NACK_BATCH        64
-#define AUDIO_LOSS_FRESH_US 5000000 /* a receiver's audio loss report counts this long */
+#define RTT_DEFAULT_US        100000
+#define NACK_BATCH            64
+#define AUDIO_LOSS_FRESH_US   5000000 /* a receiver's audio loss report counts this long */
 
 /* ---- keyframes ---- */
 
@@ -299,7 +299,8 @@ uint64_t fb_remb_cap_bps(struct sfu_peer *p)
 			continue;
 		for (int k = 0; k < t->n_sinks; k++) {
 			uint64_t share;
-			if (video_share_bps(t->sinks[k].peer, &share) == 0 && share + own_audio < cap)
+			if (video_share_bps(t->sinks[k].peer, &share) == 0 &&
+			    share + own_audio < cap)
 				cap = share + own_audio;
 		}
 	}

@@ -103,7 +103,8 @@ void probe_on_rtp(struct sfu_peer *p, const in_track *t, const uint8_t *pkt, con
 		/* A RED packet (RFC 2198): its primary block is the frame the decoder wants. */
 		red_packet red;
 		if (t->red_pt > 0 && h->payload_type == t->red_pt) {
-			if (red_parse(payload, h->payload_len, &red) == 0 && red.block[red.n - 1].len)
+			if (red_parse(payload, h->payload_len, &red) == 0 &&
+			    red.block[red.n - 1].len)
 				mcheck_audio_push(pr->audio, payload + red.block[red.n - 1].off,
 				                  red.block[red.n - 1].len);
 			return;

@@ -10,13 +10,11 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Chromium's shape: PT 111 redundant block (offset 960, 3 bytes), then the primary (4). */
-static const uint8_t chromium[] = {
-    0x80 | 111, (960 >> 6) & 0xff, (uint8_t)(((960 & 0x3f) << 2) | 0), 3, /* F|PT, offset|len */
-    111,                                                                 /* primary header */
-    0xa1, 0xa2, 0xa3,                                                    /* redundant data */
-    0xb1, 0xb2, 0xb3, 0xb4,                                              /* primary data */
-};
+/* Chromium's shape: a redundant block header (F=1, PT 111, offset 960 = 0x3c0 in 14 bits,
+ * length 3 in 10 bits: 0xef 0x0f 0x00 0x03), the primary header (PT 111), 3 bytes of
+ * redundant data, 4 bytes of primary data. */
+static const uint8_t chromium[] = {0xef, 0x0f, 0x00, 0x03, 111,  0xa1,
+                                   0xa2, 0xa3, 0xb1, 0xb2, 0xb3, 0xb4};
 
 static void test_parse_chromium(void)
 {
@@ -117,8 +115,9 @@ static void test_rewrite_pts(void)
 	CHECK_EQ_INT(red_parse(cn, sizeof cn, &rp), 0);
 	CHECK_EQ_INT(red_rewrite(cn, &rp, 111, 100, out, sizeof out), RED_ERR_FOREIGN_PT);
 	/* A redundant block of another PT is left out; the rest stays. */
-	const uint8_t mixed[] = {0x80 | 13, 0, 4 << 2, 1, 0x80 | 111, 0, 8 << 2, 2, 111,
-	                         0xcc,      0xd1, 0xd2, 0xe1};
+	/* PT 13 (offset 4, 1 byte), PT 111 (offset 8, 2 bytes), primary 111 (1 byte). */
+	const uint8_t mixed[] = {0x8d, 0x00, 0x10, 0x01, 0xef, 0x00, 0x20,
+	                         0x02, 111,  0xcc, 0xd1, 0xd2, 0xe1};
 	CHECK_EQ_INT(red_parse(mixed, sizeof mixed, &rp), 0);
 	CHECK_EQ_INT(rp.n, 3);
 	n = red_rewrite(mixed, &rp, 111, 100, out, sizeof out);
