@@ -21,6 +21,7 @@ await requireNetns();
 const LOSS_PCT = 5;
 const WINDOW_MS = 20000;
 const SETTLE_MS = 3000; // estimates and jitter buffers settle before the loss starts
+const BASELINE_MS = 5000;  // the same call without loss, for comparison
 
 /** The audio m-line of the answer the page got, and what its receivers and senders use. */
 function audioSide(page) {
@@ -35,16 +36,52 @@ function audioSide(page) {
 				codecs.set(s.id, `${s.mimeType}/${s.payloadType}`);
 		});
 		const inbound = [], outbound = [];
+		const pick = (s, keys) => Object.fromEntries(keys.map((k) => [k, s[k] ?? null]));
 		report.forEach((s) => {
 			if (s.kind !== 'audio')
 				return;
 			if (s.type === 'inbound-rtp' && s.packetsReceived > 0)
-				inbound.push(codecs.get(s.codecId) ?? null);
+				inbound.push({ codec: codecs.get(s.codecId) ?? null, ...pick(s, [
+					'jitterBufferDelay', 'jitterBufferTargetDelay', 'jitterBufferMinimumDelay',
+					'jitterBufferEmittedCount', 'concealmentEvents', 'fecPacketsReceived',
+					'fecPacketsDiscarded', 'packetsDiscarded', 'jitter']) });
 			else if (s.type === 'outbound-rtp' && s.packetsSent > 0)
-				outbound.push(codecs.get(s.codecId) ?? null);
+				outbound.push({ codec: codecs.get(s.codecId) ?? null,
+					...pick(s, ['bytesSent', 'packetsSent', 'targetBitrate']) });
 		});
 		return { mline, redInAnswer: /a=rtpmap:\d+ red\/48000\/2/i.test(sdp), inbound, outbound };
 	});
+}
+
+/** The page's received audio: the inbound-rtp audio stats with the most packets. */
+function audioIn(page) {
+	return page.evaluate(async () => {
+		const report = await window.madoguchi.pc.getStats();
+		let best = null;
+		report.forEach((s) => {
+			if (s.type === 'inbound-rtp' && s.kind === 'audio' &&
+				(!best || s.packetsReceived > best.packetsReceived))
+				best = s;
+		});
+		return best ? JSON.parse(JSON.stringify(best)) : null;
+	});
+}
+
+const IN_KEYS = ['totalSamplesReceived', 'concealedSamples', 'silentConcealedSamples',
+	'concealmentEvents', 'insertedSamplesForDeceleration', 'removedSamplesForAcceleration',
+	'packetsLost', 'packetsReceived', 'packetsDiscarded', 'jitterBufferDelay',
+	'jitterBufferEmittedCount'];
+
+/** Differences of the inbound audio counters between two snapshots, with the ratio and the
+ * mean jitter buffer delay (ms) of the window. */
+function window_(a, b) {
+	const d = {};
+	for (const k of IN_KEYS)
+		d[k] = (b?.[k] ?? 0) - (a?.[k] ?? 0);
+	d.ratio = d.totalSamplesReceived > 0 ? d.concealedSamples / d.totalSamplesReceived : null;
+	d.jitter_buffer_ms = d.jitterBufferEmittedCount > 0
+		? Math.round(1000 * d.jitterBufferDelay / d.jitterBufferEmittedCount) : null;
+	return d;
 }
 
 function concealment(a, b) {
@@ -65,11 +102,32 @@ async function run(red) {
 	try {
 		const { kiosk, desk } = await startNetCall(env);
 		await sleep(SETTLE_MS);
+		// A window without loss first: what the machine conceals on its own (a loaded
+		// machine's audio threads miss their turn now and then), for the report.
+		const [kb, db] = await Promise.all([audioIn(kiosk), audioIn(desk)]);
+		await sleep(BASELINE_MS);
 		const m0 = await fetchMetrics(env.stack);
-		const [k0, d0] = await Promise.all([mediaFigures(kiosk), mediaFigures(desk)]);
+		const [k0, d0, ka, da] = await Promise.all([mediaFigures(kiosk), mediaFigures(desk),
+			audioIn(kiosk), audioIn(desk)]);
 		await env.net.loss(LOSS_PCT);
-		await sleep(WINDOW_MS);
-		const [k1, d1] = await Promise.all([mediaFigures(kiosk), mediaFigures(desk)]);
+		// Polled through the window: when concealment grows, by how much, and what else
+		// moved then (lost packets, the jitter buffer), to tell loss from other causes.
+		const timeline = [];
+		const t0 = Date.now();
+		let prev = ka;
+		while (Date.now() - t0 < WINDOW_MS) {
+			await sleep(500);
+			const cur = await audioIn(kiosk);
+			const d = window_(prev, cur);
+			if (d.concealedSamples > 0)
+				timeline.push({ t: Date.now() - t0, concealed: d.concealedSamples,
+					events: d.concealmentEvents, lost: d.packetsLost,
+					jb_ms: d.jitter_buffer_ms, accel: d.removedSamplesForAcceleration,
+					decel: d.insertedSamplesForDeceleration });
+			prev = cur;
+		}
+		const [k1, d1, kz, dz] = await Promise.all([mediaFigures(kiosk), mediaFigures(desk),
+			audioIn(kiosk), audioIn(desk)]);
 		await env.net.loss(0);
 		const m1 = await fetchMetrics(env.stack);
 		const [kSide, dSide] = await Promise.all([audioSide(kiosk), audioSide(desk)]);
@@ -78,6 +136,8 @@ async function run(red) {
 			red,
 			kiosk: concealment(k0, k1),
 			desk: concealment(d0, d1),
+			kiosk_detail: { no_loss: window_(kb, ka), loss: window_(ka, kz), timeline },
+			desk_detail: { no_loss: window_(db, da), loss: window_(da, dz) },
 			kiosk_audio: kSide,
 			desk_audio: dSide,
 			server: { red_received: counter('red_received_total'),
