@@ -122,6 +122,8 @@ cp -r web "$root/usr/share/madoguchi/web"
 rm -rf "$root/usr/share/madoguchi/web/vendor"
 mkdir -p "$root/usr/share/madoguchi/web/vendor"
 install -m 0644 "$chart" "$root/usr/share/madoguchi/web/vendor/chart.umd.js"
+# The desk's QR code for guest interpreters (qrcode-generator, MIT).
+install -m 0644 node_modules/qrcode-generator/dist/qrcode.mjs "$root/usr/share/madoguchi/web/vendor/qrcode.mjs"
 
 install -m 0644 deploy/madoguchi.service "$root/lib/systemd/system/madoguchi.service"
 install -m 0644 deploy/madoguchi.example.json "$root/etc/madoguchi/madoguchi.json"

@@ -186,6 +186,7 @@ void h_guest_invite(sig_session *s, json_t *msg, json_t *id);
 void guest_hello(sig_session *s, json_t *msg, json_t *id);
 int guest_may_send(const char *type);
 void guest_hangup(sig_session *s, json_t *id);
+void h_layout(sig_session *s, json_t *msg, json_t *id);
 
 /* handlers_coord.c: coordinators. */
 void h_watch(sig_session *s, json_t *msg, json_t *id);

@@ -164,3 +164,31 @@ void guest_hangup(sig_session *s, json_t *id)
 	session_reply_ok(s, id, NULL);
 	app_drain_actions(s->app);
 }
+
+/* `layout` (the clerk of an answered leg): {"visit","layout":"interpreter"|"equal"} → {};
+ * the kiosk gets {"type":"layout","visit","layout"} and shows the interpreter larger (or
+ * clerk and interpreter alike). */
+void h_layout(sig_session *s, json_t *msg, json_t *id)
+{
+	const char *visit = req_str(s, msg, id, "visit", ROUTE_UUID_LEN - 1);
+	const char *layout = visit ? req_str(s, msg, id, "layout", 16) : NULL;
+	if (!layout)
+		return;
+	if (strcmp(layout, "interpreter") != 0 && strcmp(layout, "equal") != 0) {
+		req_bad(s, id, "bad_request", "layout must be \"interpreter\" or \"equal\"");
+		return;
+	}
+	int rc = route_guest_may_invite(s->app->route, s->sid, visit);
+	route_visit_info vi;
+	if (rc == 0 && route_visit_get(s->app->route, visit, &vi) != 0)
+		rc = ROUTE_ERR_NOT_FOUND;
+	if (rc != 0) {
+		session_reply_error(s, id, route_strerror(rc), "not the clerk of an active leg of that visit");
+		return;
+	}
+	sig_session *k = session_by_sid(s->app, vi.kiosk);
+	if (k)
+		session_send_json(k, json_pack("{s:s, s:s, s:s}", "type", "layout", "visit", visit,
+		                               "layout", layout));
+	session_reply_ok(s, id, NULL);
+}

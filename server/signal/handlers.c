@@ -488,7 +488,7 @@ static const struct handler {
     {"bookings", STAFF_ONLY, h_bookings},
     {"text", ANY_ROLE, h_text},
     {"annotate", STAFF_ONLY, h_annotate},
-    {"guest_invite", STAFF_ONLY, h_guest_invite},
+    {"guest_invite", STAFF_ONLY, h_guest_invite}, {"layout", STAFF_ONLY, h_layout},
 };
 
 void handle_message(sig_session *s, const char *text, size_t len)

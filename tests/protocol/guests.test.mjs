@@ -107,6 +107,14 @@ test('a guest may text and negotiate; nothing else', async () => {
 	await guest.waitFor('text', (m) => m.text === 'よろしく');
 });
 
+test('layout: the clerk switches the kiosk to interpreter-large', async () => {
+	assertOk(await sato.request('layout', { visit, layout: 'interpreter' }), 'layout');
+	await kiosk.waitFor('layout', (m) => m.visit === visit && m.layout === 'interpreter');
+	assertError(await sato.request('layout', { visit, layout: 'huge' }), 'bad_request', 'bad');
+	assertError(await suzuki.request('layout', { visit, layout: 'equal' }), 'forbidden', 'other');
+	assertError(await guest.request('layout', { visit, layout: 'equal' }), 'forbidden', 'guest');
+});
+
 test('hangup leaves; a second guest is ended with the visit', async () => {
 	assertOk(await guest.request('hangup', {}), 'guest hangup');
 	await kiosk.waitFor('connected', (m) => m.visit === visit && m.parties.length === 2);
