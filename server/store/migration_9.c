@@ -3,9 +3,9 @@
  * Each guest's time in a visit is a leg of kind 'guest' (department = the department of
  * the leg it joined, answered_at = queued_at = when it joined, no staff). Desk legs are
  * kind 'desk'. Guest legs must not count as legs, answers or waits in the usage rollup: the
- * rollup triggers are re-created with kind = 'desk' in their WHEN. (usage_rollup_rebuild()
- * from migration 2 still reads every leg; do not run it on a database with guest legs
- * until it is re-created with the same filter.)
+ * rollup triggers are re-created with kind = 'desk' in their WHEN, and
+ * usage_rollup_rebuild() (migration 2) is re-created from its own definition with the same
+ * filter on the legs it reads (the migration fails if that text is not found).
  *
  * usage_daily and usage_monthly gain interpreted_visits (last column): visits of the row
  * that had at least one guest leg in that row's department, counted once per row. */
@@ -37,6 +37,13 @@ const char *const store_migration_9[] = {
     " OR OLD.outcome IS DISTINCT FROM NEW.outcome"
     " OR OLD.queued_at IS DISTINCT FROM NEW.queued_at))))"
     " EXECUTE FUNCTION usage_legs_changed()",
+    "DO $$ DECLARE src text; fixed text; BEGIN"
+    " src := pg_get_functiondef('usage_rollup_rebuild()'::regprocedure);"
+    " fixed := replace(src, 'WHERE l.ended_at IS NOT NULL;',"
+    "  'WHERE l.ended_at IS NOT NULL AND l.kind = ''desk'';');"
+    " IF fixed = src THEN RAISE EXCEPTION 'usage_rollup_rebuild: legs filter not found'; END IF;"
+    " EXECUTE fixed;"
+    " END $$",
 
     "CREATE OR REPLACE VIEW usage_daily AS"
     " SELECT u.day, u.branch_id AS branch, u.department_id AS department,"
