@@ -219,7 +219,7 @@ for (const lang of ['ja', 'en']) {
 		}
 	});
 
-	test(`desk, coordinator, board, stats: axe-core (${lang})`, { timeout: 120000 }, async () => {
+	test(`desk, coordinator, board, stats, guest: axe-core (${lang})`, { timeout: 120000 }, async () => {
 		try {
 			for (const [name, url, user, state] of [
 				['desk', '/desk/', 'sato', 'idle'],
@@ -241,6 +241,13 @@ for (const lang of ['ja', 'en']) {
 				await audit(page, `${name} after login (${lang})`);
 				await browsers.close(name);
 			}
+			// The guest interpreter's page, opened without a code: what it says instead.
+			const guest = await openIn('guest', `${stack.url}/guest/`, lang);
+			await guest.waitForFunction(() =>
+				!/Connecting/.test(document.querySelector('#status')?.textContent ?? 'Connecting'),
+			null, { timeout: 15000 });
+			await audit(guest, `guest page without a code (${lang})`);
+			await browsers.close('guest');
 		} catch (err) {
 			failed = true;
 			throw await browsers.failure(err);
