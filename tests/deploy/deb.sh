@@ -115,8 +115,12 @@ for lib in $runtime_libs; do
 	grep -Eq "(^|, )$lib( |,|$)" <<<"$depends" || fail "Depends lacks $lib: $depends"
 done
 ok "Depends: $depends"
-dpkg-deb -c "$deb" | grep -q ' ./usr/share/madoguchi/web/vendor/chart.umd.js$' ||
-	fail "the chart library is not in the package"
+# The listing is read whole: `grep -q` stops at the first match, and under pipefail the
+# SIGPIPE that dpkg-deb gets then would read as a failure.
+contents=$(dpkg-deb -c "$deb") || fail "dpkg-deb -c $deb"
+for f in web/vendor/chart.umd.js web/vendor/qrcode.mjs web/kiosk/voice/wait.wav web/guest/index.html; do
+	grep -q " ./usr/share/madoguchi/$f\$" <<<"$contents" || fail "$f is not in the package"
+done
 [ "$(dpkg-deb -I "$deb" conffiles)" = /etc/madoguchi/madoguchi.json ] ||
 	fail "conffiles is not /etc/madoguchi/madoguchi.json"
 
@@ -153,7 +157,7 @@ runuser -u nobody -- test -r /etc/madoguchi/madoguchi.json &&
 runuser -u madoguchi_owner -- test -r /etc/madoguchi/tls/key.pem && fail "owner reads the key"
 openssl x509 -in /etc/madoguchi/tls/cert.pem -noout -checkend 86400 >/dev/null ||
 	fail "the self-signed certificate is not valid"
-openssl x509 -in /etc/madoguchi/tls/cert.pem -noout -ext subjectAltName | grep -q 'IP Address:127.0.0.1' ||
+grep -q 'IP Address:127.0.0.1' <<<"$(openssl x509 -in /etc/madoguchi/tls/cert.pem -noout -ext subjectAltName)" ||
 	fail "the certificate lacks 127.0.0.1"
 ok "users, directories, permissions and the self-signed certificate"
 
