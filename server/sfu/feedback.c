@@ -61,9 +61,7 @@ static void on_keyframe_request(struct sfu_peer *p, uint32_t slot_ssrc, int64_t 
 	fwd_slot *slot = slot_by_ssrc(p, slot_ssrc);
 	if (!slot || !slot->source)
 		return;
-	fb_request_keyframe(slot->source,
-	                    fwd_track_by_role(slot->source, slot->source_role, SDP_KIND_VIDEO),
-	                    now_us);
+	fb_request_keyframe(slot->source, fwd_slot_track(slot->source, slot), now_us);
 }
 
 /* ---- from receivers ---- */
@@ -238,22 +236,47 @@ static int video_share_bps(const struct sfu_peer *r, uint64_t *share)
 	return 0;
 }
 
-/* The REMB for source p: the smallest share among the receivers its video reaches, plus
- * room for its own audio, never below REMB_MIN_BPS. */
+uint64_t fb_slot_share_bps(const struct sfu_peer *r, int *n_video)
+{
+	uint64_t est = r->bwe_ready ? bwe_estimate_bps(&r->bwe) : BWE_INITIAL_BPS;
+	uint64_t videos = 0, audios = 0;
+	for (int i = 0; i < r->n_out; i++)
+		if (r->out[i].source && r->out[i].started)
+			r->out[i].kind == SDP_KIND_VIDEO ? videos++ : audios++;
+	uint64_t audio = audios * AUDIO_RESERVE_BPS;
+	uint64_t left = est > audio ? est - audio : 0;
+	if (n_video)
+		*n_video = (int)videos;
+	return videos ? left / videos : left;
+}
+
+/* The REMB for source p: room for its own audio plus, for its ordinary video, the smallest
+ * share among the receivers it reaches (the sender must fit the narrowest one); for a
+ * camera it simulcasts, the largest share among them (the most demanding receiver sets how
+ * much the top layer may carry; narrower ones get a lower layer). Never below REMB_MIN_BPS. */
 uint64_t fb_remb_cap_bps(struct sfu_peer *p)
 {
-	uint64_t cap = REMB_MAX_BPS;
+	uint64_t cap = REMB_MAX_BPS, sim = 0;
+	int any_sim = 0;
 	for (int i = 0; i < p->n_in; i++) {
 		in_track *t = &p->in[i];
 		if (t->kind != SDP_KIND_VIDEO)
 			continue;
 		for (int k = 0; k < t->n_sinks; k++) {
 			uint64_t share;
-			if (video_share_bps(t->sinks[k].peer, &share) == 0 &&
-			    share + AUDIO_RESERVE_BPS < cap)
+			if (video_share_bps(t->sinks[k].peer, &share) != 0)
+				continue;
+			if (t->n_layers) {
+				any_sim = 1;
+				if (share > sim)
+					sim = share;
+			} else if (share + AUDIO_RESERVE_BPS < cap) {
 				cap = share + AUDIO_RESERVE_BPS;
+			}
 		}
 	}
+	if (any_sim && sim + AUDIO_RESERVE_BPS < cap)
+		cap = sim + AUDIO_RESERVE_BPS;
 	return cap < REMB_MIN_BPS ? REMB_MIN_BPS : cap;
 }
 

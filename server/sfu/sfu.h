@@ -111,6 +111,11 @@ typedef struct sfu_slot_info {
 /* Fills out[0..cap) with the peer's receive slots in m-line order; returns the count. */
 int sfu_peer_slots(const sfu_peer *p, sfu_slot_info *out, int cap);
 
+/* The size (in device pixels) at which the page shows what slot `mid` receives, from its
+ * `view` request: a simulcast source's layer for that slot need not be larger. 0 x 0
+ * forgets the hint. Returns 0, or -1 when p has no receive slot with that mid. */
+int sfu_peer_set_view(sfu_peer *p, const char *mid, int width, int height);
+
 /* What the server knows of a connected peer's network, for /metrics and logs. */
 typedef struct sfu_peer_net {
 	uint64_t downlink_bps; /* 0: no transport-cc feedback yet */

@@ -4,6 +4,7 @@
 #define MDG_SFU_INTERNAL_H
 
 #include "rtp/bwe.h"
+#include "rtp/layersel.h"
 #include "rtp/nack.h"
 #include "rtp/pktcache.h"
 #include "rtp/rxstats.h"
@@ -85,6 +86,12 @@ typedef struct fwd_slot {
 	uint16_t rtx_seq;
 	vp8mung mung;
 	uint32_t packets_sent, octets_sent; /* for the sender reports we forward */
+	/* Simulcast (forward.c): the page's display size for this slot (`view`; 0: no hint),
+	 * which layer of a simulcasting source it gets, when it last chose one and when it
+	 * last asked for a downlink probe because its estimate held it below its display. */
+	int view_w, view_h;
+	layersel sel;
+	int64_t sel_checked_us, probe_asked_us;
 } fwd_slot;
 
 /* Where an incoming track goes: slot `slot` of peer `peer`. */
@@ -109,6 +116,13 @@ typedef struct in_track {
 	int rtx_pt;  /* -1: none */
 	int nack_ok; /* the sender accepts generic NACK (rtcp-fb nack) */
 	int64_t keyframe_asked_us; /* 0: no keyframe request in flight */
+	/* Simulcast: one in_track per layer of the m-line, all with the same role, mline and
+	 * sinks; `layer` is the rid's position in a=simulcast (0 when n_layers is 0: not
+	 * simulcast). ssrc and rtx_ssrc are learned from the rid and repaired-rid header
+	 * extensions. */
+	int layer, n_layers;
+	char rid[SDP_RID_MAX];
+	layer_meter meter;
 	nack_gen nack;
 	rxstats rx;
 	fwd_sink sinks[TRACK_MAX_SINKS];
@@ -139,7 +153,7 @@ struct sfu_peer {
 	secure *srtp;
 
 	/* Header extension ids from the offer (BUNDLE shares them across m-lines); 0 = none. */
-	int ext_mid, ext_twcc, ext_audio_level;
+	int ext_mid, ext_twcc, ext_audio_level, ext_rid, ext_rrid;
 
 	char mids[SDP_MAX_MEDIA][32]; /* mid of each offered m-line with a role */
 	in_track in[SDP_MAX_MEDIA];
@@ -247,9 +261,20 @@ void fb_tick(struct sfu_peer *p, int64_t now_us);
 /* Asks source for a keyframe on t unless a request is already in flight. */
 void fb_request_keyframe(struct sfu_peer *source, in_track *t, int64_t now_us);
 int64_t fb_rtt_us(const struct sfu_peer *p);
-/* The REMB for source p: the smallest video share among the receivers it feeds, plus its
- * audio, within [100 kbit/s, 10 Mbit/s]. */
+/* The REMB for source p: for a camera it simulcasts, the largest video share among the
+ * receivers it feeds (the most demanding one); otherwise the smallest; plus its audio,
+ * within [100 kbit/s, 10 Mbit/s]. */
 uint64_t fb_remb_cap_bps(struct sfu_peer *p);
+/* Receiver r's share for one video slot: its downlink estimate (the initial one until
+ * feedback came) less its audio, divided among its busy video slots (*n_video of them,
+ * may be NULL). */
+uint64_t fb_slot_share_bps(const struct sfu_peer *r, int *n_video);
+
+/* The downlink prober (helper P's bwe prober; probe_hook.c has a weak no-op default so the
+ * media plane builds without it): receiver is held below the simulcast layer its display
+ * wants because its estimate is too low; target_bps is the estimate that would let it move
+ * up. Called from fwd_tick at most once a second per held slot. */
+void sfu_bwe_probe_request(struct sfu_peer *receiver, uint32_t target_bps, int64_t now_us);
 
 /* forward.c */
 struct rtp_hdr;
@@ -258,6 +283,9 @@ void fwd_rtp(struct sfu_peer *from, in_track *t, uint8_t *pkt, const struct rtp_
 void fwd_rewire(struct sfu *s);
 in_track *fwd_track_by_role(struct sfu_peer *p, enum sfu_role role, enum sdp_kind kind);
 void fwd_tick(struct sfu_peer *p, int64_t now_us);
+/* The track of src that feeds slot now: for a simulcasting source the layer the slot gets
+ * (or is switching to), else the track of the slot's source role. NULL when none. */
+in_track *fwd_slot_track(struct sfu_peer *src, const fwd_slot *slot);
 /* Resends packet seq of slot (as the receiver numbered it) from the cache, on the slot's
  * RTX stream when there is one. */
 void fwd_retransmit(struct sfu_peer *to, fwd_slot *slot, uint16_t seq, int64_t now_us);

@@ -249,4 +249,8 @@ void h_status(sig_session *s, json_t *msg, json_t *id);
 int status_http(sig_app *app, const sig_http_request *req, sig_http_response *resp);
 void status_metrics(sig_app *app, FILE *f); /* the madoguchi_kiosk_online gauge */
 
+/* view.c: the `view` request, the display size of each received video slot (simulcast
+ * layer selection uses it). */
+void h_view(sig_session *s, json_t *msg, json_t *id);
+
 #endif

@@ -475,6 +475,7 @@ static const struct handler {
     {"selftest", ANY_ROLE, h_selftest},
     {"kiosk_pin", KIOSK_ONLY, h_kiosk_pin},
     {"status", STAFF_ONLY, h_status},
+    {"view", ANY_ROLE, h_view},
 };
 
 void handle_message(sig_session *s, const char *text, size_t len)
