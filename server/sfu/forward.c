@@ -344,6 +344,11 @@ static void select_layer(struct sfu_peer *p, fwd_slot *slot, int64_t now_us)
 			bps[t->layer] = views[t->layer].bps;
 		}
 	}
+	/* Until every layer sending has a measured rate (half a second), any choice would be a
+	 * guess: a narrow receiver must not start on the top layer. */
+	for (int i = 0; i < n; i++)
+		if (views[i].active && !views[i].bps)
+			return;
 	int n_video = 0;
 	uint64_t share = fb_slot_share_bps(p, &n_video);
 	int display = -1;
