@@ -156,6 +156,14 @@ export class RemoteMedia {
 	constructor(elements) {
 		this.#el = elements
 		this.#render()
+		// A click on the slot tile enlarges it to the whole video area and back (a second
+		// clerk or an interpreter the clerk wants to see as large as the resident); pages
+		// style [data-large].
+		elements.slotTile?.addEventListener('click', () => {
+			const t = elements.slotTile
+			if (t.dataset.large) delete t.dataset.large
+			else t.dataset.large = 'true'
+		})
 		if (typeof ResizeObserver === 'function') {
 			const ro = new ResizeObserver(() => this.#scheduleView())
 			for (const v of [elements.mainVideo, elements.docVideo, elements.slotVideo]) if (v) ro.observe(v)
