@@ -19,8 +19,8 @@
 /* A better layer must stay the choice this long before the slot moves up; a worse one this
  * long before it moves down (at once when the current layer is off); and an up-switch waits
  * this long after the last down-switch. */
-#define LAYERSEL_UP_HOLD_US    1500000
-#define LAYERSEL_DOWN_HOLD_US  300000
+#define LAYERSEL_UP_HOLD_US       1500000
+#define LAYERSEL_DOWN_HOLD_US     300000
 #define LAYERSEL_UP_AFTER_DOWN_US 3000000
 
 /* What the forwarder measures of one incoming layer: its rate over half-second windows and
@@ -28,8 +28,8 @@
 typedef struct layer_meter {
 	uint64_t window_bytes;
 	int64_t window_start_us;
-	uint32_t bps;     /* the last complete window's rate, smoothed */
-	int64_t last_us;  /* the last packet; 0: none yet */
+	uint32_t bps;           /* the last complete window's rate, smoothed */
+	int64_t last_us;        /* the last packet; 0: none yet */
 	uint16_t width, height; /* 0 until a keyframe was seen */
 } layer_meter;
 

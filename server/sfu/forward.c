@@ -130,9 +130,9 @@ static void slot_restart(fwd_slot *slot, const rtp_hdr *h, int64_t now_us)
 	/* Continue where the previous stream (another source, or another layer of this one)
 	 * left off; the timestamp advances by the wall-clock time since the last packet so
 	 * the receiver's jitter buffer sees real time pass. */
-	layer_join j = layer_join_offsets(slot->last_seq, slot->last_ts,
-	                                  now_us - slot->last_send_us, slot->clock_rate, h->seq,
-	                                  h->timestamp);
+	layer_join j =
+	    layer_join_offsets(slot->last_seq, slot->last_ts, now_us - slot->last_send_us,
+	                       slot->clock_rate, h->seq, h->timestamp);
 	slot->seq_offset = j.seq_offset;
 	slot->ts_offset = j.ts_offset;
 	slot->cur_ssrc = h->ssrc;
@@ -352,8 +352,8 @@ static void select_layer(struct sfu_peer *p, fwd_slot *slot, int64_t now_us)
 	int n_video = 0;
 	uint64_t share = fb_slot_share_bps(p, &n_video);
 	int display = -1;
-	int best = layersel_pick(views, n, slot->sel.current, share, slot->view_w, slot->view_h,
-	                         &display);
+	int best =
+	    layersel_pick(views, n, slot->sel.current, share, slot->view_w, slot->view_h, &display);
 	if (layersel_update(&slot->sel, views, n, best, now_us)) {
 		LOG_DEBUG("sfu", "layer target peer=%s mid=%s layer=%d share=%llu", p->label,
 		          slot->mid, slot->sel.target, (unsigned long long)share);
@@ -370,8 +370,8 @@ static void select_layer(struct sfu_peer *p, fwd_slot *slot, int64_t now_us)
 				next = i;
 		uint64_t need = (uint64_t)bps[next] + bps[next] / 4;
 		uint64_t est = p->bwe_ready ? bwe_estimate_bps(&p->bwe) : BWE_INITIAL_BPS;
-		uint64_t target = need > share ? est + (need - share) * (uint64_t)(n_video ? n_video : 1)
-		                               : est;
+		uint64_t target =
+		    need > share ? est + (need - share) * (uint64_t)(n_video ? n_video : 1) : est;
 		slot->probe_asked_us = now_us;
 		sfu_bwe_probe_request(p, target > UINT32_MAX ? UINT32_MAX : (uint32_t)target,
 		                      now_us);
@@ -388,9 +388,8 @@ void fwd_tick(struct sfu_peer *p, int64_t now_us)
 			continue;
 		select_layer(p, slot, now_us);
 		in_track *t = fwd_slot_track(slot->source, slot);
-		int waiting = slot->wait_keyframe ||
-		              (t && t->n_layers && slot->sel.target >= 0 &&
-		               slot->sel.target != slot->sel.current);
+		int waiting = slot->wait_keyframe || (t && t->n_layers && slot->sel.target >= 0 &&
+		                                      slot->sel.target != slot->sel.current);
 		if (!waiting || now_us - slot->keyframe_asked_us < KEYFRAME_RETRY_US)
 			continue;
 		slot->keyframe_asked_us = now_us;

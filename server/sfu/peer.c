@@ -385,7 +385,8 @@ static int peer_take_tracks(struct sfu_peer *p, const sdp_offer *o, const sfu_tr
 				if (layers)
 					snprintf(t->rid, sizeof t->rid, "%s", m->rids[k]);
 				t->ssrc = !layers && m->n_ssrc ? m->ssrc[0] : 0;
-				t->rtx_ssrc = !layers && m->kind == SDP_KIND_VIDEO ? m->rtx_ssrc : 0;
+				t->rtx_ssrc =
+				    !layers && m->kind == SDP_KIND_VIDEO ? m->rtx_ssrc : 0;
 				t->pt = pt;
 				t->rtx_pt = m->kind == SDP_KIND_VIDEO ? m->pt_vp8_rtx : -1;
 				t->nack_ok = m->fb_nack;

@@ -12,8 +12,7 @@
 static int px(json_t *o, const char *key)
 {
 	json_t *v = json_object_get(o, key);
-	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-	    json_integer_value(v) > VIEW_MAX_PX)
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > VIEW_MAX_PX)
 		return -1;
 	return (int)json_integer_value(v);
 }

@@ -120,7 +120,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (int i = 0; i < LAYERSEL_MAX; i++)
 				v[i] = layer_meter_view(&layers[i].meter, now);
 			int disp;
-			int best = layersel_pick(v, LAYERSEL_MAX, o.sel.current, share, w, h, &disp);
+			int best =
+			    layersel_pick(v, LAYERSEL_MAX, o.sel.current, share, w, h, &disp);
 			if (best < -1 || best >= LAYERSEL_MAX || (best >= 0 && !v[best].active) ||
 			    (best < 0) != (disp < 0))
 				abort();
@@ -133,7 +134,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			layers[layer].seq++;
 			layers[layer].ts += 3000;
 			if (o.cur_ssrc == layers[layer].ssrc)
-				o.seq_offset--; /* keep the slot's own numbering gap-free for the check */
+				o.seq_offset--; /* keep the slot's own numbering gap-free for the
+				                   check */
 			break;
 		}
 	}

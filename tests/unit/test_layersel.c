@@ -228,8 +228,8 @@ static void slot_packet(out_state *o, int layer, uint32_t ssrc, uint16_t seq, ui
 			o->last_ts = 0xffffffffu - 3000;
 			o->last_us = now;
 		}
-		layer_join j = layer_join_offsets(o->last_seq, o->last_ts, now - o->last_us, 90000,
-		                                  seq, ts);
+		layer_join j =
+		    layer_join_offsets(o->last_seq, o->last_ts, now - o->last_us, 90000, seq, ts);
 		o->seq_offset = j.seq_offset;
 		o->ts_offset = j.ts_offset;
 		o->cur_ssrc = ssrc;

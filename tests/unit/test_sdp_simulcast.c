@@ -119,7 +119,8 @@ static void test_chromium_simulcast(void)
 		if (i == 1)
 			continue;
 		section(ans, i, sec, sizeof sec);
-		CHECK(!strstr(sec, "a=rid") && !strstr(sec, "a=simulcast") && !strstr(sec, RID_URI));
+		CHECK(!strstr(sec, "a=rid") && !strstr(sec, "a=simulcast") &&
+		      !strstr(sec, RID_URI));
 	}
 	/* Without the flag (e.g. a document m-line) the same m-line is answered plainly. */
 	p.media[1].simulcast = 0;
@@ -157,9 +158,8 @@ static void test_chromium_simulcast_peer(void)
 		CHECK_EQ_INT(sdp_parse_offer(sdp, len, o, err, sizeof err), 0);
 		sfu_peer *peer = sfu_peer_new(s, "chromium");
 		sfu_track_role roles[5];
-		static const enum sfu_role order[5] = {SFU_ROLE_MIC, SFU_ROLE_CAMERA,
-		                                       SFU_ROLE_DOCUMENT, SFU_ROLE_SLOT,
-		                                       SFU_ROLE_SLOT};
+		static const enum sfu_role order[5] = {
+		    SFU_ROLE_MIC, SFU_ROLE_CAMERA, SFU_ROLE_DOCUMENT, SFU_ROLE_SLOT, SFU_ROLE_SLOT};
 		for (int i = 0; i < 5; i++) {
 			snprintf(roles[i].mid, sizeof roles[i].mid, "%s", o->media[i].mid);
 			roles[i].role = order[i];
@@ -189,7 +189,8 @@ static void test_chromium_simulcast_peer(void)
 		CHECK_EQ_INT(peer->ext_rrid, o->media[1].ext_rrid);
 		char sec[8192];
 		if (answer) {
-			CHECK(has_line(section(answer, 1, sec, sizeof sec), "a=simulcast:recv q;h;f"));
+			CHECK(has_line(section(answer, 1, sec, sizeof sec),
+			               "a=simulcast:recv q;h;f"));
 			CHECK(!strstr(section(answer, 2, sec, sizeof sec), "a=simulcast"));
 		}
 		free(answer);
@@ -213,8 +214,8 @@ static void test_chromium_simulcast_peer(void)
 	"a=fingerprint:sha-256 "                                                                   \
 	"99:9A:E3:39:BB:22:B1:AC:17:1F:8D:2E:6F:3F:DE:DD:D4:4C:65:18:90:9A:A1:FC:14:B5:AF:73:99:"  \
 	"1A:9D:16\r\n"                                                                             \
-	"a=ice-ufrag:SeSs\r\na=ice-pwd:sessionpasswordsessionpw\r\na=setup:actpass\r\n"           \
-	"m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\nc=IN IP4 0.0.0.0\r\na=rtcp-mux\r\na=mid:0\r\n"        \
+	"a=ice-ufrag:SeSs\r\na=ice-pwd:sessionpasswordsessionpw\r\na=setup:actpass\r\n"            \
+	"m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\nc=IN IP4 0.0.0.0\r\na=rtcp-mux\r\na=mid:0\r\n"       \
 	"a=sendrecv\r\na=rtpmap:96 VP8/90000\r\na=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n"
 
 #define RID_EXT "a=extmap:10 " RID_URI "\r\na=extmap:11 " RRID_URI "\r\n"
@@ -299,8 +300,8 @@ static void test_plain_offers_unchanged(void)
 		}
 		char *ans = malloc(32768);
 		CHECK(sdp_build_answer(o, &p, ans, 32768) > 0);
-		CHECK(!strstr(ans, "a=rid") && !strstr(ans, "a=simulcast") && !strstr(ans, RID_URI) &&
-		      !strstr(ans, RRID_URI));
+		CHECK(!strstr(ans, "a=rid") && !strstr(ans, "a=simulcast") &&
+		      !strstr(ans, RID_URI) && !strstr(ans, RRID_URI));
 		free(ans);
 		free(o);
 		free(sdp);

@@ -70,8 +70,9 @@ static size_t build_packet(uint8_t *b, const source_state *st, int l, int key)
 	b[n++] = (uint8_t)st->pid[l];
 	b[n++] = st->tl0[l];
 	int w = 160 << l, h = 120 << l;
-	uint8_t frame[10] = {key ? 0x00 : 0x01, 0, 0, 0x9d, 0x01, 0x2a, (uint8_t)w, (uint8_t)(w >> 8),
-	                     (uint8_t)h, (uint8_t)(h >> 8)};
+	uint8_t frame[10] = {
+	    key ? 0x00 : 0x01, 0, 0, 0x9d, 0x01, 0x2a, (uint8_t)w, (uint8_t)(w >> 8), (uint8_t)h,
+	    (uint8_t)(h >> 8)};
 	memcpy(b + n, frame, sizeof frame);
 	n += sizeof frame;
 	b[n++] = (uint8_t)l;
@@ -204,8 +205,13 @@ static int setup(world *w)
 	/* The source: a simulcast camera in three layers whose SSRCs were learned. */
 	for (int l = 0; l < 3; l++) {
 		in_track *t = &src->in[l];
-		*t = (in_track){.role = SFU_ROLE_CAMERA, .kind = SDP_KIND_VIDEO, .ssrc = layer_ssrc[l],
-		                .pt = 96, .rtx_pt = -1, .layer = l, .n_layers = 3};
+		*t = (in_track){.role = SFU_ROLE_CAMERA,
+		                .kind = SDP_KIND_VIDEO,
+		                .ssrc = layer_ssrc[l],
+		                .pt = 96,
+		                .rtx_pt = -1,
+		                .layer = l,
+		                .n_layers = 3};
 		snprintf(t->rid, sizeof t->rid, "%c", "qhf"[l]);
 		nack_gen_init(&t->nack);
 		rxstats_init(&t->rx, 90000);
@@ -219,8 +225,12 @@ static int setup(world *w)
 
 	/* The receiver: one video slot, SRTP with fixed keys, its address a socket of ours. */
 	fwd_slot *sl = &rcv->out[0];
-	*sl = (fwd_slot){.role = SFU_ROLE_CAMERA, .kind = SDP_KIND_VIDEO, .out_ssrc = 0xabcd,
-	                 .pt = 100, .clock_rate = 90000, .wait_keyframe = 1};
+	*sl = (fwd_slot){.role = SFU_ROLE_CAMERA,
+	                 .kind = SDP_KIND_VIDEO,
+	                 .out_ssrc = 0xabcd,
+	                 .pt = 100,
+	                 .clock_rate = 90000,
+	                 .wait_keyframe = 1};
 	snprintf(sl->mid, sizeof sl->mid, "1");
 	vp8mung_init(&sl->mung);
 	layersel_init(&sl->sel);
@@ -342,8 +352,11 @@ static void test_remb_follows_most_demanding(void)
 	/* A second receiver on a narrow line: today's rule would cap the source at its share;
 	 * for a simulcast camera the widest receiver decides. */
 	struct sfu_peer *narrow = sfu_peer_new(w.s, "narrow");
-	narrow->out[0] = (fwd_slot){.role = SFU_ROLE_CAMERA, .kind = SDP_KIND_VIDEO,
-	                            .out_ssrc = 0x77, .pt = 96, .clock_rate = 90000};
+	narrow->out[0] = (fwd_slot){.role = SFU_ROLE_CAMERA,
+	                            .kind = SDP_KIND_VIDEO,
+	                            .out_ssrc = 0x77,
+	                            .pt = 96,
+	                            .clock_rate = 90000};
 	snprintf(narrow->out[0].mid, sizeof narrow->out[0].mid, "1");
 	layersel_init(&narrow->out[0].sel);
 	narrow->n_out = 1;
