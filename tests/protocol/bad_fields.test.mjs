@@ -32,6 +32,7 @@ const REQUESTS = {
 		survey: ['visit', 'rating'],
 		share: ['active'],
 		offer: ['sdp', 'tracks'],
+		view: ['slots'],
 	},
 	staff: {
 		presence: ['status'],
@@ -48,6 +49,7 @@ const REQUESTS = {
 		leave: ['visit'],
 		finish: ['visit'],
 		offer: ['sdp', 'tracks'],
+		view: ['slots'],
 	},
 };
 
