@@ -231,8 +231,10 @@ void fwd_rtp(struct sfu_peer *from, in_track *t, uint8_t *pkt, const rtp_hdr *h,
 			if (v == LAYERSEL_DROP)
 				continue;
 			if (v == LAYERSEL_SWITCH) {
-				if (slot->cur_ssrc && slot->cur_ssrc != h->ssrc)
+				if (slot->cur_ssrc && slot->cur_ssrc != h->ssrc) {
 					vp8mung_switch(&slot->mung);
+					s->stats.simulcast_switches++;
+				}
 				slot->wait_keyframe = 0;
 				slot->keyframe_asked_us = 0;
 			}

@@ -177,7 +177,9 @@ test(`three-way call, kiosk behind ${LIMIT_KBIT} kbit/s: simulcast keeps the LAN
 			measure({ test: 'simulcast', limit_kbit: LIMIT_KBIT, ramp_ms: RAMP_MS,
 				window_ms: last.b.at - first.b.at, ...steady, clerkB_widths: widthsB,
 				kiosk_frames_per_slice: slices, since_call_ms: first.b.at - callAt,
-				server: { remb_sent_total: m1.remb_sent_total,
+				server: { simulcast_switches_total: (await fetchMetrics(stack))
+					.sum('madoguchi_simulcast_switches_total'),
+				remb_sent_total: m1.remb_sent_total,
 					pli_sent_total: m1.pli_sent_total,
 					downlink_estimate_bps: m1.downlink_estimate_bps },
 				load: (await import('node:os')).loadavg().map((x) => x.toFixed(2)) });

@@ -340,6 +340,7 @@ static void test_switches(void)
 	CHECK_EQ_INT(w.rx.tl0_breaks, 0);
 	CHECK(w.rx.wrapped_ts);
 	CHECK_EQ_INT(w.rx.layer_changes, 3);
+	CHECK_EQ_INT(st->simulcast_switches, 3);
 	CHECK(sl->sel.switches >= 4);
 	teardown(&w);
 }
