@@ -250,10 +250,31 @@ uint64_t fb_slot_share_bps(const struct sfu_peer *r, int *n_video)
 	return videos ? left / videos : left;
 }
 
+/* What the simulcast layers of p other than its largest send now: a browser fills its
+ * layers from the smallest up, so the REMB must leave them their room for the most
+ * demanding receiver's share to reach the top layer. */
+static uint64_t lower_layers_bps(const struct sfu_peer *p, int64_t now_us)
+{
+	layer_view v[LAYERSEL_MAX] = {{0}};
+	int n = 0, top = -1;
+	for (int i = 0; i < p->n_in && n < LAYERSEL_MAX; i++)
+		if (p->in[i].n_layers && p->in[i].kind == SDP_KIND_VIDEO)
+			v[n++] = layer_meter_view(&p->in[i].meter, now_us);
+	for (int i = 0; i < n; i++)
+		if (top < 0 || layersel_smaller(v, top, i))
+			top = i;
+	uint64_t sum = 0;
+	for (int i = 0; i < n; i++)
+		if (i != top)
+			sum += v[i].bps;
+	return sum;
+}
+
 /* The REMB for source p: room for its own audio plus, for its ordinary video, the smallest
  * share among the receivers it reaches (the sender must fit the narrowest one); for a
  * camera it simulcasts, the largest share among them (the most demanding receiver sets how
- * much the top layer may carry; narrower ones get a lower layer). Never below REMB_MIN_BPS. */
+ * much the top layer may carry; narrower ones get a lower layer) plus what its lower layers
+ * send. Never below REMB_MIN_BPS. */
 uint64_t fb_remb_cap_bps(struct sfu_peer *p)
 {
 	uint64_t cap = REMB_MAX_BPS, sim = 0;
@@ -275,8 +296,11 @@ uint64_t fb_remb_cap_bps(struct sfu_peer *p)
 			}
 		}
 	}
-	if (any_sim && sim + AUDIO_RESERVE_BPS < cap)
-		cap = sim + AUDIO_RESERVE_BPS;
+	if (any_sim) {
+		sim += lower_layers_bps(p, sfu_now(p->sfu));
+		if (sim + AUDIO_RESERVE_BPS < cap)
+			cap = sim + AUDIO_RESERVE_BPS;
+	}
 	return cap < REMB_MIN_BPS ? REMB_MIN_BPS : cap;
 }
 

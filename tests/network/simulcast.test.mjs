@@ -96,6 +96,23 @@ async function videoOn(page, mid) {
 		frames: v?.framesDecoded ?? 0, freezes: f?.freezes ?? 0, freezeS: f?.freezeS ?? 0 };
 }
 
+/** What a page's camera encoder sends, per simulcast layer (rid). */
+function layersSent(page) {
+	return page.evaluate(async () => {
+		const pc = window.madoguchi?.pc;
+		const out = {};
+		if (!pc)
+			return out;
+		(await pc.getStats()).forEach((r) => {
+			if (r.type === 'outbound-rtp' && r.kind === 'video' && r.rid)
+				out[r.rid] = { size: `${r.frameWidth ?? 0}x${r.frameHeight ?? 0}`,
+					fps: r.framesPerSecond ?? 0, kbit: Math.round((r.targetBitrate ?? 0) / 1000),
+					active: r.active, limit: r.qualityLimitationReason };
+		});
+		return out;
+	});
+}
+
 const fps = (a, b) => (b.at > a.at ? Math.round(((b.frames - a.frames) * 1000 / (b.at - a.at)) *
 	10) / 10 : 0);
 
@@ -159,6 +176,7 @@ test(`three-way call, kiosk behind ${LIMIT_KBIT} kbit/s: simulcast keeps the LAN
 			const first = await views();
 			const slices = [];
 			const widthsB = [];
+			const estimates = [];
 			let prev = first, last = first;
 			while (Date.now() - first.b.at < WINDOW_MS) {
 				await sleep(SLICE_MS);
@@ -166,8 +184,10 @@ test(`three-way call, kiosk behind ${LIMIT_KBIT} kbit/s: simulcast keeps the LAN
 				slices.push({ kA: last.kA.frames - prev.kA.frames,
 					kB: last.kB.frames - prev.kB.frames });
 				widthsB.push(last.b.width);
+				estimates.push(mediaCounters(await fetchMetrics(stack)).downlink_estimate_bps);
 				prev = last;
 			}
+			const sentA = await layersSent(sato);
 			const m1 = mediaCounters(await fetchMetrics(stack));
 			const fig = (a, b) => ({ resolution: `${b.width}x${b.height}`, fps: fps(a, b),
 				freezes: b.freezes - a.freezes,
@@ -177,6 +197,7 @@ test(`three-way call, kiosk behind ${LIMIT_KBIT} kbit/s: simulcast keeps the LAN
 			measure({ test: 'simulcast', limit_kbit: LIMIT_KBIT, ramp_ms: RAMP_MS,
 				window_ms: last.b.at - first.b.at, ...steady, clerkB_widths: widthsB,
 				kiosk_frames_per_slice: slices, since_call_ms: first.b.at - callAt,
+				clerkA_sends: sentA, estimates_per_slice: estimates,
 				server: { simulcast_switches_total: (await fetchMetrics(stack))
 					.sum('madoguchi_simulcast_switches_total'),
 				remb_sent_total: m1.remb_sent_total,

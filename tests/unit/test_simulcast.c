@@ -7,7 +7,7 @@
  * across the 65535 wrap, timestamps moving forward across the 2^32 wrap, VP8 picture ids and
  * TL0PICIDX by one. A receiver held below its display by its estimate asks the prober
  * (sfu_bwe_probe_request, defined here over the weak default). The REMB to the source
- * follows its most demanding receiver. */
+ * follows its most demanding receiver, plus room for the lower layers. */
 #include "check.h"
 #include "rtp/rtp.h"
 #include "sfu/sfu_internal.h"
@@ -369,6 +369,11 @@ static void test_remb_follows_most_demanding(void)
 	narrow->bwe_ready = 1;
 	uint64_t cap = fb_remb_cap_bps(w.src);
 	CHECK(cap >= 3000000);
+	/* With the layers measured, the lower ones (~50 and ~150 kbit/s here) get room on top,
+	 * so the widest receiver's share is left for the full layer. */
+	run(&w, 2000);
+	uint64_t with_lower = fb_remb_cap_bps(w.src);
+	CHECK(with_lower >= cap + 150000 && with_lower <= cap + 300000);
 	/* Without simulcast the narrowest receiver decides, as before. */
 	for (int l = 0; l < 3; l++)
 		w.src->in[l].n_layers = 0;
