@@ -375,8 +375,9 @@ static void select_layer(struct sfu_peer *p, fwd_slot *slot, int64_t now_us)
 		uint64_t target =
 		    need > share ? est + (need - share) * (uint64_t)(n_video ? n_video : 1) : est;
 		slot->probe_asked_us = now_us;
-		sfu_bwe_probe_request(p, target > UINT32_MAX ? UINT32_MAX : (uint32_t)target,
-		                      now_us);
+		slot->probe_target_bps = target > UINT32_MAX ? UINT32_MAX : (uint32_t)target;
+		p->sfu->stats.simulcast_probe_requests++;
+		sfu_bwe_probe_request(p, slot->probe_target_bps, now_us);
 	}
 }
 

@@ -61,8 +61,9 @@ typedef struct sfu_stats {
 	 * (send queue full, send failed), connections refused over the limit, closed for an
 	 * oversized frame or for passing no STUN check in time. */
 	uint64_t ice_tcp_connections, ice_tcp_open, ice_tcp_dropped;
-	/* Simulcast: a receive slot moved to another layer of its source (at a keyframe). */
-	uint64_t simulcast_switches;
+	/* Simulcast: a receive slot moved to another layer of its source (at a keyframe);
+	 * the estimate held a slot below its display and the downlink prober was asked. */
+	uint64_t simulcast_switches, simulcast_probe_requests;
 } sfu_stats;
 
 sfu *sfu_new(uv_loop_t *loop, const sfu_config *cfg);

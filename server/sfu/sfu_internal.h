@@ -92,6 +92,7 @@ typedef struct fwd_slot {
 	int view_w, view_h;
 	layersel sel;
 	int64_t sel_checked_us, probe_asked_us;
+	uint32_t probe_target_bps; /* what the last probe request asked for */
 } fwd_slot;
 
 /* Where an incoming track goes: slot `slot` of peer `peer`. */
