@@ -19,8 +19,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { acceptOn, assertChromium, loginStaff, madoguchi, statsByMid, step, waitMids,
-	waitOnScreen } from '../lib/browser.mjs';
+import { acceptOn, assertChromium, loginStaff, madoguchi, mediaFigures, statsByMid, step,
+	waitMids, waitOnScreen } from '../lib/browser.mjs';
 import { fetchMetrics, measure, mediaCounters, netFailure, requireNetns, sleep,
 	startNetStack } from '../lib/netns.mjs';
 
@@ -188,6 +188,7 @@ test(`three-way call, kiosk behind ${LIMIT_KBIT} kbit/s: simulcast keeps the LAN
 				prev = last;
 			}
 			const sentA = await layersSent(sato);
+			const senderA = await mediaFigures(sato);
 			const m1 = mediaCounters(await fetchMetrics(stack));
 			const fig = (a, b) => ({ resolution: `${b.width}x${b.height}`, fps: fps(a, b),
 				freezes: b.freezes - a.freezes,
@@ -198,6 +199,8 @@ test(`three-way call, kiosk behind ${LIMIT_KBIT} kbit/s: simulcast keeps the LAN
 				window_ms: last.b.at - first.b.at, ...steady, clerkB_widths: widthsB,
 				kiosk_frames_per_slice: slices, since_call_ms: first.b.at - callAt,
 				clerkA_sends: sentA, estimates_per_slice: estimates,
+				clerkA_available_kbps: Math.round((senderA?.pair?.availableOutgoingBitrate ?? 0) /
+					1000),
 				server: { simulcast_switches_total: (await fetchMetrics(stack))
 					.sum('madoguchi_simulcast_switches_total'),
 				remb_sent_total: m1.remb_sent_total,
