@@ -250,57 +250,72 @@ uint64_t fb_slot_share_bps(const struct sfu_peer *r, int *n_video)
 	return videos ? left / videos : left;
 }
 
-/* What the simulcast layers of p other than its largest send now: a browser fills its
- * layers from the smallest up, so the REMB must leave them their room for the most
- * demanding receiver's share to reach the top layer. */
-static uint64_t lower_layers_bps(const struct sfu_peer *p, int64_t now_us)
+/* What simulcast track t (any layer of it) must be able to send for the receiver slot
+ * `slot`: the rates of its active layers up to the smallest that covers the slot's display
+ * hint, with a quarter of headroom; UINT64_MAX when the slot has no hint or no active layer
+ * covers it (the display wants more than is sent now: the sender must be free to add its
+ * larger layers). */
+static uint64_t simulcast_need_bps(const struct sfu_peer *src, const in_track *t,
+                                   const fwd_slot *slot, int64_t now_us)
 {
+	if (!slot->view_w && !slot->view_h)
+		return UINT64_MAX;
 	layer_view v[LAYERSEL_MAX] = {{0}};
-	int n = 0, top = -1;
-	for (int i = 0; i < p->n_in && n < LAYERSEL_MAX; i++)
-		if (p->in[i].n_layers && p->in[i].kind == SDP_KIND_VIDEO)
-			v[n++] = layer_meter_view(&p->in[i].meter, now_us);
-	for (int i = 0; i < n; i++)
-		if (top < 0 || layersel_smaller(v, top, i))
-			top = i;
+	int n = t->n_layers < LAYERSEL_MAX ? t->n_layers : LAYERSEL_MAX;
+	for (int i = 0; i < src->n_in; i++) {
+		const in_track *l = &src->in[i];
+		if (l->mline == t->mline && l->n_layers && l->layer < n && l->ssrc)
+			v[l->layer] = layer_meter_view(&l->meter, now_us);
+	}
+	int display = -1;
+	if (layersel_pick(v, n, -1, UINT64_MAX, slot->view_w, slot->view_h, &display) < 0 ||
+	    display < 0 || !v[display].width ||
+	    (int64_t)v[display].width * 10 < (int64_t)slot->view_w * 9 ||
+	    (int64_t)v[display].height * 10 < (int64_t)slot->view_h * 9)
+		return UINT64_MAX;
 	uint64_t sum = 0;
 	for (int i = 0; i < n; i++)
-		if (i != top)
+		if (v[i].active && !layersel_smaller(v, display, i))
 			sum += v[i].bps;
-	return sum;
+	return sum + sum / 4;
 }
 
 /* The REMB for source p: room for its own audio plus, for its ordinary video, the smallest
- * share among the receivers it reaches (the sender must fit the narrowest one); for a
- * camera it simulcasts, the largest share among them (the most demanding receiver sets how
- * much the top layer may carry; narrower ones get a lower layer) plus what its lower layers
- * send. Never below REMB_MIN_BPS. */
+ * share among the receivers it reaches (the sender must fit the narrowest one). A camera it
+ * simulcasts is capped only by what its most demanding receiver's display needs (every
+ * receiver gets the layer its own downlink allows, so a narrow one does not hold back the
+ * others, and a capped sender could never start the larger layers a receiver's estimate
+ * would need to grow into): no cap while some receiver shows it larger than its active
+ * layers or gives no size. Never below REMB_MIN_BPS. */
 uint64_t fb_remb_cap_bps(struct sfu_peer *p)
 {
 	uint64_t cap = REMB_MAX_BPS, sim = 0;
 	int any_sim = 0;
+	int64_t now = sfu_now(p->sfu);
 	for (int i = 0; i < p->n_in; i++) {
 		in_track *t = &p->in[i];
 		if (t->kind != SDP_KIND_VIDEO)
 			continue;
 		for (int k = 0; k < t->n_sinks; k++) {
-			uint64_t share;
-			if (video_share_bps(t->sinks[k].peer, &share) != 0)
-				continue;
 			if (t->n_layers) {
+				if (t->layer != 0)
+					continue; /* every layer has the same sinks */
+				const struct sfu_peer *r = t->sinks[k].peer;
+				uint64_t need =
+				    simulcast_need_bps(p, t, &r->out[t->sinks[k].slot], now);
 				any_sim = 1;
-				if (share > sim)
-					sim = share;
-			} else if (share + AUDIO_RESERVE_BPS < cap) {
-				cap = share + AUDIO_RESERVE_BPS;
+				if (need > sim)
+					sim = need;
+				continue;
 			}
+			uint64_t share;
+			if (video_share_bps(t->sinks[k].peer, &share) == 0 &&
+			    share + AUDIO_RESERVE_BPS < cap)
+				cap = share + AUDIO_RESERVE_BPS;
 		}
 	}
-	if (any_sim) {
-		sim += lower_layers_bps(p, sfu_now(p->sfu));
-		if (sim + AUDIO_RESERVE_BPS < cap)
-			cap = sim + AUDIO_RESERVE_BPS;
-	}
+	if (any_sim && sim < REMB_MAX_BPS && sim + AUDIO_RESERVE_BPS < cap)
+		cap = sim + AUDIO_RESERVE_BPS;
 	return cap < REMB_MIN_BPS ? REMB_MIN_BPS : cap;
 }
 

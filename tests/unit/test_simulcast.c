@@ -7,7 +7,7 @@
  * across the 65535 wrap, timestamps moving forward across the 2^32 wrap, VP8 picture ids and
  * TL0PICIDX by one. A receiver held below its display by its estimate asks the prober
  * (sfu_bwe_probe_request, counted in simulcast_probe_requests). The REMB to the source
- * follows its most demanding receiver, plus room for the lower layers. */
+ * follows what its most demanding receiver's display needs, not the narrowest downlink. */
 #include "check.h"
 #include "rtp/rtp.h"
 #include "sfu/sfu_internal.h"
@@ -338,8 +338,8 @@ static void test_remb_follows_most_demanding(void)
 	world w;
 	if (setup(&w) != 0)
 		return;
-	/* A second receiver on a narrow line: today's rule would cap the source at its share;
-	 * for a simulcast camera the widest receiver decides. */
+	/* A second receiver on a narrow line: for an ordinary camera its share would cap the
+	 * source; for a simulcast camera the receivers' displays decide. */
 	struct sfu_peer *narrow = sfu_peer_new(w.s, "narrow");
 	narrow->out[0] = (fwd_slot){.role = SFU_ROLE_CAMERA,
 	                            .kind = SDP_KIND_VIDEO,
@@ -355,13 +355,22 @@ static void test_remb_follows_most_demanding(void)
 	w.rcv->bwe_ready = 1;
 	bwe_init(&narrow->bwe, 400000);
 	narrow->bwe_ready = 1;
-	uint64_t cap = fb_remb_cap_bps(w.src);
-	CHECK(cap >= 3000000);
-	/* With the layers measured, the lower ones (~50 and ~150 kbit/s here) get room on top,
-	 * so the widest receiver's share is left for the full layer. */
+	/* No display sizes yet: no cap (the sender's own estimate governs its uplink). */
+	CHECK(fb_remb_cap_bps(w.src) >= 10000000);
+	/* Both show it small: the two small layers (~50 + ~150 kbit/s) with headroom. */
+	CHECK_EQ_INT(sfu_peer_set_view(w.rcv, "1", 300, 225), 0);
+	CHECK_EQ_INT(sfu_peer_set_view(narrow, "1", 1, 1), 0);
 	run(&w, 2000);
-	uint64_t with_lower = fb_remb_cap_bps(w.src);
-	CHECK(with_lower >= cap + 150000 && with_lower <= cap + 300000);
+	uint64_t cap = fb_remb_cap_bps(w.src);
+	CHECK(cap >= 250000 && cap <= 400000);
+	/* One shows it at 640x480: all three layers (~500 kbit/s) with headroom, whatever the
+	 * narrow receiver's share. */
+	CHECK_EQ_INT(sfu_peer_set_view(w.rcv, "1", 640, 480), 0);
+	cap = fb_remb_cap_bps(w.src);
+	CHECK(cap >= 600000 && cap <= 800000);
+	/* Larger than any layer sent: no cap, so the sender may add a larger one. */
+	CHECK_EQ_INT(sfu_peer_set_view(w.rcv, "1", 1280, 720), 0);
+	CHECK(fb_remb_cap_bps(w.src) >= 10000000);
 	/* Without simulcast the narrowest receiver decides, as before. */
 	for (int l = 0; l < 3; l++)
 		w.src->in[l].n_layers = 0;
