@@ -56,7 +56,8 @@ function sampleStats(page) {
 				out.audioEnergy = Math.max(out.audioEnergy, s.totalAudioEnergy ?? 0);
 			} else if (s.type === 'outbound-rtp' && s.kind === 'video') {
 				out.bytesSent += s.bytesSent ?? 0;
-				out.targetBitrate = Math.max(out.targetBitrate, s.targetBitrate ?? 0);
+				// The camera's layers (simulcast) add up to its encoder's target.
+				out.targetBitrate += s.targetBitrate ?? 0;
 			} else if (s.type === 'candidate-pair' && s.nominated) {
 				out.availableOutgoingBitrate = s.availableOutgoingBitrate ?? 0;
 			}

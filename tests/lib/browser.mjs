@@ -334,7 +334,7 @@ export async function restartServer(stack) {
  *     concealedSamples, packetsLost, packetsReceived
  *   outVideo: outbound video summed over its streams: bytesSent, packetsSent,
  *     retransmittedPacketsSent, retransmittedBytesSent, nackCount (NACKs received),
- *     pliCount, targetBitrate (max), framesEncoded, qualityLimitationReason, width, height
+ *     pliCount, targetBitrate (summed over simulcast layers), framesEncoded, qualityLimitationReason, width, height
  *   outAudio: {bytesSent, packetsSent}
  *   pair: the selected candidate pair: state, availableOutgoingBitrate,
  *     currentRoundTripTime, bytesSent, bytesReceived, local {protocol, address, port,
@@ -389,8 +389,10 @@ export function mediaFigures(page) {
 				o.nackCount += s.nackCount ?? 0;
 				o.pliCount += s.pliCount ?? 0;
 				o.framesEncoded += s.framesEncoded ?? 0;
-				if ((s.targetBitrate ?? 0) > o.targetBitrate) {
-					o.targetBitrate = s.targetBitrate;
+				// A simulcast camera's layers add up to its encoder's target; the size and
+				// limitation are the largest layer's.
+				o.targetBitrate += s.targetBitrate ?? 0;
+				if ((s.frameWidth ?? 0) >= o.width) {
 					o.qualityLimitationReason = s.qualityLimitationReason ?? null;
 					o.width = s.frameWidth ?? 0;
 					o.height = s.frameHeight ?? 0;
