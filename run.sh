@@ -56,6 +56,8 @@ bin=$root/build/server/madoguchi
 if [ -f node_modules/chart.js/dist/chart.umd.js ]; then
 	mkdir -p web/vendor && cp node_modules/chart.js/dist/chart.umd.js web/vendor/
 fi
+# The kiosk's spoken prompts (web/kiosk/voice/); the kiosk stays silent without them.
+bash deploy/make-voices.sh || say "warning: deploy/make-voices.sh failed; no spoken prompts"
 
 mkdir -p var/tls var/log
 server_pid=

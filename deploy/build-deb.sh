@@ -122,6 +122,10 @@ cp -r web "$root/usr/share/madoguchi/web"
 rm -rf "$root/usr/share/madoguchi/web/vendor"
 mkdir -p "$root/usr/share/madoguchi/web/vendor"
 install -m 0644 "$chart" "$root/usr/share/madoguchi/web/vendor/chart.umd.js"
+# The kiosk's spoken prompts, synthesised offline into the package's tree.
+rm -rf "$root/usr/share/madoguchi/web/kiosk/voice"
+bash deploy/make-voices.sh "$root/usr/share/madoguchi/web/kiosk/voice" >&2 ||
+	die "deploy/make-voices.sh failed"
 
 install -m 0644 deploy/madoguchi.service "$root/lib/systemd/system/madoguchi.service"
 install -m 0644 deploy/madoguchi.example.json "$root/etc/madoguchi/madoguchi.json"

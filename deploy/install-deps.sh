@@ -43,6 +43,9 @@ full_pkgs=(
 	# The Debian package (deploy/build-deb.sh: dpkg-shlibdeps) and its tests (tests/deploy:
 	# curl for /healthz, PyYAML for the alert rules).
 	dpkg-dev curl python3-yaml
+	# The kiosk's spoken prompts, synthesised offline at build time (deploy/make-voices.sh);
+	# Open JTalk's HTS voice package is not in bookworm's main, so eSpeak NG reads them then.
+	open-jtalk open-jtalk-mecab-naist-jdic espeak-ng
 )
 
 if [ "$runtime_only" = 1 ]; then

@@ -28,12 +28,14 @@ struct synth_template {
 	char *section[2]; /* audio, video: the m-line and its attributes, ours removed */
 	int pt_opus, pt_vp8, pt_rtx;
 	int ext_mid, ext_twcc, ext_audio_level;
+	int ext_rid, ext_rrid; /* rtp-stream-id, repaired-rtp-stream-id */
 };
 
 typedef struct synth_offer_line {
 	int video;
 	const char *dir;         /* "sendrecv", "recvonly" */
 	uint32_t ssrc, rtx_ssrc; /* 0: none declared */
+	const char *extra;       /* more attribute lines (CRLF-terminated), or NULL */
 } synth_offer_line;
 
 int synth_sdp_offer(const synth_template *t, const char *ufrag, const char *pwd,
@@ -47,6 +49,9 @@ typedef struct synth_answer_line {
 	uint32_t ssrc, rtx_ssrc;
 	int pt, rtx_pt; /* -1 when absent */
 	int ext_mid, ext_twcc, ext_audio_level;
+	int ext_rid, ext_rrid;
+	int simulcast;     /* a=simulcast present */
+	char sim_rids[64]; /* its recv list as written, e.g. "q;h;f" */
 } synth_answer_line;
 
 typedef struct synth_answer {
@@ -101,6 +106,46 @@ int synth_rx_nack(synth_rx *r, uint32_t sender_ssrc, int64_t now_us, uint8_t *ou
 int synth_rx_report(synth_rx *r, int64_t now_us, rtcp_report_block *b);
 /* Counts what is still missing as unrepaired (at the end of a negotiation). */
 void synth_rx_close(synth_rx *r, synth_stats *st, synth_slot_stats *ss);
+
+/* synth_media.c ------------------------------------------------------------------------ */
+
+typedef struct synth_venc synth_venc;
+synth_venc *synth_venc_new(int w, int h, int kbps, int layer, int tag);
+void synth_venc_free(synth_venc *e);
+/* Encodes the next picture (key: force a keyframe) into out; returns its length or -1. */
+int synth_venc_frame(synth_venc *e, int key, uint8_t *out, size_t cap, int *is_key);
+
+typedef struct synth_clip synth_clip;
+/* A shared loop of n encoded frames (the first a keyframe); NULL when encoding failed.
+ * Each get is matched by a put. */
+const synth_clip *synth_clip_get(int w, int h, int kbps, int layer, int tag, int n);
+void synth_clip_put(const synth_clip *c);
+int synth_clip_frames(const synth_clip *c);
+const uint8_t *synth_clip_frame(const synth_clip *c, int i, size_t *len);
+
+typedef struct synth_aenc synth_aenc;
+synth_aenc *synth_aenc_new(void);
+void synth_aenc_free(synth_aenc *a);
+int synth_aenc_frame(synth_aenc *a, uint8_t *out, size_t cap);
+int synth_audio_loop_ref(void);
+void synth_audio_loop_unref(void);
+const uint8_t *synth_audio_loop_frame(int i, size_t *len);
+
+typedef struct synth_vdec synth_vdec;
+synth_vdec *synth_vdec_new(void);
+void synth_vdec_free(synth_vdec *d);
+/* One RTP payload, in arrival order. */
+void synth_vdec_packet(synth_vdec *d, const uint8_t *payload, size_t len, uint16_t seq, uint32_t ts,
+                       int marker);
+const synth_video_check *synth_vdec_check(const synth_vdec *d);
+/* The decoder lost its reference (a broken or cut frame) and waits for a keyframe. */
+int synth_vdec_waiting(const synth_vdec *d);
+
+typedef struct synth_adec synth_adec;
+synth_adec *synth_adec_new(void);
+void synth_adec_free(synth_adec *a);
+void synth_adec_packet(synth_adec *a, const uint8_t *payload, size_t len);
+const synth_audio_check *synth_adec_check(const synth_adec *a);
 
 /* synth_peer.c helpers used by the others ----------------------------------------------- */
 

@@ -1,6 +1,8 @@
 /* The synthetic peer's transport and its sending side: the socket, ICE checks and consent,
- * the DTLS client, SRTP, Opus-like and VP8-like media, retransmissions from the send cache,
- * and the RTCP it sends and acts on. The receiving side's bookkeeping is in synth_rx.c. */
+ * the DTLS client, SRTP, real Opus and VP8 media (synth_media.c) packetized as a browser does
+ * (RFC 7587, RFC 7741 with 15-bit picture ids and TL0PICIDX), simulcast layers with rid
+ * (RFC 8851, 8852, 8853), retransmissions from the send cache, and the RTCP it sends and
+ * acts on. The receiving side's bookkeeping is in synth_rx.c. */
 #include "rtp/rtp.h"
 #include "rtp/stun.h"
 #include "synth_internal.h"
@@ -15,8 +17,12 @@
 
 #define AUDIO_FRAME_US  20000
 #define VIDEO_FRAME_US  33333
-#define AUDIO_PAYLOAD   100
 #define VIDEO_MAX_CHUNK 1100
+#define VP8_DESC        6 /* X, I L T, 15-bit picture id, TL0PICIDX, TID/Y */
+#define FRAME_MAX       (512 * 1024)
+#define CLIP_MAX_FRAMES 300     /* 10 s at 30 fps */
+#define QUEUE_MAX_US    400000  /* the simulated narrow downlink's queue */
+#define NTX             4       /* audio, camera layers f, h, q */
 #define STUN_CONNECT_US 50000   /* checks until the first answer */
 #define STUN_CONSENT_US 2500000 /* consent checks afterwards, as Chromium sends them */
 #define REPORT_US       1000000
@@ -24,9 +30,19 @@
 #define NACK_US         20000
 #define NEVER           INT64_MAX
 
+typedef struct synth_cached {
+	uint16_t seq;
+	uint16_t len;
+	uint8_t data[SYNTH_PKT_MAX];
+} synth_cached;
+
 typedef struct synth_tx {
 	int line; /* SYNTH_MIC or SYNTH_CAMERA */
 	int video;
+	int on;    /* sends (a camera layer beyond the first only with simulcast) */
+	int layer; /* 0 q, 1 h, 2 f (drawn into the picture) */
+	const char *rid;
+	int w, h, kbps;
 	uint32_t ssrc, rtx_ssrc;
 	int pt, rtx_pt; /* rtx_pt -1: retransmit on the media SSRC */
 	uint16_t seq, rtx_seq;
@@ -34,14 +50,13 @@ typedef struct synth_tx {
 	int64_t next_us, next_key_us;
 	int force_key;
 	uint16_t picture_id;
+	uint8_t tl0picidx;
 	uint32_t packets, octets; /* for sender reports */
+	const synth_clip *clip;   /* replay: the loop and where in it */
+	int clip_pos;
+	synth_venc *venc;    /* live */
+	synth_cached *cache; /* video packets by seq % SYNTH_CACHE */
 } synth_tx;
-
-typedef struct synth_cached {
-	uint16_t seq;
-	uint16_t len;
-	uint8_t data[SYNTH_PKT_MAX];
-} synth_cached;
 
 struct synth_peer {
 	synth_config cfg;
@@ -60,8 +75,19 @@ struct synth_peer {
 	dtls *dtls;
 	secure *srtp;
 
-	synth_tx tx[2];
-	synth_cached *cache; /* video packets by seq % SYNTH_CACHE */
+	synth_tx tx[NTX];
+	int n_tx;
+	int sim_on; /* the answer accepted simulcast: every camera layer sends */
+	int ext_rid, ext_rrid;
+	synth_aenc *aenc; /* live audio */
+	int audio_pos;    /* replayed audio */
+	int audio_ref;
+	uint8_t *frame; /* scratch for one encoded picture */
+	synth_vdec *vdec[SYNTH_LINES];
+	synth_adec *adec[SYNTH_LINES];
+	int64_t link_free_us; /* the narrow downlink is busy until then */
+	int64_t arrival_us;   /* when the packet being handled arrived through it */
+	int64_t next_decoder_pli_us;
 	uint16_t twcc_seq;
 	uint32_t rtcp_ssrc;
 	uint32_t doc_ssrc, doc_rtx_ssrc; /* declared on the document m-line, never used */
@@ -121,6 +147,35 @@ static void send_srtp(synth_peer *p, const uint8_t *pkt, size_t len, int rtcp)
 	send_raw(p, p->buf, len);
 }
 
+static const char *const line_names[SYNTH_LINES] = {"mic", "camera", "document", "slotAudio",
+                                                    "slotVideo"};
+
+/* Camera layer k (0 the full picture, as without simulcast; 1 half, 2 quarter scale). */
+static int setup_layer(synth_peer *p, synth_tx *t, int k)
+{
+	static const char *const rids[3] = {"f", "h", "q"};
+	t->layer = 2 - k;
+	t->rid = rids[k];
+	t->w = 640 >> k;
+	t->h = 480 >> k;
+	t->kbps = k == 0   ? p->cfg.video_kbps
+	          : k == 1 ? p->cfg.video_kbps * 3 / 10
+	                   : p->cfg.video_kbps / 10;
+	if (t->kbps < 30)
+		t->kbps = 30;
+	t->cache = calloc(SYNTH_CACHE, sizeof *t->cache);
+	if (!t->cache)
+		return -1;
+	if (p->cfg.media == SYNTH_MEDIA_LIVE) {
+		t->venc = synth_venc_new(t->w, t->h, t->kbps, t->layer, p->cfg.picture_tag);
+		return t->venc ? 0 : -1;
+	}
+	int n = p->cfg.keyframe_every_ms * 30 / 1000;
+	n = n < 30 ? 30 : n > CLIP_MAX_FRAMES ? CLIP_MAX_FRAMES : n;
+	t->clip = synth_clip_get(t->w, t->h, t->kbps, t->layer, p->cfg.picture_tag, n);
+	return t->clip ? 0 : -1;
+}
+
 synth_peer *synth_peer_new(const synth_config *cfg)
 {
 	if (!cfg->tmpl || !cfg->dtls)
@@ -137,30 +192,58 @@ synth_peer *synth_peer_new(const synth_config *cfg)
 		p->cfg.keyframe_every_ms = 10000;
 	if (p->cfg.pli_every_ms <= 0)
 		p->cfg.pli_every_ms = 20000;
+	if (p->cfg.simulcast < 2 || !cfg->tmpl->ext_rid)
+		p->cfg.simulcast = 0;
+	if (p->cfg.simulcast > 3)
+		p->cfg.simulcast = 3;
 	p->rng = cfg->seed ? cfg->seed : 0x9E3779B97F4A7C15ull;
-	p->cache = calloc(SYNTH_CACHE, sizeof *p->cache);
 	p->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	p->n_tx = 1 + (p->cfg.simulcast ? p->cfg.simulcast : 1);
 	struct sockaddr_in local = {.sin_family = AF_INET,
 	                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	if (!p->cache || p->fd < 0 || bind(p->fd, (struct sockaddr *)&local, sizeof local) != 0) {
+	if (p->fd < 0 || bind(p->fd, (struct sockaddr *)&local, sizeof local) != 0 ||
+	    !(p->frame = malloc(FRAME_MAX))) {
 		synth_peer_free(p);
 		return NULL;
 	}
 	int size = 4 * 1024 * 1024;
 	setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
 	setsockopt(p->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < p->n_tx; i++) {
 		synth_tx *t = &p->tx[i];
 		t->line = i == 0 ? SYNTH_MIC : SYNTH_CAMERA;
-		t->video = i == 1;
+		t->video = i >= 1;
+		t->on = i <= 1;
 		t->ssrc = nonzero32(p);
 		t->rtx_ssrc = t->video ? nonzero32(p) : 0;
 		t->seq = (uint16_t)synth_rand(&p->rng);
 		t->rtx_seq = (uint16_t)synth_rand(&p->rng);
 		t->ts0 = (uint32_t)synth_rand(&p->rng);
+		t->picture_id = (uint16_t)(synth_rand(&p->rng) & 0x7fff);
+		t->tl0picidx = (uint8_t)synth_rand(&p->rng);
 		t->pt = i == 0 ? cfg->tmpl->pt_opus : cfg->tmpl->pt_vp8;
 		t->rtx_pt = -1;
+		if (t->video && setup_layer(p, t, i - 1) != 0) {
+			synth_peer_free(p);
+			return NULL;
+		}
 	}
+	if (p->cfg.media == SYNTH_MEDIA_LIVE ? !(p->aenc = synth_aenc_new())
+	                                     : synth_audio_loop_ref() != 0) {
+		synth_peer_free(p);
+		return NULL;
+	}
+	p->audio_ref = p->cfg.media != SYNTH_MEDIA_LIVE;
+	if (p->cfg.decode)
+		for (int i = 0; i < SYNTH_LINES; i++) {
+			int video =
+			    i == SYNTH_CAMERA || i == SYNTH_DOCUMENT || i == SYNTH_SLOT_VIDEO;
+			if (video ? !(p->vdec[i] = synth_vdec_new())
+			          : !(p->adec[i] = synth_adec_new())) {
+				synth_peer_free(p);
+				return NULL;
+			}
+		}
 	p->doc_ssrc = nonzero32(p);
 	p->doc_rtx_ssrc = nonzero32(p);
 	p->rtcp_ssrc = p->tx[0].ssrc;
@@ -189,7 +272,19 @@ void synth_peer_free(synth_peer *p)
 	drop_transport(p);
 	if (p->fd >= 0)
 		close(p->fd);
-	free(p->cache);
+	for (int i = 0; i < NTX; i++) {
+		free(p->tx[i].cache);
+		synth_clip_put(p->tx[i].clip);
+		synth_venc_free(p->tx[i].venc);
+	}
+	for (int i = 0; i < SYNTH_LINES; i++) {
+		synth_vdec_free(p->vdec[i]);
+		synth_adec_free(p->adec[i]);
+	}
+	synth_aenc_free(p->aenc);
+	if (p->audio_ref)
+		synth_audio_loop_unref();
+	free(p->frame);
 	free(p);
 }
 
@@ -216,15 +311,42 @@ int synth_peer_offer(synth_peer *p, char *out, size_t cap)
 {
 	hex(p, p->ufrag, 4);
 	hex(p, p->pwd, 12);
+	/* Simulcast as Chromium offers it with sendEncodings: rids and a=simulcast (RFC 8853)
+	 * instead of SSRCs; the server learns each layer's SSRC from the rid extension. */
+	const char *sim = p->cfg.simulcast == 3 ? "a=rid:q send\r\na=rid:h send\r\na=rid:f send\r\n"
+	                                          "a=simulcast:send q;h;f\r\n"
+	                  : p->cfg.simulcast == 2 ? "a=rid:h send\r\na=rid:f send\r\n"
+	                                            "a=simulcast:send h;f\r\n"
+	                                          : NULL;
 	synth_offer_line lines[SYNTH_LINES] = {
 	    {.video = 0, .dir = "sendrecv", .ssrc = p->tx[0].ssrc},
-	    {.video = 1, .dir = "sendrecv", .ssrc = p->tx[1].ssrc, .rtx_ssrc = p->tx[1].rtx_ssrc},
+	    {.video = 1,
+	     .dir = "sendrecv",
+	     .ssrc = sim ? 0 : p->tx[1].ssrc,
+	     .rtx_ssrc = sim ? 0 : p->tx[1].rtx_ssrc,
+	     .extra = sim},
 	    {.video = 1, .dir = "sendrecv", .ssrc = p->doc_ssrc, .rtx_ssrc = p->doc_rtx_ssrc},
 	    {.video = 0, .dir = "recvonly"},
 	    {.video = 1, .dir = "recvonly"},
 	};
 	return synth_sdp_offer(p->cfg.tmpl, p->ufrag, p->pwd, dtls_ctx_fingerprint(p->cfg.dtls),
 	                       lines, SYNTH_LINES, out, cap);
+}
+
+/* Whether the answer's simulcast list keeps this rid as an active stream (RFC 8853: streams
+ * separated by ';', alternatives by ',', a paused one prefixed with '~'). */
+static int answer_has_rid(const char *list, const char *rid)
+{
+	size_t n = strlen(rid);
+	for (const char *s = list; *s;) {
+		size_t k = strcspn(s, ";,");
+		if (k == n && memcmp(s, rid, n) == 0)
+			return 1;
+		s += k;
+		if (*s)
+			s++;
+	}
+	return 0;
 }
 
 int synth_peer_answer(synth_peer *p, const char *sdp, size_t len, int64_t now_us)
@@ -259,7 +381,23 @@ int synth_peer_answer(synth_peer *p, const char *sdp, size_t len, int64_t now_us
 		}
 	}
 	/* Retransmissions go on the RTX stream when the answer kept rtx for the camera. */
-	p->tx[1].rtx_pt = p->ans.line[SYNTH_CAMERA].rtx_pt;
+	const synth_answer_line *cam = &p->ans.line[SYNTH_CAMERA];
+	p->ext_rid = cam->ext_rid;
+	p->ext_rrid = cam->ext_rrid;
+	p->sim_on = p->cfg.simulcast && cam->simulcast && p->ext_rid > 0 && p->ext_rid < 15;
+	for (int i = 1; i < p->n_tx; i++) {
+		p->tx[i].on = p->sim_on ? answer_has_rid(cam->sim_rids, p->tx[i].rid) : i == 1;
+		/* A simulcast layer's RTX stream is known by the repaired-rid extension only. */
+		p->tx[i].rtx_pt =
+		    !p->cfg.simulcast || (p->sim_on && p->ext_rrid > 0 && p->ext_rrid < 15)
+		        ? cam->rtx_pt
+		        : -1;
+	}
+	int sending = 0;
+	for (int i = 1; i < p->n_tx; i++)
+		sending |= p->tx[i].on;
+	for (int i = 1; i < p->n_tx && !sending; i++)
+		p->tx[i].on = 1; /* an a=simulcast line we could not read: send every layer */
 	twcc_rec_init(&p->twcc);
 	p->running = 1;
 	p->next_stun_us = now_us;
@@ -292,18 +430,46 @@ const synth_stats *synth_peer_stats(const synth_peer *p)
 
 synth_slot_stats synth_peer_slot_stats(const synth_peer *p, const char *name)
 {
-	static const char *const names[SYNTH_LINES] = {"mic", "camera", "document", "slotAudio",
-	                                               "slotVideo"};
 	for (int i = 0; i < SYNTH_LINES; i++)
-		if (strcmp(names[i], name) == 0)
+		if (strcmp(line_names[i], name) == 0)
 			return p->slot[i];
 	return (synth_slot_stats){0};
+}
+
+int synth_peer_video_check(const synth_peer *p, const char *name, synth_video_check *out)
+{
+	for (int i = 0; i < SYNTH_LINES; i++)
+		if (strcmp(line_names[i], name) == 0 && p->vdec[i]) {
+			*out = *synth_vdec_check(p->vdec[i]);
+			return 0;
+		}
+	return -1;
+}
+
+int synth_peer_audio_check(const synth_peer *p, const char *name, synth_audio_check *out)
+{
+	for (int i = 0; i < SYNTH_LINES; i++)
+		if (strcmp(line_names[i], name) == 0 && p->adec[i]) {
+			*out = *synth_adec_check(p->adec[i]);
+			return 0;
+		}
+	return -1;
+}
+
+void synth_peer_set_downlink(synth_peer *p, int kbps)
+{
+	p->cfg.downlink_kbps = kbps > 0 ? kbps : 0;
+}
+
+int synth_peer_simulcast(const synth_peer *p)
+{
+	return p->sim_on;
 }
 
 /* ---- sending media ---------------------------------------------------------------- */
 
 /* Writes the RTP header with the one-byte extensions a browser sends (mid, transport-cc,
- * audio level for audio); returns its length. */
+ * audio level for audio, rtp-stream-id for a simulcast layer); returns its length. */
 static size_t rtp_header(synth_peer *p, synth_tx *t, int marker, uint32_t ts, uint8_t *out)
 {
 	const synth_template *tm = p->cfg.tmpl;
@@ -326,17 +492,14 @@ static size_t rtp_header(synth_peer *p, synth_tx *t, int marker, uint32_t ts, ui
 	}
 	if (!t->video && tm->ext_audio_level > 0 && tm->ext_audio_level < 15) {
 		ext[el++] = (uint8_t)(tm->ext_audio_level << 4);
-		ext[el++] = 0x80 | 40; /* voice activity, -40 dBov */
+		ext[el++] = 0x80 | 15; /* voice activity, -15 dBov: the tone's level */
+	}
+	if (t->video && p->sim_on) {
+		/* RFC 8852: the rid as an SDES item in a header extension, on every packet. */
+		ext[el++] = (uint8_t)(p->ext_rid << 4);
+		ext[el++] = (uint8_t)t->rid[0];
 	}
 	return rtp_put_ext_block(out, ext, el);
-}
-
-static void fill(synth_peer *p, uint8_t *b, size_t n)
-{
-	for (size_t i = 0; i < n; i += 8) {
-		uint64_t r = synth_rand(&p->rng);
-		memcpy(b + i, &r, n - i < 8 ? n - i : 8);
-	}
 }
 
 static void send_audio(synth_peer *p, synth_tx *t, int64_t at_us)
@@ -344,92 +507,122 @@ static void send_audio(synth_peer *p, synth_tx *t, int64_t at_us)
 	uint8_t pkt[SYNTH_PKT_MAX];
 	uint32_t ts = t->ts0 + (uint32_t)(at_us * 48 / 1000);
 	size_t hl = rtp_header(p, t, 0, ts, pkt);
-	fill(p, pkt + hl, AUDIO_PAYLOAD);
+	size_t n = 0;
+	if (p->aenc) {
+		int r = synth_aenc_frame(p->aenc, pkt + hl, sizeof pkt - hl);
+		n = r > 0 ? (size_t)r : 0;
+	} else {
+		const uint8_t *f = synth_audio_loop_frame(p->audio_pos++, &n);
+		if (p->audio_pos == 50)
+			p->audio_pos = 0;
+		memcpy(pkt + hl, f, n);
+	}
+	if (n == 0)
+		return;
 	t->packets++;
-	t->octets += AUDIO_PAYLOAD;
+	t->octets += (uint32_t)n;
 	p->st.audio_sent++;
-	p->st.bytes_sent += hl + AUDIO_PAYLOAD;
-	send_srtp(p, pkt, hl + AUDIO_PAYLOAD, 0);
+	p->st.bytes_sent += hl + n;
+	send_srtp(p, pkt, hl + n, 0);
 }
 
-/* One video frame in 1..n packets: a VP8 payload descriptor with a 15-bit picture id, and
- * for a keyframe the frame tag and start code that make vp8_is_keyframe say yes. */
+/* The next picture of a layer: from its loop (a keyframe request restarts the loop at its
+ * keyframe) or from its encoder. */
+static const uint8_t *next_picture(synth_peer *p, synth_tx *t, int key, size_t *len, int *is_key)
+{
+	if (t->venc) {
+		int n = synth_venc_frame(t->venc, key, p->frame, FRAME_MAX, is_key);
+		*len = n > 0 ? (size_t)n : 0;
+		return p->frame;
+	}
+	if (key)
+		t->clip_pos = 0;
+	*is_key = t->clip_pos == 0;
+	const uint8_t *f = synth_clip_frame(t->clip, t->clip_pos, len);
+	t->clip_pos = (t->clip_pos + 1) % synth_clip_frames(t->clip);
+	return f;
+}
+
+/* One picture in 1..n packets, each with a VP8 payload descriptor as Chromium writes it:
+ * a 15-bit picture id, TL0PICIDX and TID 0 with the layer-sync bit (every picture is in the
+ * base temporal layer). */
 static void send_video(synth_peer *p, synth_tx *t, int64_t at_us, int key)
 {
-	size_t frame = (size_t)p->cfg.video_kbps * 1000 / 8 / 30;
-	frame = key ? frame * 4 : frame * (75 + synth_rand(&p->rng) % 50) / 100;
+	size_t frame;
+	int is_key = 0;
+	const uint8_t *data = next_picture(p, t, key, &frame, &is_key);
+	if (frame == 0)
+		return;
 	int n = (int)((frame + VIDEO_MAX_CHUNK - 1) / VIDEO_MAX_CHUNK);
-	if (n < 1)
-		n = 1;
-	size_t chunk = frame / (size_t)n;
-	if (chunk < 16)
-		chunk = 16;
+	size_t chunk = (frame + (size_t)n - 1) / (size_t)n;
 	uint32_t ts = t->ts0 + (uint32_t)(at_us * 90 / 1000);
 	t->picture_id = (uint16_t)((t->picture_id + 1) & 0x7fff);
+	t->tl0picidx++;
+	size_t off = 0;
 	for (int i = 0; i < n; i++) {
 		uint8_t pkt[SYNTH_PKT_MAX];
 		uint16_t seq = t->seq;
+		size_t c = frame - off < chunk ? frame - off : chunk;
 		size_t hl = rtp_header(p, t, i == n - 1, ts, pkt);
 		uint8_t *pl = pkt + hl;
-		pl[0] = (uint8_t)(0x80 | (i == 0 ? 0x10 : 0)); /* X, S on the first packet */
-		pl[1] = 0x80;                                  /* I: picture id present */
+		pl[0] = (uint8_t)(0x80 | (i == 0 ? 0x10 : 0)); /* X, S on the first packet, PID 0 */
+		pl[1] = 0xe0;                                  /* I, L, T */
 		pl[2] = (uint8_t)(0x80 | (t->picture_id >> 8));
 		pl[3] = (uint8_t)t->picture_id;
-		fill(p, pl + 4, chunk);
-		if (i == 0) {
-			/* Frame tag: show_frame, P = 0 for a key frame; then the start code and
-			 * 640x480. */
-			static const uint8_t kf[10] = {0x10, 0x02, 0x00, 0x9d, 0x01,
-			                               0x2a, 0x80, 0x02, 0xe0, 0x01};
-			memcpy(pl + 4, kf, sizeof kf);
-			if (!key)
-				pl[4] = 0x11;
-		}
-		size_t len = hl + 4 + chunk;
-		synth_cached *c = &p->cache[seq % SYNTH_CACHE];
-		c->seq = seq;
-		c->len = (uint16_t)len;
-		memcpy(c->data, pkt, len);
+		pl[4] = t->tl0picidx;
+		pl[5] = 0x20; /* TID 0, Y */
+		memcpy(pl + VP8_DESC, data + off, c);
+		off += c;
+		size_t len = hl + VP8_DESC + c;
+		synth_cached *cc = &t->cache[seq % SYNTH_CACHE];
+		cc->seq = seq;
+		cc->len = (uint16_t)len;
+		memcpy(cc->data, pkt, len);
 		t->packets++;
-		t->octets += (uint32_t)(4 + chunk);
+		t->octets += (uint32_t)(VP8_DESC + c);
 		p->st.video_sent++;
 		p->st.bytes_sent += len;
 		send_srtp(p, pkt, len, 0);
 	}
-	if (key)
+	if (is_key)
 		p->st.keyframes_sent++;
 }
 
 static void send_media(synth_peer *p, int64_t now_us)
 {
-	synth_tx *a = &p->tx[0], *v = &p->tx[1];
+	synth_tx *a = &p->tx[0];
 	while (a->next_us <= now_us) {
 		send_audio(p, a, a->next_us);
 		a->next_us += AUDIO_FRAME_US;
 	}
-	while (v->next_us <= now_us) {
-		int key = v->force_key || v->next_us >= v->next_key_us;
-		if (key) {
-			v->force_key = 0;
-			v->next_key_us = v->next_us + p->cfg.keyframe_every_ms * 1000LL;
+	for (int i = 1; i < p->n_tx; i++) {
+		synth_tx *v = &p->tx[i];
+		while (v->on && v->next_us <= now_us) {
+			int key = v->force_key || (v->venc && v->next_us >= v->next_key_us);
+			if (key || v->next_us >= v->next_key_us) {
+				v->force_key = 0;
+				v->next_key_us = v->next_us + p->cfg.keyframe_every_ms * 1000LL;
+			}
+			send_video(p, v, v->next_us, key);
+			v->next_us += VIDEO_FRAME_US;
 		}
-		send_video(p, v, v->next_us, key);
-		v->next_us += VIDEO_FRAME_US;
 	}
 }
 
 /* Resends one NACKed packet from the cache, wrapped in RTX when negotiated, with a fresh
- * transport-wide sequence number as a browser does. */
+ * transport-wide sequence number as a browser does; a simulcast layer's RTX packet names
+ * its layer with the repaired-rid extension instead of the rid. */
 static void retransmit(synth_peer *p, synth_tx *t, uint16_t seq)
 {
-	synth_cached *c = &p->cache[seq % SYNTH_CACHE];
-	if (!t->video || c->seq != seq || c->len == 0) {
+	synth_cached *c = t->cache ? &t->cache[seq % SYNTH_CACHE] : NULL;
+	if (!t->video || !c || c->seq != seq || c->len == 0) {
 		p->st.retransmit_misses++;
 		return;
 	}
 	uint8_t pkt[SYNTH_PKT_MAX + 2];
 	size_t len = c->len;
-	if (t->rtx_pt >= 0 && t->rtx_ssrc) {
+	int rtx = t->rtx_pt >= 0 && t->rtx_ssrc;
+	if (rtx) {
 		int n = rtx_wrap(c->data, c->len, (uint8_t)t->rtx_pt, t->rtx_ssrc, t->rtx_seq++,
 		                 pkt, sizeof pkt);
 		if (n < 0)
@@ -439,8 +632,14 @@ static void retransmit(synth_peer *p, synth_tx *t, uint16_t seq)
 		memcpy(pkt, c->data, len);
 	}
 	rtp_hdr h;
-	if (rtp_parse(pkt, len, &h) == 0 && p->cfg.tmpl->ext_twcc > 0)
-		rtp_set_twcc_seq(pkt, &h, (uint8_t)p->cfg.tmpl->ext_twcc, p->twcc_seq++);
+	if (rtp_parse(pkt, len, &h) == 0) {
+		if (p->cfg.tmpl->ext_twcc > 0)
+			rtp_set_twcc_seq(pkt, &h, (uint8_t)p->cfg.tmpl->ext_twcc, p->twcc_seq++);
+		size_t el;
+		uint8_t *rid;
+		if (rtx && p->sim_on && (rid = rtp_ext_find(pkt, &h, (uint8_t)p->ext_rid, &el)))
+			rid[-1] = (uint8_t)(p->ext_rrid << 4 | (rid[-1] & 0x0f));
+	}
 	p->st.retransmits++;
 	send_srtp(p, pkt, len, 0);
 }
@@ -464,7 +663,7 @@ static void on_nacked(void *user, uint16_t seq)
 
 static synth_tx *tx_by_ssrc(synth_peer *p, uint32_t ssrc)
 {
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < p->n_tx; i++)
 		if (p->tx[i].ssrc == ssrc)
 			return &p->tx[i];
 	return NULL;
@@ -496,8 +695,13 @@ static void on_rtcp(synth_peer *p, const uint8_t *buf, size_t len, int64_t now_u
 			p->st.twcc_received++;
 		} else if (pkt.pt == RTCP_PSFB &&
 		           (pkt.fmt == RTCP_FMT_PLI || pkt.fmt == RTCP_FMT_FIR)) {
+			/* A request names the layer it wants a keyframe on (RFC 4585); an unknown
+			 * SSRC gets one on every layer. */
 			p->st.keyframe_requests++;
-			p->tx[1].force_key = 1;
+			synth_tx *t = tx_by_ssrc(p, pkt.media_ssrc);
+			for (int i = 1; i < p->n_tx; i++)
+				if (!t || !t->video || t == &p->tx[i])
+					p->tx[i].force_key = 1;
 		} else if (pkt.pt == RTCP_PSFB && pkt.fmt == RTCP_FMT_AFB) {
 			uint64_t bps;
 			uint32_t ssrcs[4];
@@ -525,8 +729,10 @@ static void send_reports(synth_peer *p, int64_t now_us)
 			nb++;
 	uint8_t out[1200];
 	int len = 0;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < p->n_tx; i++) {
 		synth_tx *t = &p->tx[i];
+		if (!t->on)
+			continue;
 		uint64_t ntp_frac = (uint64_t)(now_us % 1000000) * 4294967296ull / 1000000;
 		rtcp_sr_info sr = {
 		    .ntp_sec = (uint32_t)(now_us / 1000000 + 2208988800ull),
@@ -565,6 +771,19 @@ static void send_feedback(synth_peer *p, int64_t now_us)
 			    (n = synth_rx_nack(&p->rx[i], p->rtcp_ssrc, now_us, out, sizeof out)) >
 			        0) {
 				p->st.nacks_sent++;
+				send_srtp(p, out, (size_t)n, 1);
+			}
+	}
+	if (now_us >= p->next_decoder_pli_us) {
+		/* As a browser does when its decoder lost the picture: ask for a keyframe (at most
+		 * every 300 ms per slot). */
+		p->next_decoder_pli_us = now_us + 300000;
+		for (int i = 0; i < SYNTH_LINES; i++)
+			if (p->rx_on[i] && p->vdec[i] && p->rx[i].started &&
+			    synth_vdec_waiting(p->vdec[i]) &&
+			    (n = rtcp_build_pli(out, sizeof out, p->rtcp_ssrc, p->rx[i].ssrc)) >
+			        0) {
+				p->st.plis_sent++;
 				send_srtp(p, out, (size_t)n, 1);
 			}
 	}
@@ -633,9 +852,10 @@ static void on_dtls(synth_peer *p, const uint8_t *buf, size_t len, int64_t now_u
 		return;
 	p->st.dtls_handshakes++;
 	/* Media starts with a keyframe, as a browser's encoder does. */
-	p->tx[0].next_us = now_us;
-	p->tx[1].next_us = now_us;
-	p->tx[1].force_key = 1;
+	for (int i = 0; i < p->n_tx; i++) {
+		p->tx[i].next_us = now_us;
+		p->tx[i].force_key = 1;
+	}
 }
 
 static void on_rtp(synth_peer *p, uint8_t *buf, size_t len, int64_t now_us)
@@ -646,7 +866,7 @@ static void on_rtp(synth_peer *p, uint8_t *buf, size_t len, int64_t now_us)
 	uint16_t tseq;
 	if (p->cfg.tmpl->ext_twcc > 0 &&
 	    rtp_get_twcc_seq(buf, &h, (uint8_t)p->cfg.tmpl->ext_twcc, &tseq) == 0)
-		twcc_rec_add(&p->twcc, tseq, now_us);
+		twcc_rec_add(&p->twcc, tseq, p->arrival_us);
 	for (int i = 0; i < SYNTH_LINES; i++) {
 		synth_rx *r = &p->rx[i];
 		if (!p->rx_on[i] || (h.ssrc != r->ssrc && (!r->rtx_ssrc || h.ssrc != r->rtx_ssrc)))
@@ -669,6 +889,11 @@ static void on_rtp(synth_peer *p, uint8_t *buf, size_t len, int64_t now_us)
 			p->st.keyframes_received++;
 			p->slot[i].keyframes++;
 		}
+		if (p->vdec[i] && r->video)
+			synth_vdec_packet(p->vdec[i], buf + h.header_len, h.payload_len, h.seq,
+			                  h.timestamp, h.marker);
+		else if (p->adec[i] && !r->video)
+			synth_adec_packet(p->adec[i], buf + h.header_len, h.payload_len);
 		return;
 	}
 	p->st.unknown_ssrc++;
@@ -685,6 +910,18 @@ static void on_datagram(synth_peer *p, uint8_t *buf, size_t len, int64_t now_us)
 		if (lose(p, p->cfg.recv_loss)) {
 			p->st.recv_dropped++;
 			return;
+		}
+		/* Without a limit, what is still queued from one drains first. */
+		p->arrival_us = p->link_free_us > now_us ? p->link_free_us : now_us;
+		if (p->cfg.downlink_kbps > 0) {
+			/* The narrow link: each packet waits for those before it. */
+			int64_t start = p->link_free_us > now_us ? p->link_free_us : now_us;
+			if (start - now_us > QUEUE_MAX_US) {
+				p->st.recv_dropped++;
+				return;
+			}
+			p->link_free_us = start + (int64_t)len * 8000 / p->cfg.downlink_kbps;
+			p->arrival_us = p->link_free_us;
 		}
 		if (rtp_is_rtcp(buf, len)) {
 			if (secure_unprotect_rtcp(p->srtp, buf, &len) != 0)
@@ -746,10 +983,12 @@ int64_t synth_peer_next_due(const synth_peer *p)
 		return t; /* the handshake runs on OpenSSL's wall-clock timers */
 	if (!p->srtp)
 		return t;
-	const int64_t c[] = {p->tx[0].next_us, p->tx[1].next_us, p->next_report_us,
-	                     p->next_twcc_us,  p->next_nack_us,  p->next_pli_us};
+	const int64_t c[] = {p->next_report_us, p->next_twcc_us, p->next_nack_us, p->next_pli_us};
 	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
 		if (c[i] < t)
 			t = c[i];
+	for (int i = 0; i < p->n_tx; i++)
+		if (p->tx[i].on && p->tx[i].next_us < t)
+			t = p->tx[i].next_us;
 	return t;
 }

@@ -1,9 +1,11 @@
 /* A synthetic WebRTC peer for soak tests and load benchmarks: it speaks to the media plane
  * exactly as a browser does on the wire (STUN checks with USE-CANDIDATE and consent, a DTLS
- * client handshake, SRTP/SRTCP), sends Opus-like audio and VP8-like video with the mid and
- * transport-cc header extensions, answers the server's NACKs and keyframe requests, and as
- * a receiver checks sequence continuity, NACKs its own gaps, asks for keyframes now and then
- * and sends receiver reports and transport-cc feedback.
+ * client handshake, SRTP/SRTCP), sends real Opus (libopus, a 440 Hz tone in 20 ms frames)
+ * and real VP8 (libvpx, a moving picture at 640x480, optionally as 2-3 simulcast layers with
+ * rid, RFC 8851/8853) with the mid and transport-cc header extensions, answers the server's
+ * NACKs and keyframe requests, and as a receiver checks sequence continuity, NACKs its own
+ * gaps, asks for keyframes now and then, sends receiver reports and transport-cc feedback,
+ * and (decode on) depacketizes and decodes what it receives with libvpx and libopus.
  *
  * Time is whatever the caller says: every entry point takes `now_us`, so a simulation can
  * run an hour of call time in minutes. The peer owns one nonblocking UDP socket and never
@@ -44,7 +46,52 @@ typedef struct synth_config {
 	int video_kbps;        /* target video bitrate (default 1000) */
 	int keyframe_every_ms; /* periodic keyframes (default 10000) */
 	int pli_every_ms;      /* the peer asks for a keyframe on its video slots (default 20000) */
+	/* How the media is made. SYNTH_MEDIA_REPLAY (the default): a loop of frames encoded
+	 * once per process (shared by every peer with the same settings) and replayed with
+	 * fresh RTP headers and VP8 descriptors: real, decodable VP8 and Opus at the cost of
+	 * the old filler bytes. The loop is keyframe_every_ms long (at most 10 s) and starts
+	 * with a keyframe; a keyframe request restarts it. SYNTH_MEDIA_LIVE: each peer runs its
+	 * own libvpx and libopus encoders (real-time speed), keyframes when asked. */
+	int media;
+	/* 2 or 3: offer the camera as simulcast (rids q, h, f at 1/4, 1/2 and full scale, or h
+	 * and f) with the rtp-stream-id extension (RFC 8852). When the answer does not accept
+	 * it, the peer sends the full layer only, as a browser does. 0: no simulcast. */
+	int simulcast;
+	int picture_tag; /* 0..15, drawn into every picture (tells sources apart when decoded) */
+	int decode;      /* decode what arrives on mic, camera and slot lines */
+	/* A narrow downlink, kbit/s (0: none): what arrives beyond it queues (the transport-cc
+	 * feedback reports the delayed arrival) and is dropped past 400 ms of queue. */
+	int downlink_kbps;
 } synth_config;
+
+enum { SYNTH_MEDIA_REPLAY = 0, SYNTH_MEDIA_LIVE = 1 };
+
+/* What a receiver decoded on one video line (decode on). */
+typedef struct synth_video_check {
+	uint64_t packets, bad_descriptor; /* bad: no 15-bit picture id or no TL0PICIDX */
+	/* Between consecutive complete pictures with no packet missing in between: */
+	uint64_t pid_gaps; /* picture ids that did not advance by one */
+	uint64_t tl0_gaps; /* TL0PICIDX that did not advance by one */
+	uint64_t ts_jumps; /* RTP timestamps that went back or leapt > 1 s */
+	uint64_t frames;   /* complete frames reassembled */
+	uint64_t keyframes;
+	uint64_t cut;                /* frames whose tail never came (a switch cut them short) */
+	uint64_t orphans;            /* packets of a picture whose start never came */
+	uint64_t lost_packets, late; /* never came; came after their picture was given up */
+	uint64_t skipped;            /* delta frames not decoded while waiting for a keyframe */
+	uint64_t undecodable, corrupt, no_picture; /* libvpx errors, VP8D_GET_FRAME_CORRUPTED */
+	uint64_t decoded, unreadable;              /* pictures; of those without a barcode */
+	uint64_t wrong_reference; /* delta frames showing another source, layer or frame */
+	uint64_t source_changes, layer_changes;
+	uint64_t by_layer[4];          /* decoded pictures per layer (0 q, 1 h, 2 f) */
+	int width, height, tag, layer; /* of the last picture */
+} synth_video_check;
+
+/* What a receiver decoded on one audio line (decode on). */
+typedef struct synth_audio_check {
+	uint64_t packets, decoded, errors;
+	double level_dbfs; /* RMS of the decoded audio after the first packets */
+} synth_audio_check;
 
 /* What the peer sent and received; cumulative over negotiations. */
 typedef struct synth_stats {
@@ -109,5 +156,17 @@ const synth_stats *synth_peer_stats(const synth_peer *p);
 /* Stats of the receive slot with this mid name ("mic", "camera", "document", "slotAudio",
  * "slotVideo"); zeros when unknown. */
 synth_slot_stats synth_peer_slot_stats(const synth_peer *p, const char *name);
+
+/* Decode checks of the receive line with this mid name; -1 when decode is off or the line
+ * unknown. */
+int synth_peer_video_check(const synth_peer *p, const char *name, synth_video_check *out);
+int synth_peer_audio_check(const synth_peer *p, const char *name, synth_audio_check *out);
+/* Narrows (kbit/s) or lifts (0) the simulated downlink (synth_config.downlink_kbps). */
+void synth_peer_set_downlink(synth_peer *p, int kbps);
+/* The RMS level of the tone the peers send, in dBFS. */
+double synth_tone_dbfs(void);
+/* The answer accepted the camera's simulcast (a=simulcast with our rids, and the rid
+ * extension): the peer sends every layer. */
+int synth_peer_simulcast(const synth_peer *p);
 
 #endif

@@ -67,6 +67,11 @@ static void learn(synth_template *t, const char *line, size_t n)
 			t->ext_twcc = id;
 		else if (strcmp(what, "urn:ietf:params:rtp-hdrext:ssrc-audio-level") == 0)
 			t->ext_audio_level = id;
+		else if (strcmp(what, "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id") == 0)
+			t->ext_rid = id;
+		else if (strcmp(what, "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id") ==
+		         0)
+			t->ext_rrid = id;
 	}
 }
 
@@ -155,6 +160,8 @@ int synth_sdp_offer(const synth_template *t, const char *ufrag, const char *pwd,
 		put(&o, "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\na=fingerprint:sha-256 %s\r\n", ufrag,
 		    pwd, fingerprint);
 		put(&o, "a=mid:%d\r\na=%s\r\n", i, l->dir);
+		if (l->extra)
+			put(&o, "%s", l->extra);
 		if (!l->ssrc)
 			continue;
 		put(&o, "a=msid:synth-stream synth-track-%d\r\n", i);
@@ -226,6 +233,15 @@ static void parse_line(synth_answer *a, synth_answer_line *l, const char *s)
 			l->ext_twcc = id;
 		else if (strcmp(what, "urn:ietf:params:rtp-hdrext:ssrc-audio-level") == 0)
 			l->ext_audio_level = id;
+		else if (strcmp(what, "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id") == 0)
+			l->ext_rid = id;
+		else if (strcmp(what, "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id") ==
+		         0)
+			l->ext_rrid = id;
+	} else if (strncmp(s, "a=simulcast:", 12) == 0) {
+		/* RFC 8853: "a=simulcast:recv q;h;f" in an answer to our send list. */
+		l->simulcast = 1;
+		sscanf(s, "a=simulcast:recv %63s", l->sim_rids);
 	}
 }
 

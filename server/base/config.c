@@ -17,6 +17,7 @@ void config_defaults(config *c)
 	snprintf(c->media_bind, sizeof c->media_bind, "0.0.0.0");
 	c->media_port = 40000;
 	c->media_tcp = 1;
+	c->media_probe = 1;
 	snprintf(c->db, sizeof c->db, "dbname=madoguchi");
 	snprintf(c->spool, sizeof c->spool, "var/spool/records.spool");
 	snprintf(c->log_level, sizeof c->log_level, "info");
@@ -92,6 +93,8 @@ int config_set(config *c, const char *name, const char *value)
 		return add_ips(c, value);
 	if (strcmp(name, "media-tcp") == 0)
 		return set_bool(&c->media_tcp, value);
+	if (strcmp(name, "media-probe") == 0)
+		return set_bool(&c->media_probe, value);
 	if (strcmp(name, "db") == 0)
 		return set_str(c->db, sizeof c->db, value);
 	if (strcmp(name, "spool") == 0)

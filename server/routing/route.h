@@ -276,6 +276,18 @@ int route_call(route *r, uint32_t sid, const char *department, const char *proce
  * of the menu is closed. */
 int route_call_onestop(route *r, uint32_t sid, const char *menu, int64_t now_us,
                        char visit_out[ROUTE_UUID_LEN]);
+/* Kiosk `call` for a booking (PROTOCOL.md, "Bookings"): as route_call, but the leg is a
+ * priority leg (ahead of every ordinary leg, behind priority legs already waiting) and it
+ * prefers one desk: the staff session(s) whose ident equals desk_ident. While the
+ * preference holds, only the preferred desk rings for this leg (as soon as it is free); the
+ * preference holds for the department's ring timeout (ring_timeout_us, ROUTE_DEFAULT_RING_
+ * TIMEOUT_S by default) from the call, and only while a preferred desk is present (available
+ * and connected, free or busy in a call): when none is, or once the timeout passed, the leg
+ * rings the department by its ring strategy, the preferred desk included. desk_ident NULL or
+ * "" gives a plain priority call. Errors: as route_call, bad_request for a too long
+ * desk_ident. */
+int route_call_booked(route *r, uint32_t sid, const char *department, const char *procedure,
+                      const char *desk_ident, int64_t now_us, char visit_out[ROUTE_UUID_LEN]);
 
 /* Staff `accept`: the desk answers a visit that is ringing it. The other desks ringing for
  * it get RING_CANCELLED reason "taken"; this desk's rings for other visits are cancelled

@@ -168,9 +168,22 @@ int route_presence(route *r, uint32_t sid, int available, int64_t now_us)
 
 /* Starts a visit for kiosk s over the given itinerary, its first open step first (steps
  * before it are skipped). All allocation happens before the state changes. */
+static int start_visit(route *r, struct route_session *s, struct route_dept *const *depts, int n,
+                       const char *procedure, const char *menu, const char *preferred,
+                       int64_t now_us, char visit_out[ROUTE_UUID_LEN]);
+
 int route_start_visit(route *r, struct route_session *s, struct route_dept *const *depts, int n,
                       const char *procedure, const char *menu, int64_t now_us,
                       char visit_out[ROUTE_UUID_LEN])
+{
+	return start_visit(r, s, depts, n, procedure, menu, NULL, now_us, visit_out);
+}
+
+/* preferred: NULL for an ordinary visit; else a booked one (a priority leg that rings the
+ * desk named preferred first when it is not ""). */
+static int start_visit(route *r, struct route_session *s, struct route_dept *const *depts, int n,
+                       const char *procedure, const char *menu, const char *preferred,
+                       int64_t now_us, char visit_out[ROUTE_UUID_LEN])
 {
 	int first = 0;
 	while (first < n && !route_dept_open_at(r, depts[first], now_us))
@@ -188,6 +201,11 @@ int route_start_visit(route *r, struct route_session *s, struct route_dept *cons
 		return ROUTE_ERR_INTERNAL;
 	}
 	leg->visit = v;
+	if (preferred) {
+		leg->priority = 1;
+		route_copy_id(leg->preferred, sizeof(leg->preferred), preferred);
+		leg->preferred_until_us = now_us + depts[first]->ring_timeout_us;
+	}
 	if (route_enqueue(leg)) {
 		route_leg_free(leg);
 		free(v);
@@ -233,6 +251,28 @@ int route_call(route *r, uint32_t sid, const char *department, const char *proce
 	if (s->visit)
 		return ROUTE_ERR_CONFLICT;
 	return route_start_visit(r, s, &d, 1, procedure, NULL, now_us, visit_out);
+}
+
+int route_call_booked(route *r, uint32_t sid, const char *department, const char *procedure,
+                      const char *desk_ident, int64_t now_us, char visit_out[ROUTE_UUID_LEN])
+{
+	struct route_session *s = r ? route_session_find(r, sid) : NULL;
+	if (!s)
+		return ROUTE_ERR_NOT_FOUND;
+	if (s->role != ROUTE_ROLE_KIOSK)
+		return ROUTE_ERR_FORBIDDEN;
+	if (!route_id_ok(department) || !route_optional_id_ok(procedure) ||
+	    !route_optional_id_ok(desk_ident))
+		return ROUTE_ERR_BAD_REQUEST;
+	struct route_dept *d = route_dept_find(r, department);
+	if (!d)
+		return ROUTE_ERR_NOT_FOUND;
+	if (!route_dept_open_at(r, d, now_us))
+		return ROUTE_ERR_UNAVAILABLE;
+	if (s->visit)
+		return ROUTE_ERR_CONFLICT;
+	return start_visit(r, s, &d, 1, procedure, NULL, desk_ident ? desk_ident : "", now_us,
+	                   visit_out);
 }
 
 static void add_wait_sample(struct route_dept *d, int64_t wait_ms)

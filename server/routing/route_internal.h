@@ -81,7 +81,11 @@ struct route_leg {
 	char procedure[ROUTE_ID_MAX];
 	enum route_leg_state state;
 	int priority; /* queued ahead of ordinary legs */
-	int step;     /* index of its itinerary step */
+	/* A booked call (route_call_booked): the ident of the desk that rings first, alone,
+	 * until preferred_until_us; "" = none or the preference is over. */
+	char preferred[ROUTE_ID_MAX];
+	int64_t preferred_until_us;
+	int step; /* index of its itinerary step */
 	int64_t queued_us;
 	uint64_t answer_seq; /* order of answering within the visit (room order) */
 	uint32_t staff;      /* the answering desk, 0 while waiting */
@@ -285,6 +289,8 @@ int route_idle_alternative(const route *r, const struct route_leg *leg, uint32_t
 int route_start_visit(route *r, struct route_session *s, struct route_dept *const *depts, int n,
                       const char *procedure, const char *menu, int64_t now_us,
                       char visit_out[ROUTE_UUID_LEN]);
+/* Is a desk preferred by leg present (available, connected, of its department)? */
+int route_preferred_present(const route *r, const struct route_leg *leg);
 
 /* Unlinks and frees a session, with the consequences of its departure (see
  * route_session_leave), without reconciling. */

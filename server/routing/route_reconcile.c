@@ -230,6 +230,44 @@ static void ring_longest_idle(route *r, struct route_leg *leg, int64_t now_us)
 	leg->ring_started_us = now_us;
 }
 
+int route_preferred_present(const route *r, const struct route_leg *leg)
+{
+	for (int i = 0; i < r->n_sessions; i++) {
+		const struct route_session *s = r->sessions[i];
+		if (s->role == ROUTE_ROLE_STAFF && s->available && !s->suspended &&
+		    strcmp(s->ident, leg->preferred) == 0 &&
+		    route_session_in_dept(s, leg->dept->id))
+			return 1;
+	}
+	return 0;
+}
+
+/* A booked leg whose preference holds rings its preferred desk alone (route_call_booked);
+ * returns 0 when the preference is over (it is then cleared for good and the leg rings as
+ * any other). */
+static int ring_preferred(route *r, struct route_leg *leg, int64_t now_us)
+{
+	if (leg->preferred[0] == '\0')
+		return 0;
+	if (now_us >= leg->preferred_until_us || !route_preferred_present(r, leg)) {
+		leg->preferred[0] = '\0';
+		return 0;
+	}
+	for (int i = 0; i < r->n_sessions; i++) {
+		struct route_session *s = r->sessions[i];
+		if (strcmp(s->ident, leg->preferred) != 0 ||
+		    !route_desk_free_in(s, leg->dept->id) || route_ring_has(leg, s->sid))
+			continue;
+		if (leg->n_ringing == 0)
+			leg->ring_started_us = now_us;
+		if (add_ring(r, leg, s->sid, now_us) == 0 &&
+		    route_grow((void **)&leg->tried, &leg->cap_tried, leg->n_tried + 1,
+		               sizeof(leg->tried[0])) == 0)
+			leg->tried[leg->n_tried++] = s->sid;
+	}
+	return 1;
+}
+
 static void reconcile_rings(route *r, int64_t now_us)
 {
 	for (int d = 0; d < r->n_depts; d++) {
@@ -238,6 +276,8 @@ static void reconcile_rings(route *r, int64_t now_us)
 			drop_unfree_rings(r, dept->queue[q], now_us);
 		for (int q = 0; q < dept->n_queue; q++) {
 			struct route_leg *leg = dept->queue[q];
+			if (ring_preferred(r, leg, now_us))
+				continue;
 			if (dept->ring == ROUTE_RING_LONGEST_IDLE) {
 				ring_longest_idle(r, leg, now_us);
 				continue;

@@ -84,6 +84,8 @@ int64_t route_next_deadline(const route *r)
 			const struct route_leg *leg = dept->queue[q];
 			if (r->cfg.no_answer_us > 0)
 				earliest(&when, leg->queued_us + r->cfg.no_answer_us);
+			if (leg->preferred[0])
+				earliest(&when, leg->preferred_until_us);
 			if (dept->ring == ROUTE_RING_LONGEST_IDLE && leg->n_ringing > 0)
 				earliest(&when, leg->ring_started_us + dept->ring_timeout_us);
 		}

@@ -41,6 +41,7 @@
 #define LOSS_WIN_US    500000
 #define LOSS_WIN_MAXUS 1000000 /* or after a second with at least 20 */
 #define LOSS_WIN_MINP  20
+#define PROBE_GUARD_US 1000000 /* no cut below the floor this long after a probe round */
 
 static int64_t floor_div(int64_t a, int64_t b)
 {
@@ -83,6 +84,7 @@ void bwe_init(bwe *b, uint64_t initial_bps)
 	b->threshold = THR_INIT_MS;
 	b->delay_bps = clamp_bps((double)initial_bps);
 	b->loss_bps = b->delay_bps;
+	bwprobe_init(&b->probe);
 }
 
 void bwe_on_sent(bwe *b, uint16_t twcc_seq, size_t size, int64_t send_us)
@@ -95,8 +97,18 @@ void bwe_on_sent(bwe *b, uint16_t twcc_seq, size_t size, int64_t send_us)
 	s->send_us = send_us;
 	s->used = 1;
 	s->report = 0;
+	s->cluster = 0;
 	if (send_us > b->newest_send_us)
 		b->newest_send_us = send_us;
+}
+
+void bwe_on_sent_probe(bwe *b, uint16_t twcc_seq, size_t size, int64_t send_us, int cluster)
+{
+	if (!b)
+		return;
+	bwe_on_sent(b, twcc_seq, size, send_us);
+	b->sent[twcc_seq % BWE_HISTORY].cluster = cluster > 0 ? cluster : 0;
+	bwprobe_on_sent(&b->probe, cluster, size, send_us);
 }
 
 /* ---- Acknowledged bitrate: bytes by arrival time in 50 ms buckets. ---- */
@@ -304,6 +316,16 @@ static void on_status(void *user, uint16_t seq, int received, int64_t delta_us)
 	bwe_sent *s = lookup(b, seq);
 	if (!s)
 		return;
+	if (s->cluster > 0) {
+		/* A probe packet: its fate belongs to its cluster, not to the media's loss,
+		 * delivered rate or delay trend. */
+		if (s->report == 2 || (s->report == 1 && !received))
+			return;
+		bwprobe_on_feedback(&b->probe, s->cluster, s->size, s->send_us,
+		                    received ? (s->report == 1 ? 2 : 1) : 0, c->clock_us);
+		s->report = received ? 2 : 1;
+		return;
+	}
 	if (!received) {
 		if (s->report == 0) {
 			s->report = 1;
@@ -330,6 +352,19 @@ static void on_status(void *user, uint16_t seq, int received, int64_t delta_us)
 }
 
 /* ---- Rate control. ---- */
+
+static int guarded(const bwe *b, int64_t now_us)
+{
+	return b->probe_guard_until_us && now_us < b->probe_guard_until_us;
+}
+
+/* A cut to `to`, but not below the floor while a probe round is guarded. */
+static double cut(const bwe *b, double to, int64_t now_us)
+{
+	if (guarded(b, now_us) && to < b->probe_floor_bps)
+		return b->probe_floor_bps;
+	return to;
+}
 
 static double estimate(const bwe *b)
 {
@@ -396,7 +431,7 @@ static void delay_control(bwe *b, int64_t now_us)
 			interval = 200000;
 		if (b->last_decrease_us != 0 && now_us - b->last_decrease_us < interval)
 			return;
-		double target = acked > 0 ? BETA * acked : BETA * b->delay_bps;
+		double target = cut(b, acked > 0 ? BETA * acked : BETA * b->delay_bps, now_us);
 		if (target < b->delay_bps)
 			b->delay_bps = clamp_bps(target);
 		note_congestion_point(b, acked);
@@ -422,7 +457,9 @@ static void loss_control(bwe *b, int64_t now_us)
 	if (loss > LOSS_HIGH) {
 		if (b->last_loss_decrease_us == 0 ||
 		    now_us - b->last_loss_decrease_us >= 300000 + rtt_or_default(b)) {
-			b->loss_bps = estimate(b) * (1 - 0.5 * loss);
+			double to = cut(b, estimate(b) * (1 - 0.5 * loss), now_us);
+			if (to < b->loss_bps)
+				b->loss_bps = to;
 			b->last_loss_decrease_us = now_us;
 		}
 	} else if (loss < LOSS_LOW) {
@@ -472,7 +509,63 @@ int bwe_on_feedback(bwe *b, const uint8_t *pkt, size_t len, int64_t now_us)
 	ack_update(b);
 	delay_control(b, now_us);
 	loss_control(b, now_us);
+	bwe_probe_poll(b, now_us);
 	return 0;
+}
+
+/* ---- Probing. ---- */
+
+int bwe_probe_plan(bwe *b, uint64_t target_bps, int light, int64_t now_us)
+{
+	if (!b)
+		return 0;
+	double est = estimate(b);
+	int n = light ? bwprobe_plan_light(&b->probe, target_bps, (uint64_t)est, now_us)
+	              : bwprobe_plan(&b->probe, target_bps, (uint64_t)est, now_us);
+	if (n > 0) {
+		b->probe_floor_bps = est;
+		b->probe_guard_until_us = now_us + n * BWPROBE_SPACING_US + PROBE_GUARD_US;
+	}
+	return n;
+}
+
+void bwe_on_probe_result(bwe *b, uint64_t probed_bps, int64_t now_us)
+{
+	if (!b)
+		return;
+	double rate = clamp_bps((double)probed_bps);
+	if (rate <= estimate(b))
+		return;
+	if (b->delay_bps < rate)
+		b->delay_bps = rate;
+	if (b->loss_bps < rate)
+		b->loss_bps = rate;
+	/* The old congestion point is below what the link just carried. */
+	b->cap_valid = 0;
+	b->probe_raises++;
+	/* A round that goes on guards the new level. */
+	if (b->probe_floor_bps < rate)
+		b->probe_floor_bps = rate;
+	(void)now_us;
+}
+
+int bwe_probe_poll(bwe *b, int64_t now_us)
+{
+	if (!b)
+		return 0;
+	int n = 0;
+	bwprobe_result r;
+	while (bwprobe_take_result(&b->probe, now_us, (uint64_t)estimate(b), &r)) {
+		n++;
+		if (r.success)
+			bwe_on_probe_result(b, r.rate_bps, now_us);
+	}
+	/* A round continued by the prober is guarded as a new one. */
+	if (n > 0 && bwprobe_active(&b->probe)) {
+		b->probe_floor_bps = estimate(b);
+		b->probe_guard_until_us = now_us + 2 * BWPROBE_SPACING_US + PROBE_GUARD_US;
+	}
+	return n;
 }
 
 uint64_t bwe_estimate_bps(const bwe *b)

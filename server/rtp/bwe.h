@@ -19,6 +19,8 @@
 #ifndef MDG_RTP_BWE_H
 #define MDG_RTP_BWE_H
 
+#include "rtp/bwprobe.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +44,7 @@ typedef struct bwe_sent {
 	uint16_t seq;
 	uint8_t used;   /* the slot holds a packet */
 	uint8_t report; /* 0 not reported yet, 1 reported lost, 2 reported received */
+	int32_t cluster; /* > 0: a probe packet of that cluster (bwprobe.h) */
 } bwe_sent;
 
 /* A group of packets sent within 5 ms of its first one. */
@@ -94,6 +97,16 @@ typedef struct bwe {
 	double loss; /* fraction lost in the last evaluated window */
 
 	uint64_t feedbacks, malformed;
+
+	/* Probing (bwprobe.h): the prober's clusters are sent through bwe_on_sent_probe, their
+	 * feedback goes to the prober instead of the loss, acknowledged-rate and delay
+	 * accounting, and a successful cluster raises the estimate. While a round is in flight
+	 * and shortly after, neither controller cuts below probe_floor_bps: the queue or loss
+	 * a probe causes itself is no news about the link. */
+	bwprobe probe;
+	double probe_floor_bps;
+	int64_t probe_guard_until_us;
+	uint64_t probe_raises; /* successful probes that raised the estimate */
 } bwe;
 
 void bwe_init(bwe *b, uint64_t initial_bps);
@@ -107,6 +120,23 @@ void bwe_on_sent(bwe *b, uint16_t twcc_seq, size_t size, int64_t send_us);
  * counted once, and feedback may come out of order. Returns 0, or -1 when malformed
  * (the state is left untouched). */
 int bwe_on_feedback(bwe *b, const uint8_t *pkt, size_t len, int64_t now_us);
+
+/* A probe packet of cluster `cluster` left (see bwprobe_next). */
+void bwe_on_sent_probe(bwe *b, uint16_t twcc_seq, size_t size, int64_t send_us, int cluster);
+
+/* Plans a probing round toward target_bps from the current estimate (bwprobe_plan, or
+ * bwprobe_plan_light when light) and guards the estimate from what the round itself causes.
+ * Returns the clusters planned. */
+int bwe_probe_plan(bwe *b, uint64_t target_bps, int light, int64_t now_us);
+
+/* Concludes probe clusters that are complete or overdue and applies their results; called
+ * by bwe_on_feedback and, so that a round whose feedback never comes still ends, from the
+ * caller's timer. Returns the number of clusters concluded. */
+int bwe_probe_poll(bwe *b, int64_t now_us);
+
+/* A probe found the link carries probed_bps: the estimate rises to it when it is higher
+ * (never beyond it, never down). */
+void bwe_on_probe_result(bwe *b, uint64_t probed_bps, int64_t now_us);
 
 /* The current estimate: min(delay based, loss based), within BWE_MIN_BPS..BWE_MAX_BPS. */
 uint64_t bwe_estimate_bps(const bwe *b);

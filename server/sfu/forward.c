@@ -184,8 +184,8 @@ static size_t build_header(struct sfu_peer *from, struct sfu_peer *to, fwd_slot 
 
 /* Encrypts the plain RTP packet in s->tx_buf and sends it to `to`, first stamping the next
  * transport-wide sequence number (the receiver's feedback on it drives its downlink
- * estimate). */
-static void send_rtp(struct sfu_peer *to, size_t len, int64_t now_us)
+ * estimate). cluster > 0 marks a probe packet of that cluster (bwprobe_send.c). */
+int fwd_send_rtp(struct sfu_peer *to, size_t len, int64_t now_us, int cluster)
 {
 	struct sfu *s = to->sfu;
 	uint8_t *out = s->tx_buf;
@@ -199,10 +199,13 @@ static void send_rtp(struct sfu_peer *to, size_t len, int64_t now_us)
 			to->twcc_out_seq++;
 	}
 	if (secure_protect_rtp(to->srtp, out, &len) != 0)
-		return;
-	if (stamped)
+		return -1;
+	if (stamped && cluster > 0)
+		bwe_on_sent_probe(&to->bwe, tseq, len, now_us, cluster);
+	else if (stamped)
 		bwe_on_sent(&to->bwe, tseq, len, now_us);
 	transport_send(s, ice_dest(to), out, len);
+	return stamped ? 0 : -1;
 }
 
 void fwd_rtp(struct sfu_peer *from, in_track *t, uint8_t *pkt, const rtp_hdr *h, int64_t now_us)
@@ -271,7 +274,7 @@ void fwd_rtp(struct sfu_peer *from, in_track *t, uint8_t *pkt, const rtp_hdr *h,
 		slot->last_send_us = now_us;
 		slot->packets_sent++;
 		slot->octets_sent += (uint32_t)h->payload_len;
-		send_rtp(to, len, now_us);
+		fwd_send_rtp(to, len, now_us, 0);
 		s->stats.rtp_forwarded++;
 	}
 }
@@ -304,7 +307,7 @@ void fwd_retransmit(struct sfu_peer *to, fwd_slot *slot, uint16_t seq, int64_t n
 	} else {
 		memcpy(out, pkt, len);
 	}
-	send_rtp(to, len, now_us);
+	fwd_send_rtp(to, len, now_us, 0);
 	s->stats.rtx_sent++;
 }
 

@@ -214,6 +214,7 @@ void peer_tick(struct sfu_peer *p, int64_t now_us)
 	}
 	fb_tick(p, now_us);
 	fwd_tick(p, now_us);
+	bwprobe_send_tick(p, now_us);
 }
 
 /* Drops the transport state of a negotiation (before a new offer, or at free). */
@@ -243,6 +244,7 @@ void peer_reset_media(struct sfu_peer *p)
 	twcc_rec_init(&p->twcc);
 	bwe_init(&p->bwe, BWE_INITIAL_BPS);
 	p->bwe_ready = 0;
+	memset(&p->bwp, 0, sizeof p->bwp);
 	p->rtt_us = 0;
 	memset(p->sr_sent, 0, sizeof p->sr_sent);
 	p->rr_sent_us = p->remb_sent_us = p->remb_checked_us = 0;

@@ -18,6 +18,7 @@ void sfu_tick(sfu *s)
 	int64_t now = sfu_now(s);
 	for (struct sfu_peer *p = s->peers; p; p = p->next)
 		peer_tick(p, now);
+	bwprobe_send_pace(s, now); /* also without the pacer: simulations drive only the tick */
 	probe_tick(s, now);
 	/* Consent last: the callback may free the peer, so the walk restarts after each. */
 	struct sfu_peer *gone;
@@ -86,6 +87,9 @@ sfu *sfu_new(uv_loop_t *loop, const sfu_config *cfg)
 	uv_timer_init(loop, &s->tick);
 	s->tick.data = s;
 	uv_timer_start(&s->tick, on_tick, SFU_TICK_MS, SFU_TICK_MS);
+	s->probe_off = cfg->probe_off;
+	uv_timer_init(loop, &s->pacer);
+	s->pacer.data = s;
 	LOG_INFO("sfu", "media socket ready port=%d", s->port);
 	return s;
 }
@@ -100,10 +104,12 @@ void sfu_free(sfu *s)
 	dtls_ctx_free(s->dtls_ctx);
 	s->dtls_ctx = NULL;
 	uv_timer_stop(&s->tick);
-	s->open_handles = s->tcp ? 3 : 2;
+	uv_timer_stop(&s->pacer);
+	s->open_handles = s->tcp ? 4 : 3;
 	tcp_close(s, on_closed); /* nothing without ICE-TCP */
 	transport_close(s, on_closed);
 	uv_close((uv_handle_t *)&s->tick, on_closed);
+	uv_close((uv_handle_t *)&s->pacer, on_closed);
 }
 
 int sfu_port(const sfu *s)

@@ -27,6 +27,9 @@ typedef struct sfu_config {
 	 * consent expired (no check for 30 s, RFC 7675). The callback may free the peer. */
 	void (*on_consent_lost)(void *user, struct sfu_peer *p);
 	void *user;
+	/* Nonzero: never probe receivers' downlinks (config `media-probe off`); the estimate
+	 * then rises only as fast as the traffic it is sent. */
+	int probe_off;
 } sfu_config;
 
 
@@ -64,6 +67,8 @@ typedef struct sfu_stats {
 	/* Simulcast: a receive slot moved to another layer of its source (at a keyframe);
 	 * the estimate held a slot below its display and the downlink prober was asked. */
 	uint64_t simulcast_switches, simulcast_probe_requests;
+	/* Downlink probing: padding packets sent, clusters that found room / did not. */
+	uint64_t probes_sent, probe_clusters_success, probe_clusters_fail;
 } sfu_stats;
 
 sfu *sfu_new(uv_loop_t *loop, const sfu_config *cfg);

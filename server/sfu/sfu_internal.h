@@ -184,6 +184,16 @@ struct sfu_peer {
 	int n_extras;
 
 	struct sfu_probe *probe; /* the kiosk self-test receiving its media (probe.c), or NULL */
+
+	/* Downlink probing (bwprobe_send.c); the clusters themselves live in bwe.probe. */
+	struct {
+		int64_t ready_us;     /* first tick with feedback */
+		int64_t next_us;      /* the receiver's own next round; 0: the initial one */
+		int64_t requested_us; /* the last round sfu_bwe_probe_request started */
+		uint64_t last_bps;    /* the estimate at the last tick */
+		uint64_t seen_success, seen_fail, seen_raises; /* already counted */
+		int found_none; /* the last concluded clusters all failed */
+	} bwp;
 };
 
 struct sfu {
@@ -202,6 +212,9 @@ struct sfu {
 	dtls_ctx *dtls_ctx;
 	struct sfu_peer *peers;
 	struct sfu_probe *probes; /* self-test probes, running or decoding (probe.c) */
+	int probe_off;            /* sfu_config.probe_off: no downlink probing */
+	uv_timer_t pacer;         /* paces probe clusters (bwprobe_send.c) */
+	int pacer_running;
 	sfu_stats stats;
 	uint8_t rx_buf[65536];
 	uint8_t tx_buf[SFU_PACKET_MAX + SECURE_MAX_TRAILER + 64];
@@ -271,12 +284,6 @@ uint64_t fb_remb_cap_bps(struct sfu_peer *p);
  * may be NULL). */
 uint64_t fb_slot_share_bps(const struct sfu_peer *r, int *n_video);
 
-/* The downlink prober (helper P's bwe prober; probe_hook.c has a weak no-op default so the
- * media plane builds without it): receiver is held below the simulcast layer its display
- * wants because its estimate is too low; target_bps is the estimate that would let it move
- * up. Called from fwd_tick at most once a second per held slot. */
-void sfu_bwe_probe_request(struct sfu_peer *receiver, uint32_t target_bps, int64_t now_us);
-
 /* forward.c */
 struct rtp_hdr;
 void fwd_rtp(struct sfu_peer *from, in_track *t, uint8_t *pkt, const struct rtp_hdr *h,
@@ -290,6 +297,24 @@ in_track *fwd_slot_track(struct sfu_peer *src, const fwd_slot *slot);
 /* Resends packet seq of slot (as the receiver numbered it) from the cache, on the slot's
  * RTX stream when there is one. */
 void fwd_retransmit(struct sfu_peer *to, fwd_slot *slot, uint16_t seq, int64_t now_us);
+/* Protects and sends the plain RTP packet of len bytes in sfu->tx_buf to `to`, stamping its
+ * transport-wide sequence number; cluster > 0 marks a probe packet (bwprobe_send.c).
+ * Returns 0, or -1 when it was not sent or carries no transport-wide number. */
+int fwd_send_rtp(struct sfu_peer *to, size_t len, int64_t now_us, int cluster);
+
+/* bwprobe_send.c: downlink probing (rtp/bwprobe.h) in the media plane. The simulcast layer
+ * selection asks for a probe before moving a receiver up (fwd_tick, at most once a second per
+ * slot the estimate holds below the layer its display wants): a round of padding clusters
+ * toward target_bps unless the estimate already allows it, a round is in flight, probing
+ * is off, or the receiver cannot be probed (no DTLS/SRTP yet, no transport-cc, no started
+ * video slot). */
+void sfu_bwe_probe_request(sfu_peer *receiver, uint32_t target_bps, int64_t now_us);
+/* From peer_tick: the receiver's own probing (at the start of a call, and every few seconds
+ * while its estimate is low for its video slots), results into /metrics, REMB refresh. */
+void bwprobe_send_tick(struct sfu_peer *p, int64_t now_us);
+/* From the fine pacing timer and the tick: sends whatever probe packets are due. Returns
+ * nonzero while some peer still has a cluster to send. */
+int bwprobe_send_pace(struct sfu *s, int64_t now_us);
 
 /* probe.c: the kiosk self-test (probe.h). probe_on_rtp sees each packet of a probed peer
  * after SRTP and RTX repair; probe_tick ends probes whose time is up. */

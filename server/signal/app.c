@@ -80,6 +80,7 @@ static void on_sweep(uv_timer_t *t)
 		}
 	}
 	cred_flush_log(app, now);
+	bookings_tick(app); /* the bookings' sweep, when due (bookings.c) */
 }
 
 static void on_message(void *user, sig_conn *c, void *conn_user, const char *text, size_t len)
@@ -302,6 +303,7 @@ sig_app *sig_app_new(uv_loop_t *loop, const config *cfg)
 	                 .on_consent_lost = on_consent_lost,
 	                 .user = app};
 	sc.tcp = cfg->media_tcp;
+	sc.probe_off = !cfg->media_probe;
 	for (int i = 0; i < cfg->n_media_ips; i++)
 		sc.ips[sc.n_ips++] = cfg->media_ips[i];
 	app->sfu = sfu_new(loop, &sc);
@@ -421,6 +423,7 @@ void sig_app_free(sig_app *app)
 	cred_free(app);
 	kiosk_staff_free(app); /* after the store: its pending lookups answer into it */
 	status_free(app);
+	bookings_free(app); /* after the store: its pending sweeps answer into it */
 	for (int i = 0; i < app->n_depts; i++)
 		free(app->depts[i].procedures);
 	free(app->depts);

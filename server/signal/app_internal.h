@@ -26,6 +26,20 @@
 #define SIG_CALLS_PER_MINUTE  6    /* calls one kiosk may place in a minute */
 #define SIG_CLOSE_REPLACED    4001 /* another session took over this kiosk */
 #define SIG_CLOSE_REVOKED     4003 /* the kiosk or staff member was revoked */
+/* handlers_text.c: text in the call and document marks (PROTOCOL.md, "Additions"). */
+#define SIG_TEXT_MAX_CHARS      500 /* Unicode characters in one text */
+#define SIG_ANNOTATE_MAX_SHAPES 50  /* shapes in one annotate */
+#define SIG_TEXT_BURST          10  /* texts one session may send per window */
+#define SIG_ANNOTATE_BURST      20  /* annotate messages one session may send per window */
+#define SIG_BURST_MAX           20  /* the largest of the two */
+/* The window of both flood limits: 10 s. */
+#define SIG_TEXT_WINDOW_US (10 * INT64_C(1000000))
+
+/* The times of a session's last few messages of one kind (a ring), for a rate limit. */
+typedef struct sig_burst {
+	int64_t at[SIG_BURST_MAX];
+	int next;
+} sig_burst;
 
 typedef struct sig_menu {
 	char id[STORE_ID_MAX];
@@ -78,6 +92,9 @@ typedef struct sig_session {
 	int64_t call_times[SIG_CALLS_PER_MINUTE]; /* the last calls, a ring (kiosk rate limit) */
 	int call_next;
 	int status_watch; /* sent `status`: gets the board's events (status.c) */
+	/* handlers_text.c: the flood limits of text and annotate */
+	sig_burst text_burst;
+	sig_burst annotate_burst;
 } sig_session;
 
 typedef struct sig_counters {
@@ -120,6 +137,7 @@ struct sig_app {
 	struct sig_live *live;           /* live.c: directory changes while running */
 	struct health *health;           /* health.c: the kiosk self-test */
 	struct kiosk_staff *kiosk_staff; /* kiosk_staff.c: PIN attempts (created on first use) */
+	struct sig_bookings *bookings;   /* bookings.c: today's bookings (created on first use) */
 };
 
 /* app.c: the store's answer with the directory of departments; on success the app starts
@@ -159,6 +177,10 @@ void h_invite(sig_session *s, json_t *msg, json_t *id);
 void h_control(sig_session *s, json_t *msg, json_t *id);
 void h_share(sig_session *s, json_t *msg, json_t *id);
 void h_survey(sig_session *s, json_t *msg, json_t *id);
+
+/* handlers_text.c: text in the call (any party of the room) and document marks (staff). */
+void h_text(sig_session *s, json_t *msg, json_t *id);
+void h_annotate(sig_session *s, json_t *msg, json_t *id);
 
 /* handlers_coord.c: coordinators. */
 void h_watch(sig_session *s, json_t *msg, json_t *id);
@@ -252,5 +274,16 @@ void status_metrics(sig_app *app, FILE *f); /* the madoguchi_kiosk_online gauge 
 /* view.c: the `view` request, the display size of each received video slot (simulcast
  * layer selection uses it). */
 void h_view(sig_session *s, json_t *msg, json_t *id);
+/* bookings.c: bookings (PROTOCOL.md, "Bookings"). bookings_tick runs the sweep when due
+ * (called every second); bookings_kiosk_json is a branch's bookings of today without names
+ * (hello reply, `bookings` event); bookings_call is `call` with {"booking"}; the h_ functions
+ * are the staff requests. bookings_free at the very end (after the store). */
+void bookings_tick(sig_app *app);
+void bookings_free(sig_app *app);
+json_t *bookings_kiosk_json(sig_app *app, const char *branch);
+void bookings_call(sig_session *s, json_t *msg, json_t *id);
+void h_book(sig_session *s, json_t *msg, json_t *id);
+void h_cancel_booking(sig_session *s, json_t *msg, json_t *id);
+void h_bookings(sig_session *s, json_t *msg, json_t *id);
 
 #endif

@@ -393,6 +393,10 @@ static void h_call(sig_session *s, json_t *msg, json_t *id)
 		                    SIG_CALLS_PER_MINUTE);
 		return;
 	}
+	if (json_object_get(msg, "booking")) {
+		bookings_call(s, msg, id); /* bookings.c */
+		return;
+	}
 	if (json_object_get(msg, "onestop")) {
 		const char *menu = req_str(s, msg, id, "onestop", 63);
 		if (!menu)
@@ -476,6 +480,11 @@ static const struct handler {
     {"kiosk_pin", KIOSK_ONLY, h_kiosk_pin},
     {"status", STAFF_ONLY, h_status},
     {"view", ANY_ROLE, h_view},
+    {"book", STAFF_ONLY, h_book},
+    {"cancel_booking", STAFF_ONLY, h_cancel_booking},
+    {"bookings", STAFF_ONLY, h_bookings},
+    {"text", ANY_ROLE, h_text},
+    {"annotate", STAFF_ONLY, h_annotate},
 };
 
 void handle_message(sig_session *s, const char *text, size_t len)

@@ -364,6 +364,8 @@ static char *stats_json(const store_stats *st)
 		    (json_int_t)r->abandoned, "avg_wait_s", json_avg(r->avg_wait_s), "avg_talk_s",
 		    json_avg(r->avg_talk_s), "onestop_visits", (json_int_t)r->onestop_visits,
 		    "avg_rating", json_avg(r->avg_rating));
+		if (o)
+			json_object_set_new(o, "booked_visits", json_integer(r->booked_visits));
 		if (!o || json_array_append_new(rows, o) != 0) {
 			json_decref(rows);
 			return NULL;
@@ -415,7 +417,8 @@ static char *stats_csv(const store_stats *st, size_t *len)
 		return NULL;
 	fputs("\xEF\xBB\xBF"
 	      "month,branch,branch_name,department,department_name,procedure,procedure_name,"
-	      "visits,legs,answered,abandoned,avg_wait_s,avg_talk_s,onestop_visits,avg_rating\r\n",
+	      "visits,legs,answered,abandoned,avg_wait_s,avg_talk_s,onestop_visits,avg_rating,"
+	      "booked_visits\r\n",
 	      f);
 	for (int i = 0; i < st->n_rows; i++) {
 		const store_stats_row *r = &st->rows[i];
@@ -432,7 +435,7 @@ static char *stats_csv(const store_stats *st, size_t *len)
 		csv_avg(f, r->avg_talk_s, 1);
 		fprintf(f, ",%lld,", r->onestop_visits);
 		csv_avg(f, r->avg_rating, 2);
-		fputs("\r\n", f);
+		fprintf(f, ",%lld\r\n", r->booked_visits);
 	}
 	if (fclose(f) != 0) {
 		free(out);

@@ -111,6 +111,15 @@ char *app_metrics_text(sig_app *app)
 	COUNTER("rtp_duplicates_total", "Packets dropped as duplicates of ones already received.",
 	        m->rtp_duplicates);
 	COUNTER("rtp_probes_total", "Padding-only bandwidth probes received.", m->rtp_probes);
+	COUNTER("probes_sent_total", "Padding packets sent to probe receivers' downlinks.",
+	        m->probes_sent);
+	fprintf(f, "# HELP madoguchi_probe_clusters_total Downlink probe clusters concluded: "
+	           "success raised an estimate, fail found no room (or lost its packets).\n"
+	           "# TYPE madoguchi_probe_clusters_total counter\n"
+	           "madoguchi_probe_clusters_total{result=\"success\"} %llu\n"
+	           "madoguchi_probe_clusters_total{result=\"fail\"} %llu\n",
+	        (unsigned long long)m->probe_clusters_success,
+	        (unsigned long long)m->probe_clusters_fail);
 	COUNTER("pli_coalesced_total",
 	        "Keyframe requests not sent because one was already in flight.", m->pli_coalesced);
 	COUNTER("remb_sent_total", "REMB bitrate caps sent to senders.", m->remb_sent);

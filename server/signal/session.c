@@ -192,10 +192,14 @@ json_t *app_menus_json(sig_app *app)
 json_t *session_hello_reply(sig_session *s)
 {
 	rand_token(s->resume, 24);
-	return json_pack("{s:o, s:s, s:o, s:o, s:o}", "self", session_party(s->app, s->sid, NULL),
-	                 "resume", s->resume, "departments", app_departments_json(s->app),
-	                 "onestop", app_menus_json(s->app), "flags",
-	                 s->role == ROUTE_ROLE_STAFF ? flags_json(&s->staff) : json_array());
+	json_t *r =
+	    json_pack("{s:o, s:s, s:o, s:o, s:o}", "self", session_party(s->app, s->sid, NULL),
+	              "resume", s->resume, "departments", app_departments_json(s->app), "onestop",
+	              app_menus_json(s->app), "flags",
+	              s->role == ROUTE_ROLE_STAFF ? flags_json(&s->staff) : json_array());
+	if (r && s->role == ROUTE_ROLE_KIOSK) /* today's bookings of its branch (bookings.c) */
+		json_object_set_new(r, "bookings", bookings_kiosk_json(s->app, s->branch_id));
+	return r;
 }
 
 /* The connection held by `fresh` (which said nothing but hello) takes over the session `old`,

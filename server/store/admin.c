@@ -539,13 +539,14 @@ int store_admin_user_add(const char *conninfo, const char *username, const char 
 	return rc;
 }
 
-/* Reads the password from the first line of stdin, without echo when stdin is a terminal. */
-static char *read_password(void)
+/* Reads a secret from the first line of stdin, without echo (after prompt, on stderr) when
+ * stdin is a terminal; the line end is dropped. A malloc'd string, or NULL at end of input. */
+char *store_admin_read_secret(const char *prompt)
 {
 	struct termios old, quiet;
 	int tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
 	if (tty) {
-		fprintf(stderr, "password: ");
+		fputs(prompt, stderr);
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
@@ -564,6 +565,11 @@ static char *read_password(void)
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		line[--n] = '\0';
 	return line;
+}
+
+static char *read_password(void)
+{
+	return store_admin_read_secret("password: ");
 }
 
 static void free_password(char *pw)

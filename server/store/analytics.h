@@ -48,6 +48,7 @@ typedef struct store_stats_row {
 	const char *procedure, *procedure_name;
 	long long visits, legs, answered, abandoned, onestop_visits;
 	double avg_wait_s, avg_talk_s, avg_rating;
+	long long booked_visits; /* visits started from a booking (migration 8) */
 } store_stats_row;
 
 typedef struct store_stats {

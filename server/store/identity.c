@@ -26,10 +26,10 @@ void store_on_identity_change(store *s, store_ident_cb cb, void *user)
 	s->ident_user = user;
 }
 
-/* Ids in notices and in the alive lookups are uuids in their canonical text form; checking
- * that here keeps a malformed id from becoming a SQL error (which would read as "database
+/* Ids in notices and in the lookups are uuids in their canonical text form; checking that
+ * first keeps a malformed id from becoming a SQL error (which would read as "database
  * unavailable"). */
-static int is_uuid(const char *id)
+int store_is_uuid(const char *id)
 {
 	if (!id || strlen(id) != 36)
 		return 0;
@@ -57,7 +57,7 @@ static void dispatch(store *s, const PGnotify *n)
 	else
 		kind = (store_ident_kind)-1;
 	const char *id = payload + 6;
-	if ((kind != STORE_IDENT_KIOSK && kind != STORE_IDENT_STAFF) || !is_uuid(id)) {
+	if ((kind != STORE_IDENT_KIOSK && kind != STORE_IDENT_STAFF) || !store_is_uuid(id)) {
 		char line[128];
 		LOG_WARN("store", "unexpected identity notice ignored payload=\"%s\"",
 		         store_one_line(payload, line, sizeof line));
@@ -140,7 +140,7 @@ static int lookup(store *s, const char *name, const char *sql, int n, const char
 
 int store_kiosk_alive(store *s, const char *kiosk_id, store_alive_cb cb, void *user)
 {
-	if (!s || !cb || !is_uuid(kiosk_id))
+	if (!s || !cb || !store_is_uuid(kiosk_id))
 		return -1;
 	const char *values[] = {kiosk_id};
 	return lookup(s, "kiosk_alive", sql_kiosk_alive, 1, values, cb, user);
@@ -149,7 +149,7 @@ int store_kiosk_alive(store *s, const char *kiosk_id, store_alive_cb cb, void *u
 int store_staff_alive(store *s, const char *staff_id, long long cred_version, store_alive_cb cb,
                       void *user)
 {
-	if (!s || !cb || !is_uuid(staff_id))
+	if (!s || !cb || !store_is_uuid(staff_id))
 		return -1;
 	char version[24];
 	snprintf(version, sizeof version, "%lld", cred_version);

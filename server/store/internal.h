@@ -20,6 +20,7 @@ extern const char *const store_migration_3[];
 extern const char *const store_migration_6[]; /* directory change notices (live.c) */
 extern const char *const store_migration_4[];
 extern const char *const store_migration_7[];
+extern const char *const store_migration_8[]; /* bookings */
 extern const char *const store_migration_5[]; /* the status board */
 
 /* ---- `madoguchi admin` helpers shared by admin.c and admin_counter.c ---- */
@@ -46,6 +47,13 @@ int store_admin_report(const PGresult *res, const char *what, const char *id, co
 /* Runs a query and prints its rows as tab-separated text or (json) a JSON array of objects;
  * columns named "x?" are booleans. Returns an exit code. */
 int store_admin_list(PGconn *conn, const char *sql, int n, const char *const *params, int json);
+/* A secret (password, PIN) from the first line of stdin, without echo after prompt on a
+ * terminal; malloc'd, or NULL at end of input. */
+char *store_admin_read_secret(const char *prompt);
+
+/* identity.c: 1 when id is a uuid in canonical text form (36 characters, dashes at 8, 13,
+ * 18 and 23), else 0. Lookups check it before their query. */
+int store_is_uuid(const char *id);
 
 /* admin_health.c: `admin kiosk health [--json]`, the last self-test result of every kiosk. */
 int store_admin_kiosk_health(PGconn *conn, int json);

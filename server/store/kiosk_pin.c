@@ -16,8 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
-#include <unistd.h>
 
 #define KIOSK_PIN_ITERATIONS 2000
 
@@ -85,29 +83,10 @@ int store_kiosk_pin_verify(const char *pin, const char *hash)
  * Returns a malloc'd string or NULL. */
 static char *read_pin(void)
 {
-	struct termios old, quiet;
-	int tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
-	if (tty) {
-		fprintf(stderr, "PIN (%d to %d digits): ", STORE_KIOSK_PIN_MIN,
-		        STORE_KIOSK_PIN_MAX);
-		quiet = old;
-		quiet.c_lflag &= ~(tcflag_t)ECHO;
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
-	}
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n = getline(&line, &cap, stdin);
-	if (tty) {
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
-		fputc('\n', stderr);
-	}
-	if (n < 0) {
-		free(line);
-		return NULL;
-	}
-	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-		line[--n] = '\0';
-	return line;
+	char prompt[64];
+	snprintf(prompt, sizeof prompt, "PIN (%d to %d digits): ", STORE_KIOSK_PIN_MIN,
+	         STORE_KIOSK_PIN_MAX);
+	return store_admin_read_secret(prompt);
 }
 
 static int set_pin(PGconn *conn, const char *kiosk_id, const char *pin)

@@ -74,8 +74,7 @@ static void on_staff_directory(void *user, int err, const PGresult *res)
 int store_staff_directory(store *s, const char *staff_id, store_staff_cb cb, void *user)
 {
 	/* Only a uuid reaches the query, so a bad id cannot read as "database unavailable". */
-	if (!s || !cb || !staff_id || strlen(staff_id) != 36 ||
-	    strspn(staff_id, "0123456789abcdefABCDEF-") != 36)
+	if (!s || !cb || !store_is_uuid(staff_id))
 		return -1;
 	struct staff_job *job = calloc(1, sizeof *job);
 	if (!job)

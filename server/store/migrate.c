@@ -108,6 +108,7 @@ static const struct migration migrations[] = {
     {5, "kiosks last seen, for the status board", store_migration_5},
     {6, "directory change notices", store_migration_6},
     {7, "kiosk staff-mode PINs", store_migration_7},
+    {8, "bookings, and booked_visits in the usage views", store_migration_8},
 };
 
 /* An arbitrary constant naming our advisory lock ("mdg-migr" in ASCII). */

@@ -79,24 +79,9 @@ static void on_seen(void *user, int err, const PGresult *res)
 	free(kiosk_id);
 }
 
-static int uuid_shaped(const char *id)
-{
-	if (!id || strlen(id) != 36)
-		return 0;
-	for (int i = 0; i < 36; i++) {
-		char c = id[i];
-		int dash = i == 8 || i == 13 || i == 18 || i == 23;
-		int hex =
-		    (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-		if (dash ? c != '-' : !hex)
-			return 0;
-	}
-	return 1;
-}
-
 int store_kiosk_seen(store *s, const char *kiosk_id, int64_t at_us)
 {
-	if (!s || !uuid_shaped(kiosk_id) || at_us <= 0)
+	if (!s || !store_is_uuid(kiosk_id) || at_us <= 0)
 		return -1;
 	char at[24];
 	snprintf(at, sizeof at, "%lld", (long long)at_us);

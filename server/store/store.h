@@ -271,4 +271,57 @@ int store_kiosk_list(store *s, store_kiosks_cb cb, void *user);
  * (bad arguments: an id that is not a uuid). */
 int store_kiosk_seen(store *s, const char *kiosk_id, int64_t at_us);
 
+/* ---- bookings (予約相談; bookings.c, migration 8) ---- */
+
+#define STORE_BOOKING_NAME_MAX 128 /* the resident's name, NUL included (optional) */
+
+/* One booking. Times come back as ISO 8601 in the site's time zone (site_settings.time_zone,
+ * default Asia/Tokyo) with its offset, and as wall-clock microseconds. */
+typedef struct store_booking {
+	char id[STORE_ID_MAX];
+	char department[STORE_ID_MAX];
+	char branch[STORE_ID_MAX];
+	char starts_at[40];
+	int64_t starts_us;
+	int minutes;
+	char procedure[STORE_ID_MAX];      /* "" = none */
+	char name[STORE_BOOKING_NAME_MAX]; /* "" = none; personal data: never log it */
+	char created_by[STORE_ID_MAX];     /* the staff id, "" when the member was deleted */
+	char state[16];                    /* booked | cancelled | done | missed */
+} store_booking;
+
+/* err 0: booked, id filled; 1: the clerk already has a booking (booked or done) overlapping
+ * [starts_at, starts_at + minutes); 2: no such branch; -1: the database is unavailable or
+ * refused (e.g. a department that no longer exists). */
+typedef void (*store_booking_id_cb)(void *user, int err, const char *id);
+/* b's department, branch, starts_at (ISO 8601 as validated by the caller: with an offset or
+ * Z, or without, then read in the site's time zone), minutes, procedure, name and
+ * created_by are used. Returns 0 (cb will be called) or -1 (bad arguments). */
+int store_booking_add(store *s, const store_booking *b, store_booking_id_cb cb, void *user);
+
+/* err 0: cancelled; 1: no such booking; 2: the booking's department is not among
+ * departments[0..n) (the caller's); 3: not booked any more (cancelled, done or missed);
+ * -1: database unavailable. department is the booking's (valid during the call; NULL for 1
+ * and -1). */
+typedef void (*store_booking_cancel_cb)(void *user, int err, const char *department);
+int store_booking_cancel(store *s, const char *id, const char *const *departments, int n,
+                         store_booking_cancel_cb cb, void *user);
+
+/* err 0 with the bookings (ordered by start) or -1 (list NULL). The array is freed after cb
+ * returns. */
+typedef void (*store_bookings_cb)(void *user, int err, const store_booking *list, int n);
+/* The bookings of one local date (YYYY-MM-DD in the site's time zone) among departments
+ * [0..n) (the caller's), narrowed to department and branch when they are not NULL or "". */
+int store_bookings_list(store *s, const char *date, const char *department, const char *branch,
+                        const char *const *departments, int n, store_bookings_cb cb, void *user);
+/* The sweep: marks `missed` every booking still booked 15 minutes after its start, then
+ * lists the bookings of today (site time zone) in every branch, the just-missed ones with
+ * their new state. *missed gets how many were marked. */
+typedef void (*store_bookings_sweep_cb)(void *user, int err, const store_booking *list, int n,
+                                        int missed);
+int store_bookings_sweep(store *s, store_bookings_sweep_cb cb, void *user);
+/* Fire and forget: the booking was called and started visit_id (state done). Logged when
+ * it fails. Returns 0 or -1 (bad arguments). */
+int store_booking_done(store *s, const char *id, const char *visit_id);
+
 #endif

@@ -33,6 +33,7 @@ const REQUESTS = {
 		share: ['active'],
 		offer: ['sdp', 'tracks'],
 		view: ['slots'],
+		text: ['visit', 'text'],
 	},
 	staff: {
 		presence: ['status'],
@@ -46,6 +47,8 @@ const REQUESTS = {
 		onestop: ['visit', 'itinerary'],
 		patch: ['visit', 'department'],
 		join: ['visit'],
+		text: ['visit', 'text'],
+		annotate: ['visit', 'shapes'],
 		leave: ['visit'],
 		finish: ['visit'],
 		offer: ['sdp', 'tracks'],

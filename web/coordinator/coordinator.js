@@ -8,6 +8,7 @@
 // still joins (seeing and hearing the room) and is told plainly that nothing is sent.
 
 import { applyI18n, setBilingual, t } from '../lib/i18n.js'
+import { MarkLayer } from '../lib/marks.js'
 import { partyLabel, resumePlayback } from '../lib/media.js'
 import { $, Notice, el, exposeTestHooks, pageRemoteMedia, showLost, showScreen } from '../lib/page.js'
 import { StaffLogin } from '../lib/staff_login.js'
@@ -36,6 +37,8 @@ const page = {
 }
 
 const remote = pageRemoteMedia()
+// The clerks' marks on the shared document, shown over it (docs/protocol.md, annotate).
+const marks = new MarkLayer($('#doc-video'), $('#doc-tile'))
 
 let session = null
 const notices = new Notice($('#notice'))
@@ -221,6 +224,7 @@ async function leave(visit) {
 function leftRoom() {
 	page.room = null
 	remote.reset()
+	marks.shapes = []
 	ui.callLabel.textContent = ''
 }
 
@@ -293,6 +297,9 @@ function bindEvents(client) {
 	client.on('connected', onConnected)
 	client.on('ended', (ev) => forget(ev.visit))
 	client.on('slots', (ev) => remote.setSlots(ev.slots))
+	client.on('annotate', (ev) => {
+		if (ev.visit === page.room) marks.shapes = ev.shapes
+	})
 }
 
 function main() {

@@ -7,7 +7,10 @@ import { applyI18n, setBilingual, t } from '../lib/i18n.js'
 import { canvasDocumentTrack, partyLabel, resumePlayback, setDocumentTrack } from '../lib/media.js'
 import { $, Notice, el, exposeTestHooks, pageRemoteMedia, showLost, showScreen } from '../lib/page.js'
 import { StaffLogin } from '../lib/staff_login.js'
+import { DeskCalendar } from './bookings.js'
 import { Chime } from './chime.js'
+import { DeskMarks } from './draw.js'
+import { DeskText } from './text.js'
 
 const ui = {
 	me: $('#me'),
@@ -51,6 +54,43 @@ const page = {
 }
 
 const remote = pageRemoteMedia()
+const calendar = new DeskCalendar({
+	client: () => session?.client ?? null,
+	departments: () => page.departments,
+	preferred: () => page.self?.department?.id ?? null,
+})
+
+// 筆談 (text.js) and marks on the shared document (draw.js).
+const deskText = new DeskText({
+	client: () => session?.client,
+	selfId: () => page.self?.id,
+	label: partyLabel,
+	ui: {
+		section: $('#text-chat'),
+		history: $('#text-history'),
+		form: $('#text-form'),
+		input: $('#text-input'),
+		error: $('#text-error'),
+		count: $('#text-count'),
+	},
+})
+const marks = new DeskMarks({
+	client: () => session?.client,
+	visit: () => page.call?.visit ?? null,
+	selfId: () => page.self?.id,
+	ui: {
+		toolbar: $('#mark-tools'),
+		tools: [...document.querySelectorAll('#mark-tools button[data-tool]')],
+		color: $('#mark-color'),
+		undo: $('#mark-tools button[data-mark="undo"]'),
+		clear: $('#mark-tools button[data-mark="clear"]'),
+		error: $('#mark-error'),
+		views: [
+			{ video: $('#doc-video'), tile: $('#doc-tile') },
+			{ video: $('#own-doc-video'), tile: $('#own-doc-tile') },
+		],
+	},
+})
 
 const chime = new Chime()
 let session = null
@@ -63,6 +103,13 @@ exposeTestHooks({ session: () => session, page, remote }, {
 	},
 	get sharing() {
 		return page.shareTrack !== null
+	},
+	// 筆談 counters {sent, received, lastError} and the marks now on the document.
+	get text() {
+		return deskText.info
+	},
+	get marks() {
+		return { ...marks.info, shapes: marks.shapes, tool: marks.tool }
 	},
 })
 
@@ -253,6 +300,8 @@ function startCall(visit, deptId, procedure) {
 	ui.end.disabled = false
 	ui.volume.value = '100'
 	ui.kioskMic.checked = true
+	deskText.start(visit)
+	marks.reset()
 	renderShare()
 	refreshDeskState()
 }
@@ -372,6 +421,15 @@ function renderShare() {
 	ui.share.setAttribute('aria-pressed', String(on))
 	ui.share.textContent = t(on ? 'desk.share_stop' : 'desk.share')
 	ui.shareSource.disabled = on
+	// What this desk shares, shown to itself: the view it marks (draw.js).
+	const own = $('#own-doc-video')
+	if (on && own.srcObject?.getVideoTracks()[0] !== page.shareTrack) {
+		own.srcObject = new MediaStream([page.shareTrack])
+		resumePlayback(own)
+	} else if (!on) {
+		own.srcObject = null
+	}
+	$('#own-doc-tile').hidden = !on
 }
 
 function fillProcedures(deptId, selected) {
@@ -397,6 +455,7 @@ function onConnected(ev) {
 	updateCallLabel()
 	remote.resume()
 	renderRinging()
+	marks.resend() // whoever joined has not seen them
 }
 
 // Names the resident's kiosk over the big video: whoever the server says feeds the camera
@@ -424,6 +483,8 @@ function finishCall(visit) {
 	page.call = null
 	if (page.shareTrack) stopShare({ tell: false })
 	remote.reset()
+	deskText.stop()
+	marks.reset()
 	ui.callLabel.textContent = ''
 	notice('desk.call_ended')
 	refreshDeskState()
@@ -442,6 +503,8 @@ function resetDesk() {
 	page.ringing.clear()
 	page.queues.clear()
 	remote.reset()
+	deskText.stop()
+	marks.reset()
 	renderRinging()
 	renderQueue()
 }
@@ -483,6 +546,7 @@ async function onReady({ client, mids, reply, resumed }) {
 	renderPresence()
 	show('desk', 'idle')
 	refreshDeskState()
+	calendar.ready()
 }
 
 function onLost({ resuming }) {
@@ -498,6 +562,8 @@ function bindEvents(client) {
 	client.on('queue', onQueue)
 	client.on('connected', onConnected)
 	client.on('ended', onEnded)
+	client.on('text', (ev) => deskText.onText(ev))
+	client.on('annotate', (ev) => marks.onAnnotate(ev))
 	client.on('slots', (ev) => {
 		remote.setSlots(ev.slots)
 		updateCallLabel()

@@ -20,6 +20,9 @@ import {
 } from '../lib/page.js'
 import { startupCheck } from './check.js'
 import { KioskStaff } from './staff.js'
+import { KioskBookings } from './bookings.js'
+import { KioskText } from './text.js'
+import { speak, voiceLog } from './voice.js'
 
 const TOKEN_KEY = 'madoguchi.kiosk.token'
 const ENDED_SCREEN_MS = 8000
@@ -84,9 +87,28 @@ const page = {
 
 const remote = pageRemoteMedia({ root: $('#screen-call') })
 
+// 筆談 text and the clerk's marks on the document (text.js).
+const text = new KioskText({
+	client: () => session?.client,
+	ui: {
+		screen: $('#screen-call'),
+		area: $('#text-area'),
+		panel: $('#text-panel'),
+		latest: $('#text-latest'),
+		from: $('#text-from'),
+		replies: $('#text-replies'),
+		docVideo: $('#doc-video'),
+		docTile: $('#doc-tile'),
+	},
+})
+
 let session = null
 
 exposeTestHooks({ session: () => session, page, remote }, {
+	// The spoken prompts asked for and played (voice.js).
+	get voice() {
+		return voiceLog
+	},
 	// The last queued event, for tests: {visit, department, position, estimated_wait_s}.
 	get lastQueued() {
 		return page.lastQueued
@@ -102,6 +124,10 @@ exposeTestHooks({ session: () => session, page, remote }, {
 	// Staff mode's counters: {opened, pinRefused, lastPinError, testSounds, switched, selftest}.
 	get staff() {
 		return staff.info
+	},
+	// 筆談 and marks: {received, sent, chimes, lastError, shapes}.
+	get text() {
+		return { ...text.info, shapes: text.marks.shapes }
 	},
 })
 
@@ -126,6 +152,9 @@ const staff = new KioskStaff({
 
 function show(screen, state = SCREENS[screen]) {
 	showScreen(Object.keys(SCREENS), screen, state)
+	// Spoken prompts (voice.js): "connecting" on calling, "ended" when the call is over.
+	if (state !== page.state && state === 'queued') { page.spokeWait = false; speak('connecting') }
+	if (state !== page.state && state === 'ended') speak('ended', { interrupt: true })
 	page.state = state
 }
 
@@ -250,6 +279,7 @@ function showIdle() {
 	page.queuedDept = null
 	page.staffInRoom = false
 	remote.reset()
+	text.reset()
 	setBilingual(ui.queuedStatus, 'kiosk.calling')
 	staff.cancelTimers()
 	renderDepartments()
@@ -309,6 +339,14 @@ function startCall(dept) {
 	return placeCall(dept.name, { department: dept.id })
 }
 
+// A booking's button (bookings.js): the call goes to the clerk who booked it first.
+const bookings = new KioskBookings({
+	section: $('#bookings'),
+	grid: $('#booking-buttons'),
+	deptName: (id) => deptName(id),
+	onCall: (b, title) => placeCall(title, { booking: b.booking }),
+})
+
 function startOnestop(menu) {
 	page.menu = menu
 	page.queuedDept = menu.itinerary?.[0] ?? null
@@ -318,6 +356,7 @@ function startOnestop(menu) {
 async function placeCall(title, fields) {
 	if (page.state !== 'idle') return
 	remote.resume() // the tap is the user gesture that lets the clerk's audio play later
+	text.unlock() // ... and the chime of 筆談 text
 	ui.queuedDept.textContent = title
 	setBilingual(ui.queuedStatus, 'kiosk.calling')
 	ui.queuedPosition.hidden = true
@@ -360,6 +399,7 @@ function fillQueued(ev) {
 	if (Number.isFinite(ev.position) && ev.position > 0) {
 		setBilingual(ui.queuedPosition, 'kiosk.position', { n: ev.position })
 		ui.queuedPosition.hidden = false
+		if (!page.spokeWait) { page.spokeWait = true; speak('wait') }
 	}
 	if (Number.isFinite(ev.estimated_wait_s)) {
 		const minutes = Math.max(1, Math.ceil(ev.estimated_wait_s / 60))
@@ -371,6 +411,7 @@ function fillQueued(ev) {
 
 // The clerk left but the visit goes on (transfer, one-stop step, a desk that dropped).
 function showWaitingForNext() {
+	text.reset(page.visit) // the next clerk starts with a clean screen
 	setBilingual(ui.queuedStatus, 'kiosk.next_department')
 	if (page.queuedDept) ui.queuedDept.textContent = deptName(page.queuedDept)
 	renderItinerary()
@@ -418,6 +459,7 @@ function updateCallLabel() {
 function onEnded(ev) {
 	if (page.state === 'idle' || page.state === 'connecting' || page.state === 'error') return
 	remote.reset()
+	text.reset()
 	page.clerkVolume = 1
 	staff.applyVolume()
 	setMicEnabled(true)
@@ -498,6 +540,7 @@ function onReady({ mids, reply, resumed }) {
 	ui.reconnecting.hidden = true
 	page.departments = reply.departments ?? page.departments
 	page.menus = reply.onestop ?? page.menus
+	bookings.set(reply.bookings)
 	if (resumed && page.state !== 'lost') {
 		// The server kept the session: the visit and the screen stay as they are.
 		if (page.state === 'idle') renderDepartments()
@@ -560,6 +603,9 @@ function bindEvents(client) {
 		updateCallLabel()
 	})
 	client.on('control', onControl)
+	client.on('bookings', (ev) => bookings.set(ev.bookings))
+	client.on('text', (ev) => text.onText(ev, { selfId: page.self?.id, label: partyLabel }))
+	client.on('annotate', (ev) => text.onAnnotate(ev))
 }
 
 function main() {

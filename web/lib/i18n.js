@@ -49,6 +49,10 @@ const MESSAGES = {
 	'kiosk.closed': { ja: '受付時間が終了しました', en: 'The counter is closed' },
 	'kiosk.try_later': { ja: '恐れ入りますが、しばらくしてからもう一度お試しください', en: 'Please try again later' },
 	'kiosk.unavailable': { ja: 'この窓口はただいま受付できません', en: 'This counter is not available now' },
+	// Kiosk: 筆談 replies (web/kiosk/text.js); the Japanese is what the clerk receives.
+	'kiosk.reply.yes': { ja: 'はい', en: 'Yes' },
+	'kiosk.reply.no': { ja: 'いいえ', en: 'No' },
+	'kiosk.reply.again': { ja: 'もう一度お願いします', en: 'Once more, please' },
 
 	// Desk
 	'desk.title': { ja: '窓口端末(職員用)', en: 'Clerk desk' },
@@ -160,6 +164,23 @@ const MESSAGES = {
 	'desk.share.screen': { ja: '画面', en: 'Screen' },
 	'desk.share.sample': { ja: '見本資料', en: 'Sample page' },
 	'desk.document': { ja: '資料', en: 'Document' },
+	// Desk: 筆談 (web/desk/text.js) and marks on the document (web/desk/draw.js)
+	'desk.text.title': { ja: '筆談', en: 'Text' },
+	'desk.text.label': { ja: '住民の方に表示する文字(Enterで送信、Shift+Enterで改行)', en: 'Text shown to the resident (Enter sends)' },
+	'desk.text.send': { ja: '送信', en: 'Send' },
+	'desk.text.too_long': { ja: '{n}文字までです', en: 'At most {n} characters' },
+	'desk.text.too_many': { ja: '送信が続きすぎています。少し待ってください', en: 'Too many messages; wait a moment' },
+	'desk.text.failed': { ja: '送信できませんでした({detail})', en: 'Could not send ({detail})' },
+	'desk.own_document': { ja: '共有中の資料', en: 'Your shared document' },
+	'desk.marks.title': { ja: '資料に書き込み', en: 'Mark the document' },
+	'desk.marks.rect': { ja: '四角', en: 'Rectangle' },
+	'desk.marks.circle': { ja: '丸', en: 'Circle' },
+	'desk.marks.arrow': { ja: '矢印', en: 'Arrow' },
+	'desk.marks.color': { ja: '色', en: 'Colour' },
+	'desk.marks.undo': { ja: '1つ戻す', en: 'Undo' },
+	'desk.marks.clear': { ja: 'すべて消す', en: 'Clear' },
+	'desk.marks.too_many': { ja: '書き込みは{n}個までです', en: 'At most {n} marks' },
+	'desk.marks.failed': { ja: '書き込みを送れませんでした({detail})', en: 'Could not send the marks ({detail})' },
 
 	// Coordinator
 	'coord.title': { ja: 'ワンストップ調整(職員用)', en: 'One-stop coordinator' },
@@ -271,6 +292,30 @@ const MESSAGES = {
 	'stats.col.avg_talk_s': { ja: '平均通話(秒)', en: 'Avg talk (s)' },
 	'stats.col.onestop_visits': { ja: 'ワンストップ', en: 'One-stop' },
 	'stats.col.avg_rating': { ja: '平均評価', en: 'Avg rating' },
+	'stats.col.booked_visits': { ja: '予約', en: 'Booked' },
+
+	// Bookings (予約相談): the desk's calendar (web/desk/bookings.js), the kiosk's buttons
+	'booking.title': { ja: '予約相談', en: 'Bookings' },
+	'booking.department': { ja: '課', en: 'Department' },
+	'booking.branch': { ja: '支所', en: 'Branch' },
+	'booking.date': { ja: '日付', en: 'Date' },
+	'booking.time': { ja: '開始時刻', en: 'Start' },
+	'booking.minutes': { ja: '時間(分)', en: 'Minutes' },
+	'booking.procedure': { ja: '手続き', en: 'Procedure' },
+	'booking.name': { ja: 'お名前(任意)', en: 'Name (optional)' },
+	'booking.book': { ja: '予約する', en: 'Book' },
+	'booking.cancel': { ja: '取消', en: 'Cancel' },
+	'booking.show': { ja: '表示', en: 'Show' },
+	'booking.empty': { ja: 'この日の予約はありません', en: 'No bookings on this day' },
+	'booking.state.booked': { ja: '予約済み', en: 'Booked' },
+	'booking.state.cancelled': { ja: '取消済み', en: 'Cancelled' },
+	'booking.state.done': { ja: '対応済み', en: 'Called' },
+	'booking.state.missed': { ja: '来訪なし', en: 'Missed' },
+	'booking.booked': { ja: '{time} に予約しました', en: 'Booked for {time}' },
+	'booking.failed': { ja: '予約できませんでした({detail})', en: 'Could not book ({detail})' },
+	'booking.conflict': { ja: 'その時間には既に予約があります', en: 'You already have a booking then' },
+	'kiosk.bookings_title': { ja: 'ご予約の方', en: 'If you have a booking' },
+	'kiosk.booking_at': { ja: '{time} のご予約', en: 'Booking at {time}' },
 }
 
 const FALLBACK_LANG = 'ja'

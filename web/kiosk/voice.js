@@ -1,0 +1,53 @@
+// Spoken prompts for residents who cannot read the screen well: "please wait" (queued),
+// "connecting" (calling) and "the call has ended", in Japanese. The files are synthesised
+// offline at build time (deploy/make-voices.sh) into voice/*.wav; a missing file or a
+// refused play() stays silent, the screen says the same in writing. Prompts play one after
+// the other; "ended" cuts short whatever is still playing or waiting.
+
+const audios = new Map()
+const waiting = []
+let current = null
+
+// What was asked and what actually started playing, for tests and staff checks.
+export const voiceLog = { asked: [], played: [], failed: [] }
+
+function audioFor(name) {
+	let a = audios.get(name)
+	if (!a) {
+		a = new Audio(new URL(`voice/${name}.wav`, import.meta.url).href)
+		a.preload = 'auto'
+		a.addEventListener('ended', next)
+		a.addEventListener('error', next)
+		audios.set(name, a)
+	}
+	return a
+}
+
+function next() {
+	current = null
+	const name = waiting.shift()
+	if (!name) return
+	const a = audioFor(name)
+	current = a
+	try {
+		a.currentTime = 0
+		a.play().then(() => voiceLog.played.push(name), () => {
+			voiceLog.failed.push(name)
+			if (current === a) next()
+		})
+	} catch {
+		voiceLog.failed.push(name)
+		next()
+	}
+}
+
+export function speak(name, { interrupt = false } = {}) {
+	voiceLog.asked.push(name)
+	if (interrupt) {
+		waiting.length = 0
+		if (current) current.pause()
+		current = null
+	}
+	waiting.push(name)
+	if (!current) next()
+}
