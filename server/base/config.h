@@ -21,6 +21,7 @@ typedef struct config {
 	int n_media_ips;
 	int media_tcp; /* passive ICE-TCP on media_port (TCP) for networks that block UDP */
 	int media_probe; /* probe receivers' downlinks so their estimates can rise (default on) */
+	int simulcast;   /* accept browsers' simulcast camera layers (default off) */
 	char db[CONFIG_PATH_MAX];    /* libpq conninfo */
 	char spool[CONFIG_PATH_MAX]; /* on-disk record spool, relative to the working directory */
 	char spool_key[CONFIG_PATH_MAX]; /* the spool's encryption key file; "": spool + ".key" */

@@ -304,13 +304,14 @@ static void answer_slot(const fwd_slot *sl, sdp_answer_media *am)
 
 /* How many simulcast layers the server takes on m-line m of role `role` when p already has
  * n_in tracks: the offer's rids for a camera (never the document, which keeps full
- * resolution), when they fit in the track table; 0: one stream. */
+ * resolution), when they fit in the track table and simulcast is on (sfu_config); 0: one
+ * stream, and the answer carries no simulcast. */
 static int simulcast_layers(const struct sfu_peer *p, const sdp_media *m, enum sfu_role role,
                             int n_in)
 {
-	(void)p;
-	if (role != SFU_ROLE_CAMERA || m->kind != SDP_KIND_VIDEO || m->n_rids < 2 ||
-	    m->n_rids > LAYERSEL_MAX || !m->ext_rid || n_in + m->n_rids > SDP_MAX_MEDIA)
+	if (!p->sfu->simulcast || role != SFU_ROLE_CAMERA || m->kind != SDP_KIND_VIDEO ||
+	    m->n_rids < 2 || m->n_rids > LAYERSEL_MAX || !m->ext_rid ||
+	    n_in + m->n_rids > SDP_MAX_MEDIA)
 		return 0;
 	return m->n_rids;
 }

@@ -30,6 +30,10 @@ typedef struct sfu_config {
 	/* Nonzero: never probe receivers' downlinks (config `media-probe off`); the estimate
 	 * then rises only as fast as the traffic it is sent. */
 	int probe_off;
+	/* Nonzero: accept a browser's simulcast camera layers (config `simulcast on`); 0 (the
+	 * default) answers every m-line without a=rid / a=simulcast, so browsers send one
+	 * stream. */
+	int simulcast;
 } sfu_config;
 
 

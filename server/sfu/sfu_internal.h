@@ -213,6 +213,7 @@ struct sfu {
 	struct sfu_peer *peers;
 	struct sfu_probe *probes; /* self-test probes, running or decoding (probe.c) */
 	int probe_off;            /* sfu_config.probe_off: no downlink probing */
+	int simulcast;            /* sfu_config.simulcast: accept simulcast camera layers */
 	uv_timer_t pacer;         /* paces probe clusters (bwprobe_send.c) */
 	int pacer_running;
 	sfu_stats stats;
