@@ -12,6 +12,9 @@ export async function getLocalMedia() {
 	return navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } })
 }
 
+// PeerConnections negotiated with simulcast (the server's hello reply said so).
+const simulcastPcs = new WeakSet()
+
 // Simulcast layers of the camera, smallest first (docs/architecture.md, "Simulcast").
 const CAMERA_LAYERS = [
 	{ rid: 'q', scaleResolutionDownBy: 4 },
@@ -23,9 +26,11 @@ const CAMERA_LAYERS = [
 // onTrack(role, track, mid) is called for each received track; role is 'mic', 'camera',
 // 'document' or 'slot'. Resolves with {pc, mids, tracks} where mids names the mid of each
 // transceiver and tracks is the mid -> role map the offer carried (an ICE restart sends it
-// again).
-export async function negotiate(client, stream, onTrack) {
+// again). simulcast: the server's hello reply said `simulcast: true`; otherwise the camera
+// is one plain stream.
+export async function negotiate(client, stream, onTrack, { simulcast: useSimulcast = false } = {}) {
 	const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' })
+	if (useSimulcast) simulcastPcs.add(pc)
 	try {
 		const mic = stream.getAudioTracks()[0] ?? 'audio'
 		const cam = stream.getVideoTracks()[0] ?? 'video'
@@ -36,7 +41,7 @@ export async function negotiate(client, stream, onTrack) {
 		const simulcast = { ...send, sendEncodings: CAMERA_LAYERS.map((l) => ({ ...l })) }
 		const transceivers = [
 			[pc.addTransceiver(mic, send), 'mic', 'mic'],
-			[pc.addTransceiver(cam, simulcast), 'camera', 'camera'],
+			[pc.addTransceiver(cam, useSimulcast ? simulcast : send), 'camera', 'camera'],
 			[pc.addTransceiver('video', { direction: 'sendrecv' }), 'document', 'document'],
 			[pc.addTransceiver('audio', { direction: 'recvonly' }), 'slot', 'slotAudio'],
 			[pc.addTransceiver('video', { direction: 'recvonly' }), 'slot', 'slotVideo'],
@@ -88,8 +93,8 @@ export async function setDocumentTrack(pc, mids, track) {
 	const tr = pc?.getTransceivers().find((t) => t.mid === mids?.document)
 	if (!tr) throw new Error('no document transceiver (media not negotiated yet)')
 	// A document must stay legible: the encoder keeps its resolution and gives up frame
-	// rate instead.
-	if (track && 'contentHint' in track) track.contentHint = 'detail'
+	// rate instead (with simulcast, whose layer choice would otherwise favour frame rate).
+	if (track && simulcastPcs.has(pc) && 'contentHint' in track) track.contentHint = 'detail'
 	await tr.sender.replaceTrack(track)
 }
 

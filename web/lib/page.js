@@ -75,14 +75,15 @@ export function pageRemoteMedia(extra = {}) {
 
 // A Session (not started yet) whose received tracks go to `remote`; the other options are
 // Session's.
-// The page's display sizes go to the server (`view`) once the media is negotiated.
+// The page's display sizes go to the server (`view`) once the media is negotiated, when the
+// server does simulcast (its hello reply says so).
 export function newSession({ remote, ...opts }) {
 	return new Session({
 		...opts,
 		onTrack: (role, track) => remote.attach(role, track),
 		onReady: (ready) => {
 			const result = opts.onReady?.(ready)
-			remote?.reportViewTo?.(ready.client)
+			if (ready.reply?.simulcast === true) remote?.reportViewTo?.(ready.client)
 			return result
 		},
 	})
