@@ -70,7 +70,7 @@ let failed = false;
 
 before(async () => {
 	assertChromium();
-	env = await startNetStack();
+	env = await startNetStack({ serveArgs: ['--simulcast', 'on'] });
 });
 
 after(async () => {

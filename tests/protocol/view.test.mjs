@@ -2,7 +2,8 @@
 // simulcast layer selection uses. Over the real server with a real Chromium offer (the
 // pages' five m-lines with the camera in simulcast, tests/fixtures): accepted for the
 // m-lines the server sends on, refused with bad_request (and no effect) before an offer,
-// for unknown mids, sizes out of range or of the wrong type, and too many entries.
+// for unknown mids, sizes out of range or of the wrong type, and too many entries. The
+// server runs with `--simulcast on` (off by default) and says so in its hello reply.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -19,7 +20,7 @@ let stack;
 const clients = [];
 
 before(async () => {
-	stack = await startStack({ tls: true });
+	stack = await startStack({ tls: true, serveArgs: ['--simulcast', 'on'] });
 });
 
 after(async () => {
@@ -32,7 +33,9 @@ test('view: sizes per received m-line after the offer; bad ones refused', async 
 	assert.equal(mids.length, 5, 'the fixture has the pages\' five m-lines');
 	const kiosk = await wsClient(stack.wsUrl);
 	clients.push(kiosk);
-	assertOk(await kiosk.request('hello', { role: 'kiosk', token: stack.tokens.yamada }), 'hello');
+	const hello = assertOk(await kiosk.request('hello', { role: 'kiosk', token: stack.tokens.yamada }),
+		'hello');
+	assert.equal(hello.simulcast, true, 'the hello reply says simulcast when it is on');
 	const slots = { [mids[4]]: { width: 320, height: 240 } };
 	assertError(await kiosk.request('view', { slots }), 'bad_request', 'view before any offer');
 

@@ -213,7 +213,8 @@ static int start(run *s, synth_template *tmpl, dtls_ctx *ctx, int simulcast, dou
 	                  .ips = {"127.0.0.1"},
 	                  .n_ips = 1,
 	                  .clock_us = sim_clock,
-	                  .clock_user = &s->now};
+	                  .clock_user = &s->now,
+	                  .simulcast = simulcast != 0}; /* off by default (config `simulcast`) */
 	s->now = 1000000;
 	s->next_tick = s->now;
 	s->sfu = sfu_new(&s->loop, &cfg);

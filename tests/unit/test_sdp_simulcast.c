@@ -138,6 +138,55 @@ static void test_chromium_simulcast(void)
 	free(sdp);
 }
 
+/* Simulcast off (the default sfu_config): the same Chromium offer is answered without
+ * a=simulcast, a=rid or the rid extensions on any m-line, so Chromium sends the camera as one
+ * stream, and the camera is one track as before simulcast. */
+static void test_chromium_simulcast_off(void)
+{
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	sfu_config cfg = {.bind_ip = "127.0.0.1", .port = 0, .n_ips = 1};
+	cfg.ips[0] = "127.0.0.1";
+	sfu *s = sfu_new(&loop, &cfg);
+	size_t len = 0;
+	char *sdp = check_read_file(SIM_FIXTURE, &len);
+	CHECK(s != NULL && sdp != NULL);
+	if (s && sdp) {
+		sdp_offer *o = calloc(1, sizeof *o);
+		char err[128] = "";
+		CHECK_EQ_INT(sdp_parse_offer(sdp, len, o, err, sizeof err), 0);
+		CHECK_EQ_INT(o->media[1].n_rids, 3); /* the offer does carry the layers */
+		sfu_peer *peer = sfu_peer_new(s, "chromium-off");
+		sfu_track_role roles[5];
+		static const enum sfu_role order[5] = {
+		    SFU_ROLE_MIC, SFU_ROLE_CAMERA, SFU_ROLE_DOCUMENT, SFU_ROLE_SLOT, SFU_ROLE_SLOT};
+		for (int i = 0; i < 5; i++) {
+			snprintf(roles[i].mid, sizeof roles[i].mid, "%s", o->media[i].mid);
+			roles[i].role = order[i];
+		}
+		char *answer = NULL;
+		CHECK_EQ_INT(sfu_peer_offer(peer, sdp, len, roles, 5, &answer, err, sizeof err), 0);
+		CHECK_EQ_STR(err, "");
+		CHECK_EQ_INT(peer->n_in, 3); /* mic, camera (one stream), document */
+		for (int i = 0; i < peer->n_in; i++)
+			CHECK_EQ_INT(peer->in[i].n_layers, 0);
+		CHECK(answer != NULL);
+		if (answer) {
+			CHECK(strstr(answer, "m=video") != NULL);
+			CHECK(!strstr(answer, "a=simulcast"));
+			CHECK(!strstr(answer, "a=rid:"));
+			CHECK(!strstr(answer, RID_URI) && !strstr(answer, RRID_URI));
+		}
+		free(answer);
+		free(o);
+		sfu_peer_free(peer);
+	}
+	free(sdp);
+	sfu_free(s);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	CHECK_EQ_INT(uv_loop_close(&loop), 0);
+}
+
 /* The fixture through a real media plane with the pages' role map: the camera becomes three
  * layer tracks (SSRCs unknown until the rid extension names them), the document one track,
  * and only the camera is answered with simulcast. An ICE restart (the same offer again)
@@ -146,7 +195,7 @@ static void test_chromium_simulcast_peer(void)
 {
 	uv_loop_t loop;
 	uv_loop_init(&loop);
-	sfu_config cfg = {.bind_ip = "127.0.0.1", .port = 0, .n_ips = 1};
+	sfu_config cfg = {.bind_ip = "127.0.0.1", .port = 0, .n_ips = 1, .simulcast = 1};
 	cfg.ips[0] = "127.0.0.1";
 	sfu *s = sfu_new(&loop, &cfg);
 	size_t len = 0;
@@ -311,6 +360,7 @@ static void test_plain_offers_unchanged(void)
 int main(void)
 {
 	test_chromium_simulcast();
+	test_chromium_simulcast_off();
 	test_chromium_simulcast_peer();
 	test_rid_rules();
 	test_plain_offers_unchanged();

@@ -180,7 +180,8 @@ static int setup(world *w)
 	                  .ips = {"127.0.0.1"},
 	                  .n_ips = 1,
 	                  .clock_us = sim_clock,
-	                  .clock_user = &w->clock};
+	                  .clock_user = &w->clock,
+	                  .simulcast = 1};
 	w->s = sfu_new(&w->loop, &cfg);
 	CHECK(w->s != NULL);
 	if (!w->s)
