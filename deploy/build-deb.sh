@@ -126,6 +126,8 @@ install -m 0644 "$chart" "$root/usr/share/madoguchi/web/vendor/chart.umd.js"
 rm -rf "$root/usr/share/madoguchi/web/kiosk/voice"
 bash deploy/make-voices.sh "$root/usr/share/madoguchi/web/kiosk/voice" >&2 ||
 	die "deploy/make-voices.sh failed"
+# The desk's QR code for guest interpreters (qrcode-generator, MIT).
+install -m 0644 node_modules/qrcode-generator/dist/qrcode.mjs "$root/usr/share/madoguchi/web/vendor/qrcode.mjs"
 
 install -m 0644 deploy/madoguchi.service "$root/lib/systemd/system/madoguchi.service"
 install -m 0644 deploy/madoguchi.example.json "$root/etc/madoguchi/madoguchi.json"

@@ -26,6 +26,7 @@ static void usage(FILE *f)
 	      "             --no-tls (loopback only) --media-bind ADDR --media-port N\n"
 	      "             --media-ip IP[,IP] --media-tcp on|off --media-probe on|off\n"
 	      "             --simulcast on|off (default off)\n"
+	      "             --audio-red on|off\n"
 	      "             --log-level debug|info|warn|error\n"
 	      "             --spool FILE (call records, fsync'd, encrypted)\n"
 	      "             --spool-key FILE (default: the spool's path + .key)\n"

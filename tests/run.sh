@@ -36,6 +36,8 @@ mkdir -p web/vendor && cp node_modules/chart.js/dist/chart.umd.js web/vendor/ ||
 	abort "cannot copy chart.js into web/vendor"
 # The kiosk's spoken prompts (web/kiosk/voice/, build output).
 bash deploy/make-voices.sh || abort "deploy/make-voices.sh failed"
+cp node_modules/qrcode-generator/dist/qrcode.mjs web/vendor/ ||
+	abort "cannot copy qrcode-generator into web/vendor"
 
 setup_opts=(-Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug)
 if [ -f "$builddir/meson-private/coredata.dat" ]; then

@@ -18,6 +18,7 @@ void config_defaults(config *c)
 	c->media_port = 40000;
 	c->media_tcp = 1;
 	c->media_probe = 1;
+	c->audio_red = 1;
 	snprintf(c->db, sizeof c->db, "dbname=madoguchi");
 	snprintf(c->spool, sizeof c->spool, "var/spool/records.spool");
 	snprintf(c->log_level, sizeof c->log_level, "info");
@@ -97,6 +98,8 @@ int config_set(config *c, const char *name, const char *value)
 		return set_bool(&c->media_probe, value);
 	if (strcmp(name, "simulcast") == 0)
 		return set_bool(&c->simulcast, value);
+	if (strcmp(name, "audio-red") == 0)
+		return set_bool(&c->audio_red, value);
 	if (strcmp(name, "db") == 0)
 		return set_str(c->db, sizeof c->db, value);
 	if (strcmp(name, "spool") == 0)

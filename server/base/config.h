@@ -22,6 +22,7 @@ typedef struct config {
 	int media_tcp; /* passive ICE-TCP on media_port (TCP) for networks that block UDP */
 	int media_probe; /* probe receivers' downlinks so their estimates can rise (default on) */
 	int simulcast;   /* accept browsers' simulcast camera layers (default off) */
+	int audio_red; /* answer audio RED (RFC 2198) when offered; default on */
 	char db[CONFIG_PATH_MAX];    /* libpq conninfo */
 	char spool[CONFIG_PATH_MAX]; /* on-disk record spool, relative to the working directory */
 	char spool_key[CONFIG_PATH_MAX]; /* the spool's encryption key file; "": spool + ".key" */

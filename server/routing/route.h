@@ -206,6 +206,7 @@ enum route_role {
 	ROUTE_ROLE_NONE = 0, /* returned by accessors for an unknown sid */
 	ROUTE_ROLE_KIOSK = 1,
 	ROUTE_ROLE_STAFF = 2,
+	ROUTE_ROLE_GUEST = 3, /* an interpreter who came in by a guest code (route_guest.c) */
 };
 
 /* Staff flags. COORDINATOR allows watch, onestop, patch, join, leave and finish. */
@@ -447,6 +448,11 @@ enum route_record_kind {
 	 * reason = "transferred" | "invited" | "patched" | "itinerary" | "joined" | "left" |
 	 * "finished". (accept and end are attributed by LEG_ANSWERED and LEG_ENDED.) */
 	ROUTE_REC_AUDIT,
+	/* A guest's time in the visit (a leg of kind guest): GUEST_JOINED with visit, leg (a
+	 * fresh id), department (of the visit's current leg); GUEST_LEFT with leg, reason
+	 * ("left" | the visit's end reason). */
+	ROUTE_REC_GUEST_JOINED,
+	ROUTE_REC_GUEST_LEFT,
 };
 
 enum route_step_state {
@@ -622,5 +628,22 @@ enum route_desk_presence route_desk_presence(const route *r, uint32_t sid);
  * (not always the head's: priority legs go first), 0 when none waits; not_found for an
  * unknown department. */
 int64_t route_department_longest_wait_ms(const route *r, const char *department, int64_t now_us);
+
+/* ---- guests (interpreters; route_guest.c) ----
+ * A guest is a session of role ROUTE_ROLE_GUEST that the shell admitted by a one-time code.
+ * It is a room party after the coordinators: the kiosk and the desks receive it in an extra
+ * slot, it receives the kiosk as primary and the desks as extras. It never keeps a visit
+ * alive: when the visit ends it gets ENDED and leaves the room. */
+
+/* May session sid invite a guest into visit? 0 when it is the desk of an answered leg of
+ * the visit. Errors: not_found (sid or visit), forbidden (not that clerk). */
+int route_guest_may_invite(const route *r, uint32_t sid, const char *visit);
+/* The guest enters the visit's room (RECORD GUEST_JOINED, CONNECTED, MEDIA). Errors:
+ * not_found (sid, or the visit ended), forbidden (not a guest), conflict (already in a room,
+ * the room is full, or no desk serves the visit any more). */
+int route_guest_enter(route *r, uint32_t sid, const char *visit, int64_t now_us);
+/* The guest leaves its room (hangup): RECORD GUEST_LEFT reason "left"; others get
+ * CONNECTED and MEDIA. Errors: not_found, forbidden (not a guest), conflict (in no room). */
+int route_guest_leave(route *r, uint32_t sid, int64_t now_us);
 
 #endif

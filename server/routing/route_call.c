@@ -15,7 +15,8 @@ int route_session_join(route *r, uint32_t sid, const route_session_info *info, i
 {
 	if (!r || !info || sid == 0)
 		return ROUTE_ERR_BAD_REQUEST;
-	if (info->role != ROUTE_ROLE_KIOSK && info->role != ROUTE_ROLE_STAFF)
+	if (info->role != ROUTE_ROLE_KIOSK && info->role != ROUTE_ROLE_STAFF &&
+	    info->role != ROUTE_ROLE_GUEST)
 		return ROUTE_ERR_BAD_REQUEST;
 	if (!route_optional_id_ok(info->ident))
 		return ROUTE_ERR_BAD_REQUEST;
@@ -64,6 +65,14 @@ void route_session_remove(route *r, struct route_session *s, int64_t now_us)
 		route_visit_end(r, s->visit, "dropped", "dropped", "dropped", NULL, NULL, now_us);
 	else if (s->role == ROUTE_ROLE_STAFF && s->visit)
 		route_visit_desk_dropped(r, s, now_us);
+	if (s->role == ROUTE_ROLE_GUEST && s->room) {
+		for (int i = 0; i < s->room->n_guests; i++)
+			if (s->room->guests[i] == s->sid) {
+				route_guest_remove_at(r, s->room, i, "left", now_us);
+				break;
+			}
+		s->room = NULL;
+	}
 	if (s->room)
 		route_visit_coord_leave(r, s->room, s, now_us);
 	free(s);

@@ -127,6 +127,10 @@ struct route_visit {
 	/* Coordinators in the room, in join order. */
 	uint32_t coords[ROUTE_MAX_PARTIES];
 	int n_coords;
+	/* Guests (interpreters) in the room, in join order, and their record legs. */
+	uint32_t guests[ROUTE_MAX_PARTIES];
+	char guest_legs[ROUTE_MAX_PARTIES][ROUTE_UUID_LEN];
+	int n_guests;
 	/* What the last CONNECTED said, and the last VISIT view sent to watchers. */
 	uint32_t rep_parties[ROUTE_MAX_PARTIES];
 	int rep_n_parties;
@@ -295,5 +299,9 @@ int route_preferred_present(const route *r, const struct route_leg *leg);
 /* Unlinks and frees a session, with the consequences of its departure (see
  * route_session_leave), without reconciling. */
 void route_session_remove(route *r, struct route_session *s, int64_t now_us);
+
+/* route_guest.c: take guest i out of v's room, recording reason; no reconcile. */
+void route_guest_remove_at(route *r, struct route_visit *v, int i, const char *reason,
+                           int64_t now_us);
 
 #endif

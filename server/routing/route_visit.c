@@ -27,6 +27,8 @@ int route_visit_parties(const struct route_visit *v, uint32_t out[ROUTE_MAX_PART
 	}
 	for (int i = 0; i < v->n_coords && n < ROUTE_MAX_PARTIES; i++)
 		out[n++] = v->coords[i];
+	for (int i = 0; i < v->n_guests && n < ROUTE_MAX_PARTIES; i++)
+		out[n++] = v->guests[i];
 	return n;
 }
 
@@ -245,6 +247,10 @@ void route_visit_end(route *r, struct route_visit *v, const char *visit_reason,
 		}
 	}
 	v->n_coords = 0;
+	while (v->n_guests > 0) {
+		route_emit_ended(r, v->guests[0], v, visit_reason, now_us);
+		route_guest_remove_at(r, v, 0, visit_reason, now_us);
+	}
 	struct route_session *kiosk = route_session_find(r, v->kiosk);
 	if (kiosk && kiosk->visit == v) {
 		route_emit_ended(r, kiosk->sid, v, visit_reason, now_us);

@@ -24,8 +24,12 @@
 #define REMB_MAX_BPS      10000000 /* "no limit": a REMB keeps the browser's last cap */
 #define REMB_MIN_BPS      100000   /* audio (Opus ~40 kbit/s with overhead) always fits */
 #define AUDIO_RESERVE_BPS 64000
-#define RTT_DEFAULT_US    100000
-#define NACK_BATCH        64
+/* Audio RED (RFC 2198) with one redundant frame, as Chromium sends it, carries each Opus
+ * frame twice: ~64 kbit/s of payload plus ~30 kbit/s of packet overhead at 50 packets/s. */
+#define AUDIO_RED_RESERVE_BPS 100000
+#define RTT_DEFAULT_US        100000
+#define NACK_BATCH            64
+#define AUDIO_LOSS_FRESH_US   5000000 /* a receiver's audio loss report counts this long */
 
 /* ---- keyframes ---- */
 
@@ -84,7 +88,12 @@ static void on_receiver_report(struct sfu_peer *p, const rtcp_pkt *pkt, int64_t 
 	rtcp_report_block blocks[8];
 	int n = rtcp_parse_report(pkt, NULL, blocks, 8);
 	for (int i = 0; i < n; i++) {
-		if (!blocks[i].lsr || !slot_by_ssrc(p, blocks[i].ssrc))
+		fwd_slot *slot = slot_by_ssrc(p, blocks[i].ssrc);
+		if (slot && slot->kind == SDP_KIND_AUDIO) {
+			slot->rr_fraction_lost = blocks[i].fraction_lost;
+			slot->rr_at_us = now_us;
+		}
+		if (!blocks[i].lsr || !slot)
 			continue;
 		/* Round trip: now - when we sent the SR it names - how long the receiver held it.
 		 */
@@ -200,14 +209,36 @@ static void send_nacks(struct sfu_peer *p, int64_t now_us)
 	}
 }
 
+uint8_t fb_audio_loss_fraction(const in_track *t, uint8_t own, int64_t now_us)
+{
+	uint8_t worst = own;
+	for (int k = 0; k < t->n_sinks; k++) {
+		const fwd_slot *slot = &t->sinks[k].peer->out[t->sinks[k].slot];
+		if (slot->rr_at_us && now_us - slot->rr_at_us < AUDIO_LOSS_FRESH_US &&
+		    slot->rr_fraction_lost > worst)
+			worst = slot->rr_fraction_lost;
+	}
+	return worst;
+}
+
+/* Receiver reports with the loss and jitter of this hop. For audio the fraction lost is the
+ * worst along the path instead (fb_audio_loss_fraction): libwebrtc feeds it to its Opus
+ * encoder, which adds in-band FEC as loss grows, and the server, terminating RTCP, would
+ * otherwise hide a receiver's lossy line from the sender. The cumulative count stays the
+ * hop's, so the sender's congestion control, which reads it, sees only its own loss. */
 static void send_receiver_report(struct sfu_peer *p, int64_t now_us)
 {
 	rtcp_report_block blocks[SDP_MAX_MEDIA];
 	int n = 0;
-	for (int i = 0; i < p->n_in && n < 31; i++)
-		if (p->in[i].ssrc &&
-		    rxstats_report(&p->in[i].rx, p->in[i].ssrc, now_us, &blocks[n]) == 0)
-			n++;
+	for (int i = 0; i < p->n_in && n < 31; i++) {
+		in_track *t = &p->in[i];
+		if (!t->ssrc || rxstats_report(&t->rx, t->ssrc, now_us, &blocks[n]) != 0)
+			continue;
+		if (t->kind == SDP_KIND_AUDIO)
+			blocks[n].fraction_lost =
+			    fb_audio_loss_fraction(t, blocks[n].fraction_lost, now_us);
+		n++;
+	}
 	if (!n)
 		return;
 	uint8_t buf[8 + 24 * SDP_MAX_MEDIA];
@@ -218,6 +249,20 @@ static void send_receiver_report(struct sfu_peer *p, int64_t now_us)
 	}
 }
 
+/* The room one audio stream needs: more when its sender sends RED (the answer gave it RED:
+ * Chromium then always does) and, for a slot, its receiver takes RED too. */
+static uint64_t track_audio_bps(const in_track *t)
+{
+	return t && t->red_pt > 0 ? AUDIO_RED_RESERVE_BPS : AUDIO_RESERVE_BPS;
+}
+
+static uint64_t slot_audio_bps(const fwd_slot *slot)
+{
+	if (slot->red_pt <= 0)
+		return AUDIO_RESERVE_BPS;
+	return track_audio_bps(fwd_track_by_role(slot->source, slot->source_role, SDP_KIND_AUDIO));
+}
+
 /* What receiver r can take on one of its video slots: its downlink estimate less the audio
  * it receives, shared among the video slots that carry something. Returns 0, or -1 when r
  * has no estimate yet. */
@@ -226,11 +271,15 @@ static int video_share_bps(const struct sfu_peer *r, uint64_t *share)
 	if (!r->bwe_ready)
 		return -1;
 	uint64_t est = bwe_estimate_bps(&r->bwe);
-	uint64_t videos = 0, audios = 0;
-	for (int i = 0; i < r->n_out; i++)
-		if (r->out[i].source && r->out[i].started)
-			r->out[i].kind == SDP_KIND_VIDEO ? videos++ : audios++;
-	uint64_t audio = audios * AUDIO_RESERVE_BPS;
+	uint64_t videos = 0, audio = 0;
+	for (int i = 0; i < r->n_out; i++) {
+		if (!r->out[i].source || !r->out[i].started)
+			continue;
+		if (r->out[i].kind == SDP_KIND_VIDEO)
+			videos++;
+		else
+			audio += slot_audio_bps(&r->out[i]);
+	}
 	uint64_t left = est > audio ? est - audio : 0;
 	*share = videos ? left / videos : left;
 	return 0;
@@ -292,6 +341,7 @@ uint64_t fb_remb_cap_bps(struct sfu_peer *p)
 	uint64_t cap = REMB_MAX_BPS, sim = 0;
 	int any_sim = 0;
 	int64_t now = sfu_now(p->sfu);
+	uint64_t own_audio = track_audio_bps(fwd_track_by_role(p, SFU_ROLE_MIC, SDP_KIND_AUDIO));
 	for (int i = 0; i < p->n_in; i++) {
 		in_track *t = &p->in[i];
 		if (t->kind != SDP_KIND_VIDEO)
@@ -310,13 +360,15 @@ uint64_t fb_remb_cap_bps(struct sfu_peer *p)
 			}
 			uint64_t share;
 			if (video_share_bps(t->sinks[k].peer, &share) == 0 &&
-			    share + AUDIO_RESERVE_BPS < cap)
-				cap = share + AUDIO_RESERVE_BPS;
+			    share + own_audio < cap)
+				cap = share + own_audio;
 		}
 	}
-	if (any_sim && sim < REMB_MAX_BPS && sim + AUDIO_RESERVE_BPS < cap)
-		cap = sim + AUDIO_RESERVE_BPS;
-	return cap < REMB_MIN_BPS ? REMB_MIN_BPS : cap;
+	if (any_sim && sim < REMB_MAX_BPS && sim + own_audio < cap)
+		cap = sim + own_audio;
+	/* However narrow the receivers, the sender's own audio (RED included) keeps room. */
+	uint64_t floor = own_audio + 30000 > REMB_MIN_BPS ? own_audio + 30000 : REMB_MIN_BPS;
+	return cap < floor ? floor : cap;
 }
 
 static void send_remb(struct sfu_peer *p, int64_t now_us)

@@ -3,6 +3,7 @@
  * look like one continuous stream to the receiving browser whoever feeds it. */
 #include "base/log.h"
 #include "base/rand.h"
+#include "rtp/red.h"
 #include "rtp/rtp.h"
 #include "sfu/sfu_internal.h"
 
@@ -222,6 +223,11 @@ void fwd_rtp(struct sfu_peer *from, in_track *t, uint8_t *pkt, const rtp_hdr *h,
 		if (keyframe)
 			layer_meter_on_keyframe(&t->meter, payload, h->payload_len);
 	}
+	/* Audio RED (fwd_red.c): checked once here, then written per receiver below. */
+	red_packet red;
+	int is_red = t->kind == SDP_KIND_AUDIO && t->red_pt > 0 && h->payload_type == t->red_pt;
+	if (is_red && fwd_red_parse(s, t, payload, h->payload_len, &red) != 0)
+		return;
 
 	for (int i = 0; i < t->n_sinks; i++) {
 		struct sfu_peer *to = t->sinks[i].peer;
@@ -261,8 +267,16 @@ void fwd_rtp(struct sfu_peer *from, in_track *t, uint8_t *pkt, const rtp_hdr *h,
 		size_t hl = build_header(from, to, slot, pkt, h, out);
 		if (hl + h->payload_len > SFU_PACKET_MAX)
 			continue;
-		memcpy(out + hl, payload, h->payload_len);
-		size_t len = hl + h->payload_len;
+		size_t plen = h->payload_len;
+		if (!is_red) {
+			memcpy(out + hl, payload, plen);
+		} else {
+			int n = fwd_red_payload(s, t, slot, payload, &red, out, hl);
+			if (n < 0)
+				continue;
+			plen = (size_t)n;
+		}
+		size_t len = hl + plen;
 		if (slot->kind == SDP_KIND_VIDEO) {
 			vp8mung_apply(&slot->mung, out + hl, h->payload_len);
 			if (!slot->cache)
@@ -273,7 +287,7 @@ void fwd_rtp(struct sfu_peer *from, in_track *t, uint8_t *pkt, const rtp_hdr *h,
 		}
 		slot->last_send_us = now_us;
 		slot->packets_sent++;
-		slot->octets_sent += (uint32_t)h->payload_len;
+		slot->octets_sent += (uint32_t)plen;
 		fwd_send_rtp(to, len, now_us, 0);
 		s->stats.rtp_forwarded++;
 	}

@@ -329,6 +329,7 @@ static int same_layout(const struct sfu_peer *p, const sdp_offer *o, const sfu_t
 		if (role == SFU_ROLE_NONE || !media_usable(m))
 			continue;
 		int pt = m->kind == SDP_KIND_AUDIO ? m->pt_opus : m->pt_vp8;
+		int red = m->kind == SDP_KIND_AUDIO ? m->pt_red : -1;
 		if (role != SFU_ROLE_SLOT && media_sends(m)) {
 			int layers = simulcast_layers(p, m, role, ni);
 			for (int k = 0; k < (layers ? layers : 1); k++) {
@@ -337,7 +338,7 @@ static int same_layout(const struct sfu_peer *p, const sdp_offer *o, const sfu_t
 				const in_track *t = &p->in[ni++];
 				uint32_t ssrc = m->n_ssrc ? m->ssrc[0] : 0;
 				if (t->mline != i || t->role != role || t->kind != m->kind ||
-				    t->pt != pt || t->n_layers != layers ||
+				    t->pt != pt || t->red_pt != red || t->n_layers != layers ||
 				    (layers && strcmp(t->rid, m->rids[k]) != 0) ||
 				    (!layers && ssrc && t->ssrc && ssrc != t->ssrc))
 					return 0;
@@ -348,7 +349,7 @@ static int same_layout(const struct sfu_peer *p, const sdp_offer *o, const sfu_t
 				return 0;
 			const fwd_slot *sl = &p->out[no++];
 			if (sl->mline != i || sl->role != role || sl->kind != m->kind ||
-			    sl->pt != pt || strcmp(sl->mid, m->mid) != 0)
+			    sl->pt != pt || sl->red_pt != red || strcmp(sl->mid, m->mid) != 0)
 				return 0;
 		}
 	}
@@ -392,6 +393,7 @@ static int peer_take_tracks(struct sfu_peer *p, const sdp_offer *o, const sfu_tr
 				    !layers && m->kind == SDP_KIND_VIDEO ? m->rtx_ssrc : 0;
 				t->pt = pt;
 				t->rtx_pt = m->kind == SDP_KIND_VIDEO ? m->pt_vp8_rtx : -1;
+				t->red_pt = m->kind == SDP_KIND_AUDIO ? m->pt_red : -1;
 				t->nack_ok = m->fb_nack;
 				nack_gen_init(&t->nack);
 				rxstats_init(&t->rx, m->kind == SDP_KIND_AUDIO ? 48000 : 90000);
@@ -413,6 +415,7 @@ static int peer_take_tracks(struct sfu_peer *p, const sdp_offer *o, const sfu_tr
 				sl->out_ssrc = rand_u32();
 			while (sl->out_ssrc == 0);
 			sl->pt = pt;
+			sl->red_pt = m->kind == SDP_KIND_AUDIO ? m->pt_red : -1;
 			sl->clock_rate = m->kind == SDP_KIND_AUDIO ? 48000 : 90000;
 			sl->wait_keyframe = m->kind == SDP_KIND_VIDEO;
 			vp8mung_init(&sl->mung);
@@ -479,6 +482,9 @@ int sfu_peer_offer(sfu_peer *p, const char *sdp, size_t sdp_len, const sfu_track
 	}
 	if (sdp_parse_offer(sdp, sdp_len, o, err, errlen) != 0)
 		goto done;
+	if (p->sfu->audio_red_off)
+		for (int i = 0; i < o->n_media; i++)
+			o->media[i].pt_red = -1; /* the answer then lists plain Opus only */
 	if (!o->has_fingerprint) {
 		snprintf(err, errlen, "offer has no sha-256 fingerprint");
 		goto done;

@@ -4,6 +4,7 @@
 #include "sfu/probe.h"
 
 #include "base/log.h"
+#include "rtp/red.h"
 #include "rtp/rtp.h"
 #include "sfu/sfu_internal.h"
 
@@ -98,12 +99,22 @@ void probe_on_rtp(struct sfu_peer *p, const in_track *t, const uint8_t *pkt, con
 	if (!pr || h->payload_len == 0)
 		return;
 	const uint8_t *payload = pkt + h->header_len;
-	if (t->role == SFU_ROLE_MIC && t->kind == SDP_KIND_AUDIO)
+	if (t->role == SFU_ROLE_MIC && t->kind == SDP_KIND_AUDIO) {
+		/* A RED packet (RFC 2198): its primary block is the frame the decoder wants. */
+		red_packet red;
+		if (t->red_pt > 0 && h->payload_type == t->red_pt) {
+			if (red_parse(payload, h->payload_len, &red) == 0 &&
+			    red.block[red.n - 1].len)
+				mcheck_audio_push(pr->audio, payload + red.block[red.n - 1].off,
+				                  red.block[red.n - 1].len);
+			return;
+		}
 		mcheck_audio_push(pr->audio, payload, h->payload_len);
-	else if (t->role == SFU_ROLE_CAMERA && t->kind == SDP_KIND_VIDEO && t->layer == 0)
+	} else if (t->role == SFU_ROLE_CAMERA && t->kind == SDP_KIND_VIDEO && t->layer == 0) {
 		/* A simulcast camera: its first layer only (one decoder, one stream). */
 		mcheck_video_push(pr->video, payload, h->payload_len, h->seq, h->timestamp,
 		                  h->marker);
+	}
 }
 
 static void detach(struct sfu_probe *pr)

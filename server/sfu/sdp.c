@@ -309,7 +309,7 @@ static int parse_session_line(sdp_parser *ps, sdp_str line, sdp_offer *out)
 
 /* Per m-line codec bookkeeping of the first pass: which payload types name which codec. */
 typedef struct sdp_codecs {
-	uint8_t opus[128], vp8[128], rtx[128];
+	uint8_t opus[128], vp8[128], rtx[128], red[128];
 } sdp_codecs;
 
 static int add_ssrc(sdp_media *m, uint32_t ssrc)
@@ -355,6 +355,8 @@ static int parse_rtpmap(sdp_str v, sdp_codecs *c)
 		c->vp8[pt] = 1;
 	else if (str_ieq(name, "rtx") && str_eq(clock, "90000"))
 		c->rtx[pt] = 1;
+	else if (str_ieq(name, "red") && str_eq(clock, "48000") && str_eq(chans, "2"))
+		c->red[pt] = 1;
 	return 0;
 }
 
@@ -574,6 +576,22 @@ static int media_first_pass(sdp_parser *ps, int idx, sdp_media *m, sdp_transport
 	return 0;
 }
 
+/* An audio RED fmtp ("111/111"): 2 to 32 payload types, each the chosen Opus, as
+ * libwebrtc requires of the RED it sends. */
+static int red_fmtp_names_opus(sdp_str v, int pt_opus)
+{
+	sdp_str part;
+	int n = 0;
+	if (pt_opus < 0)
+		return 0;
+	while (v.n) {
+		str_split(v, '/', &part, &v);
+		if (parse_pt(str_trim(part)) != pt_opus || ++n > 32)
+			return 0;
+	}
+	return n >= 2;
+}
+
 /* Second pass: the fmtp and rtcp-fb of the chosen codec, and the rtx that repairs it. */
 static void media_second_pass(sdp_parser *ps, int idx, sdp_media *m, const sdp_codecs *c)
 {
@@ -585,7 +603,11 @@ static void media_second_pass(sdp_parser *ps, int idx, sdp_media *m, const sdp_c
 			continue;
 		int pt = parse_pt(pt_s);
 		rest = str_trim(v);
-		if (str_eq(name, "fmtp") && pt >= 0 && pt == m->pt_opus) {
+		if (str_eq(name, "fmtp") && pt >= 0 && c->red[pt] && m->kind == SDP_KIND_AUDIO &&
+		    m->pt_red < 0) {
+			if (red_fmtp_names_opus(rest, m->pt_opus))
+				m->pt_red = pt;
+		} else if (str_eq(name, "fmtp") && pt >= 0 && pt == m->pt_opus) {
 			if (copy_checked(m->opus_fmtp, sizeof m->opus_fmtp, rest, is_text_char) !=
 			    0)
 				m->opus_fmtp[0] = '\0'; /* unusable: answer without fmtp */
@@ -636,7 +658,7 @@ static int parse_media(sdp_parser *ps, int idx, sdp_offer *out, sdp_transport *t
 	*t = (sdp_transport){.setup = SDP_SETUP_NONE};
 	m->dir = ps->session_dir;
 	m->extmap_allow_mixed = ps->extmap_allow_mixed;
-	m->pt_opus = m->pt_vp8 = m->pt_vp8_rtx = -1;
+	m->pt_opus = m->pt_vp8 = m->pt_vp8_rtx = m->pt_red = -1;
 	if (parse_mline(ps, idx, ps->mline[idx], m, &fmts, &port_zero) != 0)
 		return -1;
 	if (media_first_pass(ps, idx, m, t, &codecs) != 0)

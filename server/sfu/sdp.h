@@ -13,6 +13,10 @@
 #define SDP_MAX_RIDS       3  /* simulcast layers taken from an offer (RFC 8853) */
 #define SDP_RID_MAX        16 /* bytes of a rid-id, with the NUL */
 
+/* The Opus parameters every answer asks for (RFC 7587): in-band FEC, frames down to 10 ms,
+ * and no stereo (counter microphones are mono; stereo would double the audio rate). */
+#define SDP_OPUS_FMTP "minptime=10;useinbandfec=1"
+
 enum sdp_kind { SDP_KIND_AUDIO, SDP_KIND_VIDEO, SDP_KIND_OTHER };
 enum sdp_dir { SDP_SENDRECV, SDP_SENDONLY, SDP_RECVONLY, SDP_INACTIVE };
 enum sdp_setup { SDP_SETUP_NONE, SDP_SETUP_ACTPASS, SDP_SETUP_ACTIVE, SDP_SETUP_PASSIVE };
@@ -34,7 +38,10 @@ typedef struct sdp_media {
 	int pt_opus;
 	int pt_vp8;
 	int pt_vp8_rtx;      /* rtx with apt = pt_vp8 */
-	char opus_fmtp[128]; /* the offer's fmtp for Opus, echoed in the answer */
+	/* Audio RED (RFC 2198) over Opus: red/48000/2 whose fmtp names only pt_opus
+	 * ("111/111", as Chromium offers it); -1 when not offered that way. */
+	int pt_red;
+	char opus_fmtp[128]; /* the offer's fmtp for Opus (the answer writes its own) */
 	/* rtcp-fb on the chosen codec */
 	int fb_nack, fb_pli, fb_fir, fb_twcc, fb_remb;
 	/* Header extension ids (0 = not offered). */
@@ -104,7 +111,9 @@ typedef struct sdp_answer_params {
 
 /* Builds the answer: session-level a=ice-lite, one BUNDLE group of the accepted mids,
  * per m-line the one codec kept (Opus for audio, VP8 + its rtx for video; anything else
- * rejected with port 0), rtcp-mux, the rtcp-fb the server implements (nack, nack pli,
+ * rejected with port 0); for audio the server's own Opus fmtp (SDP_OPUS_FMTP: in-band FEC,
+ * 10 ms frames allowed, mono) and, when pt_red >= 0, RED listed before Opus (Chromium sends
+ * RED only when the answer prefers it) with fmtp "opus/opus"; rtcp-mux, the rtcp-fb the server implements (nack, nack pli,
  * ccm fir, transport-cc, goog-remb), the extmaps it understands (sdes:mid, transport-cc,
  * abs-send-time, ssrc-audio-level), direction (offer sendrecv + send_ssrc -> sendrecv,
  * offer sendrecv without -> recvonly, offer recvonly + send_ssrc -> sendonly, ...),

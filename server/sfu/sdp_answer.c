@@ -149,8 +149,12 @@ static void put_codecs(sdp_out *o, const sdp_media *m)
 		put(o, "a=rtcp-fb:%d nack", pt);
 	if (m->fb_pli)
 		put(o, "a=rtcp-fb:%d nack pli", pt);
-	if (m->kind == SDP_KIND_AUDIO && m->opus_fmtp[0])
-		put(o, "a=fmtp:%d %.*s", pt, FIELD(m->opus_fmtp));
+	if (m->kind == SDP_KIND_AUDIO)
+		put(o, "a=fmtp:%d " SDP_OPUS_FMTP, pt);
+	if (m->kind == SDP_KIND_AUDIO && m->pt_red >= 0 && m->pt_red < 128) {
+		put(o, "a=rtpmap:%d red/48000/2", m->pt_red);
+		put(o, "a=fmtp:%d %d/%d", m->pt_red, pt, pt);
+	}
 	if (m->kind == SDP_KIND_VIDEO && m->pt_vp8_rtx >= 0) {
 		put(o, "a=rtpmap:%d rtx/90000", m->pt_vp8_rtx);
 		put(o, "a=fmtp:%d apt=%d", m->pt_vp8_rtx, pt);
@@ -221,7 +225,11 @@ static void put_media(sdp_out *o, const sdp_offer *offer, int idx, const sdp_ans
 	const char *ip = c0 ? c0->ip : "0.0.0.0";
 	int ip6 = c0 && strchr(c0->ip, ':');
 	char pts[16];
-	if (m->kind == SDP_KIND_AUDIO)
+	/* RED first: libwebrtc sends RED only when the answer lists it before the codec it
+	 * carries (webrtc_voice_engine.cc, "RED codec needs to be negotiated before"). */
+	if (m->kind == SDP_KIND_AUDIO && m->pt_red >= 0 && m->pt_red < 128)
+		snprintf(pts, sizeof pts, "%d %d", m->pt_red, m->pt_opus);
+	else if (m->kind == SDP_KIND_AUDIO)
 		snprintf(pts, sizeof pts, "%d", m->pt_opus);
 	else if (m->pt_vp8_rtx >= 0)
 		snprintf(pts, sizeof pts, "%d %d", m->pt_vp8, m->pt_vp8_rtx);

@@ -65,6 +65,7 @@ sfu *sfu_new(uv_loop_t *loop, const sfu_config *cfg)
 	s->clock_user = cfg->clock_user;
 	s->on_consent_lost = cfg->on_consent_lost;
 	s->user = cfg->user;
+	s->audio_red_off = cfg->audio_red_off;
 	for (int i = 0; i < cfg->n_ips && i < SFU_MAX_IPS; i++)
 		snprintf(s->ips[s->n_ips++], sizeof s->ips[0], "%s", cfg->ips[i]);
 	s->dtls_ctx = dtls_ctx_new();

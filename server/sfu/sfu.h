@@ -34,6 +34,9 @@ typedef struct sfu_config {
 	 * default) answers every m-line without a=rid / a=simulcast, so browsers send one
 	 * stream. */
 	int simulcast;
+	/* Audio RED (RFC 2198) is answered whenever a browser offers it; nonzero here answers
+	 * plain Opus only (config `audio-red: false`: for comparison and as a way out). */
+	int audio_red_off;
 } sfu_config;
 
 
@@ -73,6 +76,10 @@ typedef struct sfu_stats {
 	uint64_t simulcast_switches, simulcast_probe_requests;
 	/* Downlink probing: padding packets sent, clusters that found room / did not. */
 	uint64_t probes_sent, probe_clusters_success, probe_clusters_fail;
+	/* Audio RED (RFC 2198): RED packets received from senders, forwarded to a receiver
+	 * without RED as their primary block alone, and dropped (malformed, or a primary that
+	 * is not the sender's Opus). */
+	uint64_t red_received, red_unwrapped, red_dropped;
 } sfu_stats;
 
 sfu *sfu_new(uv_loop_t *loop, const sfu_config *cfg);

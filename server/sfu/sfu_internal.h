@@ -60,6 +60,7 @@ typedef struct fwd_slot {
 	char mid[32];
 	uint32_t out_ssrc;
 	int pt; /* the receiver's payload type for the codec forwarded here */
+	int red_pt; /* audio: the receiver's RED payload type; -1: it takes plain Opus */
 	uint32_t clock_rate;
 	/* What feeds it (rebuilt by sfu_rewire) and the role of the source's m-line. */
 	struct sfu_peer *source;
@@ -93,6 +94,10 @@ typedef struct fwd_slot {
 	layersel sel;
 	int64_t sel_checked_us, probe_asked_us;
 	uint32_t probe_target_bps; /* what the last probe request asked for */
+	/* Audio: the loss the receiver last reported on this slot (RFC 3550 fraction, /256)
+	 * and when; the source's Opus hears of it (fb_audio_loss_fraction). */
+	uint8_t rr_fraction_lost;
+	int64_t rr_at_us;
 } fwd_slot;
 
 /* Where an incoming track goes: slot `slot` of peer `peer`. */
@@ -115,6 +120,7 @@ typedef struct in_track {
 	uint32_t rtx_ssrc;
 	int pt;
 	int rtx_pt;  /* -1: none */
+	int red_pt;  /* audio: the payload type of the sender's RED packets; -1: none */
 	int nack_ok; /* the sender accepts generic NACK (rtcp-fb nack) */
 	int64_t keyframe_asked_us; /* 0: no keyframe request in flight */
 	/* Simulcast: one in_track per layer of the m-line, all with the same role, mline and
@@ -202,6 +208,7 @@ struct sfu {
 	void *clock_user;
 	void (*on_consent_lost)(void *user, struct sfu_peer *p);
 	void *user;
+	int audio_red_off; /* sfu_config.audio_red_off */
 	uv_udp_t udp;
 	struct sfu_tcp *tcp; /* the ICE-TCP listener and its connections (tcp.c); NULL: off */
 	uv_timer_t tick;
@@ -284,6 +291,10 @@ uint64_t fb_remb_cap_bps(struct sfu_peer *p);
  * feedback came) less its audio, divided among its busy video slots (*n_video of them,
  * may be NULL). */
 uint64_t fb_slot_share_bps(const struct sfu_peer *r, int *n_video);
+/* The fraction lost (/256) the server reports to the sender of audio track t: the larger of
+ * own (its hop's) and the freshest reports of the receivers t feeds, so that the sender's
+ * Opus turns in-band FEC on for loss further down the path. */
+uint8_t fb_audio_loss_fraction(const in_track *t, uint8_t own, int64_t now_us);
 
 /* forward.c */
 struct rtp_hdr;
@@ -316,6 +327,17 @@ void bwprobe_send_tick(struct sfu_peer *p, int64_t now_us);
 /* From the fine pacing timer and the tick: sends whatever probe packets are due. Returns
  * nonzero while some peer still has a cluster to send. */
 int bwprobe_send_pace(struct sfu *s, int64_t now_us);
+
+/* fwd_red.c: audio RED (RFC 2198) on the forwarding path. fwd_red_parse checks a sender's
+ * RED packet once (a malformed one is counted and dropped); fwd_red_payload writes what one
+ * receiver gets of it after the header at out + hl (RED with the receiver's payload types,
+ * or the primary block alone) and sets the header's payload type; returns the payload length
+ * or -1 (counted; the packet is not sent to that receiver). */
+struct red_packet;
+int fwd_red_parse(struct sfu *s, const in_track *t, const uint8_t *payload, size_t len,
+                  struct red_packet *red);
+int fwd_red_payload(struct sfu *s, const in_track *t, const fwd_slot *slot, const uint8_t *payload,
+                    const struct red_packet *red, uint8_t *out, size_t hl);
 
 /* probe.c: the kiosk self-test (probe.h). probe_on_rtp sees each packet of a probed peer
  * after SRTP and RTX repair; probe_tick ends probes whose time is up. */

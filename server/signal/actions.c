@@ -103,6 +103,12 @@ static void do_record(sig_app *app, const route_action *a)
 		r.kind = STORE_SURVEY;
 		r.rating = a->rating;
 		break;
+	case ROUTE_REC_GUEST_JOINED:
+		r.kind = STORE_GUEST_JOINED;
+		break;
+	case ROUTE_REC_GUEST_LEFT:
+		r.kind = STORE_LEG_ENDED;
+		break;
 	case ROUTE_REC_AUDIT: {
 		r.kind = STORE_AUDIT;
 		rand_uuid(r.audit_id);
@@ -165,6 +171,11 @@ static void do_action(sig_app *app, const route_action *a)
 		send_event(app, a->to,
 		           json_pack("{s:s, s:s, s:s}", "type", "ended", "visit", a->visit,
 		                     "reason", a->reason));
+		{ /* A guest's session ends with the visit (guests.c). */
+			sig_session *g = session_by_sid(app, a->to);
+			if (g && g->role == ROUTE_ROLE_GUEST && g->conn)
+				sig_conn_close(g->conn, 1000, "visit ended");
+		}
 		break;
 	case ROUTE_ACT_QUEUE:
 		do_queue(app, a);

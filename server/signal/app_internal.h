@@ -181,6 +181,12 @@ void h_survey(sig_session *s, json_t *msg, json_t *id);
 /* handlers_text.c: text in the call (any party of the room) and document marks (staff). */
 void h_text(sig_session *s, json_t *msg, json_t *id);
 void h_annotate(sig_session *s, json_t *msg, json_t *id);
+/* guests.c: guest interpreters */
+void h_guest_invite(sig_session *s, json_t *msg, json_t *id);
+void guest_hello(sig_session *s, json_t *msg, json_t *id);
+int guest_may_send(const char *type);
+void guest_hangup(sig_session *s, json_t *id);
+void h_layout(sig_session *s, json_t *msg, json_t *id);
 
 /* handlers_coord.c: coordinators. */
 void h_watch(sig_session *s, json_t *msg, json_t *id);

@@ -243,6 +243,10 @@ static void h_hello(sig_session *s, json_t *msg, json_t *id)
 	const char *role = req_str(s, msg, id, "role", 16);
 	if (!role)
 		return;
+	if (strcmp(role, "guest") == 0) {
+		guest_hello(s, msg, id); /* guests.c */
+		return;
+	}
 	auth_req *req = calloc(1, sizeof *req);
 	if (!req) {
 		session_reply_error(s, id, "internal", "out of memory");
@@ -296,7 +300,7 @@ static void h_hello(sig_session *s, json_t *msg, json_t *id)
 		}
 		return; /* hello_password_go owns req now (and may already have freed it) */
 	} else {
-		req_bad(s, id, "bad_request", "role must be \"kiosk\" or \"staff\"");
+		req_bad(s, id, "bad_request", "role must be \"kiosk\", \"staff\" or \"guest\"");
 		goto bad;
 	}
 	if (rc != 0) {
@@ -485,6 +489,7 @@ static const struct handler {
     {"bookings", STAFF_ONLY, h_bookings},
     {"text", ANY_ROLE, h_text},
     {"annotate", STAFF_ONLY, h_annotate},
+    {"guest_invite", STAFF_ONLY, h_guest_invite}, {"layout", STAFF_ONLY, h_layout},
 };
 
 void handle_message(sig_session *s, const char *text, size_t len)
@@ -528,6 +533,14 @@ void handle_message(sig_session *s, const char *text, size_t len)
 		} else {
 			req_bad(s, id, "unauthorized", "wait for the reply to hello");
 		}
+		goto done;
+	}
+	if (s->role == ROUTE_ROLE_GUEST && !guest_may_send(type)) {
+		req_bad(s, id, "forbidden", "a guest may send only text, hangup, offer, candidate");
+		goto done;
+	}
+	if (s->role == ROUTE_ROLE_GUEST && strcmp(type, "hangup") == 0) {
+		guest_hangup(s, id);
 		goto done;
 	}
 	for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {

@@ -366,6 +366,9 @@ static char *stats_json(const store_stats *st)
 		    "avg_rating", json_avg(r->avg_rating));
 		if (o)
 			json_object_set_new(o, "booked_visits", json_integer(r->booked_visits));
+		if (o)
+			json_object_set_new(o, "interpreted_visits",
+			                    json_integer(r->interpreted_visits));
 		if (!o || json_array_append_new(rows, o) != 0) {
 			json_decref(rows);
 			return NULL;
@@ -418,7 +421,7 @@ static char *stats_csv(const store_stats *st, size_t *len)
 	fputs("\xEF\xBB\xBF"
 	      "month,branch,branch_name,department,department_name,procedure,procedure_name,"
 	      "visits,legs,answered,abandoned,avg_wait_s,avg_talk_s,onestop_visits,avg_rating,"
-	      "booked_visits\r\n",
+	      "booked_visits,interpreted_visits\r\n",
 	      f);
 	for (int i = 0; i < st->n_rows; i++) {
 		const store_stats_row *r = &st->rows[i];
@@ -435,7 +438,7 @@ static char *stats_csv(const store_stats *st, size_t *len)
 		csv_avg(f, r->avg_talk_s, 1);
 		fprintf(f, ",%lld,", r->onestop_visits);
 		csv_avg(f, r->avg_rating, 2);
-		fprintf(f, ",%lld\r\n", r->booked_visits);
+		fprintf(f, ",%lld,%lld\r\n", r->booked_visits, r->interpreted_visits);
 	}
 	if (fclose(f) != 0) {
 		free(out);

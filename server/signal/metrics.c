@@ -120,6 +120,14 @@ char *app_metrics_text(sig_app *app)
 	           "madoguchi_probe_clusters_total{result=\"fail\"} %llu\n",
 	        (unsigned long long)m->probe_clusters_success,
 	        (unsigned long long)m->probe_clusters_fail);
+	COUNTER("red_received_total", "Audio RED (RFC 2198) packets received from senders.",
+	        m->red_received);
+	COUNTER("red_unwrapped_total",
+	        "RED packets sent to a receiver without RED as their primary Opus frame.",
+	        m->red_unwrapped);
+	COUNTER("red_dropped_total",
+	        "RED packets dropped: malformed, or a primary block that is not the sender's Opus.",
+	        m->red_dropped);
 	COUNTER("pli_coalesced_total",
 	        "Keyframe requests not sent because one was already in flight.", m->pli_coalesced);
 	COUNTER("remb_sent_total", "REMB bitrate caps sent to senders.", m->remb_sent);

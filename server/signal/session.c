@@ -77,6 +77,8 @@ json_t *session_party(sig_app *app, uint32_t sid, const char *department_hint)
 	if (s->role == ROUTE_ROLE_KIOSK)
 		return json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "id", id, "role", "kiosk", "name",
 		                 s->name, "branch", "id", s->branch_id, "name", s->branch_name);
+	if (s->role == ROUTE_ROLE_GUEST)
+		return json_pack("{s:s, s:s, s:s}", "id", id, "role", "guest", "name", s->name);
 	const char *dept = s->staff.n_departments ? s->staff.departments[0] : NULL;
 	for (int i = 0; department_hint && i < s->staff.n_departments; i++)
 		if (strcmp(s->staff.departments[i], department_hint) == 0)

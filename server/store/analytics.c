@@ -173,7 +173,8 @@ static const char sql_stats[] =
     " round((sum(u.wait_sum_s) / nullif(sum(u.answered), 0))::numeric, 1) AS avg_wait_s,"
     " round((sum(u.talk_sum_s) / nullif(sum(u.talk_n), 0))::numeric, 1) AS avg_talk_s,"
     " round(sum(u.rating_sum)::numeric / nullif(sum(u.rating_n), 0), 2) AS avg_rating,"
-    " coalesce(sum(bk.n), 0) AS booked_visits"
+    " coalesce(sum(bk.n), 0) AS booked_visits,"
+    " coalesce(sum(gu.n), 0) AS interpreted_visits"
     " FROM usage_rollup u"
     /* Booked visits (migration 8), per rollup row as the usage views count them. */
     " LEFT JOIN (SELECT r.day, r.branch_id, r.department_id, r.procedure_id, count(*) AS n"
@@ -182,17 +183,26 @@ static const char sql_stats[] =
     "  AND r.day >= $1::date AND r.day < $2::date + interval '1 month'"
     "  GROUP BY 1, 2, 3, 4) bk ON bk.day = u.day AND bk.branch_id = u.branch_id"
     "  AND bk.department_id = u.department_id AND bk.procedure_id = u.procedure_id"
+    /* Interpreted visits (migration 9): rows whose visit had a guest leg there. */
+    " LEFT JOIN (SELECT r.day, r.branch_id, r.department_id, r.procedure_id, count(*) AS n"
+    "  FROM usage_visit_rows r WHERE r.n > 0"
+    "  AND r.day >= $1::date AND r.day < $2::date + interval '1 month'"
+    "  AND EXISTS (SELECT 1 FROM legs gl WHERE gl.visit_id = r.visit_id"
+    "  AND gl.kind = 'guest' AND gl.department_id = r.department_id)"
+    "  GROUP BY 1, 2, 3, 4) gu ON gu.day = u.day AND gu.branch_id = u.branch_id"
+    "  AND gu.department_id = u.department_id AND gu.procedure_id = u.procedure_id"
     " WHERE u.month >= $1::date AND u.month <= $2::date"
     " GROUP BY 1, 2, 3, 4 HAVING sum(u.legs) > 0)"
     " SELECT to_char(g.month, 'YYYY-MM'), g.branch, b.name, g.department, d.name,"
     " g.procedure, p.name, g.visits, g.legs, g.answered, g.abandoned, g.onestop_visits,"
-    " g.avg_wait_s, g.avg_talk_s, g.avg_rating, g.booked_visits"
+    " g.avg_wait_s, g.avg_talk_s, g.avg_rating, g.booked_visits,"
+    " g.interpreted_visits"
     " FROM g LEFT JOIN branches b ON b.id = g.branch"
     " LEFT JOIN departments d ON d.id = g.department"
     " LEFT JOIN procedures p ON p.id = g.procedure"
     " ORDER BY g.month, b.sort, g.branch, d.sort, g.department, p.sort, g.procedure";
 
-#define STATS_COLUMNS 16
+#define STATS_COLUMNS 17
 
 struct stats_job {
 	store_stats_cb cb;
@@ -243,6 +253,7 @@ static void on_stats(void *user, int err, const PGresult *res)
 		row->avg_talk_s = avg_at(res, r, 13);
 		row->avg_rating = avg_at(res, r, 14);
 		row->booked_visits = count_at(res, r, 15);
+		row->interpreted_visits = count_at(res, r, 16);
 	}
 	job->cb(job->user, err, err == 0 ? &st : NULL);
 	free(st.rows);

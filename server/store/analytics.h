@@ -49,6 +49,7 @@ typedef struct store_stats_row {
 	long long visits, legs, answered, abandoned, onestop_visits;
 	double avg_wait_s, avg_talk_s, avg_rating;
 	long long booked_visits; /* visits started from a booking (migration 8) */
+	long long interpreted_visits; /* visits with a guest interpreter (migration 9) */
 } store_stats_row;
 
 typedef struct store_stats {

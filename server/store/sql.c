@@ -65,6 +65,13 @@ static const char sql_leg_queued[] =
     " $3, $4, " TS(5) ")"
                       " ON CONFLICT (id) DO NOTHING";
 
+static const char sql_guest_joined[] =
+    "INSERT INTO legs (id, visit_id, seq, department_id, queued_at, answered_at, kind)"
+    " VALUES ($1::uuid, $2::uuid,"
+    " (SELECT coalesce(max(seq), 0) + 1 FROM legs WHERE visit_id = $2::uuid),"
+    " $3, " TS(4) ", " TS(4) ", 'guest')"
+    " ON CONFLICT (id) DO NOTHING";
+
 /* The updates apply only once (answered_at or ended_at still NULL), so a replay keeps the
  * first time and outcome. Each answers one row saying whether its target exists at all, so
  * that a record about an unknown leg or visit is told apart from a harmless replay. */
@@ -184,6 +191,11 @@ void store_sql_record(const store_record *r, struct store_sql *out)
 		out->n = 1;
 		v[0] = out->at;
 		break;
+	case STORE_GUEST_JOINED:
+		out->sql = sql_guest_joined;
+		out->n = 4;
+		v[0] = r->leg, v[1] = r->visit, v[2] = r->department, v[3] = out->at;
+		break;
 	}
 }
 
@@ -214,6 +226,8 @@ int store_sql_record_check(const store_record *r)
 		return r->audit_id[0] && r->action[0] ? 0 : -1;
 	case STORE_CLOSE_INTERRUPTED:
 		return 0;
+	case STORE_GUEST_JOINED:
+		return r->leg[0] && r->visit[0] && r->department[0] ? 0 : -1;
 	}
 	return -1;
 }
@@ -393,6 +407,8 @@ const char *store_sql_record_name(enum store_record_kind kind)
 		return "audit";
 	case STORE_CLOSE_INTERRUPTED:
 		return "close_interrupted";
+	case STORE_GUEST_JOINED:
+		return "guest_joined";
 	}
 	return "unknown";
 }

@@ -184,6 +184,9 @@ enum store_record_kind {
 	/* Queued by the store itself at start-up, after the spool: closes the visits and legs a
 	 * crash left open as `interrupted`. store_write refuses it. */
 	STORE_CLOSE_INTERRUPTED,
+	/* A guest (interpreter) joined a visit: a leg of kind guest. leg, visit, department, at.
+	 * It ends with STORE_LEG_ENDED like any leg (migration 9). */
+	STORE_GUEST_JOINED,
 };
 
 #define STORE_DETAIL_MAX 1024

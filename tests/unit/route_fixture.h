@@ -81,6 +81,10 @@ static inline const char *rec_name(enum route_record_kind k)
 		return "survey";
 	case ROUTE_REC_AUDIT:
 		return "audit";
+	case ROUTE_REC_GUEST_JOINED:
+		return "guest_joined";
+	case ROUTE_REC_GUEST_LEFT:
+		return "guest_left";
 	}
 	return "?";
 }

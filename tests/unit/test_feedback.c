@@ -165,6 +165,53 @@ static void test_remb_cap(void)
 	bwe_init(&b->bwe, 50000);
 	CHECK_EQ_INT(fb_remb_cap_bps(src), 100000);
 
+	/* Audio RED (src sends it, b takes it): each audio stream needs ~100 kbit/s, on b's
+	 * downlink and on top of src's own video share; the floor leaves room for RED. */
+	bwe_init(&b->bwe, 3000000);
+	src->in[1].red_pt = 63;
+	b->out[0].red_pt = 63;
+	est_b = bwe_estimate_bps(&b->bwe);
+	CHECK_EQ_INT(fb_remb_cap_bps(src), (est_b - 100000) / 2 + 100000);
+	/* b without RED gets the primary frames only: its slot needs the plain share. */
+	b->out[0].red_pt = -1;
+	CHECK_EQ_INT(fb_remb_cap_bps(src), (est_b - 64000) / 2 + 100000);
+	bwe_init(&b->bwe, 50000);
+	CHECK_EQ_INT(fb_remb_cap_bps(src), 130000);
+
+	free(src);
+	free(a);
+	free(b);
+	free(s);
+}
+
+/* A receiver's lossy line reaches the audio sender's receiver reports (for its Opus FEC). */
+static void test_audio_loss(void)
+{
+	struct sfu *s = fake_sfu();
+	struct sfu_peer *src = fake_peer(s, "src"), *a = fake_peer(s, "a"), *b = fake_peer(s, "bb");
+	give_tracks(src);
+	wire(src, a, 100);
+	wire(src, b, 200);
+	in_track *mic = &src->in[1];
+	const int64_t t0 = 50000000;
+	CHECK_EQ_INT(fb_audio_loss_fraction(mic, 3, t0), 3); /* nobody reported: the hop's */
+	/* b reports 5 % loss (13/256) on its audio slot (out ssrc 201), a reports none. */
+	uint8_t buf[64];
+	rtcp_report_block rb = {.ssrc = 201, .fraction_lost = 13};
+	int n = rtcp_build_rr(buf, sizeof buf, 0xb0b, &rb, 1);
+	fb_on_rtcp(b, buf, (size_t)n, t0);
+	rb = (rtcp_report_block){.ssrc = 101, .fraction_lost = 0};
+	n = rtcp_build_rr(buf, sizeof buf, 0xa0a, &rb, 1);
+	fb_on_rtcp(a, buf, (size_t)n, t0);
+	CHECK_EQ_INT(b->out[0].rr_fraction_lost, 13);
+	CHECK_EQ_INT(fb_audio_loss_fraction(mic, 0, t0 + 1000000), 13);
+	CHECK_EQ_INT(fb_audio_loss_fraction(mic, 40, t0 + 1000000), 40); /* the hop is worse */
+	/* A video slot's report changes nothing here; a stale audio report no longer counts. */
+	rb = (rtcp_report_block){.ssrc = 200, .fraction_lost = 200};
+	n = rtcp_build_rr(buf, sizeof buf, 0xb0b, &rb, 1);
+	fb_on_rtcp(b, buf, (size_t)n, t0);
+	CHECK_EQ_INT(fb_audio_loss_fraction(mic, 0, t0 + 1000000), 13);
+	CHECK_EQ_INT(fb_audio_loss_fraction(mic, 0, t0 + 6000000), 0);
 	free(src);
 	free(a);
 	free(b);
@@ -237,6 +284,7 @@ int main(void)
 {
 	test_pli_storm();
 	test_remb_cap();
+	test_audio_loss();
 	test_consent();
 	return check_done("feedback");
 }

@@ -105,6 +105,10 @@ static void apply_record(model *m, const route_action *a, int v)
 {
 	int l;
 	switch (a->record) {
+	case ROUTE_REC_GUEST_JOINED: /* the random walk makes no guests */
+	case ROUTE_REC_GUEST_LEFT:
+		violation(m, "guest record without guests");
+		return;
 	case ROUTE_REC_VISIT_STARTED:
 		if (v >= 0 || m->n_visits >= MAXV) {
 			violation(m, "visit started twice");

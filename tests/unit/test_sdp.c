@@ -95,6 +95,7 @@ static void test_fixture(void)
 	CHECK_EQ_INT(a->pt_opus, 111);
 	CHECK_EQ_INT(a->pt_vp8, -1);
 	CHECK_EQ_STR(a->opus_fmtp, "minptime=10;useinbandfec=1");
+	CHECK_EQ_INT(a->pt_red, 63); /* red/48000/2 with fmtp 111/111 */
 	CHECK_EQ_INT(a->fb_twcc, 1);
 	CHECK_EQ_INT(a->fb_nack, 0);
 	CHECK_EQ_INT(a->ext_audio_level, 1);
@@ -114,6 +115,7 @@ static void test_fixture(void)
 	CHECK_EQ_INT(v->pt_vp8, 96);
 	CHECK_EQ_INT(v->pt_vp8_rtx, 97);
 	CHECK_EQ_INT(v->pt_opus, -1);
+	CHECK_EQ_INT(v->pt_red, -1); /* red/90000 is video RED, not ours */
 	CHECK(v->fb_nack && v->fb_pli && v->fb_fir && v->fb_twcc && v->fb_remb);
 	CHECK_EQ_INT(v->ext_mid, 4);
 	CHECK_EQ_INT(v->ext_twcc, 3);
@@ -148,7 +150,8 @@ static void test_fixture(void)
 	CHECK(strstr(ans, "\n\n") == NULL && strstr(ans + n - 2, "\r\n") != NULL);
 
 	section(ans, 0, sec, sizeof sec);
-	CHECK(has_line(sec, "m=audio 40000 UDP/TLS/RTP/SAVPF 111"));
+	/* RED before Opus: Chromium sends RED only when the answer prefers it. */
+	CHECK(has_line(sec, "m=audio 40000 UDP/TLS/RTP/SAVPF 63 111"));
 	CHECK(has_line(sec, "c=IN IP4 127.0.0.1"));
 	CHECK(has_line(sec, "a=ice-ufrag:srvU"));
 	CHECK(has_line(sec, "a=ice-pwd:abcdefghijklmnopqrstuvwx"));
@@ -164,7 +167,10 @@ static void test_fixture(void)
 	CHECK(has_line(sec, "a=rtpmap:111 opus/48000/2"));
 	CHECK(has_line(sec, "a=fmtp:111 minptime=10;useinbandfec=1"));
 	CHECK(has_line(sec, "a=rtcp-fb:111 transport-cc"));
-	CHECK(!strstr(sec, "rtpmap:63"));
+	CHECK(has_line(sec, "a=rtpmap:63 red/48000/2"));
+	CHECK(has_line(sec, "a=fmtp:63 111/111"));
+	CHECK(!strstr(sec, "a=rtcp-fb:63"));
+	CHECK(!strstr(sec, "G722") && !strstr(sec, "telephone-event") && !strstr(sec, "CN/"));
 	CHECK(has_line(sec, "a=msid:mdg a0"));
 	CHECK(has_line(sec, "a=ssrc:1001 cname:srv"));
 	CHECK(has_line(sec, "a=ssrc:1001 msid:mdg a0"));
@@ -204,11 +210,25 @@ static void test_fixture(void)
 	CHECK_EQ_INT(back->media[0].pt_opus, 111);
 	CHECK_EQ_INT(back->media[0].ssrc[0], 1001);
 	CHECK_EQ_STR(back->media[0].opus_fmtp, "minptime=10;useinbandfec=1");
+	CHECK_EQ_INT(back->media[0].pt_red, 63);
 	CHECK_EQ_INT(back->media[1].pt_vp8_rtx, 97);
 	CHECK_EQ_INT(back->media[1].ssrc[0], 2002);
 	CHECK_EQ_INT(back->media[1].rtx_ssrc, 2003);
 	CHECK_EQ_INT(back->media[1].fb_remb, 1);
 	CHECK_EQ_INT(back->media[1].ext_twcc, 3);
+
+	/* RED turned off (audio-red false clears pt_red before the answer): plain Opus. */
+	{
+		sdp_offer *plain = malloc(sizeof *plain);
+		memcpy(plain, o, sizeof *plain);
+		plain->media[0].pt_red = -1;
+		CHECK(sdp_build_answer(plain, &p, ans, sizeof ans) > 0);
+		section(ans, 0, sec, sizeof sec);
+		CHECK(has_line(sec, "m=audio 40000 UDP/TLS/RTP/SAVPF 111"));
+		CHECK(has_line(sec, "a=fmtp:111 minptime=10;useinbandfec=1"));
+		CHECK(!strstr(sec, "red/") && !strstr(sec, "rtpmap:63") && !strstr(sec, "fmtp:63"));
+		free(plain);
+	}
 
 	/* Without server streams both m-lines become receive-only and carry no ssrc. */
 	default_params(&p);
@@ -397,6 +417,8 @@ static void test_firefox_offer(void)
 	const sdp_media *a = &o->media[0], *v = &o->media[1];
 	CHECK_EQ_INT(a->pt_opus, 109);
 	CHECK_EQ_STR(a->opus_fmtp, "maxplaybackrate=48000;stereo=1;useinbandfec=1");
+	CHECK_EQ_INT(a->pt_red, -1); /* Firefox 153 offers no audio RED */
+	CHECK_EQ_INT(o->media[3].pt_red, -1);
 	CHECK_EQ_INT(a->ext_audio_level, 1);
 	CHECK_EQ_INT(a->fb_twcc, 1);
 	CHECK_EQ_INT(a->n_ssrc, 1);
@@ -450,7 +472,9 @@ static void test_firefox_offer(void)
 	section(ans, 0, sec, sizeof sec);
 	CHECK(has_line(sec, "m=audio 40000 UDP/TLS/RTP/SAVPF 109"));
 	CHECK(has_line(sec, "a=rtpmap:109 opus/48000/2"));
-	CHECK(has_line(sec, "a=fmtp:109 maxplaybackrate=48000;stereo=1;useinbandfec=1"));
+	/* The server's own Opus parameters: FEC on, mono (no stereo=1 echoed back). */
+	CHECK(has_line(sec, "a=fmtp:109 minptime=10;useinbandfec=1"));
+	CHECK(!strstr(sec, "stereo"));
 	CHECK(has_line(sec, "a=rtcp-fb:109 transport-cc"));
 	CHECK(has_line(sec, "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level"));
 	section(ans, 1, sec, sizeof sec);
@@ -631,6 +655,49 @@ static void test_rejected_lines(void)
 	free(o);
 }
 
+/* The RED payload type parsed from an audio m-line whose RED lines are red (the session is
+ * the client offer's, with only mid 0 live). */
+static int red_pt_of(const char *red)
+{
+	static char text[2048];
+	snprintf(text, sizeof text,
+	         "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
+	         "a=fingerprint:sha-256 " FP "\r\n"
+	         "a=ice-ufrag:SeSs\r\na=ice-pwd:sessionpasswordsessionpw\r\na=setup:actpass\r\n"
+	         "m=audio 9 UDP/TLS/RTP/SAVPF 111 63 0\r\n" MEDIA_COMMON "a=mid:0\r\n" AUDIO_CODECS
+	         "%s",
+	         red);
+	static sdp_offer o;
+	char err[128];
+	if (sdp_parse_offer(text, strlen(text), &o, err, sizeof err) != 0)
+		return -100;
+	return o.media[0].pt_red;
+}
+
+/* Which RED offers the server takes: red/48000/2 whose fmtp names only the chosen Opus, two
+ * to 32 times. Anything else is answered with plain Opus. */
+static void test_red_offers(void)
+{
+	CHECK_EQ_INT(red_pt_of("a=rtpmap:63 red/48000/2\r\na=fmtp:63 111/111\r\n"), 63);
+	CHECK_EQ_INT(red_pt_of("a=fmtp:63 111/111\r\na=rtpmap:63 RED/48000/2\r\n"), 63);
+	CHECK_EQ_INT(red_pt_of("a=rtpmap:63 red/48000/2\r\na=fmtp:63 111/111/111\r\n"), 63);
+	CHECK_EQ_INT(red_pt_of(""), -1);
+	CHECK_EQ_INT(red_pt_of("a=rtpmap:63 red/48000/2\r\n"), -1); /* no fmtp */
+	CHECK_EQ_INT(red_pt_of("a=rtpmap:63 red/48000/2\r\na=fmtp:63 111\r\n"), -1);
+	CHECK_EQ_INT(red_pt_of("a=rtpmap:63 red/48000/2\r\na=fmtp:63 111/0\r\n"), -1);
+	CHECK_EQ_INT(red_pt_of("a=rtpmap:63 red/48000/2\r\na=fmtp:63 111/\r\n"), -1);
+	CHECK_EQ_INT(red_pt_of("a=rtpmap:63 red/48000/2\r\na=fmtp:63 111//111\r\n"), -1);
+	CHECK_EQ_INT(red_pt_of("a=rtpmap:63 red/90000\r\na=fmtp:63 111/111\r\n"), -1);
+	CHECK_EQ_INT(red_pt_of("a=rtpmap:63 red/48000/1\r\na=fmtp:63 111/111\r\n"), -1);
+	CHECK_EQ_INT(red_pt_of("a=rtpmap:63 red/48000/2\r\na=fmtp:63 999/999\r\n"), -1);
+	static char many[512];
+	char *w = many + snprintf(many, sizeof many, "a=rtpmap:63 red/48000/2\r\na=fmtp:63 111");
+	for (int i = 0; i < 32; i++)
+		w += sprintf(w, "/111");
+	sprintf(w, "\r\n");
+	CHECK_EQ_INT(red_pt_of(many), -1); /* 33 names: more than libwebrtc accepts */
+}
+
 /* Parses text and expects failure with a reason containing want. */
 static void expect_reject(const char *text, size_t len, const char *want, int line)
 {
@@ -727,6 +794,7 @@ int main(void)
 	test_fixture();
 	test_client_offer();
 	test_firefox_offer();
+	test_red_offers();
 	test_bundle_only();
 	test_rejected_lines();
 	test_malformed();

@@ -10,6 +10,7 @@ import { StaffLogin } from '../lib/staff_login.js'
 import { DeskCalendar } from './bookings.js'
 import { Chime } from './chime.js'
 import { DeskMarks } from './draw.js'
+import { DeskGuest } from './guest.js'
 import { DeskText } from './text.js'
 
 const ui = {
@@ -74,6 +75,17 @@ const deskText = new DeskText({
 		count: $('#text-count'),
 	},
 })
+const deskGuest = new DeskGuest({
+	client: () => session?.client,
+	ui: {
+		section: $('#guest-panel'),
+		invite: $('#guest-invite'),
+		link: $('#guest-link'),
+		qr: $('#guest-qr'),
+		layout: $('#guest-layout'),
+		error: $('#guest-error'),
+	},
+})
 const marks = new DeskMarks({
 	client: () => session?.client,
 	visit: () => page.call?.visit ?? null,
@@ -105,6 +117,9 @@ exposeTestHooks({ session: () => session, page, remote }, {
 		return page.shareTrack !== null
 	},
 	// 筆談 counters {sent, received, lastError} and the marks now on the document.
+	get guest() {
+		return deskGuest.info
+	},
 	get text() {
 		return deskText.info
 	},
@@ -301,6 +316,7 @@ function startCall(visit, deptId, procedure) {
 	ui.volume.value = '100'
 	ui.kioskMic.checked = true
 	deskText.start(visit)
+	deskGuest.start(visit)
 	marks.reset()
 	renderShare()
 	refreshDeskState()
@@ -484,6 +500,7 @@ function finishCall(visit) {
 	if (page.shareTrack) stopShare({ tell: false })
 	remote.reset()
 	deskText.stop()
+	deskGuest.stop()
 	marks.reset()
 	ui.callLabel.textContent = ''
 	notice('desk.call_ended')
@@ -504,6 +521,7 @@ function resetDesk() {
 	page.queues.clear()
 	remote.reset()
 	deskText.stop()
+	deskGuest.stop()
 	marks.reset()
 	renderRinging()
 	renderQueue()

@@ -603,6 +603,18 @@ function bindEvents(client) {
 		updateCallLabel()
 	})
 	client.on('control', onControl)
+	// Guest interpreters: clerk and interpreter side by side, the interpreter larger when the
+	// desk says so (docs/protocol.md, "Guest interpreters").
+	client.on('connected', (ev) => {
+		const call = $('#screen-call')
+		call.dataset.guest = String((ev.parties ?? []).some((p) => p.role === 'guest'))
+		if (call.dataset.guest !== 'true') delete call.dataset.layout
+	})
+	client.on('layout', (ev) => ($('#screen-call').dataset.layout = ev.layout))
+	client.on('ended', () => {
+		delete $('#screen-call').dataset.guest
+		delete $('#screen-call').dataset.layout
+	})
 	client.on('bookings', (ev) => bookings.set(ev.bookings))
 	client.on('text', (ev) => text.onText(ev, { selfId: page.self?.id, label: partyLabel }))
 	client.on('annotate', (ev) => text.onAnnotate(ev))

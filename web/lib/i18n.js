@@ -293,6 +293,7 @@ const MESSAGES = {
 	'stats.col.onestop_visits': { ja: 'ワンストップ', en: 'One-stop' },
 	'stats.col.avg_rating': { ja: '平均評価', en: 'Avg rating' },
 	'stats.col.booked_visits': { ja: '予約', en: 'Booked' },
+	'stats.col.interpreted_visits': { ja: '通訳', en: 'Interpreted' },
 
 	// Bookings (予約相談): the desk's calendar (web/desk/bookings.js), the kiosk's buttons
 	'booking.title': { ja: '予約相談', en: 'Bookings' },

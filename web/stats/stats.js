@@ -7,7 +7,7 @@ import { applyI18n, setBilingual, t } from '../lib/i18n.js'
 
 const TOKEN_KEY = 'madoguchi.stats.token'
 const DIMENSIONS = ['branch', 'department', 'procedure']
-const MEASURES = ['visits', 'legs', 'answered', 'abandoned', 'avg_wait_s', 'avg_talk_s', 'onestop_visits', 'avg_rating', 'booked_visits']
+const MEASURES = ['visits', 'legs', 'answered', 'abandoned', 'avg_wait_s', 'avg_talk_s', 'onestop_visits', 'avg_rating', 'booked_visits', 'interpreted_visits']
 const MAX_SERIES = 12 // more groups than this are folded into one "other" bar
 
 const $ = (sel) => document.querySelector(sel)
