@@ -77,7 +77,8 @@ int main(int argc, char **argv)
 	}
 	uv_loop_t loop;
 	uv_loop_init(&loop);
-	sfu_config cfg = {.bind_ip = "127.0.0.1", .ips = {"127.0.0.1"}, .n_ips = 1};
+	sfu_config cfg = {
+	    .bind_ip = "127.0.0.1", .ips = {"127.0.0.1"}, .n_ips = 1, .simulcast = simulcast > 0};
 	sfu *s = sfu_new(&loop, &cfg);
 	dtls_ctx *ctx = dtls_ctx_new();
 	if (!s || !ctx)

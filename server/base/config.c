@@ -96,6 +96,8 @@ int config_set(config *c, const char *name, const char *value)
 		return set_bool(&c->media_tcp, value);
 	if (strcmp(name, "media-probe") == 0)
 		return set_bool(&c->media_probe, value);
+	if (strcmp(name, "simulcast") == 0)
+		return set_bool(&c->simulcast, value);
 	if (strcmp(name, "audio-red") == 0)
 		return set_bool(&c->audio_red, value);
 	if (strcmp(name, "db") == 0)

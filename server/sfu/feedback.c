@@ -65,9 +65,7 @@ static void on_keyframe_request(struct sfu_peer *p, uint32_t slot_ssrc, int64_t 
 	fwd_slot *slot = slot_by_ssrc(p, slot_ssrc);
 	if (!slot || !slot->source)
 		return;
-	fb_request_keyframe(slot->source,
-	                    fwd_track_by_role(slot->source, slot->source_role, SDP_KIND_VIDEO),
-	                    now_us);
+	fb_request_keyframe(slot->source, fwd_slot_track(slot->source, slot), now_us);
 }
 
 /* ---- from receivers ---- */
@@ -287,23 +285,87 @@ static int video_share_bps(const struct sfu_peer *r, uint64_t *share)
 	return 0;
 }
 
-/* The REMB for source p: the smallest share among the receivers its video reaches, plus
- * room for its own audio, never below REMB_MIN_BPS. */
+uint64_t fb_slot_share_bps(const struct sfu_peer *r, int *n_video)
+{
+	uint64_t est = r->bwe_ready ? bwe_estimate_bps(&r->bwe) : BWE_INITIAL_BPS;
+	uint64_t videos = 0, audios = 0;
+	for (int i = 0; i < r->n_out; i++)
+		if (r->out[i].source && r->out[i].started)
+			r->out[i].kind == SDP_KIND_VIDEO ? videos++ : audios++;
+	uint64_t audio = audios * AUDIO_RESERVE_BPS;
+	uint64_t left = est > audio ? est - audio : 0;
+	if (n_video)
+		*n_video = (int)videos;
+	return videos ? left / videos : left;
+}
+
+/* What simulcast track t (any layer of it) must be able to send for the receiver slot
+ * `slot`: the rates of its active layers up to the smallest that covers the slot's display
+ * hint, with a quarter of headroom; UINT64_MAX when the slot has no hint or no active layer
+ * covers it (the display wants more than is sent now: the sender must be free to add its
+ * larger layers). */
+static uint64_t simulcast_need_bps(const struct sfu_peer *src, const in_track *t,
+                                   const fwd_slot *slot, int64_t now_us)
+{
+	if (!slot->view_w && !slot->view_h)
+		return UINT64_MAX;
+	layer_view v[LAYERSEL_MAX] = {{0}};
+	int n = t->n_layers < LAYERSEL_MAX ? t->n_layers : LAYERSEL_MAX;
+	for (int i = 0; i < src->n_in; i++) {
+		const in_track *l = &src->in[i];
+		if (l->mline == t->mline && l->n_layers && l->layer < n && l->ssrc)
+			v[l->layer] = layer_meter_view(&l->meter, now_us);
+	}
+	int display = -1;
+	if (layersel_pick(v, n, -1, UINT64_MAX, slot->view_w, slot->view_h, &display) < 0 ||
+	    display < 0 || !v[display].width ||
+	    (int64_t)v[display].width * 10 < (int64_t)slot->view_w * 9 ||
+	    (int64_t)v[display].height * 10 < (int64_t)slot->view_h * 9)
+		return UINT64_MAX;
+	uint64_t sum = 0;
+	for (int i = 0; i < n; i++)
+		if (v[i].active && !layersel_smaller(v, display, i))
+			sum += v[i].bps;
+	return sum + sum / 4;
+}
+
+/* The REMB for source p: room for its own audio plus, for its ordinary video, the smallest
+ * share among the receivers it reaches (the sender must fit the narrowest one). A camera it
+ * simulcasts is capped only by what its most demanding receiver's display needs (every
+ * receiver gets the layer its own downlink allows, so a narrow one does not hold back the
+ * others, and a capped sender could never start the larger layers a receiver's estimate
+ * would need to grow into): no cap while some receiver shows it larger than its active
+ * layers or gives no size. Never below REMB_MIN_BPS. */
 uint64_t fb_remb_cap_bps(struct sfu_peer *p)
 {
-	uint64_t cap = REMB_MAX_BPS;
+	uint64_t cap = REMB_MAX_BPS, sim = 0;
+	int any_sim = 0;
+	int64_t now = sfu_now(p->sfu);
 	uint64_t own_audio = track_audio_bps(fwd_track_by_role(p, SFU_ROLE_MIC, SDP_KIND_AUDIO));
 	for (int i = 0; i < p->n_in; i++) {
 		in_track *t = &p->in[i];
 		if (t->kind != SDP_KIND_VIDEO)
 			continue;
 		for (int k = 0; k < t->n_sinks; k++) {
+			if (t->n_layers) {
+				if (t->layer != 0)
+					continue; /* every layer has the same sinks */
+				const struct sfu_peer *r = t->sinks[k].peer;
+				uint64_t need =
+				    simulcast_need_bps(p, t, &r->out[t->sinks[k].slot], now);
+				any_sim = 1;
+				if (need > sim)
+					sim = need;
+				continue;
+			}
 			uint64_t share;
 			if (video_share_bps(t->sinks[k].peer, &share) == 0 &&
 			    share + own_audio < cap)
 				cap = share + own_audio;
 		}
 	}
+	if (any_sim && sim < REMB_MAX_BPS && sim + own_audio < cap)
+		cap = sim + own_audio;
 	/* However narrow the receivers, the sender's own audio (RED included) keeps room. */
 	uint64_t floor = own_audio + 30000 > REMB_MIN_BPS ? own_audio + 30000 : REMB_MIN_BPS;
 	return cap < floor ? floor : cap;

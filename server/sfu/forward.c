@@ -68,6 +68,20 @@ int sfu_peer_slots(const sfu_peer *p, sfu_slot_info *out, int cap)
 	return n;
 }
 
+int sfu_peer_set_view(sfu_peer *p, const char *mid, int width, int height)
+{
+	for (int i = 0; i < p->n_out; i++) {
+		fwd_slot *slot = &p->out[i];
+		if (strcmp(slot->mid, mid) != 0)
+			continue;
+		slot->view_w = width > 0 ? width : 0;
+		slot->view_h = height > 0 ? height : 0;
+		slot->sel_checked_us = 0; /* choose again at the next tick */
+		return 0;
+	}
+	return -1;
+}
+
 void fwd_rewire(struct sfu *s)
 {
 	for (struct sfu_peer *p = s->peers; p; p = p->next)
@@ -88,34 +102,40 @@ void fwd_rewire(struct sfu *s)
 				slot->wait_keyframe = slot->kind == SDP_KIND_VIDEO;
 				slot->keyframe_asked_us = 0;
 				vp8mung_switch(&slot->mung);
+				layersel_init(&slot->sel);
+				slot->sel_checked_us = 0;
 			}
-			in_track *t = src ? fwd_track_by_role(src, role, slot->kind) : NULL;
-			if (t && t->n_sinks < TRACK_MAX_SINKS)
-				t->sinks[t->n_sinks++] = (fwd_sink){.peer = dst, .slot = i};
+			/* Every layer of a simulcasting source carries the sink; fwd_rtp lets
+			 * through only the layer the slot has chosen. */
+			for (int k = 0; src && k < src->n_in; k++) {
+				in_track *t = &src->in[k];
+				if (t->role != role || t->kind != slot->kind)
+					continue;
+				if (t->n_sinks < TRACK_MAX_SINKS)
+					t->sinks[t->n_sinks++] = (fwd_sink){.peer = dst, .slot = i};
+				if (!t->n_layers)
+					break;
+			}
 		}
 	}
 }
 
 static void slot_restart(fwd_slot *slot, const rtp_hdr *h, int64_t now_us)
 {
-	uint16_t out_seq;
-	uint32_t out_ts;
-	if (slot->started) {
-		/* Continue where the previous source left off; advance the timestamp by the
-		 * wall-clock time since the last packet so the receiver's jitter buffer sees
-		 * real time pass. */
-		out_seq = (uint16_t)(slot->last_seq + 1);
-		int64_t elapsed = now_us - slot->last_send_us;
-		uint32_t advance = (uint32_t)(elapsed * (int64_t)slot->clock_rate / 1000000);
-		out_ts = slot->last_ts + (advance ? advance : 1);
-	} else {
-		out_seq = (uint16_t)rand_u32();
-		out_ts = rand_u32();
+	if (!slot->started) {
 		slot->started = 1;
-		slot->last_seq = (uint16_t)(out_seq - 1);
+		slot->last_seq = (uint16_t)rand_u32();
+		slot->last_ts = rand_u32();
+		slot->last_send_us = now_us;
 	}
-	slot->seq_offset = (uint16_t)(out_seq - h->seq);
-	slot->ts_offset = out_ts - h->timestamp;
+	/* Continue where the previous stream (another source, or another layer of this one)
+	 * left off; the timestamp advances by the wall-clock time since the last packet so
+	 * the receiver's jitter buffer sees real time pass. */
+	layer_join j =
+	    layer_join_offsets(slot->last_seq, slot->last_ts, now_us - slot->last_send_us,
+	                       slot->clock_rate, h->seq, h->timestamp);
+	slot->seq_offset = j.seq_offset;
+	slot->ts_offset = j.ts_offset;
 	slot->cur_ssrc = h->ssrc;
 	slot->src_floor_seq = h->seq;
 }
@@ -198,6 +218,11 @@ void fwd_rtp(struct sfu_peer *from, in_track *t, uint8_t *pkt, const rtp_hdr *h,
 	int keyframe = t->kind == SDP_KIND_VIDEO && vp8_is_keyframe(payload, h->payload_len);
 	if (keyframe)
 		t->keyframe_asked_us = 0; /* the request in flight is answered */
+	if (t->n_layers) {
+		layer_meter_on_packet(&t->meter, h->payload_len + h->header_len, now_us);
+		if (keyframe)
+			layer_meter_on_keyframe(&t->meter, payload, h->payload_len);
+	}
 	/* Audio RED (fwd_red.c): checked once here, then written per receiver below. */
 	red_packet red;
 	int is_red = t->kind == SDP_KIND_AUDIO && t->red_pt > 0 && h->payload_type == t->red_pt;
@@ -209,6 +234,20 @@ void fwd_rtp(struct sfu_peer *from, in_track *t, uint8_t *pkt, const rtp_hdr *h,
 		fwd_slot *slot = &to->out[t->sinks[i].slot];
 		if (!to->srtp || !ice_dest(to))
 			continue;
+		if (t->n_layers) {
+			/* Only the slot's layer; another one at a keyframe of the target. */
+			enum layersel_verdict v = layersel_gate(&slot->sel, t->layer, keyframe);
+			if (v == LAYERSEL_DROP)
+				continue;
+			if (v == LAYERSEL_SWITCH) {
+				if (slot->cur_ssrc && slot->cur_ssrc != h->ssrc) {
+					vp8mung_switch(&slot->mung);
+					s->stats.simulcast_switches++;
+				}
+				slot->wait_keyframe = 0;
+				slot->keyframe_asked_us = 0;
+			}
+		}
 		if (slot->wait_keyframe) {
 			if (!keyframe) {
 				s->stats.rtp_dropped_keyframe_wait++;
@@ -286,18 +325,94 @@ void fwd_retransmit(struct sfu_peer *to, fwd_slot *slot, uint16_t seq, int64_t n
 	s->stats.rtx_sent++;
 }
 
+in_track *fwd_slot_track(struct sfu_peer *src, const fwd_slot *slot)
+{
+	in_track *first = fwd_track_by_role(src, slot->source_role, slot->kind);
+	if (!first || !first->n_layers)
+		return first;
+	int want = slot->sel.target >= 0 ? slot->sel.target : slot->sel.current;
+	for (int i = 0; i < src->n_in; i++) {
+		in_track *t = &src->in[i];
+		if (t->mline == first->mline && t->n_layers && t->layer == want)
+			return t;
+	}
+	return NULL;
+}
+
+#define SEL_INTERVAL_US 100000
+#define PROBE_ASK_US    1000000
+
+/* Chooses slot's layer of its simulcasting source (layersel.h): the downlink share of p
+ * for one video slot and the slot's display hint decide, with hysteresis; a new target gets
+ * a keyframe request at once (and, while it does not come, from the loop in fwd_tick). When
+ * the estimate alone holds the slot below what its display wants, the prober is asked to
+ * find out whether the link allows more. */
+static void select_layer(struct sfu_peer *p, fwd_slot *slot, int64_t now_us)
+{
+	in_track *first = fwd_track_by_role(slot->source, slot->source_role, slot->kind);
+	if (!first || !first->n_layers || now_us - slot->sel_checked_us < SEL_INTERVAL_US)
+		return;
+	slot->sel_checked_us = now_us;
+	layer_view views[LAYERSEL_MAX] = {{0}};
+	uint32_t bps[LAYERSEL_MAX] = {0};
+	int n = first->n_layers;
+	for (int i = 0; i < slot->source->n_in; i++) {
+		in_track *t = &slot->source->in[i];
+		if (t->mline == first->mline && t->n_layers && t->layer < n && t->ssrc) {
+			views[t->layer] = layer_meter_view(&t->meter, now_us);
+			bps[t->layer] = views[t->layer].bps;
+		}
+	}
+	/* Until every layer sending has a measured rate (half a second), any choice would be a
+	 * guess: a narrow receiver must not start on the top layer. */
+	for (int i = 0; i < n; i++)
+		if (views[i].active && !views[i].bps)
+			return;
+	int n_video = 0;
+	uint64_t share = fb_slot_share_bps(p, &n_video);
+	int display = -1;
+	int best =
+	    layersel_pick(views, n, slot->sel.current, share, slot->view_w, slot->view_h, &display);
+	if (layersel_update(&slot->sel, views, n, best, now_us)) {
+		LOG_DEBUG("sfu", "layer target peer=%s mid=%s layer=%d share=%llu", p->label,
+		          slot->mid, slot->sel.target, (unsigned long long)share);
+		slot->keyframe_asked_us = 0;
+	}
+	if (best >= 0 && display >= 0 && layersel_smaller(views, best, display) &&
+	    now_us - slot->probe_asked_us >= PROBE_ASK_US) {
+		/* The next layer up, with the quarter of headroom layersel_pick wants, on every
+		 * video slot the receiver has busy, plus what it has already. */
+		int next = display;
+		for (int i = 0; i < n; i++)
+			if (views[i].active && layersel_smaller(views, best, i) &&
+			    layersel_smaller(views, i, next))
+				next = i;
+		uint64_t need = (uint64_t)bps[next] + bps[next] / 4;
+		uint64_t est = p->bwe_ready ? bwe_estimate_bps(&p->bwe) : BWE_INITIAL_BPS;
+		uint64_t target =
+		    need > share ? est + (need - share) * (uint64_t)(n_video ? n_video : 1) : est;
+		slot->probe_asked_us = now_us;
+		slot->probe_target_bps = target > UINT32_MAX ? UINT32_MAX : (uint32_t)target;
+		p->sfu->stats.simulcast_probe_requests++;
+		sfu_bwe_probe_request(p, slot->probe_target_bps, now_us);
+	}
+}
+
 void fwd_tick(struct sfu_peer *p, int64_t now_us)
 {
 	if (!p->srtp)
 		return;
 	for (int i = 0; i < p->n_out; i++) {
 		fwd_slot *slot = &p->out[i];
-		if (!slot->wait_keyframe || !slot->source ||
-		    now_us - slot->keyframe_asked_us < KEYFRAME_RETRY_US)
+		if (!slot->source || slot->kind != SDP_KIND_VIDEO)
+			continue;
+		select_layer(p, slot, now_us);
+		in_track *t = fwd_slot_track(slot->source, slot);
+		int waiting = slot->wait_keyframe || (t && t->n_layers && slot->sel.target >= 0 &&
+		                                      slot->sel.target != slot->sel.current);
+		if (!waiting || now_us - slot->keyframe_asked_us < KEYFRAME_RETRY_US)
 			continue;
 		slot->keyframe_asked_us = now_us;
-		fb_request_keyframe(slot->source,
-		                    fwd_track_by_role(slot->source, slot->source_role, slot->kind),
-		                    now_us);
+		fb_request_keyframe(slot->source, t, now_us);
 	}
 }

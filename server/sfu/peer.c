@@ -80,6 +80,38 @@ static int unwrap_rtx(struct sfu_peer *p, in_track *t, uint8_t *buf, size_t *len
 	return 0;
 }
 
+/* 1 when the header extension `id` of pkt holds exactly the string want. */
+static int ext_equals(uint8_t *pkt, const rtp_hdr *h, int id, const char *want)
+{
+	size_t n;
+	uint8_t *v = id ? rtp_ext_find(pkt, h, (uint8_t)id, &n) : NULL;
+	return v && strlen(want) == n && memcmp(want, v, n) == 0;
+}
+
+/* A simulcast layer's SSRC (rid extension) or its RTX SSRC (repaired rid extension, RFC
+ * 8852), learned from the first packets, which carry them with the mid. Returns the layer
+ * track for a media packet; NULL for an RTX packet (learned: the caller then finds it by
+ * its RTX SSRC) or one that names no layer. */
+static in_track *learn_layer(struct sfu_peer *p, uint8_t *pkt, const rtp_hdr *h, int mline)
+{
+	for (int i = 0; i < p->n_in; i++) {
+		in_track *t = &p->in[i];
+		if (t->mline != mline || !t->n_layers)
+			continue;
+		if (ext_equals(pkt, h, p->ext_rid, t->rid) && h->payload_type == t->pt &&
+		    h->ssrc != t->rtx_ssrc) {
+			t->ssrc = h->ssrc;
+			fwd_rewire(p->sfu);
+			return t;
+		}
+		if (ext_equals(pkt, h, p->ext_rrid, t->rid) && h->ssrc != t->ssrc) {
+			t->rtx_ssrc = h->ssrc;
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
 static in_track *track_for_packet(struct sfu_peer *p, uint8_t *pkt, const rtp_hdr *h)
 {
 	for (int i = 0; i < p->n_in; i++)
@@ -93,8 +125,11 @@ static in_track *track_for_packet(struct sfu_peer *p, uint8_t *pkt, const rtp_hd
 	for (int i = 0; i < p->n_in; i++) {
 		in_track *t = &p->in[i];
 		const char *tmid = p->mids[t->mline];
-		if (strlen(tmid) == mid_len && memcmp(tmid, mid, mid_len) == 0 &&
-		    h->ssrc != t->rtx_ssrc && (t->ssrc == 0 || h->payload_type == t->pt)) {
+		if (strlen(tmid) != mid_len || memcmp(tmid, mid, mid_len) != 0)
+			continue;
+		if (t->n_layers)
+			return learn_layer(p, pkt, h, t->mline);
+		if (h->ssrc != t->rtx_ssrc && (t->ssrc == 0 || h->payload_type == t->pt)) {
 			t->ssrc = h->ssrc;
 			fwd_rewire(p->sfu);
 			return t;
@@ -191,7 +226,7 @@ static void reset_tracks(struct sfu_peer *p)
 		pktcache_free(p->out[i].cache);
 	p->n_out = 0;
 	memset(p->mids, 0, sizeof p->mids);
-	p->ext_mid = p->ext_twcc = p->ext_audio_level = 0;
+	p->ext_mid = p->ext_twcc = p->ext_audio_level = p->ext_rid = p->ext_rrid = 0;
 }
 
 void peer_reset_media(struct sfu_peer *p)
@@ -267,6 +302,20 @@ static void answer_slot(const fwd_slot *sl, sdp_answer_media *am)
 	snprintf(am->cname, sizeof am->cname, "madoguchi");
 }
 
+/* How many simulcast layers the server takes on m-line m of role `role` when p already has
+ * n_in tracks: the offer's rids for a camera (never the document, which keeps full
+ * resolution), when they fit in the track table and simulcast is on (sfu_config); 0: one
+ * stream, and the answer carries no simulcast. */
+static int simulcast_layers(const struct sfu_peer *p, const sdp_media *m, enum sfu_role role,
+                            int n_in)
+{
+	if (!p->sfu->simulcast || role != SFU_ROLE_CAMERA || m->kind != SDP_KIND_VIDEO ||
+	    m->n_rids < 2 || m->n_rids > LAYERSEL_MAX || !m->ext_rid ||
+	    n_in + m->n_rids > SDP_MAX_MEDIA)
+		return 0;
+	return m->n_rids;
+}
+
 /* Whether offer o describes exactly the m-lines negotiated last time (mids, roles, kinds,
  * directions, payload types, SSRCs). A new offer from the same PeerConnection that does is
  * an ICE restart, not a new session. */
@@ -282,13 +331,18 @@ static int same_layout(const struct sfu_peer *p, const sdp_offer *o, const sfu_t
 		int pt = m->kind == SDP_KIND_AUDIO ? m->pt_opus : m->pt_vp8;
 		int red = m->kind == SDP_KIND_AUDIO ? m->pt_red : -1;
 		if (role != SFU_ROLE_SLOT && media_sends(m)) {
-			if (ni >= p->n_in)
-				return 0;
-			const in_track *t = &p->in[ni++];
-			uint32_t ssrc = m->n_ssrc ? m->ssrc[0] : 0;
-			if (t->mline != i || t->role != role || t->kind != m->kind || t->pt != pt ||
-			    t->red_pt != red || (ssrc && t->ssrc && ssrc != t->ssrc))
-				return 0;
+			int layers = simulcast_layers(p, m, role, ni);
+			for (int k = 0; k < (layers ? layers : 1); k++) {
+				if (ni >= p->n_in)
+					return 0;
+				const in_track *t = &p->in[ni++];
+				uint32_t ssrc = m->n_ssrc ? m->ssrc[0] : 0;
+				if (t->mline != i || t->role != role || t->kind != m->kind ||
+				    t->pt != pt || t->red_pt != red || t->n_layers != layers ||
+				    (layers && strcmp(t->rid, m->rids[k]) != 0) ||
+				    (!layers && ssrc && t->ssrc && ssrc != t->ssrc))
+					return 0;
+			}
 		}
 		if (media_receives(m)) {
 			if (no >= p->n_out)
@@ -321,19 +375,34 @@ static int peer_take_tracks(struct sfu_peer *p, const sdp_offer *o, const sfu_tr
 		int pt = m->kind == SDP_KIND_AUDIO ? m->pt_opus : m->pt_vp8;
 		snprintf(p->mids[i], sizeof p->mids[i], "%s", m->mid);
 		if (role != SFU_ROLE_SLOT && media_sends(m)) {
-			in_track *t = &p->in[p->n_in++];
-			memset(t, 0, sizeof *t);
-			t->mline = i;
-			t->role = role;
-			t->kind = m->kind;
-			t->ssrc = m->n_ssrc ? m->ssrc[0] : 0;
-			t->rtx_ssrc = m->kind == SDP_KIND_VIDEO ? m->rtx_ssrc : 0;
-			t->pt = pt;
-			t->rtx_pt = m->kind == SDP_KIND_VIDEO ? m->pt_vp8_rtx : -1;
-			t->red_pt = m->kind == SDP_KIND_AUDIO ? m->pt_red : -1;
-			t->nack_ok = m->fb_nack;
-			nack_gen_init(&t->nack);
-			rxstats_init(&t->rx, m->kind == SDP_KIND_AUDIO ? 48000 : 90000);
+			/* A simulcast camera is one track per layer, its SSRCs learned from the
+			 * rid extensions of the first packets. */
+			int layers = simulcast_layers(p, m, role, p->n_in);
+			for (int k = 0; k < (layers ? layers : 1); k++) {
+				in_track *t = &p->in[p->n_in++];
+				memset(t, 0, sizeof *t);
+				t->mline = i;
+				t->role = role;
+				t->kind = m->kind;
+				t->layer = k;
+				t->n_layers = layers;
+				if (layers)
+					snprintf(t->rid, sizeof t->rid, "%s", m->rids[k]);
+				t->ssrc = !layers && m->n_ssrc ? m->ssrc[0] : 0;
+				t->rtx_ssrc =
+				    !layers && m->kind == SDP_KIND_VIDEO ? m->rtx_ssrc : 0;
+				t->pt = pt;
+				t->rtx_pt = m->kind == SDP_KIND_VIDEO ? m->pt_vp8_rtx : -1;
+				t->red_pt = m->kind == SDP_KIND_AUDIO ? m->pt_red : -1;
+				t->nack_ok = m->fb_nack;
+				nack_gen_init(&t->nack);
+				rxstats_init(&t->rx, m->kind == SDP_KIND_AUDIO ? 48000 : 90000);
+			}
+			ap->media[i].simulcast = layers > 0;
+			if (layers) {
+				p->ext_rid = m->ext_rid;
+				p->ext_rrid = m->ext_rrid;
+			}
 		}
 		if (media_receives(m)) {
 			fwd_slot *sl = &p->out[p->n_out++];
@@ -350,6 +419,7 @@ static int peer_take_tracks(struct sfu_peer *p, const sdp_offer *o, const sfu_tr
 			sl->clock_rate = m->kind == SDP_KIND_AUDIO ? 48000 : 90000;
 			sl->wait_keyframe = m->kind == SDP_KIND_VIDEO;
 			vp8mung_init(&sl->mung);
+			layersel_init(&sl->sel);
 			if (m->kind == SDP_KIND_VIDEO && m->pt_vp8_rtx >= 0 && m->fb_nack) {
 				do
 					sl->rtx_ssrc = rand_u32();
@@ -436,6 +506,9 @@ int sfu_peer_offer(sfu_peer *p, const char *sdp, size_t sdp_len, const sfu_track
 	if (restart) {
 		for (int i = 0; i < p->n_out; i++)
 			answer_slot(&p->out[i], &ap->media[p->out[i].mline]);
+		for (int i = 0; i < p->n_in; i++)
+			if (p->in[i].n_layers)
+				ap->media[p->in[i].mline].simulcast = 1;
 	} else {
 		uint32_t gone[2 * SDP_MAX_MEDIA];
 		int n_gone = 0;

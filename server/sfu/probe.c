@@ -110,7 +110,8 @@ void probe_on_rtp(struct sfu_peer *p, const in_track *t, const uint8_t *pkt, con
 			return;
 		}
 		mcheck_audio_push(pr->audio, payload, h->payload_len);
-	} else if (t->role == SFU_ROLE_CAMERA && t->kind == SDP_KIND_VIDEO) {
+	} else if (t->role == SFU_ROLE_CAMERA && t->kind == SDP_KIND_VIDEO && t->layer == 0) {
+		/* A simulcast camera: its first layer only (one decoder, one stream). */
 		mcheck_video_push(pr->video, payload, h->payload_len, h->seq, h->timestamp,
 		                  h->marker);
 	}

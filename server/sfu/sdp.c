@@ -383,6 +383,10 @@ static int parse_extmap(sdp_str v, sdp_media *m)
 		m->ext_audio_level = (int)id;
 	else if (str_eq(uri, URI_TOFFSET))
 		m->ext_toffset = (int)id;
+	else if (str_eq(uri, URI_RID))
+		m->ext_rid = (int)id;
+	else if (str_eq(uri, URI_RRID))
+		m->ext_rrid = (int)id;
 	return 0;
 }
 
@@ -450,6 +454,63 @@ static int first_offered(sdp_str fmts, const uint8_t set[128])
 	return -1;
 }
 
+/* What a=rid and a=simulcast say, gathered during the first pass and resolved after it. */
+typedef struct sdp_sim {
+	char send_rids[8][SDP_RID_MAX]; /* a=rid:<id> send */
+	int n_send;
+	sdp_str simulcast; /* the stream list of a=simulcast:send, empty when absent */
+} sdp_sim;
+
+/* "a=rid:<id> <send|recv> [restrictions]": only send rids matter (the offerer's layers);
+ * malformed ones are ignored, as RFC 8851 section 10 asks of rids one cannot use. */
+static void parse_rid(sdp_str v, sdp_sim *sim)
+{
+	sdp_str id, dir;
+	if (!next_token(&v, &id) || !next_token(&v, &dir) || !str_eq(dir, "send") ||
+	    sim->n_send == 8)
+		return;
+	if (copy_checked(sim->send_rids[sim->n_send], SDP_RID_MAX, id, is_rid_char) == 0)
+		sim->n_send++;
+}
+
+/* "a=simulcast:send <streams>[ recv <streams>]": keeps the send stream list. */
+static void parse_simulcast(sdp_str v, sdp_sim *sim)
+{
+	sdp_str dir, list;
+	while (next_token(&v, &dir) && next_token(&v, &list))
+		if (str_eq(dir, "send"))
+			sim->simulcast = list;
+}
+
+/* The layers: each ';'-separated stream of the send list, its first ','-separated
+ * alternative, when it is not paused and names a declared send rid. */
+static void resolve_simulcast(sdp_media *m, const sdp_sim *sim)
+{
+	sdp_str rest = sim->simulcast, stream, alt, tail;
+	m->n_rids = 0;
+	while (rest.n && m->n_rids < SDP_MAX_RIDS) {
+		str_split(rest, ';', &stream, &rest);
+		str_split(stream, ',', &alt, &tail);
+		alt = str_trim(alt);
+		if (!alt.n || alt.p[0] == '~')
+			continue;
+		for (int i = 0; i < sim->n_send; i++) {
+			if (!str_eq(alt, sim->send_rids[i]))
+				continue;
+			int dup = 0;
+			for (int k = 0; k < m->n_rids; k++)
+				dup |= strcmp(m->rids[k], sim->send_rids[i]) == 0;
+			if (!dup)
+				memcpy(m->rids[m->n_rids++], sim->send_rids[i], SDP_RID_MAX);
+			break;
+		}
+	}
+	if (m->n_rids < 2 || !m->ext_rid || m->kind != SDP_KIND_VIDEO) {
+		m->n_rids = 0;
+		memset(m->rids, 0, sizeof m->rids);
+	}
+}
+
 /* First pass over a media section: everything except fmtp and rtcp-fb, which depend on the
  * payload types chosen from the rtpmaps. */
 static int media_first_pass(sdp_parser *ps, int idx, sdp_media *m, sdp_transport *t, sdp_codecs *c)
@@ -458,6 +519,7 @@ static int media_first_pass(sdp_parser *ps, int idx, sdp_media *m, sdp_transport
 	size_t pos = 0;
 	uint32_t fid_primary = 0, fid_rtx = 0;
 	int has_fid = 0;
+	sdp_sim sim = {.n_send = 0};
 	const char *bad = NULL;
 	char where[24];
 	snprintf(where, sizeof where, "m-line %d", idx);
@@ -481,6 +543,10 @@ static int media_first_pass(sdp_parser *ps, int idx, sdp_media *m, sdp_transport
 			m->bundle_only = 1;
 		} else if (str_eq(name, "extmap-allow-mixed")) {
 			m->extmap_allow_mixed = 1;
+		} else if (str_eq(name, "rid")) {
+			parse_rid(v, &sim);
+		} else if (str_eq(name, "simulcast")) {
+			parse_simulcast(v, &sim);
 		} else if (str_eq(name, "rtpmap") && parse_rtpmap(v, c) != 0) {
 			bad = "rtpmap";
 		} else if (str_eq(name, "extmap") && parse_extmap(v, m) != 0) {
@@ -506,6 +572,7 @@ static int media_first_pass(sdp_parser *ps, int idx, sdp_media *m, sdp_transport
 		}
 		m->rtx_ssrc = fid_rtx;
 	}
+	resolve_simulcast(m, &sim);
 	return 0;
 }
 

@@ -10,6 +10,8 @@
 #define SDP_MAX_MEDIA      16
 #define SDP_MAX_SSRC       8
 #define SDP_MAX_CANDIDATES 8
+#define SDP_MAX_RIDS       3  /* simulcast layers taken from an offer (RFC 8853) */
+#define SDP_RID_MAX        16 /* bytes of a rid-id, with the NUL */
 
 /* The Opus parameters every answer asks for (RFC 7587): in-band FEC, frames down to 10 ms,
  * and no stereo (counter microphones are mono; stereo would double the audio rate). */
@@ -44,6 +46,13 @@ typedef struct sdp_media {
 	int fb_nack, fb_pli, fb_fir, fb_twcc, fb_remb;
 	/* Header extension ids (0 = not offered). */
 	int ext_mid, ext_twcc, ext_abs_send_time, ext_audio_level, ext_toffset;
+	int ext_rid, ext_rrid; /* sdes:rtp-stream-id and sdes:repaired-rtp-stream-id */
+	/* Simulcast the offerer sends (RFC 8853, RFC 8851): the rids of a=simulcast:send in its
+	 * order, each declared by a=rid:<id> send, first alternative of each stream, paused
+	 * (~) ones left out. n_rids is 0 unless at least two remain and the rid extension is
+	 * offered, so an m-line is either simulcast or not. */
+	char rids[SDP_MAX_RIDS][SDP_RID_MAX];
+	int n_rids;
 	int rtcp_mux, rtcp_rsize;
 	/* SSRCs the offerer will send on this m-line; ssrc[0] is the primary. */
 	uint32_t ssrc[SDP_MAX_SSRC];
@@ -85,6 +94,9 @@ typedef struct sdp_answer_media {
 	char msid_stream[40];   /* a=msid stream id, used when send_ssrc != 0 */
 	char msid_track[40];
 	char cname[32];
+	/* Accept the offer's simulcast (a=rid:<id> recv, a=simulcast:recv, the rid extensions);
+	 * 0 answers without them, so the offerer sends one stream. */
+	int simulcast;
 } sdp_answer_media;
 
 typedef struct sdp_answer_params {

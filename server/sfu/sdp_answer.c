@@ -161,6 +161,20 @@ static void put_codecs(sdp_out *o, const sdp_media *m)
 	}
 }
 
+/* RFC 8853 section 5.3: the answerer receives the offered layers under the same rids. The
+ * rids passed is_rid_char in the parser, so they cannot break the line. */
+static void put_simulcast(sdp_out *o, const sdp_media *m)
+{
+	char list[SDP_MAX_RIDS * (SDP_RID_MAX + 1) + 1] = "";
+	size_t n = 0;
+	for (int i = 0; i < m->n_rids && i < SDP_MAX_RIDS; i++) {
+		put(o, "a=rid:%.*s recv", FIELD(m->rids[i]));
+		n += (size_t)snprintf(list + n, sizeof list - n, "%s%.*s", i ? ";" : "",
+		                      FIELD(m->rids[i]));
+	}
+	put(o, "a=simulcast:recv %s", list);
+}
+
 static void put_candidates(sdp_out *o, const sdp_answer_params *p)
 {
 	/* RFC 8445 5.1.2.1 priorities: host type preference 126 for UDP; RFC 6544 puts TCP
@@ -236,12 +250,20 @@ static void put_media(sdp_out *o, const sdp_offer *offer, int idx, const sdp_ans
 		put(o, "a=extmap:%d " URI_TWCC, m->ext_twcc);
 	if (m->ext_mid > 0)
 		put(o, "a=extmap:%d " URI_MID, m->ext_mid);
+	int simulcast = am->simulcast && m->n_rids >= 2 && m->ext_rid > 0;
+	if (simulcast) {
+		put(o, "a=extmap:%d " URI_RID, m->ext_rid);
+		if (m->ext_rrid > 0)
+			put(o, "a=extmap:%d " URI_RRID, m->ext_rrid);
+	}
 	enum sdp_dir dir = answer_dir(m->dir, am->send_ssrc != 0);
 	put(o, "a=%s", dir_name(dir));
 	put(o, "a=rtcp-mux");
 	if (m->rtcp_rsize)
 		put(o, "a=rtcp-rsize");
 	put_codecs(o, m);
+	if (simulcast)
+		put_simulcast(o, m);
 	if (am->send_ssrc && (dir == SDP_SENDRECV || dir == SDP_SENDONLY))
 		put_send(o, m, am);
 	put_candidates(o, p);

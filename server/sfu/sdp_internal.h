@@ -12,6 +12,8 @@
 #define URI_ABS_SEND_TIME "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 #define URI_AUDIO_LEVEL   "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 #define URI_TOFFSET       "urn:ietf:params:rtp-hdrext:toffset"
+#define URI_RID           "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
+#define URI_RRID          "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
 
 static inline int lower(int c)
 {
@@ -45,6 +47,13 @@ static inline int is_hex_colon_char(int c)
 static inline int is_ip_char(int c)
 {
 	return is_hex_colon_char(c) || c == '.';
+}
+
+/* rid-id of RFC 8851: ALPHA / DIGIT / "-" / "_". */
+static inline int is_rid_char(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_';
 }
 
 /* The same check for a NUL-terminated string supplied by the caller of the builder. */

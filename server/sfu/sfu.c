@@ -89,6 +89,7 @@ sfu *sfu_new(uv_loop_t *loop, const sfu_config *cfg)
 	s->tick.data = s;
 	uv_timer_start(&s->tick, on_tick, SFU_TICK_MS, SFU_TICK_MS);
 	s->probe_off = cfg->probe_off;
+	s->simulcast = cfg->simulcast;
 	uv_timer_init(loop, &s->pacer);
 	s->pacer.data = s;
 	LOG_INFO("sfu", "media socket ready port=%d", s->port);

@@ -30,6 +30,10 @@ typedef struct sfu_config {
 	/* Nonzero: never probe receivers' downlinks (config `media-probe off`); the estimate
 	 * then rises only as fast as the traffic it is sent. */
 	int probe_off;
+	/* Nonzero: accept a browser's simulcast camera layers (config `simulcast on`); 0 (the
+	 * default) answers every m-line without a=rid / a=simulcast, so browsers send one
+	 * stream. */
+	int simulcast;
 	/* Audio RED (RFC 2198) is answered whenever a browser offers it; nonzero here answers
 	 * plain Opus only (config `audio-red: false`: for comparison and as a way out). */
 	int audio_red_off;
@@ -67,6 +71,9 @@ typedef struct sfu_stats {
 	 * (send queue full, send failed), connections refused over the limit, closed for an
 	 * oversized frame or for passing no STUN check in time. */
 	uint64_t ice_tcp_connections, ice_tcp_open, ice_tcp_dropped;
+	/* Simulcast: a receive slot moved to another layer of its source (at a keyframe);
+	 * the estimate held a slot below its display and the downlink prober was asked. */
+	uint64_t simulcast_switches, simulcast_probe_requests;
 	/* Downlink probing: padding packets sent, clusters that found room / did not. */
 	uint64_t probes_sent, probe_clusters_success, probe_clusters_fail;
 	/* Audio RED (RFC 2198): RED packets received from senders, forwarded to a receiver
@@ -122,6 +129,11 @@ typedef struct sfu_slot_info {
 
 /* Fills out[0..cap) with the peer's receive slots in m-line order; returns the count. */
 int sfu_peer_slots(const sfu_peer *p, sfu_slot_info *out, int cap);
+
+/* The size (in device pixels) at which the page shows what slot `mid` receives, from its
+ * `view` request: a simulcast source's layer for that slot need not be larger. 0 x 0
+ * forgets the hint. Returns 0, or -1 when p has no receive slot with that mid. */
+int sfu_peer_set_view(sfu_peer *p, const char *mid, int width, int height);
 
 /* What the server knows of a connected peer's network, for /metrics and logs. */
 typedef struct sfu_peer_net {

@@ -4,6 +4,7 @@
 #define MDG_SFU_INTERNAL_H
 
 #include "rtp/bwe.h"
+#include "rtp/layersel.h"
 #include "rtp/nack.h"
 #include "rtp/pktcache.h"
 #include "rtp/rxstats.h"
@@ -86,6 +87,13 @@ typedef struct fwd_slot {
 	uint16_t rtx_seq;
 	vp8mung mung;
 	uint32_t packets_sent, octets_sent; /* for the sender reports we forward */
+	/* Simulcast (forward.c): the page's display size for this slot (`view`; 0: no hint),
+	 * which layer of a simulcasting source it gets, when it last chose one and when it
+	 * last asked for a downlink probe because its estimate held it below its display. */
+	int view_w, view_h;
+	layersel sel;
+	int64_t sel_checked_us, probe_asked_us;
+	uint32_t probe_target_bps; /* what the last probe request asked for */
 	/* Audio: the loss the receiver last reported on this slot (RFC 3550 fraction, /256)
 	 * and when; the source's Opus hears of it (fb_audio_loss_fraction). */
 	uint8_t rr_fraction_lost;
@@ -115,6 +123,13 @@ typedef struct in_track {
 	int red_pt;  /* audio: the payload type of the sender's RED packets; -1: none */
 	int nack_ok; /* the sender accepts generic NACK (rtcp-fb nack) */
 	int64_t keyframe_asked_us; /* 0: no keyframe request in flight */
+	/* Simulcast: one in_track per layer of the m-line, all with the same role, mline and
+	 * sinks; `layer` is the rid's position in a=simulcast (0 when n_layers is 0: not
+	 * simulcast). ssrc and rtx_ssrc are learned from the rid and repaired-rid header
+	 * extensions. */
+	int layer, n_layers;
+	char rid[SDP_RID_MAX];
+	layer_meter meter;
 	nack_gen nack;
 	rxstats rx;
 	fwd_sink sinks[TRACK_MAX_SINKS];
@@ -145,7 +160,7 @@ struct sfu_peer {
 	secure *srtp;
 
 	/* Header extension ids from the offer (BUNDLE shares them across m-lines); 0 = none. */
-	int ext_mid, ext_twcc, ext_audio_level;
+	int ext_mid, ext_twcc, ext_audio_level, ext_rid, ext_rrid;
 
 	char mids[SDP_MAX_MEDIA][32]; /* mid of each offered m-line with a role */
 	in_track in[SDP_MAX_MEDIA];
@@ -205,6 +220,7 @@ struct sfu {
 	struct sfu_peer *peers;
 	struct sfu_probe *probes; /* self-test probes, running or decoding (probe.c) */
 	int probe_off;            /* sfu_config.probe_off: no downlink probing */
+	int simulcast;            /* sfu_config.simulcast: accept simulcast camera layers */
 	uv_timer_t pacer;         /* paces probe clusters (bwprobe_send.c) */
 	int pacer_running;
 	sfu_stats stats;
@@ -267,9 +283,14 @@ void fb_tick(struct sfu_peer *p, int64_t now_us);
 /* Asks source for a keyframe on t unless a request is already in flight. */
 void fb_request_keyframe(struct sfu_peer *source, in_track *t, int64_t now_us);
 int64_t fb_rtt_us(const struct sfu_peer *p);
-/* The REMB for source p: the smallest video share among the receivers it feeds, plus its
- * audio, within [100 kbit/s, 10 Mbit/s]. */
+/* The REMB for source p: for a camera it simulcasts, the largest video share among the
+ * receivers it feeds (the most demanding one); otherwise the smallest; plus its audio,
+ * within [100 kbit/s, 10 Mbit/s]. */
 uint64_t fb_remb_cap_bps(struct sfu_peer *p);
+/* Receiver r's share for one video slot: its downlink estimate (the initial one until
+ * feedback came) less its audio, divided among its busy video slots (*n_video of them,
+ * may be NULL). */
+uint64_t fb_slot_share_bps(const struct sfu_peer *r, int *n_video);
 /* The fraction lost (/256) the server reports to the sender of audio track t: the larger of
  * own (its hop's) and the freshest reports of the receivers t feeds, so that the sender's
  * Opus turns in-band FEC on for loss further down the path. */
@@ -282,6 +303,9 @@ void fwd_rtp(struct sfu_peer *from, in_track *t, uint8_t *pkt, const struct rtp_
 void fwd_rewire(struct sfu *s);
 in_track *fwd_track_by_role(struct sfu_peer *p, enum sfu_role role, enum sdp_kind kind);
 void fwd_tick(struct sfu_peer *p, int64_t now_us);
+/* The track of src that feeds slot now: for a simulcasting source the layer the slot gets
+ * (or is switching to), else the track of the slot's source role. NULL when none. */
+in_track *fwd_slot_track(struct sfu_peer *src, const fwd_slot *slot);
 /* Resends packet seq of slot (as the receiver numbered it) from the cache, on the slot's
  * RTX stream when there is one. */
 void fwd_retransmit(struct sfu_peer *to, fwd_slot *slot, uint16_t seq, int64_t now_us);
@@ -291,7 +315,8 @@ void fwd_retransmit(struct sfu_peer *to, fwd_slot *slot, uint16_t seq, int64_t n
 int fwd_send_rtp(struct sfu_peer *to, size_t len, int64_t now_us, int cluster);
 
 /* bwprobe_send.c: downlink probing (rtp/bwprobe.h) in the media plane. The simulcast layer
- * selection asks for a probe before moving a receiver up: a round of padding clusters
+ * selection asks for a probe before moving a receiver up (fwd_tick, at most once a second per
+ * slot the estimate holds below the layer its display wants): a round of padding clusters
  * toward target_bps unless the estimate already allows it, a round is in flight, probing
  * is off, or the receiver cannot be probed (no DTLS/SRTP yet, no transport-cc, no started
  * video slot). */

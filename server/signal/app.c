@@ -304,6 +304,7 @@ sig_app *sig_app_new(uv_loop_t *loop, const config *cfg)
 	                 .user = app};
 	sc.tcp = cfg->media_tcp;
 	sc.probe_off = !cfg->media_probe;
+	sc.simulcast = cfg->simulcast;
 	sc.audio_red_off = !cfg->audio_red;
 	for (int i = 0; i < cfg->n_media_ips; i++)
 		sc.ips[sc.n_ips++] = cfg->media_ips[i];

@@ -277,6 +277,9 @@ void h_status(sig_session *s, json_t *msg, json_t *id);
 int status_http(sig_app *app, const sig_http_request *req, sig_http_response *resp);
 void status_metrics(sig_app *app, FILE *f); /* the madoguchi_kiosk_online gauge */
 
+/* view.c: the `view` request, the display size of each received video slot (simulcast
+ * layer selection uses it). */
+void h_view(sig_session *s, json_t *msg, json_t *id);
 /* bookings.c: bookings (PROTOCOL.md, "Bookings"). bookings_tick runs the sweep when due
  * (called every second); bookings_kiosk_json is a branch's bookings of today without names
  * (hello reply, `bookings` event); bookings_call is `call` with {"booking"}; the h_ functions

@@ -483,6 +483,7 @@ static const struct handler {
     {"selftest", ANY_ROLE, h_selftest},
     {"kiosk_pin", KIOSK_ONLY, h_kiosk_pin},
     {"status", STAFF_ONLY, h_status},
+    {"view", ANY_ROLE, h_view},
     {"book", STAFF_ONLY, h_book},
     {"cancel_booking", STAFF_ONLY, h_cancel_booking},
     {"bookings", STAFF_ONLY, h_bookings},

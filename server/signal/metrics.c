@@ -131,6 +131,12 @@ char *app_metrics_text(sig_app *app)
 	COUNTER("pli_coalesced_total",
 	        "Keyframe requests not sent because one was already in flight.", m->pli_coalesced);
 	COUNTER("remb_sent_total", "REMB bitrate caps sent to senders.", m->remb_sent);
+	COUNTER("simulcast_switches_total",
+	        "Receive slots moved to another simulcast layer of their source.",
+	        m->simulcast_switches);
+	COUNTER("simulcast_probe_requests_total",
+	        "Downlink probes asked for because the estimate held a slot below its display.",
+	        m->simulcast_probe_requests);
 	COUNTER("sr_forwarded_total", "Sender reports forwarded with rewritten SSRC and time.",
 	        m->sr_forwarded);
 	COUNTER("rr_sent_total", "Receiver reports sent to senders.", m->rr_sent);

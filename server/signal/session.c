@@ -201,6 +201,9 @@ json_t *session_hello_reply(sig_session *s)
 	              s->role == ROUTE_ROLE_STAFF ? flags_json(&s->staff) : json_array());
 	if (r && s->role == ROUTE_ROLE_KIOSK) /* today's bookings of its branch (bookings.c) */
 		json_object_set_new(r, "bookings", bookings_kiosk_json(s->app, s->branch_id));
+	/* Pages send their camera in simulcast layers only when told (config `simulcast`). */
+	if (r && s->app->cfg.simulcast)
+		json_object_set_new(r, "simulcast", json_true());
 	return r;
 }
 

@@ -45,6 +45,7 @@ function sampleStats(page) {
 		const out = { video: null, audioEnergy: 0, bytesSent: 0, targetBitrate: 0,
 			availableOutgoingBitrate: 0, state: m.state ?? null };
 		const report = await m.pc.getStats();
+		const targets = new Map(); // mid -> target, a simulcast camera's layers summed
 		report.forEach((s) => {
 			if (s.type === 'inbound-rtp' && s.kind === 'video') {
 				const v = { frames: s.framesDecoded ?? 0, width: s.frameWidth ?? 0,
@@ -56,7 +57,11 @@ function sampleStats(page) {
 				out.audioEnergy = Math.max(out.audioEnergy, s.totalAudioEnergy ?? 0);
 			} else if (s.type === 'outbound-rtp' && s.kind === 'video') {
 				out.bytesSent += s.bytesSent ?? 0;
-				out.targetBitrate = Math.max(out.targetBitrate, s.targetBitrate ?? 0);
+				// The camera's layers (simulcast) add up to its encoder's target; the largest
+				// transceiver's counts.
+				const key = s.mid ?? s.id;
+				targets.set(key, (targets.get(key) ?? 0) + (s.targetBitrate ?? 0));
+				out.targetBitrate = Math.max(out.targetBitrate, targets.get(key));
 			} else if (s.type === 'candidate-pair' && s.nominated) {
 				out.availableOutgoingBitrate = s.availableOutgoingBitrate ?? 0;
 			}

@@ -22,12 +22,12 @@
 # MAX_LEN (environment) caps the input size, as -max_len.
 #
 # The script runs under nice and runs one target at a time with one job: the machine is
-# shared. Targets: stun rtp rtcp red sdp tcp_frame http protocol (all when none is named).
+# shared. Targets: stun rtp rtcp red sdp tcp_frame http protocol layersel (all when none is named).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 renice -n 10 -p $$ >/dev/null 2>&1 || true
 
-all_targets=(stun rtp rtcp red sdp tcp_frame http protocol)
+all_targets=(stun rtp rtcp red sdp tcp_frame http protocol layersel)
 builddir=${FUZZ_BUILDDIR:-build-fuzz}
 sanitize=address,undefined
 

@@ -334,7 +334,9 @@ export async function restartServer(stack) {
  *     concealedSamples, packetsLost, packetsReceived
  *   outVideo: outbound video summed over its streams: bytesSent, packetsSent,
  *     retransmittedPacketsSent, retransmittedBytesSent, nackCount (NACKs received),
- *     pliCount, targetBitrate (max), framesEncoded, qualityLimitationReason, width, height
+ *     pliCount, targetBitrate (the largest transceiver's; a simulcast camera's layers summed),
+ *     framesEncoded, qualityLimitationReason, width, height (of that transceiver's largest
+ *     stream)
  *   outAudio: {bytesSent, packetsSent}
  *   pair: the selected candidate pair: state, availableOutgoingBitrate,
  *     currentRoundTripTime, bytesSent, bytesReceived, local {protocol, address, port,
@@ -358,6 +360,7 @@ export function mediaFigures(page) {
 				framesEncoded: 0, qualityLimitationReason: null, width: 0, height: 0 },
 			outAudio: { bytesSent: 0, packetsSent: 0 }, pair: null };
 		let pairId = null;
+		const outByMid = new Map(); // mid -> {target (summed over layers), top (largest layer)}
 		report.forEach((s) => {
 			if (s.type === 'transport' && s.selectedCandidatePairId)
 				pairId = s.selectedCandidatePairId;
@@ -389,17 +392,28 @@ export function mediaFigures(page) {
 				o.nackCount += s.nackCount ?? 0;
 				o.pliCount += s.pliCount ?? 0;
 				o.framesEncoded += s.framesEncoded ?? 0;
-				if ((s.targetBitrate ?? 0) > o.targetBitrate) {
-					o.targetBitrate = s.targetBitrate;
-					o.qualityLimitationReason = s.qualityLimitationReason ?? null;
-					o.width = s.frameWidth ?? 0;
-					o.height = s.frameHeight ?? 0;
-				}
+				// Per transceiver: a simulcast camera's layers add up to its encoder's
+				// target; its size and limitation are its largest layer's.
+				const key = s.mid ?? s.id;
+				const t = outByMid.get(key) ?? { target: 0, top: null };
+				t.target += s.targetBitrate ?? 0;
+				if (!t.top || (s.frameWidth ?? 0) > (t.top.frameWidth ?? 0))
+					t.top = s;
+				outByMid.set(key, t);
 			} else if (s.type === 'outbound-rtp' && s.kind === 'audio') {
 				r.outAudio.bytesSent += s.bytesSent ?? 0;
 				r.outAudio.packetsSent += s.packetsSent ?? 0;
 			}
 		});
+		// The transceiver with the largest target (without simulcast: the stream with the
+		// largest targetBitrate, none when no stream reports one).
+		for (const t of outByMid.values())
+			if (t.target > r.outVideo.targetBitrate) {
+				r.outVideo.targetBitrate = t.target;
+				r.outVideo.qualityLimitationReason = t.top.qualityLimitationReason ?? null;
+				r.outVideo.width = t.top.frameWidth ?? 0;
+				r.outVideo.height = t.top.frameHeight ?? 0;
+			}
 		const p = pairId ? byId.get(pairId) : null;
 		if (p) {
 			const cand = (c) => (c ? { protocol: c.protocol, address: c.address ?? c.ip,

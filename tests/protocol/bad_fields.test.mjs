@@ -32,6 +32,7 @@ const REQUESTS = {
 		survey: ['visit', 'rating'],
 		share: ['active'],
 		offer: ['sdp', 'tracks'],
+		view: ['slots'],
 		text: ['visit', 'text'],
 	},
 	staff: {
@@ -51,6 +52,7 @@ const REQUESTS = {
 		leave: ['visit'],
 		finish: ['visit'],
 		offer: ['sdp', 'tracks'],
+		view: ['slots'],
 	},
 };
 

@@ -24,6 +24,7 @@
 #include "base/log.h"
 #include "check.h"
 #include "sfu/secure.h"
+#include "sfu/sfu_internal.h"
 #include "synth_peer.h"
 
 #include <inttypes.h>
@@ -111,10 +112,14 @@ static void run_until(run *s, int64_t until)
 			sfu_tick(s->sfu);
 			s->next_tick += TICK_US;
 		}
+		/* The prober's pacing (the server's 2 ms timer in real time) on the simulated
+		 * clock, as tests/soak/test_probe_synth.c does: without it a probe cluster leaves
+		 * in bursts at real-time pace and cannot measure the simulated line. */
+		int pacing = bwprobe_send_pace(s->sfu, s->now);
 		for (int i = 0; i < 3; i++)
 			synth_peer_run((synth_peer *)all[i], s->now);
 		settle(s);
-		int64_t next = s->next_tick;
+		int64_t next = pacing ? s->now + 1000 : s->next_tick;
 		for (int i = 0; i < 3; i++) {
 			int64_t d = synth_peer_next_due(all[i]);
 			if (d < next)
@@ -213,7 +218,8 @@ static int start(run *s, synth_template *tmpl, dtls_ctx *ctx, int simulcast, dou
 	                  .ips = {"127.0.0.1"},
 	                  .n_ips = 1,
 	                  .clock_us = sim_clock,
-	                  .clock_user = &s->now};
+	                  .clock_user = &s->now,
+	                  .simulcast = simulcast != 0}; /* off by default (config `simulcast`) */
 	s->now = 1000000;
 	s->next_tick = s->now;
 	s->sfu = sfu_new(&s->loop, &cfg);
@@ -397,7 +403,7 @@ static int test_simulcast(synth_template *tmpl, dtls_ctx *ctx)
 int main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "switch";
-	log_set_level(LOG_LEVEL_WARN);
+	log_set_level(getenv("MDG_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN);
 	size_t tlen;
 	char *tsdp = read_file(FIXTURE, &tlen);
 	CHECK(tsdp != NULL);

@@ -12,20 +12,36 @@ export async function getLocalMedia() {
 	return navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } })
 }
 
+// PeerConnections negotiated with simulcast (the server's hello reply said so).
+const simulcastPcs = new WeakSet()
+
+// Simulcast layers of the camera, smallest first (docs/architecture.md, "Simulcast").
+const CAMERA_LAYERS = [
+	{ rid: 'q', scaleResolutionDownBy: 4 },
+	{ rid: 'h', scaleResolutionDownBy: 2 },
+	{ rid: 'f', scaleResolutionDownBy: 1 },
+]
+
 // Creates the PeerConnection, sends the offer with the mid -> role map and applies the answer.
 // onTrack(role, track, mid) is called for each received track; role is 'mic', 'camera',
 // 'document' or 'slot'. Resolves with {pc, mids, tracks} where mids names the mid of each
 // transceiver and tracks is the mid -> role map the offer carried (an ICE restart sends it
-// again).
-export async function negotiate(client, stream, onTrack) {
+// again). simulcast: the server's hello reply said `simulcast: true`; otherwise the camera
+// is one plain stream.
+export async function negotiate(client, stream, onTrack, { simulcast: useSimulcast = false } = {}) {
 	const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' })
+	if (useSimulcast) simulcastPcs.add(pc)
 	try {
 		const mic = stream.getAudioTracks()[0] ?? 'audio'
 		const cam = stream.getVideoTracks()[0] ?? 'video'
 		const send = { direction: 'sendrecv', streams: [stream] }
+		// The camera in three simulcast layers (quarter, half and full size): the server
+		// forwards each receiver the one its link and its tile size allow. The document
+		// transceiver sends one full-size stream.
+		const simulcast = { ...send, sendEncodings: CAMERA_LAYERS.map((l) => ({ ...l })) }
 		const transceivers = [
 			[pc.addTransceiver(mic, send), 'mic', 'mic'],
-			[pc.addTransceiver(cam, send), 'camera', 'camera'],
+			[pc.addTransceiver(cam, useSimulcast ? simulcast : send), 'camera', 'camera'],
 			[pc.addTransceiver('video', { direction: 'sendrecv' }), 'document', 'document'],
 			[pc.addTransceiver('audio', { direction: 'recvonly' }), 'slot', 'slotAudio'],
 			[pc.addTransceiver('video', { direction: 'recvonly' }), 'slot', 'slotVideo'],
@@ -76,6 +92,9 @@ export async function restartIce(client, pc, tracks) {
 export async function setDocumentTrack(pc, mids, track) {
 	const tr = pc?.getTransceivers().find((t) => t.mid === mids?.document)
 	if (!tr) throw new Error('no document transceiver (media not negotiated yet)')
+	// A document must stay legible: the encoder keeps its resolution and gives up frame
+	// rate instead (with simulcast, whose layer choice would otherwise favour frame rate).
+	if (track && simulcastPcs.has(pc) && 'contentHint' in track) track.contentHint = 'detail'
 	await tr.sender.replaceTrack(track)
 }
 
@@ -135,16 +154,67 @@ export class RemoteMedia {
 	#mids = {}
 	#feeds = new Map() // mid -> party id or null
 	#parties = new Map() // party id -> party
+	#client = null
+	#sentView = ''
+	#viewTimer = null
 
 	constructor(elements) {
 		this.#el = elements
 		this.#render()
+		// A click on the slot tile enlarges it to the whole video area and back (a second
+		// clerk or an interpreter the clerk wants to see as large as the resident); pages
+		// style [data-large].
+		elements.slotTile?.addEventListener('click', () => {
+			const t = elements.slotTile
+			if (t.dataset.large) delete t.dataset.large
+			else t.dataset.large = 'true'
+		})
+		if (typeof ResizeObserver === 'function') {
+			const ro = new ResizeObserver(() => this.#scheduleView())
+			for (const v of [elements.mainVideo, elements.docVideo, elements.slotVideo]) if (v) ro.observe(v)
+		}
 	}
 
 	// Called once negotiate() has resolved and the mids are known.
 	setMids(mids) {
 		this.#mids = mids
 		this.#render()
+	}
+
+	// Sends the server the size each received video is shown at (`view`), now and after
+	// every layout change, on this client (a new one after a reconnect).
+	reportViewTo(client) {
+		this.#client = client
+		this.#sentView = ''
+		this.#scheduleView()
+	}
+
+	// Device pixels of each video slot; a hidden video counts as 1x1 (the smallest layer).
+	viewSizes() {
+		const dpr = window.devicePixelRatio || 1
+		const size = (el) => ({
+			width: Math.max(1, Math.min(16384, Math.round((el?.clientWidth ?? 0) * dpr))),
+			height: Math.max(1, Math.min(16384, Math.round((el?.clientHeight ?? 0) * dpr))),
+		})
+		const slots = {}
+		const el = this.#el
+		if (this.#mids.camera && el.mainVideo) slots[this.#mids.camera] = size(el.mainVideo)
+		if (this.#mids.document && el.docVideo) slots[this.#mids.document] = size(el.docVideo)
+		if (this.#mids.slotVideo && el.slotVideo) slots[this.#mids.slotVideo] = size(el.slotVideo)
+		return slots
+	}
+
+	#scheduleView() {
+		clearTimeout(this.#viewTimer)
+		this.#viewTimer = setTimeout(() => this.#sendView(), 200)
+	}
+
+	#sendView() {
+		const slots = this.viewSizes()
+		const key = JSON.stringify(slots)
+		if (!this.#client || !Object.keys(slots).length || key === this.#sentView) return
+		this.#sentView = key
+		this.#client.request('view', { slots }).catch(() => (this.#sentView = ''))
 	}
 
 	attach(role, track) {
@@ -209,6 +279,7 @@ export class RemoteMedia {
 		if (el.root) el.root.dataset.sharing = String(docParty !== null)
 		const slotParty = this.#feeds.get(this.#mids.slotVideo) ?? null
 		if (el.slotTile) el.slotTile.hidden = slotParty === null
+		this.#scheduleView()
 		if (el.slotLabel) el.slotLabel.textContent = slotParty ? partyLabel(this.#parties.get(slotParty)) : ''
 	}
 }

@@ -75,8 +75,18 @@ export function pageRemoteMedia(extra = {}) {
 
 // A Session (not started yet) whose received tracks go to `remote`; the other options are
 // Session's.
+// The page's display sizes go to the server (`view`) once the media is negotiated, when the
+// server does simulcast (its hello reply says so).
 export function newSession({ remote, ...opts }) {
-	return new Session({ ...opts, onTrack: (role, track) => remote.attach(role, track) })
+	return new Session({
+		...opts,
+		onTrack: (role, track) => remote.attach(role, track),
+		onReady: (ready) => {
+			const result = opts.onReady?.(ready)
+			if (ready.reply?.simulcast === true) remote?.reportViewTo?.(ready.client)
+			return result
+		},
+	})
 }
 
 // Publishes window.madoguchi for the browser tests: what every page has (its session's

@@ -47,6 +47,7 @@ export class Session {
 	#timer = null
 	#stopped = false
 	#resumeToken = null // from the last hello reply
+	#simulcast = false // the last hello reply said simulcast: true (camera in layers)
 	#droppedAt = null // performance.now() of the drop we are resuming from, else null
 	#recovery = null // the running media recovery (a promise): only one runs at a time
 	#disconnectTimer = null
@@ -178,6 +179,7 @@ export class Session {
 			if (!resumed) reply = await client.request('hello', this.#opts.hello())
 			if (gen !== this.#generation) return
 			this.#resumeToken = reply.resume ?? null
+			this.#simulcast = reply.simulcast === true
 			this.#droppedAt = null
 			const media = this.#opts.media ?? 'now'
 			if (!this.#stream) this.#stream = media === 'now' ? await openMedia() : new MediaStream()
@@ -227,9 +229,14 @@ export class Session {
 		const before = client.sentCount('offer')
 		let result
 		try {
-			result = await negotiate(client, this.#stream, (...a) => {
-				if (gen === this.#generation) this.#opts.onTrack?.(...a)
-			})
+			result = await negotiate(
+				client,
+				this.#stream,
+				(...a) => {
+					if (gen === this.#generation) this.#opts.onTrack?.(...a)
+				},
+				{ simulcast: this.#simulcast },
+			)
 		} finally {
 			this.#stats.offersSent += client.sentCount('offer') - before
 		}
