@@ -51,10 +51,15 @@ bin=$root/build/server/madoguchi
 
 # The statistics page's chart library comes from npm (package-lock.json) and is served from
 # web/vendor/; the page still shows its table without it.
-[ -f node_modules/chart.js/dist/chart.umd.js ] || npm ci --no-audit --no-fund ||
-	say "warning: npm ci failed; the statistics page will have no chart"
+{ [ -f node_modules/chart.js/dist/chart.umd.js ] &&
+	[ -f node_modules/qrcode-generator/dist/qrcode.mjs ]; } || npm ci --no-audit --no-fund ||
+	say "warning: npm ci failed; the statistics page will have no chart, the desk no QR code"
+mkdir -p web/vendor
 if [ -f node_modules/chart.js/dist/chart.umd.js ]; then
-	mkdir -p web/vendor && cp node_modules/chart.js/dist/chart.umd.js web/vendor/
+	cp node_modules/chart.js/dist/chart.umd.js web/vendor/
+fi
+if [ -f node_modules/qrcode-generator/dist/qrcode.mjs ]; then
+	cp node_modules/qrcode-generator/dist/qrcode.mjs web/vendor/
 fi
 # The kiosk's spoken prompts (web/kiosk/voice/); the kiosk stays silent without them.
 bash deploy/make-voices.sh || say "warning: deploy/make-voices.sh failed; no spoken prompts"

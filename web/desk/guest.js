@@ -3,7 +3,6 @@
 // qrcode-generator library from npm (served from /vendor/qrcode.mjs), and a layout switch
 // that tells the kiosk to show the interpreter larger (`layout`).
 
-import qrcode from '../vendor/qrcode.mjs'
 
 export class DeskGuest {
 	#client
@@ -52,7 +51,7 @@ export class DeskGuest {
 			this.info.url = url
 			this.#ui.link.textContent = url
 			this.#ui.link.href = url
-			this.#drawQr(url)
+			await this.#drawQr(url)
 			this.#ui.error.hidden = true
 		} catch (err) {
 			this.info.lastError = err.code ?? String(err)
@@ -61,7 +60,16 @@ export class DeskGuest {
 		}
 	}
 
-	#drawQr(url) {
+	// The library is loaded when first needed, so that the desk page works without it (the
+	// link is shown either way; only the QR code is missing).
+	async #drawQr(url) {
+		let qrcode
+		try {
+			qrcode = (await import('../vendor/qrcode.mjs')).default
+		} catch {
+			this.info.qrMissing = true
+			return
+		}
 		const qr = qrcode(0, 'M')
 		qr.addData(url)
 		qr.make()
