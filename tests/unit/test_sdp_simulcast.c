@@ -276,7 +276,7 @@ static const char *rids_of(const char *text, char *out, size_t cap)
 	char err[128];
 	out[0] = '\0';
 	if (sdp_parse_offer(text, strlen(text), &o, err, sizeof err) != 0) {
-		snprintf(out, cap, "error: %s", err);
+		snprintf(out, cap, "error: %.100s", err);
 		return out;
 	}
 	size_t n = 0;
