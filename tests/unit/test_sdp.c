@@ -2,6 +2,7 @@
  * the answers built for them (checked line by line and re-parsed), offers that must be
  * refused, and the Firefox offer negotiated by a real media plane (sfu_peer_offer). */
 #include "check.h"
+#include "sdp_text.h"
 #include "sfu/sfu_internal.h"
 
 #include <stdlib.h>
@@ -12,39 +13,6 @@
 	"99:9A:E3:39:BB:22:B1:AC:17:1F:8D:2E:6F:3F:DE:DD:D4:4C:65:18:90:9A:A1:FC:14:B5:AF:73:"     \
 	"99:1A:9D:16"
 #define TWCC_URI "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
-#define SERVER_FP                                                                                  \
-	"01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:"     \
-	"89:AB:CD:EF"
-
-/* 1 when the text contains exactly this line (CRLF-terminated). */
-static int has_line(const char *text, const char *line)
-{
-	size_t n = strlen(line);
-	for (const char *p = text; (p = strstr(p, line)) != NULL; p++)
-		if ((p == text || p[-1] == '\n') && p[n] == '\r' && p[n + 1] == '\n')
-			return 1;
-	return 0;
-}
-
-/* Copies the idx-th media section (from its m= line to the next one) into out. */
-static const char *section(const char *text, int idx, char *out, size_t cap)
-{
-	const char *p = text;
-	out[0] = '\0';
-	for (int i = 0; i <= idx; i++) {
-		p = strstr(p, "\r\nm=");
-		if (!p)
-			return out;
-		p += 2;
-	}
-	const char *end = strstr(p, "\r\nm=");
-	size_t n = end ? (size_t)(end - p) + 2 : strlen(p);
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(out, p, n);
-	out[n] = '\0';
-	return out;
-}
 
 static void default_params(sdp_answer_params *p)
 {

@@ -4,6 +4,7 @@
  * through a real media plane with the pages' role map; the rules for which rids count; and
  * offers without simulcast answered exactly as before. */
 #include "check.h"
+#include "sdp_text.h"
 #include "sfu/sfu_internal.h"
 
 #include <stdlib.h>
@@ -11,40 +12,8 @@
 #define SIM_FIXTURE   "tests/fixtures/chromium-156-simulcast-offer.sdp"
 #define PLAIN_FIXTURE "tests/fixtures/chromium-156-offer.sdp"
 #define FF_FIXTURE    "tests/fixtures/firefox-153-offer.sdp"
-#define SERVER_FP                                                                                  \
-	"01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:"     \
-	"89:AB:CD:EF"
 #define RID_URI  "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
 #define RRID_URI "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
-
-static int has_line(const char *text, const char *line)
-{
-	size_t n = strlen(line);
-	for (const char *p = text; (p = strstr(p, line)) != NULL; p++)
-		if ((p == text || p[-1] == '\n') && p[n] == '\r' && p[n + 1] == '\n')
-			return 1;
-	return 0;
-}
-
-/* The idx-th media section of text (from its m= line to the next one). */
-static const char *section(const char *text, int idx, char *out, size_t cap)
-{
-	const char *p = text;
-	out[0] = '\0';
-	for (int i = 0; i <= idx; i++) {
-		p = strstr(p, "\r\nm=");
-		if (!p)
-			return out;
-		p += 2;
-	}
-	const char *end = strstr(p, "\r\nm=");
-	size_t n = end ? (size_t)(end - p) + 2 : strlen(p);
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(out, p, n);
-	out[n] = '\0';
-	return out;
-}
 
 static void params(sdp_answer_params *p)
 {
