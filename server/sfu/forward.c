@@ -82,41 +82,80 @@ int sfu_peer_set_view(sfu_peer *p, const char *mid, int width, int height)
 	return -1;
 }
 
+/* Slot i of dst takes the source its feeds name now: a new source restarts the slot's
+ * rewriting on its first packet and, for video, holds the slot until a keyframe (asked
+ * for by fwd_tick). Returns 1 when the source changed. */
+static int slot_take_source(struct sfu_peer *dst, int i)
+{
+	fwd_slot *slot = &dst->out[i];
+	enum sfu_role role;
+	struct sfu_peer *src = slot_source(dst, i, &role);
+	if (src == slot->source && role == slot->source_role)
+		return 0;
+	slot->source = src;
+	slot->source_role = role;
+	slot->cur_ssrc = 0;
+	slot->wait_keyframe = slot->kind == SDP_KIND_VIDEO;
+	slot->keyframe_asked_us = 0;
+	vp8mung_switch(&slot->mung);
+	layersel_init(&slot->sel);
+	slot->sel_checked_us = 0;
+	return 1;
+}
+
+/* Adds (dst, i) to the sinks of the tracks of its source that feed it: every layer of a
+ * simulcasting source carries the sink; fwd_rtp lets through only the layer the slot has
+ * chosen. */
+static void slot_sink_add(struct sfu_peer *dst, int i)
+{
+	fwd_slot *slot = &dst->out[i];
+	struct sfu_peer *src = slot->source;
+	for (int k = 0; src && k < src->n_in; k++) {
+		in_track *t = &src->in[k];
+		if (t->role != slot->source_role || t->kind != slot->kind)
+			continue;
+		if (t->n_sinks < TRACK_MAX_SINKS)
+			t->sinks[t->n_sinks++] = (fwd_sink){.peer = dst, .slot = i};
+		if (!t->n_layers)
+			break;
+	}
+}
+
+/* Takes (dst, i) out of the sinks of every track of src. */
+static void slot_sink_remove(struct sfu_peer *src, const struct sfu_peer *dst, int i)
+{
+	for (int k = 0; src && k < src->n_in; k++) {
+		in_track *t = &src->in[k];
+		for (int j = 0; j < t->n_sinks;) {
+			if (t->sinks[j].peer == dst && t->sinks[j].slot == i)
+				t->sinks[j] = t->sinks[--t->n_sinks];
+			else
+				j++;
+		}
+	}
+}
+
 void fwd_rewire(struct sfu *s)
 {
 	for (struct sfu_peer *p = s->peers; p; p = p->next)
 		for (int i = 0; i < p->n_in; i++)
 			p->in[i].n_sinks = 0;
 
-	for (struct sfu_peer *dst = s->peers; dst; dst = dst->next) {
+	for (struct sfu_peer *dst = s->peers; dst; dst = dst->next)
 		for (int i = 0; i < dst->n_out; i++) {
-			fwd_slot *slot = &dst->out[i];
-			enum sfu_role role;
-			struct sfu_peer *src = slot_source(dst, i, &role);
-			if (src != slot->source || role != slot->source_role) {
-				/* A new source: recompute offsets on its first packet and, for
-				 * video, hold the slot until a keyframe (asked for by fwd_tick). */
-				slot->source = src;
-				slot->source_role = role;
-				slot->cur_ssrc = 0;
-				slot->wait_keyframe = slot->kind == SDP_KIND_VIDEO;
-				slot->keyframe_asked_us = 0;
-				vp8mung_switch(&slot->mung);
-				layersel_init(&slot->sel);
-				slot->sel_checked_us = 0;
-			}
-			/* Every layer of a simulcasting source carries the sink; fwd_rtp lets
-			 * through only the layer the slot has chosen. */
-			for (int k = 0; src && k < src->n_in; k++) {
-				in_track *t = &src->in[k];
-				if (t->role != role || t->kind != slot->kind)
-					continue;
-				if (t->n_sinks < TRACK_MAX_SINKS)
-					t->sinks[t->n_sinks++] = (fwd_sink){.peer = dst, .slot = i};
-				if (!t->n_layers)
-					break;
-			}
+			slot_take_source(dst, i);
+			slot_sink_add(dst, i);
 		}
+}
+
+void fwd_wire_peer(struct sfu_peer *dst)
+{
+	for (int i = 0; i < dst->n_out; i++) {
+		struct sfu_peer *old = dst->out[i].source;
+		if (!slot_take_source(dst, i))
+			continue;
+		slot_sink_remove(old, dst, i);
+		slot_sink_add(dst, i);
 	}
 }
 

@@ -186,5 +186,5 @@ void sfu_peer_set_feeds(sfu_peer *dst, sfu_peer *primary, sfu_peer *document,
 	for (int i = 0; i < n_extras && dst->n_extras < PEER_MAX_EXTRAS; i++)
 		if (extras[i] && extras[i] != dst)
 			dst->extras[dst->n_extras++] = extras[i];
-	fwd_rewire(dst->sfu);
+	fwd_wire_peer(dst);
 }

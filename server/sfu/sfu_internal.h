@@ -301,6 +301,11 @@ struct rtp_hdr;
 void fwd_rtp(struct sfu_peer *from, in_track *t, uint8_t *pkt, const struct rtp_hdr *h,
              int64_t now_us);
 void fwd_rewire(struct sfu *s);
+/* Rewires only the slots of dst whose source changed (its feeds were just set): the work
+ * of one routing change is that receiver's slots, not every peer of the process. The
+ * sources' own tracks must be unchanged since the last fwd_rewire (a renegotiation or a
+ * peer that comes or goes rewires everything). */
+void fwd_wire_peer(struct sfu_peer *dst);
 in_track *fwd_track_by_role(struct sfu_peer *p, enum sfu_role role, enum sdp_kind kind);
 void fwd_tick(struct sfu_peer *p, int64_t now_us);
 /* The track of src that feeds slot now: for a simulcasting source the layer the slot gets

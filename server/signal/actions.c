@@ -64,7 +64,7 @@ static void do_media(sig_app *app, const route_action *a)
 	s->feed_document = a->document;
 	s->n_feed_extra = a->n_extra;
 	memcpy(s->feed_extra, a->extra, sizeof(uint32_t) * (size_t)a->n_extra);
-	app_apply_feeds(app);
+	session_apply_feeds(s);
 	session_send_slots(s);
 }
 

@@ -158,6 +158,7 @@ json_t *session_hello_reply(sig_session *s);
 void session_resume(sig_session *fresh, const char *token, json_t *id);
 void session_adopt(sig_session *old, sig_session *fresh, json_t *id);
 void app_apply_feeds(sig_app *app);
+void session_apply_feeds(sig_session *s);
 
 /* handlers.c: dispatch, and the helpers every request handler uses to validate fields
  * and reply exactly once. */

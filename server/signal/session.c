@@ -117,19 +117,25 @@ static sfu_peer *peer_of(sig_app *app, uint32_t sid)
 	return s ? s->peer : NULL;
 }
 
-/* Applies every session's declared feeds to the media plane. Called when routing changes
- * a wiring and when a peer appears (a source that negotiates after it was wired). */
+/* Applies one session's declared feeds to the media plane: only its own receive slots
+ * are rewired. */
+void session_apply_feeds(sig_session *s)
+{
+	if (!s->peer)
+		return;
+	sfu_peer *extras[ROUTE_MAX_EXTRA];
+	for (int i = 0; i < s->n_feed_extra; i++)
+		extras[i] = peer_of(s->app, s->feed_extra[i]);
+	sfu_peer_set_feeds(s->peer, peer_of(s->app, s->feed_primary),
+	                   peer_of(s->app, s->feed_document), extras, s->n_feed_extra);
+}
+
+/* Applies every session's declared feeds, for when a peer appears: a source that
+ * negotiates after it was wired. */
 void app_apply_feeds(sig_app *app)
 {
-	for (sig_session *s = app->sessions; s; s = s->next) {
-		if (!s->peer)
-			continue;
-		sfu_peer *extras[ROUTE_MAX_EXTRA];
-		for (int i = 0; i < s->n_feed_extra; i++)
-			extras[i] = peer_of(app, s->feed_extra[i]);
-		sfu_peer_set_feeds(s->peer, peer_of(app, s->feed_primary),
-		                   peer_of(app, s->feed_document), extras, s->n_feed_extra);
-	}
+	for (sig_session *s = app->sessions; s; s = s->next)
+		session_apply_feeds(s);
 }
 
 void session_send_slots(sig_session *s)
