@@ -3,7 +3,7 @@
 // token bucket) calls 保険年金課, clerk A (sato) accepts and invites 税務課, clerk B (suzuki)
 // accepts. Clerk A sends a busy picture (a 640x480 canvas of random blocks, redrawn every
 // frame, put in place of the camera by overriding getUserMedia before the page loads); every
-// page sends its camera in three simulcast layers. Clerk B shows clerk A enlarged (a click
+// page sends its camera in simulcast layers (two for a 640x480 camera). Clerk B shows clerk A enlarged (a click
 // on its slot tile), so its display wants the full layer.
 //
 // Steady state, over a 15 s window after a ramp: clerk B decodes clerk A at >= 640 px wide

@@ -16,11 +16,26 @@ export async function getLocalMedia() {
 const simulcastPcs = new WeakSet()
 
 // Simulcast layers of the camera, smallest first (docs/architecture.md, "Simulcast").
-const CAMERA_LAYERS = [
-	{ rid: 'q', scaleResolutionDownBy: 4 },
-	{ rid: 'h', scaleResolutionDownBy: 2 },
-	{ rid: 'f', scaleResolutionDownBy: 1 },
-]
+// Chromium sends at most two layers below 960x540 (its simulcast table: a 640x480 camera gets
+// two) and silently leaves the rest unsent, so a small camera offers two layers, half and full
+// size, and a camera of 960x540 or more offers three. The small layers are what narrow branch
+// lines get, two or three of them at once in a three-way call with an interpreter: they are
+// capped below Chromium's defaults (about 200-270 kbit/s for 320x240) so that two of them and
+// their audio fit a 600 kbit/s line.
+function cameraLayers(track) {
+	const { width = 0, height = 0 } = track?.getSettings?.() ?? {}
+	if (width * height >= 960 * 540) {
+		return [
+			{ rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 120_000 },
+			{ rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 400_000 },
+			{ rid: 'f', scaleResolutionDownBy: 1 },
+		]
+	}
+	return [
+		{ rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 150_000 },
+		{ rid: 'f', scaleResolutionDownBy: 1 },
+	]
+}
 
 // Creates the PeerConnection, sends the offer with the mid -> role map and applies the answer.
 // onTrack(role, track, mid) is called for each received track; role is 'mic', 'camera',
@@ -35,10 +50,10 @@ export async function negotiate(client, stream, onTrack, { simulcast: useSimulca
 		const mic = stream.getAudioTracks()[0] ?? 'audio'
 		const cam = stream.getVideoTracks()[0] ?? 'video'
 		const send = { direction: 'sendrecv', streams: [stream] }
-		// The camera in three simulcast layers (quarter, half and full size): the server
-		// forwards each receiver the one its link and its tile size allow. The document
-		// transceiver sends one full-size stream.
-		const simulcast = { ...send, sendEncodings: CAMERA_LAYERS.map((l) => ({ ...l })) }
+		// The camera in two or three simulcast layers: the server forwards each receiver the
+		// one its link and its tile size allow. The document transceiver sends one full-size
+		// stream.
+		const simulcast = { ...send, sendEncodings: cameraLayers(typeof cam === 'string' ? null : cam) }
 		const transceivers = [
 			[pc.addTransceiver(mic, send), 'mic', 'mic'],
 			[pc.addTransceiver(cam, useSimulcast ? simulcast : send), 'camera', 'camera'],
