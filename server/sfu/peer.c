@@ -167,7 +167,7 @@ void peer_on_srtp(struct sfu_peer *p, uint8_t *buf, size_t len)
 	}
 	uint16_t tseq;
 	if (p->ext_twcc && rtp_get_twcc_seq(buf, &h, (uint8_t)p->ext_twcc, &tseq) == 0)
-		twcc_rec_add(&p->twcc, tseq, now);
+		twcc_rec_add(&p->twcc, tseq, s->rx_arrival_us ? s->rx_arrival_us : now);
 	in_track *t = track_for_packet(p, buf, &h);
 	if (!t) {
 		t = rtx_track(p, h.ssrc);

@@ -225,6 +225,9 @@ struct sfu {
 	int pacer_running;
 	sfu_stats stats;
 	uint8_t rx_buf[65536];
+	/* When the datagram being handled reached the socket (the kernel's receive timestamp,
+	 * on the monotonic clock); 0: not known (ICE-TCP, a simulated clock). */
+	int64_t rx_arrival_us;
 	uint8_t tx_buf[SFU_PACKET_MAX + SECURE_MAX_TRAILER + 64];
 };
 

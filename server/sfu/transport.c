@@ -2,10 +2,14 @@
  * connections (tcp.c), are demultiplexed by their first byte (RFC 7983): STUN 0..3, DTLS
  * 20..63, RTP/RTCP 128..191; STUN finds its peer by USERNAME, everything else by the source
  * address (and connection) a STUN check validated. */
+#include "base/clock.h"
 #include "base/log.h"
 #include "sfu/sfu_internal.h"
 
+#include <linux/sockios.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
@@ -14,6 +18,29 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	struct sfu *s = h->data;
 	buf->base = (char *)s->rx_buf;
 	buf->len = sizeof s->rx_buf;
+}
+
+/* When the datagram just read reached the socket, on the monotonic clock: the kernel's
+ * receive timestamp (wall clock) moved back by its age. The transport-wide feedback reports
+ * arrival times, and the time a packet waited in the socket while the loop was busy is not
+ * the network's delay: stamped on reading, a busy server looks like a congested link and
+ * the browsers' congestion control backs off (as libwebrtc, which reads the same kernel
+ * timestamp). 0 when unknown (a simulated clock, or the ioctl failed). */
+static int64_t kernel_arrival_us(struct sfu *s)
+{
+	if (s->clock_us)
+		return 0;
+	int fd;
+	struct timespec ts, now;
+	if (uv_fileno((uv_handle_t *)&s->udp, &fd) != 0 || ioctl(fd, SIOCGSTAMPNS, &ts) != 0 ||
+	    clock_gettime(CLOCK_REALTIME, &now) != 0)
+		return 0;
+	int64_t age = (int64_t)(now.tv_sec - ts.tv_sec) * 1000000 + (now.tv_nsec - ts.tv_nsec) / 1000;
+	int64_t mono = clock_mono_us();
+	/* A wall clock stepped meanwhile: the age is meaningless. */
+	if (age < 0 || age > 1000000)
+		return 0;
+	return mono - age;
 }
 
 static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct sockaddr *from,
@@ -29,7 +56,9 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct so
 	sfu_addr addr = {.tcp = NULL};
 	memcpy(&addr.sa, from,
 	       from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	s->rx_arrival_us = kernel_arrival_us(s);
 	transport_on_packet(s, (uint8_t *)buf->base, (size_t)n, &addr);
+	s->rx_arrival_us = 0;
 }
 
 void transport_on_packet(struct sfu *s, uint8_t *data, size_t len, const sfu_addr *from)
@@ -77,6 +106,14 @@ int transport_open(struct sfu *s, const char *bind_ip, int port)
 		          uv_strerror(rc));
 		return -1;
 	}
+	/* Receive timestamps from the start (kernel_arrival_us): the first SIOCGSTAMPNS turns
+	 * them on for the socket (it answers ENOENT: nothing stamped yet), and the kernel
+	 * turns them on for the system lazily, a moment later. SO_TIMESTAMPNS would not do:
+	 * with it the stamps go to control messages libuv does not read, not to the ioctl. */
+	int fd;
+	struct timespec ts;
+	if (uv_fileno((uv_handle_t *)&s->udp, &fd) == 0)
+		(void)ioctl(fd, SIOCGSTAMPNS, &ts);
 	/* Video bursts (a keyframe is dozens of packets) overflow the default buffers. */
 	int size = 4 * 1024 * 1024;
 	uv_recv_buffer_size((uv_handle_t *)&s->udp, &size);
