@@ -40,7 +40,8 @@ static void on_lease(void *user, int active)
 	if (active) {
 		app->counters.takeovers++;
 		if (store_close_takeover(app->store) != 0)
-			LOG_ERROR("standby", "cannot queue the close of the previous node's visits");
+			LOG_ERROR("standby",
+			          "cannot queue the close of the previous node's visits");
 		LOG_INFO("standby", "taking over: serving /ws node=%s", app->cfg.node_id);
 	} else {
 		step_down(app);
@@ -56,8 +57,10 @@ int standby_start(sig_app *app)
 	}
 	if (!app->cfg.node_id[0]) {
 		char host[64] = "";
-		if (gethostname(host, sizeof host) != 0 || !host[0] || config_set(&app->cfg, "node-id", host) != 0) {
-			LOG_ERROR("standby", "standby-lease needs node-id (the host name is unusable)");
+		if (gethostname(host, sizeof host) != 0 || !host[0] ||
+		    config_set(&app->cfg, "node-id", host) != 0) {
+			LOG_ERROR("standby",
+			          "standby-lease needs node-id (the host name is unusable)");
 			return -1;
 		}
 	}
@@ -113,8 +116,8 @@ int standby_health(sig_app *app, char **body)
 	char holder[64];
 	snprintf(holder, sizeof holder, "%s", store_lease_holder(app->lease));
 	for (char *p = holder; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		      *p == '-' || *p == '_' || *p == '.'))
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
 			*p = '?';
 	if (asprintf(body,
 	             "{\"status\":\"%s\",\"role\":\"%s\",\"node\":\"%s\",\"active_node\":\"%s\","

@@ -20,10 +20,10 @@ extern const char *const store_migration_3[];
 extern const char *const store_migration_6[]; /* directory change notices (live.c) */
 extern const char *const store_migration_4[];
 extern const char *const store_migration_7[];
-extern const char *const store_migration_8[]; /* bookings */
-extern const char *const store_migration_9[]; /* guest legs, interpreted_visits */
+extern const char *const store_migration_8[];  /* bookings */
+extern const char *const store_migration_9[];  /* guest legs, interpreted_visits */
 extern const char *const store_migration_10[]; /* the node lease, visits.node (lease.c) */
-extern const char *const store_migration_5[]; /* the status board */
+extern const char *const store_migration_5[];  /* the status board */
 
 /* ---- `madoguchi admin` helpers shared by admin.c and admin_counter.c ---- */
 

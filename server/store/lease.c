@@ -53,11 +53,11 @@ struct store_lease {
 	store_lease_cb cb;
 	void *user;
 	int active;
-	int in_flight;         /* a claim is queued or running */
-	uint64_t sent_at;      /* uv_now() when the claim in flight was queued */
-	uint64_t valid_until;  /* active: the moment to step down without a renewal */
-	uint64_t next_claim;   /* uv_now() of the next claim */
-	int releasing;         /* the release statement is in flight */
+	int in_flight;        /* a claim is queued or running */
+	uint64_t sent_at;     /* uv_now() when the claim in flight was queued */
+	uint64_t valid_until; /* active: the moment to step down without a renewal */
+	uint64_t next_claim;  /* uv_now() of the next claim */
+	int releasing;        /* the release statement is in flight */
 	store_lease_done_cb done;
 	void *done_user;
 	int freeing;
@@ -216,8 +216,8 @@ int store_lease_release(store_lease *l, store_lease_done_cb done, void *user)
 	l->done = done;
 	l->done_user = user;
 	const char *values[] = {l->node};
-	if (!was ||
-	    store_query_params(l->db, "lease_release", sql_release, 1, values, on_release, l) != 0) {
+	if (!was || store_query_params(l->db, "lease_release", sql_release, 1, values, on_release,
+	                               l) != 0) {
 		on_release(l, -1, NULL);
 		return 0;
 	}

@@ -176,9 +176,10 @@ void store_records_finish(store *s, PGresult *res)
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 		/* The updates answer whether their target exists (a replay finds it unchanged). */
 		int one = st == PGRES_TUPLES_OK && PQntuples(res) == 1;
-		if ((r->kind == STORE_CLOSE_INTERRUPTED || r->kind == STORE_CLOSE_TAKEOVER) && one &&
-		    PQnfields(res) == 2)
-			LOG_INFO("store", "closed what a crash left open visits=%s legs=%s scope=%s",
+		if ((r->kind == STORE_CLOSE_INTERRUPTED || r->kind == STORE_CLOSE_TAKEOVER) &&
+		    one && PQnfields(res) == 2)
+			LOG_INFO("store",
+			         "closed what a crash left open visits=%s legs=%s scope=%s",
 			         PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
 			         r->kind == STORE_CLOSE_TAKEOVER ? "takeover"
 			         : s->node[0]                    ? "node"
