@@ -25,11 +25,16 @@
  * last renewal, plus up to CLAIM_MS), not at once; a node that stops cleanly releases the row
  * so its standby takes over within CLAIM_MS.
  *
+ * The row also names the holding process (instance, random per start): a node restarted
+ * after a crash does not inherit its previous run's lease but waits for it to expire like
+ * anyone, and two processes given the same node-id by mistake never both hold it.
+ *
  * The lease has its own connection (a second store, without a spool), so that a slow query on
  * the main one (the monthly statistics) never delays a renewal into a step-down.
  *
  * Everything runs on the loop; nothing blocks. */
 #include "base/log.h"
+#include "base/rand.h"
 #include "store/internal.h"
 #include "store/store.h"
 
@@ -49,7 +54,8 @@ struct store_lease {
 	uv_loop_t *loop;
 	uv_timer_t *timer;
 	char node[64];
-	char holder[64]; /* the holder the last answer named; "" before any */
+	char instance[RAND_UUID_LEN]; /* this process: a restart or a twin is another holder */
+	char holder[64];              /* the holder the last answer named; "" before any */
 	store_lease_cb cb;
 	void *user;
 	int active;
@@ -58,6 +64,7 @@ struct store_lease {
 	uint64_t valid_until; /* active: the moment to step down without a renewal */
 	uint64_t next_claim;  /* uv_now() of the next claim */
 	int releasing;        /* the release statement is in flight */
+	int twin_logged;      /* the warning about another holder with our name was logged */
 	store_lease_done_cb done;
 	void *done_user;
 	int freeing;
@@ -68,12 +75,15 @@ struct store_lease {
  * which is the holder when the claim did not change it. acquired_at moves only when the
  * holder changes or comes back after expiry. */
 static const char sql_claim[] =
-    "WITH c AS (INSERT INTO node_lease AS l (id, holder, expires_at, acquired_at)"
-    " VALUES (1, $1, clock_timestamp() + $2::int * interval '1 millisecond', clock_timestamp())"
-    " ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at,"
-    " acquired_at = CASE WHEN l.holder = excluded.holder AND l.expires_at >= clock_timestamp()"
+    "WITH c AS (INSERT INTO node_lease AS l (id, holder, instance, expires_at, acquired_at)"
+    " VALUES (1, $1, $3, clock_timestamp() + $2::int * interval '1 millisecond',"
+    " clock_timestamp())"
+    " ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, instance = excluded.instance,"
+    " expires_at = excluded.expires_at,"
+    " acquired_at = CASE WHEN l.instance = excluded.instance AND l.expires_at >= clock_timestamp()"
     " THEN l.acquired_at ELSE excluded.acquired_at END"
-    " WHERE l.holder = excluded.holder OR l.expires_at < clock_timestamp()"
+    " WHERE (l.holder = excluded.holder AND l.instance = excluded.instance)"
+    " OR l.expires_at < clock_timestamp()"
     " RETURNING holder)"
     " SELECT (SELECT count(*) FROM c),"
     " coalesce((SELECT holder FROM c), (SELECT holder FROM node_lease WHERE id = 1), '')";
@@ -81,7 +91,7 @@ static const char sql_claim[] =
 /* A clean stop hands the lease on at once instead of letting it run out. */
 static const char sql_release[] =
     "UPDATE node_lease SET expires_at = clock_timestamp() - interval '1 millisecond'"
-    " WHERE id = 1 AND holder = $1";
+    " WHERE id = 1 AND holder = $1 AND instance = $2";
 
 static void free_handle(uv_handle_t *h)
 {
@@ -113,6 +123,19 @@ static void on_claim(void *user, int err, const PGresult *res)
 	int won = strcmp(PQgetvalue(res, 0, 0), "1") == 0;
 	snprintf(l->holder, sizeof l->holder, "%s", PQgetvalue(res, 0, 1));
 	uint64_t now = uv_now(l->loop);
+	if (!won && strcmp(l->holder, l->node) == 0 && !l->active) {
+		/* Our name, another process: a previous run of this node whose lease has not run
+		 * out yet (normal right after a crash and restart), or a second node configured
+		 * with the same node-id (a mistake: only one of them can ever serve). */
+		if (!l->twin_logged)
+			LOG_WARN(
+			    "lease",
+			    "the lease is held under this node-id by another process; waiting "
+			    "for it to expire (a second node with the same node-id never serves) "
+			    "node=%s",
+			    l->node);
+		l->twin_logged = 1;
+	}
 	if (!won) {
 		/* Someone else holds a live lease. If we thought we did, our row expired on the
 		 * database's clock before our own reckoning (a clock step): stop at once. */
@@ -134,9 +157,9 @@ static void claim(store_lease *l)
 {
 	char ms[16];
 	snprintf(ms, sizeof ms, "%d", LEASE_MS);
-	const char *values[] = {l->node, ms};
+	const char *values[] = {l->node, ms, l->instance};
 	uint64_t now = uv_now(l->loop);
-	if (store_query_params(l->db, "lease_claim", sql_claim, 2, values, on_claim, l) != 0)
+	if (store_query_params(l->db, "lease_claim", sql_claim, 3, values, on_claim, l) != 0)
 		return;
 	l->in_flight = 1;
 	l->sent_at = now;
@@ -167,6 +190,10 @@ store_lease *store_lease_new(uv_loop_t *loop, const char *conninfo, const char *
 	l->cb = cb;
 	l->user = user;
 	snprintf(l->node, sizeof l->node, "%s", node);
+	if (rand_uuid(l->instance) != 0) {
+		free(l);
+		return NULL;
+	}
 	l->db = store_new(loop, conninfo, NULL);
 	l->timer = malloc(sizeof *l->timer);
 	if (!l->db || !l->timer || uv_timer_init(loop, l->timer) != 0) {
@@ -215,12 +242,16 @@ int store_lease_release(store_lease *l, store_lease_done_cb done, void *user)
 	l->active = 0;
 	l->done = done;
 	l->done_user = user;
-	const char *values[] = {l->node};
-	if (!was || store_query_params(l->db, "lease_release", sql_release, 1, values, on_release,
-	                               l) != 0) {
-		on_release(l, -1, NULL);
+	const char *values[] = {l->node, l->instance};
+	if (!was) {
+		/* Nothing to hand on. */
+		l->releasing = 0;
+		l->done = NULL;
+		done(user);
 		return 0;
 	}
+	if (store_query_params(l->db, "lease_release", sql_release, 2, values, on_release, l) != 0)
+		on_release(l, -1, NULL);
 	return 0;
 }
 

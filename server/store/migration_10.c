@@ -1,8 +1,9 @@
 /* Migration 10: active/standby (issue 15; docs/operations.md "Two nodes: active and standby").
  *
  * node_lease holds one row: which node may serve now (holder) and until when (expires_at, on
- * the database's clock). The active node renews it every second; a standby claims it only
- * once it has expired. lease.c has the statements and the reasoning.
+ * the database's clock), and instance, the holding process (so that two processes given the
+ * same node-id by mistake cannot both renew it). The active node renews it every second; a
+ * standby claims it only once it has expired. lease.c has the statements and the reasoning.
  *
  * visits.node names the node that ran the visit (the `node-id` key; NULL on a single-node
  * installation). A node starting up closes as `interrupted` only its own visits left open,
@@ -14,6 +15,7 @@ const char *const store_migration_10[] = {
     "CREATE TABLE node_lease ("
     " id smallint PRIMARY KEY CHECK (id = 1),"
     " holder text NOT NULL,"
+    " instance text NOT NULL," /* the holder's process (a random id per start) */
     " expires_at timestamptz NOT NULL,"
     " acquired_at timestamptz NOT NULL)",
     "ALTER TABLE visits ADD COLUMN node text",

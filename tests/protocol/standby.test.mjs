@@ -4,7 +4,8 @@
 //    sessions close with 1001, /ws is refused (503), /healthz answers 503 "standby"; the
 //    kiosk's queued visit is closed `dropped` once the database is back, and the node takes
 //    the lease again and serves;
-//  - a clean stop hands the lease on at once: the standby serves within a second;
+//  - a clean stop hands the lease on at once: the standby serves within a second; a second
+//    process with the active node's node-id never serves;
 //  - a single node without `standby-lease` answers /healthz as before.
 
 import assert from 'node:assert/strict';
@@ -88,6 +89,14 @@ test('a clean stop hands the lease to the standby at once', async () => {
 	stacks.push(b);
 	await waitHealth(b, (h) => h.json?.active_node === 'a', 'b sees a', 5000);
 	assert.equal((await health(b)).status, 503);
+	// A second process given node a's name by mistake never serves while a does.
+	const twin = await stack.startNode('twin', ['--node-id', 'a']);
+	await sleep(1500);
+	const ht = await health(twin);
+	assert.equal(ht.status, 503, JSON.stringify(ht));
+	assert.match(twin.serverLog(), /held under this node-id by another process/);
+	assert.equal((await health(stack)).json?.role, 'active');
+	await twin.stop();
 	const t0 = Date.now();
 	stack.server.kill('SIGTERM');
 	assert.ok(await stack.waitServerExit(10000), 'a did not stop');
