@@ -247,7 +247,8 @@ int store_lease_release(store_lease *l, store_lease_done_cb done, void *user)
 		/* Nothing to hand on. */
 		l->releasing = 0;
 		l->done = NULL;
-		done(user);
+		if (done)
+			done(user);
 		return 0;
 	}
 	if (store_query_params(l->db, "lease_release", sql_release, 2, values, on_release, l) != 0)
