@@ -133,6 +133,10 @@ install -m 0644 deploy/madoguchi.service "$root/lib/systemd/system/madoguchi.ser
 install -m 0644 deploy/madoguchi.example.json "$root/etc/madoguchi/madoguchi.json"
 mkdir -p "$root/usr/share/madoguchi/prometheus"
 install -m 0644 deploy/prometheus/alerts.yml "$root/usr/share/madoguchi/prometheus/alerts.yml"
+# The active/standby example (docs/operations.md, "Two nodes"): copied by hand to /etc/keepalived.
+mkdir -p "$root/usr/share/madoguchi/keepalived"
+install -m 0644 deploy/keepalived/keepalived.conf "$root/usr/share/madoguchi/keepalived/keepalived.conf"
+install -m 0755 deploy/keepalived/madoguchi-check.sh "$root/usr/share/madoguchi/keepalived/madoguchi-check.sh"
 install -m 0644 docs/operations.md "$root/usr/share/doc/madoguchi/operations.md"
 install -m 0644 deploy/madoguchi.example.json "$root/usr/share/doc/madoguchi/madoguchi.example.json"
 {

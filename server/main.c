@@ -31,6 +31,8 @@ static void usage(FILE *f)
 	      "             --spool FILE (call records, fsync'd, encrypted)\n"
 	      "             --spool-key FILE (default: the spool's path + .key)\n"
 	      "             --no-answer-s N\n"
+	      "             --standby-lease on|off (two nodes, one database; default off)\n"
+	      "             --node-id NAME (this node's name; default the host name)\n"
 	      "  migrate    apply database migrations\n"
 	      "  version    print the version (also --version)\n"
 	      "  admin      manage branches, departments, procedures, kiosks and users\n"

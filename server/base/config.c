@@ -114,6 +114,16 @@ int config_set(config *c, const char *name, const char *value)
 		return strlen(value) >= 16
 		           ? set_str(c->metrics_token, sizeof c->metrics_token, value)
 		           : -2; /* a short token is a guessable one */
+	if (strcmp(name, "standby-lease") == 0)
+		return set_bool(&c->standby_lease, value);
+	if (strcmp(name, "node-id") == 0) {
+		/* It names the node in the lease row, in visits.node and in logs: keep it plain. */
+		for (const char *p = value; *p; p++)
+			if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
+				return -2;
+		return set_str(c->node_id, sizeof c->node_id, value);
+	}
 	if (strcmp(name, "log-level") == 0)
 		return set_str(c->log_level, sizeof c->log_level, value);
 	return -1;

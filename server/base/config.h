@@ -33,6 +33,10 @@ typedef struct config {
 	char allowed_origins[512];
 	/* A Bearer token that opens /metrics to other hosts than loopback; empty = none. */
 	char metrics_token[128];
+	/* Active/standby (docs/operations.md): two nodes share one database; only the node
+	 * holding the lease serves /ws. Off: a single node, as before. */
+	int standby_lease;
+	char node_id[64]; /* this node's name among the two; "": the host name */
 } config;
 
 void config_defaults(config *c);

@@ -45,6 +45,9 @@ static int on_upgrade(void *user, const char *peer_ip)
 {
 	sig_app *app = user;
 	int from_addr = 0, total = 0;
+	/* A standby serves /healthz and files, not sessions (standby.c). */
+	if (!standby_serving(app))
+		return 503;
 	for (sig_session *s = app->sessions; s; s = s->next) {
 		if (!s->conn || s->state == SIG_READY)
 			continue;
@@ -80,7 +83,8 @@ static void on_sweep(uv_timer_t *t)
 		}
 	}
 	cred_flush_log(app, now);
-	bookings_tick(app); /* the bookings' sweep, when due (bookings.c) */
+	if (standby_serving(app))
+		bookings_tick(app); /* the bookings' sweep, when due (bookings.c) */
 }
 
 static void on_message(void *user, sig_conn *c, void *conn_user, const char *text, size_t len)
@@ -320,6 +324,13 @@ sig_app *sig_app_new(uv_loop_t *loop, const config *cfg)
 		free(app);
 		return NULL;
 	}
+	if (standby_start(app) != 0) {
+		route_free(app->route);
+		sfu_free(app->sfu);
+		store_free(app->store);
+		free(app);
+		return NULL;
+	}
 	uv_timer_init(loop, &app->retry);
 	app->retry.data = app;
 	uv_timer_init(loop, &app->tick);
@@ -350,6 +361,7 @@ static void release_backends(sig_app *app)
 		          store_pending(app->store));
 	store_free(app->store);
 	app->store = NULL;
+	standby_free(app);
 }
 
 static void on_flush_tick(uv_timer_t *t)
@@ -357,6 +369,9 @@ static void on_flush_tick(uv_timer_t *t)
 	sig_app *app = t->data;
 	int64_t waited_ms = (clock_mono_us() - app->stop_started_us) / 1000;
 	if ((app->sessions || store_pending(app->store) > 0) && waited_ms < SHUTDOWN_FLUSH_MS)
+		return;
+	/* The records are in: hand the lease to the standby now rather than let it run out. */
+	if (!standby_release(app) && waited_ms < SHUTDOWN_FLUSH_MS + 1000)
 		return;
 	uv_timer_stop(t);
 	uv_close((uv_handle_t *)t, NULL);

@@ -106,6 +106,7 @@ typedef struct sig_counters {
 	uint64_t replaced;         /* kiosk sessions taken over by a newer one */
 	uint64_t revoked;          /* sessions ended because their identity was revoked */
 	uint64_t calls_limited;    /* kiosk calls refused by the per-minute limit */
+	uint64_t takeovers;        /* times this node became the active one (standby.c) */
 } sig_counters;
 
 struct sig_app {
@@ -138,6 +139,10 @@ struct sig_app {
 	struct health *health;           /* health.c: the kiosk self-test */
 	struct kiosk_staff *kiosk_staff; /* kiosk_staff.c: PIN attempts (created on first use) */
 	struct sig_bookings *bookings;   /* bookings.c: today's bookings (created on first use) */
+	/* standby.c: active/standby. serving: /ws is open (always, without standby-lease). */
+	store_lease *lease;
+	int serving;
+	int lease_releasing, lease_released;
 };
 
 /* app.c: the store's answer with the directory of departments; on success the app starts
@@ -292,5 +297,15 @@ void bookings_call(sig_session *s, json_t *msg, json_t *id);
 void h_book(sig_session *s, json_t *msg, json_t *id);
 void h_cancel_booking(sig_session *s, json_t *msg, json_t *id);
 void h_bookings(sig_session *s, json_t *msg, json_t *id);
+
+/* standby.c: active/standby (issue 15). standby_start after the store exists (0, or -1 on a
+ * fatal configuration error); standby_serving: 1 when /ws is open; standby_release at
+ * shutdown, polled: hands the lease on, 1 once done (or when there is none); standby_free
+ * with the store; standby_health: /healthz's body (malloc'd) and status (200 or 503), or -1. */
+int standby_start(sig_app *app);
+int standby_serving(const sig_app *app);
+int standby_release(sig_app *app);
+void standby_free(sig_app *app);
+int standby_health(sig_app *app, char **body);
 
 #endif

@@ -565,11 +565,10 @@ int app_on_http(void *user, const sig_http_request *req, sig_http_response *resp
 	int is_get = strcmp(req->method, "GET") == 0;
 	if (strcmp(path, "/healthz") == 0) {
 		char *b = NULL;
-		if (asprintf(&b, "{\"status\":\"ok\",\"db\":\"%s\",\"spooled\":%d}",
-		             store_is_up(app->store) ? "up" : "down",
-		             store_pending(app->store)) < 0)
+		int status = standby_health(app, &b);
+		if (status < 0)
 			return -1;
-		return respond(resp, 200, "application/json", b);
+		return respond(resp, status, "application/json", b);
 	}
 	if (strcmp(path, "/metrics") == 0) {
 		if (!metrics_allowed(app, req))

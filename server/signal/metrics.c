@@ -27,6 +27,8 @@ char *app_metrics_text(sig_app *app)
 	        " gauge\nmadoguchi_" name " %llu\n",                                               \
 	        (unsigned long long)(value))
 	GAUGE("sessions", "Connected signalling sessions.", sessions);
+	GAUGE("serving", "1 when this node serves /ws (0: a standby, standby-lease).",
+	      app->serving);
 	GAUGE("peers", "Media peers.", m->peers);
 	GAUGE("db_up", "1 when PostgreSQL is connected.", store_is_up(app->store));
 	GAUGE("records_pending", "Call records waiting to be written.", store_pending(app->store));
@@ -56,6 +58,9 @@ char *app_metrics_text(sig_app *app)
 	        app->counters.revoked);
 	COUNTER("calls_limited_total", "Kiosk calls refused by the limit of six a minute.",
 	        app->counters.calls_limited);
+	COUNTER("takeovers_total",
+	        "Times this node took the active/standby lease and started serving (standby.c).",
+	        app->counters.takeovers);
 	COUNTER("credential_failures_total", "Password checks that failed (wrong credentials).",
 	        cs.failures);
 	COUNTER("credential_refused_total",

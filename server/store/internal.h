@@ -20,9 +20,10 @@ extern const char *const store_migration_3[];
 extern const char *const store_migration_6[]; /* directory change notices (live.c) */
 extern const char *const store_migration_4[];
 extern const char *const store_migration_7[];
-extern const char *const store_migration_8[]; /* bookings */
-extern const char *const store_migration_9[]; /* guest legs, interpreted_visits */
-extern const char *const store_migration_5[]; /* the status board */
+extern const char *const store_migration_8[];  /* bookings */
+extern const char *const store_migration_9[];  /* guest legs, interpreted_visits */
+extern const char *const store_migration_10[]; /* the node lease, visits.node (lease.c) */
+extern const char *const store_migration_5[];  /* the status board */
 
 /* ---- `madoguchi admin` helpers shared by admin.c and admin_counter.c ---- */
 
@@ -130,7 +131,15 @@ struct store {
 	unsigned record_failures;
 	struct flush_waiter *waiters;
 	struct spool *spool; /* NULL: records in memory only (tools and tests) */
+
+	/* lease.c: this node's name (`node-id`) when two nodes share the database, else "":
+	 * stamped on the visits it starts and scoping the start-up close (sql.c). */
+	char node[64];
 };
+
+/* records.c: queues a record the store makes itself (STORE_CLOSE_INTERRUPTED at start-up,
+ * STORE_CLOSE_TAKEOVER from lease.c), never spooled. Returns 0 or -1 (out of memory). */
+int store_records_push_close(store *s, enum store_record_kind kind);
 
 /* store.c. Sends the next operation when connected and idle: a waiting query first, else the
  * oldest record. Safe to call at any time. */

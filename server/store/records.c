@@ -104,6 +104,18 @@ static int queue_spooled(void *user, const store_record *r)
 	return records_push(user, r);
 }
 
+int store_records_push_close(store *s, enum store_record_kind kind)
+{
+	store_record close;
+	memset(&close, 0, sizeof close);
+	close.kind = kind;
+	close.at_us = clock_wall_us();
+	int rc = records_push(s, &close);
+	if (rc == 0)
+		store_kick(s);
+	return rc;
+}
+
 /* The key is read before the spool and made only after it has loaded: a spool that holds
  * encrypted records while its key is missing must stop the start, not get a new key that
  * would never open them. */
@@ -146,11 +158,7 @@ int store_records_open_spool(store *s, const char *path, const char *key_path)
 		LOG_INFO("store",
 		         "replaying the record spool path=%s records=%d unencrypted=%d bytes=%lld",
 		         path, st.records, st.plain, st.bytes);
-	store_record close;
-	memset(&close, 0, sizeof close);
-	close.kind = STORE_CLOSE_INTERRUPTED;
-	close.at_us = clock_wall_us();
-	if (records_push(s, &close) == 0)
+	if (store_records_push_close(s, STORE_CLOSE_INTERRUPTED) == 0)
 		s->spool = spool_open(s->loop, path, &key);
 	spool_key_wipe(&key);
 	return s->spool ? 0 : -1;
@@ -168,9 +176,14 @@ void store_records_finish(store *s, PGresult *res)
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 		/* The updates answer whether their target exists (a replay finds it unchanged). */
 		int one = st == PGRES_TUPLES_OK && PQntuples(res) == 1;
-		if (r->kind == STORE_CLOSE_INTERRUPTED && one && PQnfields(res) == 2)
-			LOG_INFO("store", "closed what a crash left open visits=%s legs=%s",
-			         PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+		if ((r->kind == STORE_CLOSE_INTERRUPTED || r->kind == STORE_CLOSE_TAKEOVER) &&
+		    one && PQnfields(res) == 2)
+			LOG_INFO("store",
+			         "closed what a crash left open visits=%s legs=%s scope=%s",
+			         PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+			         r->kind == STORE_CLOSE_TAKEOVER ? "takeover"
+			         : s->node[0]                    ? "node"
+			                                         : "all");
 		else if (one && PQnfields(res) == 1 && PQgetvalue(res, 0, 0)[0] == 'f')
 			LOG_WARN("store", "record matched no row kind=%s visit=%s leg=%s",
 			         store_sql_record_name(r->kind), r->visit, r->leg);
@@ -213,7 +226,8 @@ int store_pending(const store *s)
 
 int store_write(store *s, const store_record *r)
 {
-	if (!s || !r || r->kind == STORE_CLOSE_INTERRUPTED || store_sql_record_check(r) != 0)
+	if (!s || !r || r->kind == STORE_CLOSE_INTERRUPTED || r->kind == STORE_CLOSE_TAKEOVER ||
+	    store_sql_record_check(r) != 0)
 		return -1;
 	if (records_push(s, r) != 0)
 		return -1;

@@ -128,7 +128,8 @@ static int body_decode(const uint8_t *p, size_t n, store_record *r)
 		f[i].s[len] = '\0';
 		p += 2 + len;
 	}
-	if (p != end || r->kind == STORE_CLOSE_INTERRUPTED || store_sql_record_check(r) != 0)
+	if (p != end || r->kind == STORE_CLOSE_INTERRUPTED || r->kind == STORE_CLOSE_TAKEOVER ||
+	    store_sql_record_check(r) != 0)
 		return -1;
 	return 0;
 }

@@ -51,9 +51,9 @@ static const char sql_directory[] =
  * may have committed just before) changes nothing. The branch is copied from the kiosk; an
  * unknown kiosk makes it NULL and the insert fails loudly instead of vanishing. */
 static const char sql_visit_started[] =
-    "INSERT INTO visits (id, kiosk_id, branch_id, started_at, onestop_menu)"
+    "INSERT INTO visits (id, kiosk_id, branch_id, started_at, onestop_menu, node)"
     " VALUES ($1::uuid, $2::uuid, (SELECT branch_id FROM kiosks WHERE id = $2::uuid), " TS(
-        3) ", $4)"
+        3) ", $4, $5)"
            " ON CONFLICT (id) DO NOTHING";
 
 /* Legs are numbered per visit in the order they were queued. Records are written one at a
@@ -104,15 +104,17 @@ static const char sql_audit[] =
 
 /* Crash recovery, after the spool has been replayed: whatever is still open was open when
  * the previous process died. Legs first (their rollup trigger reads the visit), in one
- * statement. Single node only: with several servers sharing a database this would close the
- * other servers' live visits; they would need an owner column (a node id) to close only
- * their own. */
+ * statement. $2 scopes it: NULL closes every open visit (a single node at start-up, or a node
+ * that has just taken the lease over: migration 10), a node id only the visits that node ran
+ * (a node of two at start-up: the other node's visits may be live). */
 static const char sql_close_interrupted[] = "WITH l AS (UPDATE legs SET ended_at = greatest(" TS(
     1) ", coalesce(answered_at, queued_at)),"
-       " outcome = 'interrupted' WHERE ended_at IS NULL RETURNING 1),"
+       " outcome = 'interrupted' WHERE ended_at IS NULL AND ($2::text IS NULL OR visit_id IN"
+       " (SELECT id FROM visits WHERE node = $2::text)) RETURNING 1),"
        " v AS (UPDATE visits SET ended_at = greatest(" TS(
            1) ", started_at),"
-              " end_reason = 'interrupted' WHERE ended_at IS NULL RETURNING 1)"
+              " end_reason = 'interrupted' WHERE ended_at IS NULL"
+              " AND ($2::text IS NULL OR node = $2::text) RETURNING 1)"
               " SELECT (SELECT count(*) FROM v), (SELECT count(*) FROM l)";
 
 void store_sql_query(enum store_query_kind kind, const char *key, struct store_sql *out)
@@ -141,16 +143,18 @@ static const char *opt(const char *s)
 	return s[0] ? s : NULL;
 }
 
-void store_sql_record(const store_record *r, struct store_sql *out)
+void store_sql_record(const store_record *r, const char *node, struct store_sql *out)
 {
+	const char *by = node && node[0] ? node : NULL;
 	memset(out, 0, sizeof *out);
 	snprintf(out->at, sizeof out->at, "%" PRId64, r->at_us);
 	const char **v = out->values;
 	switch (r->kind) {
 	case STORE_VISIT_STARTED:
 		out->sql = sql_visit_started;
-		out->n = 4;
+		out->n = 5;
 		v[0] = r->visit, v[1] = r->kiosk_id, v[2] = out->at, v[3] = opt(r->onestop_menu);
+		v[4] = by;
 		break;
 	case STORE_LEG_QUEUED:
 		out->sql = sql_leg_queued;
@@ -187,9 +191,11 @@ void store_sql_record(const store_record *r, struct store_sql *out)
 		v[4] = opt(r->visit), v[5] = opt(r->leg), v[6] = opt(r->detail);
 		break;
 	case STORE_CLOSE_INTERRUPTED:
+	case STORE_CLOSE_TAKEOVER:
 		out->sql = sql_close_interrupted;
-		out->n = 1;
+		out->n = 2;
 		v[0] = out->at;
+		v[1] = r->kind == STORE_CLOSE_INTERRUPTED ? by : NULL;
 		break;
 	case STORE_GUEST_JOINED:
 		out->sql = sql_guest_joined;
@@ -225,6 +231,7 @@ int store_sql_record_check(const store_record *r)
 	case STORE_AUDIT:
 		return r->audit_id[0] && r->action[0] ? 0 : -1;
 	case STORE_CLOSE_INTERRUPTED:
+	case STORE_CLOSE_TAKEOVER:
 		return 0;
 	case STORE_GUEST_JOINED:
 		return r->leg[0] && r->visit[0] && r->department[0] ? 0 : -1;
@@ -407,6 +414,8 @@ const char *store_sql_record_name(enum store_record_kind kind)
 		return "audit";
 	case STORE_CLOSE_INTERRUPTED:
 		return "close_interrupted";
+	case STORE_CLOSE_TAKEOVER:
+		return "close_takeover";
 	case STORE_GUEST_JOINED:
 		return "guest_joined";
 	}

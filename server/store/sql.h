@@ -27,7 +27,9 @@ struct store_sql {
 
 /* key: the kiosk token digest as bytea text, or the username; unused for the directory. */
 void store_sql_query(enum store_query_kind kind, const char *key, struct store_sql *out);
-void store_sql_record(const store_record *r, struct store_sql *out);
+/* node: the store's node id ("" or NULL on a single node), stamped on started visits and
+ * scoping the start-up close (migration 10). */
+void store_sql_record(const store_record *r, const char *node, struct store_sql *out);
 /* 0 when r is well-formed (known kind, terminated strings, required ids present), else -1. */
 int store_sql_record_check(const store_record *r);
 

@@ -233,7 +233,7 @@ void store_kick(store *s)
 	if (store_queries_head_sql(s, &q) == 0) {
 		s->busy = STORE_BUSY_QUERY;
 	} else if (store_records_head(s)) {
-		store_sql_record(store_records_head(s), &q);
+		store_sql_record(store_records_head(s), s->node, &q);
 		s->busy = STORE_BUSY_RECORD;
 	} else {
 		return;
@@ -411,7 +411,7 @@ static void drain_blocking(store *s)
 	s->hold = 0;
 	while (store_records_head(s) && PQstatus(s->conn) == CONNECTION_OK && !s->hold) {
 		struct store_sql q;
-		store_sql_record(store_records_head(s), &q);
+		store_sql_record(store_records_head(s), s->node, &q);
 		PGresult *res = PQexecParams(s->conn, q.sql, q.n, NULL, q.values, NULL, NULL, 0);
 		store_records_finish(s, res);
 		PQclear(res);

@@ -187,6 +187,10 @@ enum store_record_kind {
 	/* A guest (interpreter) joined a visit: a leg of kind guest. leg, visit, department, at.
 	 * It ends with STORE_LEG_ENDED like any leg (migration 9). */
 	STORE_GUEST_JOINED,
+	/* Queued by the store when this node takes the active/standby lease over (lease.c):
+	 * closes every visit and leg still open, whichever node ran it, as `interrupted`.
+	 * store_write refuses it and the spool never holds it. */
+	STORE_CLOSE_TAKEOVER,
 };
 
 #define STORE_DETAIL_MAX 1024
@@ -326,5 +330,39 @@ int store_bookings_sweep(store *s, store_bookings_sweep_cb cb, void *user);
 /* Fire and forget: the booking was called and started visit_id (state done). Logged when
  * it fails. Returns 0 or -1 (bad arguments). */
 int store_booking_done(store *s, const char *id, const char *visit_id);
+
+/* ---- active/standby: two nodes sharing one database (lease.c, migration 10) ----
+ *
+ * One node at a time holds the lease (a row renewed every second on its own connection) and
+ * serves; the other waits as a standby and claims the lease once it has expired. The active
+ * node stops (cb with active 0) before the row can expire without a renewal, so two nodes
+ * never both think they are active. Everything is asynchronous on the loop. */
+
+typedef struct store_lease store_lease;
+/* active 1: this node now holds the lease; 0: it no longer does (not renewed in time, or
+ * another node holds it). Runs on the loop; must not call store_lease_free. */
+typedef void (*store_lease_cb)(void *user, int active);
+/* node: this node's name (unique among the nodes, at most 63 bytes). Starts as a standby
+ * and claims at once. NULL on bad arguments or out of memory. */
+store_lease *store_lease_new(uv_loop_t *loop, const char *conninfo, const char *node,
+                             store_lease_cb cb, void *user);
+int store_lease_active(const store_lease *l);
+/* The node the last answer named as holder ("" before the first answer). */
+const char *store_lease_holder(const store_lease *l);
+/* At a clean stop: gives up the lease (the row expires now, so the standby takes over at
+ * once) and claims nothing more; done(user) runs once it is done or failed (at once when this
+ * node was not active). Returns 0, or -1 when already releasing. cb is not called for it. */
+typedef void (*store_lease_done_cb)(void *user);
+int store_lease_release(store_lease *l, store_lease_done_cb done, void *user);
+/* NULL allowed. A release still in flight is abandoned (done is not called). */
+void store_lease_free(store_lease *l);
+
+/* This node's name for its records: stamped on the visits it starts, and the start-up
+ * close of visits left open then closes only this node's (the other node's may be live).
+ * Call right after store_new*, before the loop runs; "" (the default) = a single node. */
+void store_set_node(store *s, const char *node);
+/* After taking the lease over: queues STORE_CLOSE_TAKEOVER behind the records already
+ * queued. Returns 0 or -1. */
+int store_close_takeover(store *s);
 
 #endif

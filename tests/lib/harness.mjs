@@ -466,6 +466,36 @@ class Stack {
 		await this.spawnServer(this.serveArgs);
 	}
 
+	/**
+	 * Another `madoguchi serve` on this stack's database (the active/standby tests): the first
+	 * server's arguments with its own HTTP and media ports, plus extraArgs (later options win,
+	 * so ['--node-id', 'b'] renames it), in its own working directory TMP/name (its own spool)
+	 * with its own log. Resolves a Stack for it once it logs msg="listening": serverLog(),
+	 * get(), killServer(), restartServer() and stop() work on it as on the first (stop()
+	 * leaves PostgreSQL to the first stack: stop this one first).
+	 */
+	async startNode(name, extraArgs = []) {
+		if (!/^[\w-]+$/.test(name))
+			throw new Error(`not a node name: ${name}`);
+		const node = new Stack(path.join(this.tmp, name));
+		fs.mkdirSync(node.tmp, { mode: 0o755 });
+		for (const k of ['conninfo', 'ownerConninfo', 'serverConninfo', 'superConninfo', 'sockDir',
+			'dbUser', 'tokens', 'kiosks', 'logins'])
+			node[k] = this[k];
+		node.port = await freeTcpPort();
+		node.mediaPort = await freeMediaPort();
+		const ports = { '--port': String(node.port), '--media-port': String(node.mediaPort) };
+		node.serveArgs = this.serveArgs.map((a, i, all) => ports[all[i - 1]] ?? a)
+			.concat(extraArgs);
+		node.serveCommand = describe(BIN, node.serveArgs);
+		liveStacks.add(node);
+		await node.spawnServer(node.serveArgs);
+		node.host = this.host;
+		node.url = this.url.replace(/:\d+$/, `:${node.port}`);
+		node.wsUrl = this.wsUrl.replace(/:\d+\/ws$/, `:${node.port}/ws`);
+		return node;
+	}
+
 	/** The server's record spool (the default path, relative to its working directory). */
 	get spoolPath() {
 		return path.join(this.tmp, 'var', 'spool', 'records.spool');

@@ -61,6 +61,7 @@ const MESSAGES = {
 	'desk.login': { ja: 'ログイン', en: 'Log in' },
 	'desk.logout': { ja: 'ログアウト', en: 'Log out' },
 	'desk.login_failed': { ja: 'ユーザー名またはパスワードが違います', en: 'Wrong username or password' },
+	'desk.login_unavailable': { ja: 'ただいまログインできません。しばらくしてからもう一度お試しください。', en: 'Cannot log in right now. Please try again in a moment.' },
 	'desk.login_required': { ja: 'ユーザー名とパスワードを入力してください', en: 'Enter your username and password' },
 	'desk.revoked': {
 		ja: 'このアカウントは使えなくなりました。管理者に確認してください',

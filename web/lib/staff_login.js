@@ -47,7 +47,13 @@ export class StaffLogin {
 		this.#opts.show('login')
 	}
 
-	#submit(ev) {
+	// One password check per login: the page trades the password for a login token
+	// (POST /api/login) and says hello with the token, at first and after every reconnection
+	// that cannot resume. After a server restart, or a takeover by the standby node
+	// (docs/operations.md, "Two nodes"), every desk then comes back with a token lookup
+	// instead of a slow password hash each, all at once; and the password does not stay in
+	// the page's memory.
+	async #submit(ev) {
 		ev.preventDefault()
 		const f = this.#form
 		const username = f.username.value.trim()
@@ -64,8 +70,23 @@ export class StaffLogin {
 		o.show('connecting')
 		o.onSubmit?.()
 		this.session?.stop()
+		this.session = null
+		let token
+		try {
+			const res = await fetch('/api/login', {
+				method: 'POST',
+				headers: { 'Content-Type': 'application/json' },
+				body: JSON.stringify({ username, password }),
+			})
+			if (res.status === 401) return this.refuse('desk.login_failed')
+			if (res.status === 429) return this.refuse('desk.too_many')
+			if (!res.ok) return this.refuse('desk.login_unavailable')
+			token = (await res.json()).token
+		} catch {
+			return this.refuse('desk.login_unavailable')
+		}
 		this.session = newSession({
-			hello: () => ({ role: 'staff', username, password }),
+			hello: () => ({ role: 'staff', token }),
 			remote: o.remote,
 			media: o.media,
 			onClient: o.onClient,
