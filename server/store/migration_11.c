@@ -25,7 +25,9 @@
  *    holds none (the server, the owner) sees every row. The views run with their owner's
  *    rights, so the rollup's RLS is FORCEd for the owner too, and current_user inside them is
  *    still the analyst's login role. madoguchi_analyst_branches is SECURITY DEFINER so it can
- *    read tenants and branches, which analysts cannot.
+ *    read tenants and branches, which analysts cannot. An analyst who sets madoguchi.tenant
+ *    only narrows what the function finds (the branches policy applies inside it too), so
+ *    the setting can hide rows from them but never show another tenant's.
  *
  * The server's role reads tenants (hostnames pick a tenant for logins and kiosk tokens). */
 #include "store/internal.h"
@@ -89,6 +91,10 @@ const char *const store_migration_11[] = {
     " ((SELECT madoguchi_analyst_branches(current_user)) IS NULL"
     " OR branch_id = ANY ((SELECT madoguchi_analyst_branches(current_user))::text[]))",
 
+    /* A new tenant or host name reaches the running server like any directory change
+     * (migration 6). */
+    "CREATE TRIGGER tenants_directory_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE"
+    " ON tenants FOR EACH STATEMENT EXECUTE FUNCTION madoguchi_directory_changed()",
     "GRANT SELECT ON tenants TO madoguchi_server",
     NULL,
 };

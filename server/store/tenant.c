@@ -99,8 +99,23 @@ static int tenant_add(PGconn *conn, const char *id, const char *name, const char
 		                   NULL, NULL, 0);
 		int exists = ok(res) && PQntuples(res) == 1;
 		PQclear(res);
-		if (!exists)
+		res = PQexec(conn, "SELECT rolcreaterole OR rolsuper FROM pg_roles"
+		                   " WHERE rolname = current_user");
+		int may_create = ok(res) && PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+		PQclear(res);
+		if (!exists && may_create) {
 			rc = exec_role(conn, "CREATE ROLE %s NOLOGIN", quoted);
+		} else if (!exists) {
+			/* The owner normally may not create roles (CREATEROLE would let it grant
+			 * itself far more): the database administrator makes this one, as the
+			 * install makes madoguchi_analyst. */
+			fprintf(stderr,
+			        "error: the role %s does not exist and this role may not create it;\n"
+			        "  as a superuser run: CREATE ROLE %s NOLOGIN;\n"
+			        "  then run this command again\n",
+			        role, quoted);
+			rc = -1;
+		}
 	}
 	if (rc == 0)
 		rc = exec_role(conn, "GRANT USAGE ON SCHEMA public TO %s", quoted);
