@@ -220,6 +220,16 @@ test('calls, ringing, transfer, invite, guests and coordinators stay in their ci
 		const kitaWatch = assertOk(await kitaCoord.request('watch', {}), 'kita watch again');
 		assert.deepEqual(kitaWatch.visits.map((v) => v.visit), [b.visit]);
 
+		// Bookings: only at a branch of the clerk's own city.
+		const when = new Date(Date.now() + 2 * 3600e3).toISOString().replace(/\.\d+Z$/, 'Z');
+		const booking = { starts_at: when, minutes: 30 };
+		assertError(await kitaClerk.request('book', { ...booking, department: 'kita-shimin',
+			branch: 'yamada' }), 'not_found', 'kita clerk books at yamada');
+		assertError(await sato.request('book', { ...booking, department: 'hoken',
+			branch: 'kita-honcho' }), 'not_found', 'sato books at kita-honcho');
+		assertOk(await kitaClerk.request('book', { ...booking, department: 'kita-shimin',
+			branch: 'kita-honcho' }), 'kita clerk books at kita-honcho');
+
 		// The status board, over the protocol.
 		const boardA = assertOk(await tanaka.request('status', {}), 'tanaka status');
 		const boardB = assertOk(await kitaCoord.request('status', {}), 'kita status');
