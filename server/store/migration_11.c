@@ -73,6 +73,30 @@ const char *const store_migration_11[] = {
                                  " AND department_id IN (SELECT id FROM departments))"),
     POLICY("kiosk_pins", "(kiosk_id IN (SELECT id FROM kiosks))"),
 
+    /* Whoever writes them (the scoped admin commands are kept in line by the policies; a
+     * helper function, a script or hand-written SQL may not be), a clerk's departments and a
+     * menu's steps are of their own tenant. After the foreign key checks, so an unknown id
+     * is still reported as unknown. */
+    "CREATE FUNCTION madoguchi_same_tenant() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " DECLARE mine text; theirs text;"
+    " BEGIN"
+    "  IF TG_TABLE_NAME = 'staff_departments' THEN"
+    "   SELECT tenant_id INTO mine FROM staff WHERE id = NEW.staff_id;"
+    "  ELSE"
+    "   SELECT tenant_id INTO mine FROM onestop_menus WHERE id = NEW.menu_id;"
+    "  END IF;"
+    "  SELECT tenant_id INTO theirs FROM departments WHERE id = NEW.department_id;"
+    "  IF mine <> theirs THEN"
+    "   RAISE EXCEPTION 'department % belongs to tenant %, not %', NEW.department_id, theirs,"
+    "    mine USING ERRCODE = 'check_violation';"
+    "  END IF;"
+    "  RETURN NULL;"
+    " END $$",
+    "CREATE CONSTRAINT TRIGGER staff_departments_same_tenant AFTER INSERT OR UPDATE"
+    " ON staff_departments FOR EACH ROW EXECUTE FUNCTION madoguchi_same_tenant()",
+    "CREATE CONSTRAINT TRIGGER onestop_menu_steps_same_tenant AFTER INSERT OR UPDATE"
+    " ON onestop_menu_steps FOR EACH ROW EXECUTE FUNCTION madoguchi_same_tenant()",
+
     /* ---- analysts ---- */
     "CREATE FUNCTION madoguchi_analyst_branches(r name) RETURNS text[] LANGUAGE sql STABLE"
     " SECURITY DEFINER SET search_path = public, pg_temp AS $$"

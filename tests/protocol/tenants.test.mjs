@@ -121,6 +121,13 @@ test('admin --tenant sees and changes only its tenant', async () => {
 	r = await admin(['branch', 'list', '--tenant', 'nowhere']);
 	assert.equal(r.code, 1);
 	assert.match(r.stderr, /unknown tenant 'nowhere'/);
+	// Even without the admin scope (hand-written SQL, as the superuser here), a clerk's
+	// departments and a menu's steps stay inside the clerk's and the menu's tenant.
+	await assert.rejects(stack.psql("INSERT INTO staff_departments (staff_id, department_id)" +
+		" SELECT id, 'kita-shimin' FROM staff WHERE username = 'sato'"),
+	/department kita-shimin belongs to tenant kita, not default/);
+	await assert.rejects(stack.psql("INSERT INTO onestop_menu_steps (menu_id, position," +
+		" department_id) VALUES ('kita-tetsuzuki', 9, 'hoken')"), /belongs to tenant default/);
 	assert.equal(await stack.psql("SELECT count(*) FROM procedures WHERE id = 'p'"), '0');
 	assert.equal(await stack.psql("SELECT disabled FROM staff WHERE username = 'sato'"), 'f');
 	assert.equal(await stack.psql("SELECT open FROM departments WHERE id = 'kita-shimin'"), 't');
