@@ -52,7 +52,8 @@ static void do_departments(sig_app *app)
 	for (sig_session *s = app->sessions; s; s = s->next)
 		if (s->state == SIG_READY)
 			session_send_json(s, json_pack("{s:s, s:o}", "type", "departments",
-			                               "departments", app_departments_json(app)));
+			                               "departments",
+			                               app_departments_json(app, s->tenant)));
 }
 
 static void do_media(sig_app *app, const route_action *a)
@@ -200,6 +201,10 @@ static void do_action(sig_app *app, const route_action *a)
 		break;
 	}
 	case ROUTE_ACT_VISIT: {
+		/* Coordinators watch every one-stop visit routing has: only their tenant's. */
+		sig_session *to = session_by_sid(app, a->to);
+		if (!to || !tenant_sid_in(app, a->view.kiosk, to->tenant))
+			break;
 		json_t *ev = visit_view_json(app, &a->view);
 		json_object_set_new(ev, "type", json_string("visit"));
 		send_event(app, a->to, ev);

@@ -447,5 +447,6 @@ void sig_app_free(sig_app *app)
 	for (int i = 0; i < app->n_menus; i++)
 		free(app->menus[i].steps);
 	free(app->menus);
+	tenant_free(app);
 	free(app);
 }

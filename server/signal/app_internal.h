@@ -46,6 +46,7 @@ typedef struct sig_menu {
 	char name[STORE_NAME_MAX];
 	char (*steps)[STORE_ID_MAX];
 	int n_steps;
+	char tenant[STORE_ID_MAX];
 } sig_menu;
 
 /* app->depts and app->menus are replaced as a whole when the directory changes (live.c):
@@ -57,6 +58,7 @@ typedef struct sig_dept {
 	int n_procedures;
 	route_department_config cfg; /* as last given to routing (live.c compares) */
 	int open;                    /* the directory's open flag, as last given to routing */
+	char tenant[STORE_ID_MAX];
 } sig_dept;
 
 enum sig_state { SIG_NEW, SIG_AUTHENTICATING, SIG_READY };
@@ -73,6 +75,8 @@ typedef struct sig_session {
 	char name[STORE_NAME_MAX];
 	char branch_id[STORE_ID_MAX];
 	char branch_name[STORE_NAME_MAX];
+	/* The tenant (city) the session belongs to: its kiosk's or staff member's (tenant.c). */
+	char tenant[STORE_ID_MAX];
 	store_staff staff;
 	char resume[48];
 	char ip[64];
@@ -143,6 +147,8 @@ struct sig_app {
 	store_lease *lease;
 	int serving;
 	int lease_releasing, lease_released;
+	store_tenant *tenants;           /* tenant.c: the tenants and their host names */
+	int n_tenants;
 };
 
 /* app.c: the store's answer with the directory of departments; on success the app starts
@@ -156,7 +162,7 @@ void session_reply_ok(sig_session *s, json_t *id, json_t *fields); /* steals fie
 void session_reply_error(sig_session *s, json_t *id, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 json_t *session_party(sig_app *app, uint32_t sid, const char *department_hint);
-json_t *app_departments_json(sig_app *app);
+json_t *app_departments_json(sig_app *app, const char *tenant);
 const sig_dept *app_dept(sig_app *app, const char *id);
 void session_send_slots(sig_session *s);
 json_t *session_hello_reply(sig_session *s);
@@ -218,7 +224,7 @@ int directory_apply(sig_app *app, const store_directory *d);
 void live_watch(sig_app *app);
 void live_started(sig_app *app);
 void live_stop(sig_app *app);
-json_t *app_menus_json(sig_app *app);
+json_t *app_menus_json(sig_app *app, const char *tenant);
 
 /* revoke.c: ends the sessions of kiosks and staff that are revoked while connected. */
 void revoke_watch(sig_app *app);
@@ -307,5 +313,24 @@ int standby_serving(const sig_app *app);
 int standby_release(sig_app *app);
 void standby_free(sig_app *app);
 int standby_health(sig_app *app, char **body);
+/* tenant.c: several cities on one installation (migration 11). Every session belongs to one
+ * tenant; everything it sees or reaches is filtered to that tenant here and at the few
+ * places that pick departments, visits, kiosks or desks. */
+#define SIG_DEFAULT_TENANT "default"
+/* The tenant a request's Host names: the one with that hostname, else the default. */
+const char *tenant_of_host(sig_app *app, const char *host);
+/* Keeps the directory's tenants (directory_apply); 0 or -1 (out of memory, nothing kept). */
+int tenant_apply(sig_app *app, const store_directory *d);
+void tenant_free(sig_app *app);
+/* 1 when the session (by sid) exists and belongs to tenant. */
+int tenant_sid_in(sig_app *app, uint32_t sid, const char *tenant);
+/* 1 when the department / one-stop menu exists and belongs to s's tenant. */
+int tenant_dept_ok(sig_session *s, const char *dept);
+int tenant_menu_ok(sig_session *s, const char *menu);
+/* 1 when the visit is live and its kiosk belongs to s's tenant. */
+int tenant_visit_ok(sig_session *s, const char *visit);
+/* Replies not_found (as for an unknown id, so nothing of another tenant is revealed) and
+ * returns 0 when the check failed; returns 1 when it passed. */
+int tenant_check(sig_session *s, json_t *id, int ok, const char *what);
 
 #endif

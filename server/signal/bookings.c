@@ -533,7 +533,7 @@ void bookings_call(sig_session *s, json_t *msg, json_t *id)
 		req_bad(s, id, "not_found", "no such booking today");
 		return;
 	}
-	if (strcmp(bk->branch, s->branch_id) != 0) {
+	if (strcmp(bk->branch, s->branch_id) != 0 || !tenant_dept_ok(s, bk->department)) {
 		req_bad(s, id, "forbidden", "the booking is for another branch");
 		return;
 	}

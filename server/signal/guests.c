@@ -53,6 +53,8 @@ void h_guest_invite(sig_session *s, json_t *msg, json_t *id)
 		req_bad(s, id, "bad_request", "field \"name\" is too long");
 		return;
 	}
+	if (!tenant_check(s, id, tenant_visit_ok(s, visit), "visit"))
+		return;
 	int rc = route_guest_may_invite(s->app->route, s->sid, visit);
 	if (rc != 0) {
 		session_reply_error(s, id, route_strerror(rc), "not the clerk of an active leg of that visit");
@@ -122,6 +124,13 @@ void guest_hello(sig_session *s, json_t *msg, json_t *id)
 	char visit[ROUTE_UUID_LEN];
 	snprintf(visit, sizeof visit, "%s", hit->visit);
 	snprintf(s->name, sizeof s->name, "%s", hit->name);
+	{ /* The guest belongs to the visit's tenant (tenant.c). */
+		route_visit_info vi;
+		sig_session *k = route_visit_get(s->app->route, visit, &vi) == 0
+		                     ? session_by_sid(s->app, vi.kiosk)
+		                     : NULL;
+		snprintf(s->tenant, sizeof s->tenant, "%s", k ? k->tenant : "");
+	}
 	memset(hit, 0, sizeof *hit); /* one hello only, whatever happens next */
 	s->role = ROUTE_ROLE_GUEST;
 	route_session_info info = {.role = ROUTE_ROLE_GUEST, .ident = ""};

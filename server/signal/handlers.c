@@ -188,7 +188,13 @@ static void on_kiosk_auth(void *user, int err, const store_kiosk *k)
 {
 	auth_req *req = user;
 	sig_session *s = session_by_sid(req->app, req->sid);
+	/* A kiosk token works only at its tenant's address (tenant.c). */
+	if (s && err == 0 &&
+	    strcmp(k->tenant[0] ? k->tenant : SIG_DEFAULT_TENANT,
+	           tenant_of_host(req->app, sig_conn_host(s->conn))) != 0)
+		err = 1;
 	if (s && err == 0) {
+		snprintf(s->tenant, sizeof s->tenant, "%s", k->tenant[0] ? k->tenant : SIG_DEFAULT_TENANT);
 		snprintf(s->ident, sizeof s->ident, "%s", k->id);
 		snprintf(s->name, sizeof s->name, "%s", k->name);
 		snprintf(s->branch_id, sizeof s->branch_id, "%s", k->branch_id);
@@ -201,9 +207,14 @@ static void on_staff_auth(void *user, int err, const store_staff *st)
 {
 	auth_req *req = user;
 	sig_session *s = session_by_sid(req->app, req->sid);
+	/* Staff of another tenant fail here like a wrong password (tenant.c). */
+	const char *tenant = err == 0 && st->tenant[0] ? st->tenant : SIG_DEFAULT_TENANT;
+	if (err == 0 && s && strcmp(tenant, tenant_of_host(req->app, sig_conn_host(s->conn))) != 0)
+		err = 1;
 	if (req->cred)
 		cred_end(req->app, req->user, req->ip, err, "ws");
 	if (s && err == 0) {
+		snprintf(s->tenant, sizeof s->tenant, "%s", tenant);
 		s->staff = *st;
 		snprintf(s->ident, sizeof s->ident, "%s", st->id);
 		snprintf(s->name, sizeof s->name, "%s", st->name);
@@ -403,7 +414,7 @@ static void h_call(sig_session *s, json_t *msg, json_t *id)
 	}
 	if (json_object_get(msg, "onestop")) {
 		const char *menu = req_str(s, msg, id, "onestop", 63);
-		if (!menu)
+		if (!menu || !tenant_check(s, id, tenant_menu_ok(s, menu), "one-stop menu"))
 			return;
 		int rc = route_call_onestop(s->app->route, s->sid, menu, app_now(), visit);
 		if (rc == 0)
@@ -413,7 +424,7 @@ static void h_call(sig_session *s, json_t *msg, json_t *id)
 	}
 	const char *dept = req_str(s, msg, id, "department", 63);
 	const char *proc = dept ? req_opt_str(s, msg, id, "procedure", 63) : NULL;
-	if (!proc)
+	if (!proc || !tenant_check(s, id, tenant_dept_ok(s, dept), "department"))
 		return;
 	int rc = route_call(s->app->route, s->sid, dept, proc, app_now(), visit);
 	if (rc == 0)

@@ -46,7 +46,8 @@ void h_watch(sig_session *s, json_t *msg, json_t *id)
 			n = route_watch_list(s->app->route, views, n);
 		json_t *list = json_array();
 		for (int i = 0; views && i < n; i++)
-			json_array_append_new(list, visit_view_json(s->app, &views[i]));
+			if (tenant_sid_in(s->app, views[i].kiosk, s->tenant))
+				json_array_append_new(list, visit_view_json(s->app, &views[i]));
 		free(views);
 		fields = json_pack("{s:o}", "visits", list);
 	}
@@ -56,7 +57,7 @@ void h_watch(sig_session *s, json_t *msg, json_t *id)
 void h_onestop(sig_session *s, json_t *msg, json_t *id)
 {
 	const char *visit = req_str(s, msg, id, "visit", 36);
-	if (!visit)
+	if (!visit || !tenant_check(s, id, tenant_visit_ok(s, visit), "visit"))
 		return;
 	json_t *it = json_object_get(msg, "itinerary");
 	const char *depts[ROUTE_MAX_STEPS];
@@ -72,6 +73,8 @@ void h_onestop(sig_session *s, json_t *msg, json_t *id)
 			req_bad(s, id, "bad_request", "itinerary entries must be department ids");
 			return;
 		}
+		if (!tenant_check(s, id, tenant_dept_ok(s, depts[i]), "department"))
+			return;
 	}
 	req_route(s, id, route_onestop_set(s->app->route, s->sid, visit, depts, (int)n, app_now()),
 	          NULL, "onestop");
@@ -81,7 +84,8 @@ void h_patch(sig_session *s, json_t *msg, json_t *id)
 {
 	const char *visit = req_str(s, msg, id, "visit", 36);
 	const char *dept = visit ? req_opt_str(s, msg, id, "department", 63) : NULL;
-	if (dept)
+	if (dept && tenant_check(s, id, tenant_visit_ok(s, visit), "visit") &&
+	    (!dept[0] || tenant_check(s, id, tenant_dept_ok(s, dept), "department")))
 		req_route(s, id, route_patch(s->app->route, s->sid, visit, dept, app_now()), NULL,
 		          "patch");
 }
@@ -89,7 +93,7 @@ void h_patch(sig_session *s, json_t *msg, json_t *id)
 void h_join(sig_session *s, json_t *msg, json_t *id)
 {
 	const char *visit = req_str(s, msg, id, "visit", 36);
-	if (visit)
+	if (visit && tenant_check(s, id, tenant_visit_ok(s, visit), "visit"))
 		req_route(s, id, route_room_join(s->app->route, s->sid, visit, app_now()), NULL,
 		          "join");
 }
@@ -105,7 +109,7 @@ void h_leave(sig_session *s, json_t *msg, json_t *id)
 void h_finish(sig_session *s, json_t *msg, json_t *id)
 {
 	const char *visit = req_str(s, msg, id, "visit", 36);
-	if (visit)
+	if (visit && tenant_check(s, id, tenant_visit_ok(s, visit), "visit"))
 		req_route(s, id, route_finish(s->app->route, s->sid, visit, app_now()), NULL,
 		          "finish");
 }

@@ -20,7 +20,7 @@ static void visit_to_department(sig_session *s, json_t *msg, json_t *id, int inv
 {
 	const char *visit = req_str(s, msg, id, "visit", 36);
 	const char *dept = visit ? req_str(s, msg, id, "department", 63) : NULL;
-	if (!dept)
+	if (!dept || !tenant_check(s, id, tenant_dept_ok(s, dept), "department"))
 		return;
 	int64_t now = app_now();
 	int rc = invite ? route_invite(s->app->route, s->sid, visit, dept, now)

@@ -64,7 +64,8 @@ typedef struct login_job {
 	sig_http_pending *pending;
 	char ip[64];
 	char username[STORE_ID_MAX];
-	char *password; /* until the check starts */
+	char *password;            /* until the check starts */
+	char tenant[STORE_ID_MAX]; /* the Host's (tenant.c) */
 } login_job;
 
 static void login_job_free(login_job *job)
@@ -76,9 +77,23 @@ static void login_job_free(login_job *job)
 	free(job);
 }
 
+static void on_logout_quiet(void *user, int err)
+{
+	(void)user;
+	(void)err;
+}
+
 static void on_login(void *user, int err, const store_login *l)
 {
 	login_job *job = user;
+	/* Another tenant's staff member: a wrong password here; the token just made is
+	 * revoked at once, never shown (tenant.c). */
+	if (err == 0 &&
+	    strcmp(l->staff.tenant[0] ? l->staff.tenant : SIG_DEFAULT_TENANT, job->tenant) != 0) {
+		if (store_logout(job->app->store, l->token, on_logout_quiet, NULL) != 0)
+			LOG_WARN("http", "login of another tenant not revoked");
+		err = 1;
+	}
 	cred_end(job->app, job->username, job->ip, err, "http");
 	if (err == 0) {
 		char shown[STORE_ID_MAX];
@@ -138,6 +153,7 @@ static int api_login(sig_app *app, const sig_http_request *req, sig_http_respons
 	job->pending = resp->pending;
 	snprintf(job->ip, sizeof job->ip, "%s", req->peer_ip ? req->peer_ip : "unknown");
 	snprintf(job->username, sizeof job->username, "%s", json_string_value(u));
+	snprintf(job->tenant, sizeof job->tenant, "%s", tenant_of_host(app, req->host));
 	json_decref(msg);
 	int retry = 0;
 	int rc = cred_begin(app, job->username, job->ip, login_go, job, &retry);
@@ -451,6 +467,7 @@ typedef struct stats_job {
 	sig_app *app;
 	sig_http_pending *pending;
 	stats_params p;
+	char tenant[STORE_ID_MAX]; /* the Host's: only its branches are counted */
 } stats_job;
 
 static void on_stats(void *user, int err, const store_stats *st)
@@ -485,6 +502,8 @@ static void on_stats(void *user, int err, const store_stats *st)
 static void on_stats_auth(void *user, int err, const store_staff *st)
 {
 	stats_job *job = user;
+	if (err == 0 && strcmp(st->tenant[0] ? st->tenant : SIG_DEFAULT_TENANT, job->tenant) != 0)
+		err = 1; /* another tenant's token */
 	if (err != 0 || !st->analyst) {
 		if (err < 0)
 			complete_error(job->pending, 503, "unavailable",
@@ -498,6 +517,7 @@ static void on_stats_auth(void *user, int err, const store_staff *st)
 		free(job);
 		return;
 	}
+	job->p.q.tenant = job->tenant;
 	if (store_stats_monthly(job->app->store, &job->p.q, on_stats, job) != 0) {
 		complete_error(job->pending, 503, "unavailable", "the database is unavailable");
 		free(job);
@@ -505,7 +525,7 @@ static void on_stats_auth(void *user, int err, const store_staff *st)
 }
 
 static int api_stats(sig_app *app, const char *query, const char *authorization,
-                     sig_http_response *resp)
+                     const char *host, sig_http_response *resp)
 {
 	const char *token = bearer_token(authorization);
 	if (!token)
@@ -522,6 +542,7 @@ static int api_stats(sig_app *app, const char *query, const char *authorization,
 	}
 	job->app = app;
 	job->pending = resp->pending;
+	snprintf(job->tenant, sizeof job->tenant, "%s", tenant_of_host(app, host));
 	if (store_login_check(app->store, token, on_stats_auth, job) != 0) {
 		free(job);
 		return respond_error(resp, 401, "unauthorized", "malformed token");
@@ -595,5 +616,5 @@ int app_on_http(void *user, const sig_http_request *req, sig_http_response *resp
 	if (logout)
 		return api_logout(app, req, resp);
 	return login ? api_login(app, req, resp)
-	             : api_stats(app, req->query, req->authorization, resp);
+	             : api_stats(app, req->query, req->authorization, req->host, resp);
 }

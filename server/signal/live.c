@@ -79,6 +79,8 @@ static int apply_department(sig_app *app, const store_department *src, const sig
 {
 	snprintf(dst->id, sizeof dst->id, "%s", src->id);
 	snprintf(dst->name, sizeof dst->name, "%s", src->name);
+	snprintf(dst->tenant, sizeof dst->tenant, "%s",
+	         src->tenant[0] ? src->tenant : SIG_DEFAULT_TENANT);
 	department_config(src, &dst->cfg);
 	dst->open = !src->closed;
 	int err = 0;
@@ -131,6 +133,7 @@ static int apply_menu(sig_app *app, const store_menu *m, sig_menu *dst)
 	}
 	snprintf(dst->id, sizeof dst->id, "%s", m->id);
 	snprintf(dst->name, sizeof dst->name, "%s", m->name);
+	snprintf(dst->tenant, sizeof dst->tenant, "%s", m->tenant[0] ? m->tenant : SIG_DEFAULT_TENANT);
 	dst->steps = calloc((size_t)n + 1, sizeof *dst->steps);
 	if (dst->steps) {
 		memcpy(dst->steps, m->steps, sizeof *dst->steps * (size_t)n);
@@ -153,7 +156,7 @@ int directory_apply(sig_app *app, const store_directory *d)
 {
 	sig_dept *depts = calloc((size_t)d->n_departments + 1, sizeof *depts);
 	sig_menu *menus = calloc((size_t)d->n_menus + 1, sizeof *menus);
-	if (!depts || !menus) {
+	if (!depts || !menus || tenant_apply(app, d) != 0) {
 		free(depts);
 		free(menus);
 		return -1;
@@ -212,8 +215,9 @@ static void push_directory(sig_app *app)
 	for (sig_session *s = app->sessions; s; s = s->next)
 		if (s->state == SIG_READY && s->conn)
 			session_send_json(s, json_pack("{s:s, s:o, s:o}", "type", "departments",
-			                               "departments", app_departments_json(app),
-			                               "onestop", app_menus_json(app)));
+			                               "departments",
+			                               app_departments_json(app, s->tenant),
+			                               "onestop", app_menus_json(app, s->tenant)));
 }
 
 static void on_reloaded(void *user, int err, const store_directory *d)

@@ -46,6 +46,7 @@ struct sig_conn {
 	bool close_sent;    /* lws is sending our close frame */
 	int close_status;
 	char close_reason[124]; /* a close frame carries at most 123 bytes of reason */
+	char host[SIG_HOST_MAX]; /* the upgrade's Host, as sig_host_name gives it */
 };
 
 /* ---- logging ---------------------------------------------------------------------------- */
@@ -133,6 +134,27 @@ void sig_conn_set_user(sig_conn *c, void *user)
 		c->user = user;
 }
 
+const char *sig_conn_host(const sig_conn *c)
+{
+	return c ? c->host : "";
+}
+
+void sig_host_name(struct lws *wsi, char *out, size_t cap)
+{
+	out[0] = '\0';
+	if (lws_hdr_copy(wsi, out, (int)cap, WSI_TOKEN_HOST) <= 0) {
+		out[0] = '\0';
+		return;
+	}
+	for (char *p = out; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	/* The port goes; an IPv6 literal keeps its brackets. */
+	char *colon = strrchr(out, ':');
+	char *bracket = strrchr(out, ']');
+	if (colon && (!bracket || colon > bracket))
+		*colon = '\0';
+}
+
 /* Strips the IPv4-mapped prefix so a v4 client is "192.0.2.1" whichever socket family the
  * listener has. */
 void sig_peer_ip(struct lws *wsi, char *ip, size_t size)
@@ -182,6 +204,7 @@ static int conn_open(sig_server *s, struct lws *wsi, sig_pss *pss)
 
 	char ip[64];
 	sig_peer_ip(wsi, ip, sizeof(ip));
+	sig_host_name(wsi, c->host, sizeof c->host);
 	LOG_DEBUG("http", "websocket open peer=%s", ip);
 	if (s->cb.on_open)
 		c->user = s->cb.on_open(s->cb.user, c, ip);

@@ -29,6 +29,7 @@ typedef struct sig_http_request {
 	size_t body_len;
 	const char *peer_ip; /* the client's address ("192.0.2.1", "::1") */
 	int peer_loopback;   /* the client connected from a loopback address */
+	const char *host;    /* the Host header as sig_conn_host gives it ("" when absent) */
 } sig_http_request;
 
 typedef struct sig_http_response {
@@ -142,6 +143,10 @@ void sig_conn_close(sig_conn *c, int status, const char *reason);
 void *sig_conn_user(sig_conn *c);
 /* Replaces the per-connection pointer (a resumed session adopts a new connection). */
 void sig_conn_set_user(sig_conn *c, void *user);
+/* The Host header of the connection's upgrade request, lower case, without the port; ""
+ * when absent. It selects the tenant (several cities on one installation). */
+#define SIG_HOST_MAX 256
+const char *sig_conn_host(const sig_conn *c);
 /* The largest message this connection may send (at most SIG_MAX_MESSAGE, the default).
  * Until hello succeeds the application keeps it small, so a crowd of unauthenticated
  * connections cannot hold 64 KiB each in half-sent frames. */

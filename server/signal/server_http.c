@@ -44,6 +44,7 @@ struct sig_http_pending {
 struct sig_http_tx {
 	const char *method;
 	char *path, *query, *auth, *ctype;
+	char host[SIG_HOST_MAX];
 	char *body;
 	size_t body_len, body_cap;
 	unsigned char *out; /* LWS_PRE headroom + response body */
@@ -369,6 +370,7 @@ static int http_api_answer(sig_server *s, struct lws *wsi, sig_pss *pss)
 	    .body_len = tx->body_len,
 	    .peer_ip = ip,
 	    .peer_loopback = sig_peer_is_loopback(wsi),
+	    .host = tx->host,
 	};
 	/* The handle is hooked up before the call, so that even an answer given from inside
 	 * on_http (before it returns 1) finds its request. */
@@ -435,6 +437,7 @@ static int http_api_begin(sig_server *s, struct lws *wsi, sig_pss *pss, int meth
 	tx->query = http_query(wsi);
 	tx->auth = http_header_dup(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
 	tx->ctype = http_header_dup(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
+	sig_host_name(wsi, tx->host, sizeof tx->host);
 	if (!tx->path)
 		return -1;
 	if (method == LWSHUMETH_GET)

@@ -14,6 +14,9 @@
 /* One HTTP request that server_http.c answers itself; its fields are private to that file. */
 typedef struct sig_http_tx sig_http_tx;
 
+/* The Host header lower-cased without its port (server.c), "" when absent. */
+void sig_host_name(struct lws *wsi, char *out, size_t cap);
+
 /* lws's per-wsi user space (zeroed by lws). A WebSocket has conn; an HTTP transaction that
  * we answer ourselves has tx. */
 typedef struct sig_pss {

@@ -88,12 +88,14 @@ json_t *session_party(sig_app *app, uint32_t sid, const char *department_hint)
 	return p;
 }
 
-json_t *app_departments_json(sig_app *app)
+json_t *app_departments_json(sig_app *app, const char *tenant)
 {
 	json_t *list = json_array();
 	for (int i = 0; i < app->n_depts; i++) {
 		const sig_dept *d = &app->depts[i];
 		route_department_info info;
+		if (strcmp(d->tenant, tenant) != 0)
+			continue;
 		if (route_department_get(app->route, d->id, &info) != 0)
 			continue;
 		json_t *procs = json_array();
@@ -181,11 +183,13 @@ static json_t *flags_json(const store_staff *st)
 	return f;
 }
 
-json_t *app_menus_json(sig_app *app)
+json_t *app_menus_json(sig_app *app, const char *tenant)
 {
 	json_t *list = json_array();
 	for (int i = 0; i < app->n_menus; i++) {
 		const sig_menu *m = &app->menus[i];
+		if (strcmp(m->tenant, tenant) != 0)
+			continue;
 		json_t *steps = json_array();
 		for (int j = 0; j < m->n_steps; j++)
 			json_array_append_new(steps, json_string(m->steps[j]));
@@ -202,8 +206,8 @@ json_t *session_hello_reply(sig_session *s)
 	rand_token(s->resume, 24);
 	json_t *r =
 	    json_pack("{s:o, s:s, s:o, s:o, s:o}", "self", session_party(s->app, s->sid, NULL),
-	              "resume", s->resume, "departments", app_departments_json(s->app), "onestop",
-	              app_menus_json(s->app), "flags",
+	              "resume", s->resume, "departments", app_departments_json(s->app, s->tenant),
+	              "onestop", app_menus_json(s->app, s->tenant), "flags",
 	              s->role == ROUTE_ROLE_STAFF ? flags_json(&s->staff) : json_array());
 	if (r && s->role == ROUTE_ROLE_KIOSK) /* today's bookings of its branch (bookings.c) */
 		json_object_set_new(r, "bookings", bookings_kiosk_json(s->app, s->branch_id));

@@ -42,6 +42,7 @@ typedef struct status_kiosk {
 /* What the watchers were last sent of one entry (a kiosk id or a department id). */
 typedef struct status_sent {
 	char id[STORE_ID_MAX];
+	char tenant[STORE_ID_MAX]; /* whose watchers it goes to (tenant.c) */
 	char *text; /* compact JSON */
 	int seen;   /* still exists in this rebuild */
 } status_sent;
@@ -94,7 +95,7 @@ static status_sent *sent_find(status_table *t, const char *id)
 
 /* Records text (taken over) as what the watchers have of id; 1 when it differs from what
  * they had (or they had nothing), else 0 and text is freed. -1 when out of memory. */
-static int sent_update(status_table *t, const char *id, char *text)
+static int sent_update(status_table *t, const char *id, const char *tenant, char *text)
 {
 	status_sent *e = sent_find(t, id);
 	if (!e) {
@@ -112,6 +113,7 @@ static int sent_update(status_table *t, const char *id, char *text)
 		memset(e, 0, sizeof *e);
 		snprintf(e->id, sizeof e->id, "%s", id);
 	}
+	snprintf(e->tenant, sizeof e->tenant, "%s", tenant);
 	e->seen = 1;
 	if (e->text && strcmp(e->text, text) == 0) {
 		free(text);
@@ -128,7 +130,8 @@ static void sent_unmark(status_table *t)
 		t->v[i].seen = 0;
 }
 
-/* Drops the entries not seen in this rebuild, appending their ids to removed (if not NULL). */
+/* Drops the entries not seen in this rebuild, appending [tenant, id] pairs to removed (if not
+ * NULL). */
 static void sent_sweep(status_table *t, json_t *removed)
 {
 	int j = 0;
@@ -138,7 +141,8 @@ static void sent_sweep(status_table *t, json_t *removed)
 			continue;
 		}
 		if (removed)
-			json_array_append_new(removed, json_string(t->v[i].id));
+			json_array_append_new(removed,
+			                      json_pack("[s, s]", t->v[i].tenant, t->v[i].id));
 		free(t->v[i].text);
 	}
 	t->n = j;
@@ -304,10 +308,52 @@ static void track_online(status_board *b, int64_t now)
 	}
 }
 
-/* The whole board as {"kiosks":[…],"departments":[…]}. When changes is not NULL, it also
- * becomes what the watchers have, and *changes gets an event with the entries that differ
- * from what they had (NULL when nothing does). */
-static json_t *board_build(status_board *b, json_t **changes)
+static const char *kiosk_tenant(const status_kiosk *k)
+{
+	return k->k.tenant[0] ? k->k.tenant : SIG_DEFAULT_TENANT;
+}
+
+/* Keeps the [tenant, x] pairs of tenant, as a list of x. */
+static json_t *pairs_of(json_t *pairs, const char *tenant)
+{
+	json_t *out = json_array();
+	size_t i;
+	json_t *p;
+	json_array_foreach (pairs, i, p)
+		if (strcmp(json_string_value(json_array_get(p, 0)), tenant) == 0)
+			json_array_append(out, json_array_get(p, 1));
+	return out;
+}
+
+/* The `status` event for watchers of one tenant from the [tenant, entry] pairs of what
+ * changed (NULL when nothing of theirs did). */
+static json_t *changes_for(json_t *changes, const char *tenant)
+{
+	json_t *rm = json_object_get(changes, "removed");
+	json_t *k = pairs_of(json_object_get(changes, "kiosks"), tenant);
+	json_t *d = pairs_of(json_object_get(changes, "departments"), tenant);
+	json_t *rk = pairs_of(json_object_get(rm, "kiosks"), tenant);
+	json_t *rd = pairs_of(json_object_get(rm, "departments"), tenant);
+	json_t *ev = NULL;
+	if (json_array_size(k) || json_array_size(d) || json_array_size(rk) ||
+	    json_array_size(rd)) {
+		ev = json_pack("{s:s, s:O, s:O}", "type", "status", "kiosks", k, "departments", d);
+		if (json_array_size(rk) || json_array_size(rd))
+			json_object_set_new(ev, "removed",
+			                    json_pack("{s:O, s:O}", "kiosks", rk, "departments", rd));
+	}
+	json_decref(k);
+	json_decref(d);
+	json_decref(rk);
+	json_decref(rd);
+	return ev;
+}
+
+/* The board of one tenant as {"kiosks":[…],"departments":[…]}. When changes is not NULL
+ * (tenant NULL then), every tenant's entries become what the watchers have, and *changes
+ * gets the entries that differ from what they had, as [tenant, entry] pairs for
+ * changes_for (NULL when nothing does). */
+static json_t *board_build(status_board *b, json_t **changes, const char *tenant)
 {
 	sig_app *app = b->app;
 	int64_t now = app_now();
@@ -320,22 +366,27 @@ static json_t *board_build(status_board *b, json_t **changes)
 	}
 	for (int i = 0; i < b->n_kiosks; i++) {
 		const status_kiosk *k = &b->kiosks[i];
+		if (tenant && strcmp(kiosk_tenant(k), tenant) != 0)
+			continue;
 		json_t *o = kiosk_json(app, k, kiosk_live(app, k->k.id));
 		if (!o)
 			continue;
 		json_array_append_new(kiosks, o);
 		char *text = changes ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-		if (text && sent_update(&b->sent_kiosks, k->k.id, text) == 1)
-			json_array_append(ch_kiosks, o);
+		if (text && sent_update(&b->sent_kiosks, k->k.id, kiosk_tenant(k), text) == 1)
+			json_array_append_new(ch_kiosks, json_pack("[s, O]", kiosk_tenant(k), o));
 	}
 	for (int i = 0; i < app->n_depts; i++) {
-		json_t *o = dept_json(app, &app->depts[i], now);
+		const sig_dept *dp = &app->depts[i];
+		if (tenant && strcmp(dp->tenant, tenant) != 0)
+			continue;
+		json_t *o = dept_json(app, dp, now);
 		if (!o)
 			continue;
 		json_array_append_new(depts, o);
 		char *text = changes ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-		if (text && sent_update(&b->sent_depts, app->depts[i].id, text) == 1)
-			json_array_append(ch_depts, o);
+		if (text && sent_update(&b->sent_depts, dp->id, dp->tenant, text) == 1)
+			json_array_append_new(ch_depts, json_pack("[s, O]", dp->tenant, o));
 	}
 	if (changes) {
 		sent_sweep(&b->sent_kiosks, rm_kiosks);
@@ -393,10 +444,12 @@ static void board_flush(status_board *b, int force)
 	if (watchers == 0 && !force)
 		return;
 	json_t *changes = NULL;
-	json_decref(board_build(b, &changes));
-	for (sig_session *s = b->app->sessions; changes && s; s = s->next)
-		if (watching(s))
-			session_send_json(s, json_incref(changes));
+	json_decref(board_build(b, &changes, NULL));
+	for (sig_session *s = b->app->sessions; changes && s; s = s->next) {
+		json_t *ev = watching(s) ? changes_for(changes, s->tenant) : NULL;
+		if (ev)
+			session_send_json(s, ev);
+	}
 	json_decref(changes);
 	if (watchers > 0)
 		arm(b, STATUS_REFRESH_MS);
@@ -529,7 +582,7 @@ void h_status(sig_session *s, json_t *msg, json_t *id)
 	 * snapshot agree, and later events suit everyone. */
 	board_flush(b, 1);
 	s->status_watch = 1;
-	session_reply_ok(s, id, board_build(b, NULL));
+	session_reply_ok(s, id, board_build(b, NULL, s->tenant));
 	arm(b, STATUS_REFRESH_MS);
 }
 
@@ -557,12 +610,16 @@ static json_t *http_error(const char *code, const char *message)
 typedef struct status_http_job {
 	sig_app *app;
 	sig_http_pending *pending;
+	char tenant[STORE_ID_MAX]; /* the Host's (tenant.c) */
 } status_http_job;
 
 static void on_http_auth(void *user, int err, const store_staff *st)
 {
 	status_http_job *job = user;
 	sig_app *app = job->app;
+	/* A token of another tenant's staff is no token here. */
+	if (err == 0 && strcmp(st->tenant[0] ? st->tenant : SIG_DEFAULT_TENANT, job->tenant) != 0)
+		err = 1;
 	if (err < 0)
 		http_answer(job->pending, 503,
 		            http_error("unavailable", "the database is unavailable"));
@@ -576,7 +633,7 @@ static void on_http_auth(void *user, int err, const store_staff *st)
 	else if (!board_of(app))
 		http_answer(job->pending, 503, http_error("unavailable", "the server is stopping"));
 	else
-		http_answer(job->pending, 200, board_build(app->board, NULL));
+		http_answer(job->pending, 200, board_build(app->board, NULL, job->tenant));
 	free(job);
 }
 
@@ -610,6 +667,7 @@ int status_http(sig_app *app, const sig_http_request *req, sig_http_response *re
 		return http_now(resp, 500, "internal", "out of memory");
 	job->app = app;
 	job->pending = resp->pending;
+	snprintf(job->tenant, sizeof job->tenant, "%s", tenant_of_host(app, req->host));
 	if (store_login_check(app->store, token, on_http_auth, job) != 0) {
 		free(job);
 		return http_now(resp, 401, "unauthorized", "malformed token");

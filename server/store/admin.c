@@ -24,6 +24,8 @@
 #define SQLSTATE_UNIQUE      "23505"
 #define SQLSTATE_FOREIGN_KEY "23503"
 #define SQLSTATE_BAD_TEXT    "22P02"
+/* A row that migration 11's policies refuse: it references another tenant's rows. */
+#define SQLSTATE_RLS "42501"
 
 #define args store_admin_args
 
@@ -48,7 +50,10 @@ static const char usage_text[] =
     "  department rename DEPT NAME          department open|close DEPT\n"
     "  department remove DEPT   (only without call history, staff or menus; else close)\n"
     "  onestop add ID NAME --steps DEPT,DEPT,... [--sort N]\n"
-    "  onestop list [--json]                onestop remove ID\n";
+    "  onestop list [--json]                onestop remove ID\n"
+    "  tenant add ID [--name NAME] [--hostname HOST]   tenant list [--json]\n"
+    "Every command but tenant takes --tenant ID (default: the tenant 'default') and sees\n"
+    "and changes only that tenant's branches, departments, kiosks, staff and menus.\n";
 
 /* The whole usage text when the command itself is unknown; otherwise just the reason. */
 static int usage(const char *why)
@@ -85,6 +90,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 			slot = &a->ring_timeout;
 		else if (strcmp(arg, "--steps") == 0)
 			slot = &a->steps;
+		else if (strcmp(arg, "--tenant") == 0)
+			slot = &a->tenant;
+		else if (strcmp(arg, "--hostname") == 0)
+			slot = &a->hostname;
 		if (slot) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "error: %s needs a value\n", arg);
@@ -172,6 +181,9 @@ int store_admin_report(const PGresult *res, const char *what, const char *id, co
 		fprintf(stderr, "error: %s '%s' already exists\n", what, id);
 	else if (sqlstate_is(res, SQLSTATE_FOREIGN_KEY) && ref_what)
 		fprintf(stderr, "error: unknown %s '%s'\n", ref_what, ref_id ? ref_id : "");
+	else if (sqlstate_is(res, SQLSTATE_RLS) && ref_what)
+		fprintf(stderr, "error: unknown %s '%s' in this tenant\n", ref_what,
+		        ref_id ? ref_id : "");
 	else if (sqlstate_is(res, SQLSTATE_BAD_TEXT))
 		fprintf(stderr, "error: '%s' is not a valid %s id\n", id, what);
 	else
@@ -696,6 +708,8 @@ static int known_command(const char *object, const char *verb)
 	    {"onestop", "add"},
 	    {"onestop", "list"},
 	    {"onestop", "remove"},
+	    {"tenant", "add"},
+	    {"tenant", "list"},
 	};
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (strcmp(commands[i][0], object) == 0 && strcmp(commands[i][1], verb) == 0)
@@ -706,10 +720,21 @@ static int known_command(const char *object, const char *verb)
 int store_admin_main(const char *conninfo, int argc, char **argv)
 {
 	struct args a;
+	/* --tenant T may also come first: `admin --tenant T kiosk list`. */
+	const char *lead_tenant = NULL;
+	if (argc >= 2 && strcmp(argv[0], "--tenant") == 0) {
+		lead_tenant = argv[1];
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc < 2)
 		return usage(NULL);
 	if (parse_args(argc, argv, &a) != 0)
 		return EXIT_USAGE;
+	if (lead_tenant && a.tenant && strcmp(lead_tenant, a.tenant) != 0)
+		return usage("two different --tenant");
+	if (lead_tenant)
+		a.tenant = lead_tenant;
 	const char *object = argv[0], *verb = argv[1];
 	int directory = strcmp(object, "branch") == 0 || strcmp(object, "department") == 0 ||
 	                strcmp(object, "procedure") == 0;
@@ -721,6 +746,15 @@ int store_admin_main(const char *conninfo, int argc, char **argv)
 	if (!conn)
 		return EXIT_DB;
 	int rc;
+	if (strcmp(object, "tenant") == 0) {
+		rc = store_admin_tenant(conn, verb, &a);
+		PQfinish(conn);
+		return rc;
+	}
+	if ((rc = store_admin_tenant_scope(conn, a.tenant ? a.tenant : "default")) != 0) {
+		PQfinish(conn);
+		return rc;
+	}
 	if (store_admin_counter_command(object, verb))
 		rc = store_admin_counter(conn, object, verb, &a);
 	else if (directory)

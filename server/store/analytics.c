@@ -28,11 +28,11 @@ static const char sql_login_insert[] =
     " WHERE s.id = $2::uuid AND s.cred_version = $4::bigint AND NOT s.disabled"
     " RETURNING to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
 
-/* The same nine columns as the password lookup in sql.c (with an empty hash), so that
+/* The same ten columns as the password lookup in sql.c (with an empty hash), so that
  * store_sql_staff_result decodes both. */
 static const char sql_login_check[] =
     "SELECT s.id, s.username, s.name, '', s.coordinator, s.analyst, s.admin, sd.department_id,"
-    " s.cred_version"
+    " s.cred_version, s.tenant_id"
     " FROM login_sessions l JOIN staff s ON s.id = l.staff_id"
     " LEFT JOIN staff_departments sd ON sd.staff_id = s.id"
     " WHERE l.token_hash = $1::bytea AND NOT l.revoked AND l.expires_at > now()"
@@ -192,6 +192,8 @@ static const char sql_stats[] =
     "  GROUP BY 1, 2, 3, 4) gu ON gu.day = u.day AND gu.branch_id = u.branch_id"
     "  AND gu.department_id = u.department_id AND gu.procedure_id = u.procedure_id"
     " WHERE u.month >= $1::date AND u.month <= $2::date"
+    /* One tenant's branches only (migration 11); NULL = every tenant. */
+    " AND ($6::text IS NULL OR u.branch_id IN (SELECT id FROM branches WHERE tenant_id = $6))"
     " GROUP BY 1, 2, 3, 4 HAVING sum(u.legs) > 0)"
     " SELECT to_char(g.month, 'YYYY-MM'), g.branch, b.name, g.department, d.name,"
     " g.procedure, p.name, g.visits, g.legs, g.answered, g.abandoned, g.onestop_visits,"
@@ -271,13 +273,14 @@ int store_stats_monthly(store *s, const store_stats_query *q, store_stats_cb cb,
 	snprintf(to, sizeof to, "%04d-%02d-01", q->to_year, q->to_month);
 	const char *values[] = {from, to, q->by_branch ? "true" : "false",
 	                        q->by_department ? "true" : "false",
-	                        q->by_procedure ? "true" : "false"};
+	                        q->by_procedure ? "true" : "false",
+	                        q->tenant && q->tenant[0] ? q->tenant : NULL};
 	struct stats_job *job = calloc(1, sizeof *job);
 	if (!job)
 		return -1;
 	job->cb = cb;
 	job->user = user;
-	if (store_query_params(s, "stats_monthly", sql_stats, 5, values, on_stats, job) != 0) {
+	if (store_query_params(s, "stats_monthly", sql_stats, 6, values, on_stats, job) != 0) {
 		free(job);
 		return -1;
 	}

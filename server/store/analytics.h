@@ -36,6 +36,7 @@ typedef struct store_stats_query {
 	int from_year, from_month;
 	int to_year, to_month;
 	int by_branch, by_department, by_procedure;
+	const char *tenant; /* only this tenant's branches (migration 11); NULL or "" = all */
 } store_stats_query;
 
 /* One row of the answer. Strings point into the database's result: valid during the callback

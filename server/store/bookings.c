@@ -24,11 +24,13 @@
 	" coalesce(b.procedure_id, ''), coalesce(b.name, ''), coalesce(b.created_by::text, '')"
 #define N_BOOKING_COLS 10
 
-/* One row: does the branch exist, is the clerk free then, and the new id when both. $3 is the
+/* One row: does the branch exist (in the department's tenant, migration 11), is the clerk
+ * free then, and the new id when both. $3 is the
  * start: AT is how it is read (with its own offset, or as a local time of the site's zone). */
 #define SQL_ADD(AT)                                                                                \
 	"WITH " SITE_TZ ", t AS (SELECT " AT " AS at FROM tz),"                                    \
-	" ok AS (SELECT EXISTS (SELECT 1 FROM branches WHERE id = $2) AS branch,"                  \
+	" ok AS (SELECT EXISTS (SELECT 1 FROM branches br JOIN departments d"                      \
+	" ON d.tenant_id = br.tenant_id WHERE br.id = $2 AND d.id = $1) AS branch,"                \
 	" NOT EXISTS (SELECT 1 FROM bookings b, t WHERE b.created_by = $7::uuid"                   \
 	" AND b.state IN ('booked', 'done')"                                                       \
 	" AND b.starts_at < t.at + make_interval(mins => $4::int)"                                 \

@@ -24,6 +24,7 @@ extern const char *const store_migration_8[];  /* bookings */
 extern const char *const store_migration_9[];  /* guest legs, interpreted_visits */
 extern const char *const store_migration_10[]; /* the node lease, visits.node (lease.c) */
 extern const char *const store_migration_5[];  /* the status board */
+extern const char *const store_migration_11[]; /* tenants (several cities) */
 
 /* ---- `madoguchi admin` helpers shared by admin.c and admin_counter.c ---- */
 
@@ -34,6 +35,7 @@ struct store_admin_args {
 	const char *pos[STORE_ADMIN_MAX_POS];
 	int n_pos;
 	const char *name, *department, *branch, *flags, *sort, *ring_timeout, *steps;
+	const char *tenant, *hostname; /* tenant.c: --tenant T, --hostname H */
 	int json;
 };
 
@@ -56,6 +58,12 @@ char *store_admin_read_secret(const char *prompt);
 /* identity.c: 1 when id is a uuid in canonical text form (36 characters, dashes at 8, 13,
  * 18 and 23), else 0. Lookups check it before their query. */
 int store_is_uuid(const char *id);
+
+/* tenant.c: `admin tenant add|list`, and the scope every other admin command runs in: the
+ * tenant (--tenant, default 'default') is checked and set as madoguchi.tenant on conn, so
+ * migration 11's policies show and change only its rows. Both return an exit code. */
+int store_admin_tenant(PGconn *conn, const char *verb, const struct store_admin_args *a);
+int store_admin_tenant_scope(PGconn *conn, const char *tenant);
 
 /* admin_health.c: `admin kiosk health [--json]`, the last self-test result of every kiosk. */
 int store_admin_kiosk_health(PGconn *conn, int json);

@@ -111,6 +111,8 @@ static const struct migration migrations[] = {
     {8, "bookings, and booked_visits in the usage views", store_migration_8},
     {9, "guest legs (legs.kind), interpreted_visits in the usage views", store_migration_9},
     {10, "active/standby: the node lease, visits.node", store_migration_10},
+    {11, "tenants: several cities on one installation, scoped by row-level security",
+     store_migration_11},
 };
 
 /* An arbitrary constant naming our advisory lock ("mdg-migr" in ASCII). */

@@ -12,7 +12,7 @@
  * (a double would round the last microsecond of present-day times). */
 #define TS(n) "(timestamptz 'epoch' + $" #n "::bigint * interval '1 microsecond')"
 
-static const char sql_kiosk[] = "SELECT k.id, k.name, k.branch_id, b.name"
+static const char sql_kiosk[] = "SELECT k.id, k.name, k.branch_id, b.name, b.tenant_id"
                                 " FROM kiosks k JOIN branches b ON b.id = k.branch_id"
                                 " WHERE k.token_hash = $1::bytea AND k.revoked_at IS NULL";
 
@@ -20,19 +20,22 @@ static const char sql_kiosk[] = "SELECT k.id, k.name, k.branch_id, b.name"
  * parsing array literals. */
 static const char sql_staff[] =
     "SELECT s.id, s.username, s.name, s.password_hash, s.coordinator, s.analyst, s.admin,"
-    " sd.department_id, s.cred_version"
+    " sd.department_id, s.cred_version, s.tenant_id"
     " FROM staff s LEFT JOIN staff_departments sd ON sd.staff_id = s.id"
     " WHERE s.username = $1 AND NOT s.disabled"
     " ORDER BY sd.department_id";
 
 /* The directory is one JSON document: departments (with procedures, ring strategy and
- * business hours) and one-stop menus, so that it arrives in one round trip and one
- * consistent snapshot. Hours are minutes since local midnight. */
+ * business hours), one-stop menus and the tenants (migration 11) with their host names, so
+ * that it arrives in one round trip and one consistent snapshot. Hours are minutes since
+ * local midnight. */
 static const char sql_directory[] =
     "SELECT json_build_object("
+    " 'tenants', (SELECT coalesce(json_agg(json_build_object('id', t.id,"
+    "   'hostname', t.hostname) ORDER BY t.id), '[]') FROM tenants t),"
     " 'departments', (SELECT coalesce(json_agg(json_build_object("
     "   'id', d.id, 'name', d.name, 'ring', d.ring_strategy, 'ring_timeout_s', d.ring_timeout_s,"
-    "   'open', d.open,"
+    "   'open', d.open, 'tenant', d.tenant_id,"
     "   'procedures', (SELECT coalesce(json_agg(json_build_object('id', p.id, 'name', p.name)"
     "                   ORDER BY p.sort, p.id), '[]') FROM procedures p"
     "                   WHERE p.department_id = d.id),"
@@ -43,6 +46,7 @@ static const char sql_directory[] =
     "              WHERE h.department_id = d.id))"
     "   ORDER BY d.sort, d.id), '[]') FROM departments d),"
     " 'menus', (SELECT coalesce(json_agg(json_build_object('id', m.id, 'name', m.name,"
+    "   'tenant', m.tenant_id,"
     "   'steps', (SELECT coalesce(json_agg(st.department_id ORDER BY st.position), '[]')"
     "             FROM onestop_menu_steps st WHERE st.menu_id = m.id))"
     "   ORDER BY m.sort, m.id), '[]') FROM onestop_menus m))";
@@ -247,12 +251,13 @@ static void copy(char *dst, size_t cap, const PGresult *res, int row, int col)
 int store_sql_kiosk_result(const PGresult *res, store_kiosk *k)
 {
 	memset(k, 0, sizeof *k);
-	if (PQntuples(res) < 1 || PQnfields(res) != 4)
+	if (PQntuples(res) < 1 || PQnfields(res) != 5)
 		return 1;
 	copy(k->id, sizeof k->id, res, 0, 0);
 	copy(k->name, sizeof k->name, res, 0, 1);
 	copy(k->branch_id, sizeof k->branch_id, res, 0, 2);
 	copy(k->branch_name, sizeof k->branch_name, res, 0, 3);
+	copy(k->tenant, sizeof k->tenant, res, 0, 4);
 	return 0;
 }
 
@@ -262,7 +267,7 @@ int store_sql_staff_result(const PGresult *res, store_staff *st, char *hash, siz
 	int rows = PQntuples(res);
 	if (rows < 1)
 		return 1;
-	if (PQnfields(res) != 9 || strlen(PQgetvalue(res, 0, 3)) >= cap)
+	if (PQnfields(res) != 10 || strlen(PQgetvalue(res, 0, 3)) >= cap)
 		return -1;
 	copy(st->id, sizeof st->id, res, 0, 0);
 	copy(st->username, sizeof st->username, res, 0, 1);
@@ -272,6 +277,7 @@ int store_sql_staff_result(const PGresult *res, store_staff *st, char *hash, siz
 	st->analyst = PQgetvalue(res, 0, 5)[0] == 't';
 	st->admin = PQgetvalue(res, 0, 6)[0] == 't';
 	st->cred_version = strtoll(PQgetvalue(res, 0, 8), NULL, 10);
+	copy(st->tenant, sizeof st->tenant, res, 0, 9);
 	for (int r = 0; r < rows; r++) {
 		if (PQgetisnull(res, r, 7))
 			continue;
@@ -296,6 +302,7 @@ static int directory_department(json_t *src, store_department *dep)
 {
 	dir_copy(dep->id, sizeof dep->id, src, "id");
 	dir_copy(dep->name, sizeof dep->name, src, "name");
+	dir_copy(dep->tenant, sizeof dep->tenant, src, "tenant");
 	dir_copy(dep->ring_strategy, sizeof dep->ring_strategy, src, "ring");
 	dep->ring_timeout_s = (int)json_integer_value(json_object_get(src, "ring_timeout_s"));
 	dep->closed = json_is_false(json_object_get(src, "open"));
@@ -326,6 +333,7 @@ static int directory_menu(json_t *src, store_menu *m)
 {
 	dir_copy(m->id, sizeof m->id, src, "id");
 	dir_copy(m->name, sizeof m->name, src, "name");
+	dir_copy(m->tenant, sizeof m->tenant, src, "tenant");
 	json_t *steps = json_object_get(src, "steps");
 	size_t n = json_array_size(steps);
 	m->steps = calloc(n + 1, sizeof *m->steps);
@@ -347,12 +355,21 @@ int store_sql_directory_result(const PGresult *res, store_directory *d)
 	json_t *doc = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
 	json_t *depts = json_object_get(doc, "departments");
 	json_t *menus = json_object_get(doc, "menus");
+	json_t *tenants = json_object_get(doc, "tenants");
 	int rc = json_is_array(depts) && json_is_array(menus) ? 0 : -1;
 	size_t nd = json_array_size(depts), nm = json_array_size(menus);
+	size_t nt = json_array_size(tenants);
 	d->departments = calloc(nd + 1, sizeof *d->departments);
 	d->menus = calloc(nm + 1, sizeof *d->menus);
-	if (!d->departments || !d->menus)
+	d->tenants = calloc(nt + 1, sizeof *d->tenants);
+	if (!d->departments || !d->menus || !d->tenants)
 		rc = -1;
+	for (size_t i = 0; rc == 0 && i < nt; i++) {
+		json_t *t = json_array_get(tenants, i);
+		dir_copy(d->tenants[i].id, STORE_ID_MAX, t, "id");
+		dir_copy(d->tenants[i].hostname, sizeof d->tenants[i].hostname, t, "hostname");
+		d->n_tenants++;
+	}
 	for (size_t i = 0; rc == 0 && i < nd; i++) {
 		d->n_departments++;
 		rc = directory_department(json_array_get(depts, i), &d->departments[i]);
@@ -377,6 +394,7 @@ void store_sql_directory_free(store_directory *d)
 	for (int i = 0; d->menus && i < d->n_menus; i++)
 		free(d->menus[i].steps);
 	free(d->menus);
+	free(d->tenants);
 	memset(d, 0, sizeof *d);
 }
 

@@ -10,7 +10,7 @@
 
 static const char sql_kiosk_list[] =
     "SELECT k.id::text, k.name, k.branch_id, b.name,"
-    " coalesce((extract(epoch FROM k.last_seen) * 1000000)::bigint, 0)"
+    " coalesce((extract(epoch FROM k.last_seen) * 1000000)::bigint, 0), b.tenant_id"
     " FROM kiosks k JOIN branches b ON b.id = k.branch_id"
     " WHERE k.revoked_at IS NULL"
     " ORDER BY b.sort, b.id, k.name, k.id";
@@ -48,6 +48,7 @@ static void on_list(void *user, int err, const PGresult *res)
 		copy_text(e->k.branch_id, sizeof e->k.branch_id, res, i, 2);
 		copy_text(e->k.branch_name, sizeof e->k.branch_name, res, i, 3);
 		e->last_seen_us = strtoll(PQgetvalue(res, i, 4), NULL, 10);
+		copy_text(e->k.tenant, sizeof e->k.tenant, res, i, 5);
 	}
 	job->cb(job->user, err, list, n);
 	free(list);

@@ -68,6 +68,7 @@ typedef struct store_kiosk {
 	char name[STORE_NAME_MAX];
 	char branch_id[STORE_ID_MAX];
 	char branch_name[STORE_NAME_MAX];
+	char tenant[STORE_ID_MAX]; /* its branch's tenant (migration 11) */
 } store_kiosk;
 
 typedef struct store_staff {
@@ -80,6 +81,7 @@ typedef struct store_staff {
 	/* Grows whenever the password changes or the account is disabled (migration 3): a live
 	 * session keeps the value it logged in with, for store_staff_alive. */
 	long long cred_version;
+	char tenant[STORE_ID_MAX]; /* migration 11; "" from store_staff_directory */
 } store_staff;
 
 /* err: 0 found; 1 not found or wrong credentials; -1 database unavailable. */
@@ -137,6 +139,11 @@ typedef struct store_hours {
 	int close_min;
 } store_hours;
 
+typedef struct store_tenant {
+	char id[STORE_ID_MAX];
+	char hostname[256]; /* lower case, no port; "" = none */
+} store_tenant;
+
 typedef struct store_department {
 	char id[STORE_ID_MAX];
 	char name[STORE_NAME_MAX];
@@ -147,6 +154,7 @@ typedef struct store_department {
 	store_hours *hours;     /* none = always open */
 	int n_hours;
 	int closed; /* departments.open is false: closed by hand whatever the hours say */
+	char tenant[STORE_ID_MAX]; /* migration 11 */
 } store_department;
 
 typedef struct store_menu {
@@ -154,6 +162,7 @@ typedef struct store_menu {
 	char name[STORE_NAME_MAX];
 	char (*steps)[STORE_ID_MAX]; /* department ids in order */
 	int n_steps;
+	char tenant[STORE_ID_MAX]; /* migration 11 */
 } store_menu;
 
 typedef struct store_directory {
@@ -161,6 +170,8 @@ typedef struct store_directory {
 	int n_departments;
 	store_menu *menus; /* one-stop menus */
 	int n_menus;
+	struct store_tenant *tenants; /* migration 11: every tenant and its host name */
+	int n_tenants;
 } store_directory;
 
 typedef void (*store_directory_cb)(void *user, int err, const store_directory *d);

@@ -128,6 +128,13 @@ void sig_conn_set_user(sig_conn *c, void *user)
 		c->user = user;
 }
 
+/* No Host header: every session is in the default tenant. */
+const char *sig_conn_host(const sig_conn *c)
+{
+	(void)c;
+	return "";
+}
+
 /* The body the app hands over must be as long as it says: ASan checks both ends. */
 static void check_response(const sig_http_response *r)
 {
@@ -174,13 +181,13 @@ static store_procedure hoken_procs[] = {{"kokuho", "国民健康保険"}};
 static store_procedure no_procs[1];             /* the store never hands over NULL, even for none */
 static store_hours never_hours[] = {{0, 0, 1}}; /* open one minute a week: closed in practice */
 static store_department departments[] = {
-    {"shimin", "市民課", shimin_procs, 2, "all", 0, NULL, 0, 0},
-    {"hoken", "保険年金課", hoken_procs, 1, "longest-idle", 20, NULL, 0, 0},
-    {"nenkin", "年金係", no_procs, 0, "", 0, NULL, 0, 0},
-    {"yoru", "夜間窓口", no_procs, 0, "all", 0, never_hours, 1, 0},
+    {"shimin", "市民課", shimin_procs, 2, "all", 0, NULL, 0, 0, "default"},
+    {"hoken", "保険年金課", hoken_procs, 1, "longest-idle", 20, NULL, 0, 0, "default"},
+    {"nenkin", "年金係", no_procs, 0, "", 0, NULL, 0, 0, "default"},
+    {"yoru", "夜間窓口", no_procs, 0, "all", 0, never_hours, 1, 0, "default"},
 };
 static char okuyami_steps[][STORE_ID_MAX] = {"shimin", "hoken", "nenkin"};
-static store_menu menus[] = {{"okuyami", "おくやみ", okuyami_steps, 3}};
+static store_menu menus[] = {{"okuyami", "おくやみ", okuyami_steps, 3, "default"}};
 
 static void create_app(void)
 {
@@ -222,7 +229,7 @@ static void create_app(void)
 	if (!app->store)
 		abort();
 	store_directory d = {departments, sizeof departments / sizeof departments[0], menus,
-	                     sizeof menus / sizeof menus[0]};
+	                     sizeof menus / sizeof menus[0], NULL, 0};
 	app_on_directory(app, 0, &d);
 	if (!server_made || app->n_depts != (int)(sizeof departments / sizeof departments[0]))
 		abort();

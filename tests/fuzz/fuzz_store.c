@@ -12,8 +12,8 @@
 #include <string.h>
 
 const store_kiosk fz_kiosks[FZ_N_KIOSKS] = {
-    {"kiosk-honcho-1", "本庁 1番", "honcho", "本庁"},
-    {"kiosk-yamada-1", "山田出張所 1番", "yamada", "山田出張所"},
+    {"kiosk-honcho-1", "本庁 1番", "honcho", "本庁", "default"},
+    {"kiosk-yamada-1", "山田出張所 1番", "yamada", "山田出張所", "default"},
 };
 
 const store_staff fz_staff[FZ_N_STAFF] = {

@@ -32,14 +32,14 @@ static void test_migrate(PGconn *conn)
 	snprintf(before, sizeof before, "%s", scalar(conn, fingerprint_sql, 0, NULL));
 	CHECK_EQ_INT(store_migrate(db), 0);
 	CHECK_EQ_STR(scalar(conn, fingerprint_sql, 0, NULL), before);
-	/* Every migration applied once, in order: 1 to 10. 18 tables from migrations 1 to 3, the
-	 * self-test's two (4), the kiosk PINs (7), the bookings (8) and the node lease (10); 9
-	 * (guest legs) adds a column, no table. */
-	CHECK_EQ_STR(scalar(conn, "SELECT count(*) FROM schema_migrations", 0, NULL), "10");
-	CHECK_EQ_STR(scalar(conn, "SELECT max(version) FROM schema_migrations", 0, NULL), "10");
+	/* Every migration applied once, in order: 1 to 11. 18 tables from migrations 1 to 3,
+	 * the self-test's two (4), the kiosk PINs (7), the bookings (8), the node lease (10) and
+	 * the tenants (11); 9 (guest legs) adds a column, no table. */
+	CHECK_EQ_STR(scalar(conn, "SELECT count(*) FROM schema_migrations", 0, NULL), "11");
+	CHECK_EQ_STR(scalar(conn, "SELECT max(version) FROM schema_migrations", 0, NULL), "11");
 	CHECK_EQ_STR(
 	    scalar(conn, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", 0, NULL),
-	    "23");
+	    "24");
 	CHECK_EQ_STR(scalar(conn,
 	                    "SELECT count(*) FROM pg_views WHERE schemaname = 'public'"
 	                    " AND viewname IN ('usage_monthly', 'usage_daily')",
