@@ -14,6 +14,7 @@
 #include "sfu/sdp.h"
 #include "sfu/secure.h"
 #include "sfu/sfu.h"
+#include "sfu/txbatch.h"
 
 #include <netinet/in.h>
 #include <stdint.h>
@@ -36,6 +37,8 @@
 #define ICE_RESELECT_US 2000000
 /* Room for the largest datagram we accept plus the SRTP trailer added on send. */
 #define SFU_PACKET_MAX 1500
+/* Datagrams per recvmmsg: libuv 1.44 reads at most 20 at once (UV__MMSG_MAXWIDTH). */
+#define SFU_RX_CHUNKS 20
 
 /* ICE's view of one path that passed a check. */
 typedef struct ice_path {
@@ -224,8 +227,15 @@ struct sfu {
 	uv_timer_t pacer;         /* paces probe clusters (bwprobe_send.c) */
 	int pacer_running;
 	sfu_stats stats;
-	uint8_t rx_buf[65536];
-	uint8_t tx_buf[SFU_PACKET_MAX + SECURE_MAX_TRAILER + 64];
+	/* Receive: recvmmsg (libuv's UV_UDP_RECVMMSG) fills up to SFU_RX_CHUNKS datagrams, one
+	 * per 64 KiB chunk of rx_buf (libuv's layout); ICE-TCP frames are copied to its start. */
+	uint8_t rx_buf[SFU_RX_CHUNKS * 65536];
+	/* Send: datagrams queued during a read batch go out in one sendmmsg at its end
+	 * (txbatch.h). tx_buf, where packets are built before transport_send, is always the
+	 * batch's next free buffer, so that queuing them copies nothing. */
+	int rx_batching; /* inside a recvmmsg batch: transport_send queues, the batch end flushes */
+	uint8_t *tx_buf;
+	txbatch txb;
 };
 
 /* sfu.c */
@@ -234,7 +244,9 @@ int64_t sfu_now(const struct sfu *s);
 /* transport.c */
 int transport_open(struct sfu *s, const char *bind_ip, int port);
 void transport_close(struct sfu *s, uv_close_cb done);
-/* Sends over UDP, or framed over to->tcp. A full socket buffer drops, as a network would. */
+/* Sends over UDP, or framed over to->tcp. A full socket buffer drops, as a network would
+ * (counted in stats.send_drops). Inside a read batch UDP datagrams are queued and leave at
+ * the batch's end; s->tx_buf then moves to the next free buffer. */
 void transport_send(struct sfu *s, const sfu_addr *to, const uint8_t *data, size_t len);
 /* One datagram (or one RFC 4571 frame) in: demultiplexed by its first byte (RFC 7983). */
 void transport_on_packet(struct sfu *s, uint8_t *data, size_t len, const sfu_addr *from);

@@ -1,25 +1,54 @@
 /* The one UDP socket every peer shares. Incoming datagrams, and the frames of ICE-TCP
  * connections (tcp.c), are demultiplexed by their first byte (RFC 7983): STUN 0..3, DTLS
  * 20..63, RTP/RTCP 128..191; STUN finds its peer by USERNAME, everything else by the source
- * address (and connection) a STUN check validated. */
+ * address (and connection) a STUN check validated.
+ *
+ * The hot path batches both ways: libuv reads with recvmmsg (UV_UDP_RECVMMSG) and calls
+ * on_recv once per datagram of a batch (UV_UDP_MMSG_CHUNK), then once more at its end
+ * (UV_UDP_MMSG_FREE); what the datagrams of a batch make us send is queued (txbatch.h) and
+ * leaves in one sendmmsg at that end. Sends outside a batch (timers, ICE-TCP frames in) go
+ * out at once. */
 #include "base/log.h"
 #include "sfu/sfu_internal.h"
 
 #include <string.h>
 
+_Static_assert(TXBATCH_BUF >= SFU_PACKET_MAX + SECURE_MAX_TRAILER + 64,
+               "a batch buffer holds what fwd builds in tx_buf");
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-	/* One receive buffer: the loop is single-threaded and each datagram is fully handled
-	 * before the next read. */
+	/* One receive buffer, a multiple of 64 KiB as libuv's recvmmsg needs (a smaller one
+	 * makes it spin): the loop is single-threaded and each batch is fully handled before
+	 * the next read. */
 	struct sfu *s = h->data;
 	buf->base = (char *)s->rx_buf;
 	buf->len = sizeof s->rx_buf;
+}
+
+/* Sends what the batch holds and carries its counts into the media plane's stats. */
+static void flush(struct sfu *s)
+{
+	txbatch_stats before = s->txb.stats;
+	txbatch_flush(&s->txb);
+	const txbatch_stats *after = &s->txb.stats;
+	s->stats.tx_packets += after->sent - before.sent;
+	s->stats.tx_bytes += after->sent_bytes - before.sent_bytes;
+	s->stats.send_drops += after->dropped_full - before.dropped_full;
+	s->stats.send_errors += after->dropped_error - before.dropped_error;
+	s->stats.send_syscalls += after->syscalls - before.syscalls;
+	s->tx_buf = txbatch_next_buf(&s->txb);
 }
 
 static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct sockaddr *from,
                     unsigned flags)
 {
 	struct sfu *s = h->data;
+	if (flags & UV_UDP_MMSG_FREE) {
+		s->rx_batching = 0;
+		flush(s);
+		return;
+	}
 	if (n <= 0 || !from)
 		return;
 	if (flags & UV_UDP_PARTIAL) {
@@ -29,6 +58,8 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct so
 	sfu_addr addr = {.tcp = NULL};
 	memcpy(&addr.sa, from,
 	       from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	/* A datagram read alone (no recvmmsg) is its own batch: sends go out at once. */
+	s->rx_batching = (flags & UV_UDP_MMSG_CHUNK) != 0;
 	transport_on_packet(s, (uint8_t *)buf->base, (size_t)n, &addr);
 }
 
@@ -61,7 +92,9 @@ int transport_open(struct sfu *s, const char *bind_ip, int port)
 	struct sockaddr_storage addr;
 	int rc;
 	/* Initialised first so that every failure path can close it the same way. */
-	uv_udp_init(s->loop, &s->udp);
+	s->tx_buf = txbatch_next_buf(&s->txb);
+	if (uv_udp_init_ex(s->loop, &s->udp, AF_UNSPEC | UV_UDP_RECVMMSG) != 0)
+		uv_udp_init(s->loop, &s->udp);
 	s->udp.data = s;
 	if (strchr(bind_ip, ':'))
 		rc = uv_ip6_addr(bind_ip, port, (struct sockaddr_in6 *)&addr);
@@ -88,11 +121,19 @@ int transport_open(struct sfu *s, const char *bind_ip, int port)
 	uv_udp_getsockname(&s->udp, (struct sockaddr *)&bound, &blen);
 	s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
 	                                            : ((struct sockaddr_in *)&bound)->sin_port);
+	uv_os_fd_t fd;
+	if (uv_fileno((uv_handle_t *)&s->udp, &fd) != 0) {
+		LOG_ERROR("sfu", "media socket has no descriptor");
+		return -1;
+	}
+	txbatch_init(&s->txb, fd);
+	s->tx_buf = txbatch_next_buf(&s->txb);
 	return uv_udp_recv_start(&s->udp, on_alloc, on_recv) == 0 ? 0 : -1;
 }
 
 void transport_close(struct sfu *s, uv_close_cb done)
 {
+	flush(s); /* nothing is queued between batches; this is for clarity at shutdown */
 	uv_udp_recv_stop(&s->udp);
 	uv_close((uv_handle_t *)&s->udp, done);
 }
@@ -103,10 +144,10 @@ void transport_send(struct sfu *s, const sfu_addr *to, const uint8_t *data, size
 		tcp_conn_send(to->tcp, data, len); /* it counts what it sends and drops */
 		return;
 	}
-	uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
-	int rc = uv_udp_try_send(&s->udp, &b, 1, (const struct sockaddr *)&to->sa);
-	if (rc < 0)
-		return; /* a full socket buffer drops the datagram, as the network would */
-	s->stats.tx_packets++;
-	s->stats.tx_bytes += len;
+	/* Built in tx_buf (the batch's next buffer), it is queued without a copy. */
+	txbatch_add(&s->txb, (const struct sockaddr *)&to->sa, data, len);
+	if (s->rx_batching)
+		s->tx_buf = txbatch_next_buf(&s->txb);
+	else
+		flush(s);
 }
