@@ -10,6 +10,7 @@
 #include "rtp/rxstats.h"
 #include "rtp/twcc.h"
 #include "rtp/vp8mung.h"
+#include "sfu/addrmap.h"
 #include "sfu/dtls.h"
 #include "sfu/sdp.h"
 #include "sfu/secure.h"
@@ -221,6 +222,7 @@ struct sfu {
 	int n_ips;
 	dtls_ctx *dtls_ctx;
 	struct sfu_peer *peers;
+	addrmap *paths; /* every peer's validated paths -> the peer (ice.c) */
 	struct sfu_probe *probes; /* self-test probes, running or decoding (probe.c) */
 	int probe_off;            /* sfu_config.probe_off: no downlink probing */
 	int simulcast;            /* sfu_config.simulcast: accept simulcast camera layers */
@@ -261,6 +263,8 @@ void transport_on_packet(struct sfu *s, uint8_t *data, size_t len, const sfu_add
 int ice_new_credentials(struct sfu *s, const struct sfu_peer *p, char *ufrag, char *pwd);
 void ice_on_stun(struct sfu *s, const uint8_t *buf, size_t len, const sfu_addr *from);
 struct sfu_peer *ice_peer_by_addr(struct sfu *s, const sfu_addr *addr);
+/* Forgets every path of p (new negotiation, or p goes). */
+void ice_forget_paths(struct sfu_peer *p);
 /* An ICE-TCP connection closed: every peer forgets the paths over it. */
 void ice_forget_tcp(struct sfu *s, struct tcp_conn *c);
 const sfu_addr *ice_dest(const struct sfu_peer *p); /* NULL until a path is selected */
