@@ -238,6 +238,7 @@ struct sfu {
 	int rx_batching; /* inside a recvmmsg batch: transport_send queues, the batch end flushes */
 	uint8_t *tx_buf;
 	txbatch txb;
+	txbatch_stats txb_counted; /* txb's counts already added to stats */
 };
 
 /* sfu.c */

@@ -26,17 +26,22 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	buf->len = sizeof s->rx_buf;
 }
 
-/* Sends what the batch holds and carries its counts into the media plane's stats. */
+/* Carries the batch's counts since the last call into the media plane's stats. */
+static void count_sent(struct sfu *s)
+{
+	const txbatch_stats *now = &s->txb.stats, *was = &s->txb_counted;
+	s->stats.tx_packets += now->sent - was->sent;
+	s->stats.tx_bytes += now->sent_bytes - was->sent_bytes;
+	s->stats.send_drops += now->dropped_full - was->dropped_full;
+	s->stats.send_errors += now->dropped_error - was->dropped_error;
+	s->stats.send_syscalls += now->syscalls - was->syscalls;
+	s->txb_counted = *now;
+}
+
 static void flush(struct sfu *s)
 {
-	txbatch_stats before = s->txb.stats;
 	txbatch_flush(&s->txb);
-	const txbatch_stats *after = &s->txb.stats;
-	s->stats.tx_packets += after->sent - before.sent;
-	s->stats.tx_bytes += after->sent_bytes - before.sent_bytes;
-	s->stats.send_drops += after->dropped_full - before.dropped_full;
-	s->stats.send_errors += after->dropped_error - before.dropped_error;
-	s->stats.send_syscalls += after->syscalls - before.syscalls;
+	count_sent(s);
 	s->tx_buf = txbatch_next_buf(&s->txb);
 }
 
@@ -127,6 +132,7 @@ int transport_open(struct sfu *s, const char *bind_ip, int port)
 		return -1;
 	}
 	txbatch_init(&s->txb, fd);
+	s->txb_counted = s->txb.stats;
 	s->tx_buf = txbatch_next_buf(&s->txb);
 	return uv_udp_recv_start(&s->udp, on_alloc, on_recv) == 0 ? 0 : -1;
 }
@@ -146,8 +152,9 @@ void transport_send(struct sfu *s, const sfu_addr *to, const uint8_t *data, size
 	}
 	/* Built in tx_buf (the batch's next buffer), it is queued without a copy. */
 	txbatch_add(&s->txb, (const struct sockaddr *)&to->sa, data, len);
-	if (s->rx_batching)
-		s->tx_buf = txbatch_next_buf(&s->txb);
-	else
-		flush(s);
+	if (!s->rx_batching)
+		txbatch_flush(&s->txb);
+	if (s->txb.n == 0) /* sent now, or the batch filled and went */
+		count_sent(s);
+	s->tx_buf = txbatch_next_buf(&s->txb);
 }

@@ -169,7 +169,6 @@ static void test_full_socket_buffer(int err)
 	CHECK_EQ_INT(b->n, 0);
 	CHECK_EQ_INT(receive_in_order(rx, 0, 3), 3);
 	/* The buffer has room again: the next batch goes out whole. */
-	b->send = NULL;
 	txbatch_init(b, tx);
 	for (int i = 20; i < 24; i++)
 		txbatch_add(b, (struct sockaddr *)&rx_addr, pkt, fill(pkt, i));
@@ -224,8 +223,9 @@ static int always_full(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
 	return -1;
 }
 
-/* Through the media plane: a send outside a read batch goes at once; a refused one is
- * counted in send_drops, and nothing is left queued. */
+/* Through the media plane: a send outside a read batch goes at once, inside one it waits
+ * for the batch's end (or a full batch); every datagram sent is counted in tx_packets, a
+ * refused one in send_drops, and nothing is left queued. */
 static void test_sfu_counts_drops(void)
 {
 	uv_loop_t loop;
@@ -244,12 +244,25 @@ static void test_sfu_counts_drops(void)
 	transport_send(s, &to, out, len);
 	CHECK_EQ_INT(s->stats.tx_packets, 1);
 	CHECK_EQ_INT(receive_in_order(rx, 7, 1), 1);
+	/* Inside a read batch: queued; the 64th fills the batch and sends it by itself, the
+	 * rest waits for the next send outside a batch. All of them are counted. */
+	s->rx_batching = 1;
+	for (int i = 0; i < TXBATCH_MAX + 6; i++)
+		transport_send(s, &to, s->tx_buf, fill(s->tx_buf, 10 + i));
+	CHECK_EQ_INT(s->stats.tx_packets, 1 + TXBATCH_MAX);
+	CHECK_EQ_INT(s->txb.n, 6);
+	s->rx_batching = 0;
+	transport_send(s, &to, s->tx_buf, fill(s->tx_buf, 10 + TXBATCH_MAX + 6));
+	CHECK_EQ_INT(s->stats.tx_packets, 1 + TXBATCH_MAX + 7);
+	CHECK_EQ_INT(s->stats.send_syscalls, 3);
+	CHECK_EQ_INT(receive_in_order(rx, 10, TXBATCH_MAX + 7), TXBATCH_MAX + 7);
+
 	s->txb.send = always_full;
 	len = fill(s->tx_buf, 8);
 	transport_send(s, &to, s->tx_buf, len);
 	transport_send(s, &to, s->tx_buf, fill(s->tx_buf, 9));
 	CHECK_EQ_INT(s->stats.send_drops, 2);
-	CHECK_EQ_INT(s->stats.tx_packets, 1);
+	CHECK_EQ_INT(s->stats.tx_packets, 1 + TXBATCH_MAX + 7);
 	CHECK_EQ_INT(s->txb.n, 0);
 	CHECK_EQ_INT(receive_in_order(rx, 8, 0), 0);
 	close(rx);
