@@ -237,7 +237,9 @@ void ice_forget_tcp(struct sfu *s, struct tcp_conn *c)
 		for (int i = 0; i < p->n_addrs; i++) {
 			if (p->addrs[i].tcp == c) {
 				/* Only this peer can hold a path over c: no other to hand it to. */
-				addrmap_del(s->paths, (const struct sockaddr *)&p->addrs[i].sa, c, p);
+				const struct sockaddr *sa =
+				    (const struct sockaddr *)&p->addrs[i].sa;
+				addrmap_del(s->paths, sa, c, p);
 				continue;
 			}
 			if (i == p->selected)

@@ -41,7 +41,7 @@ typedef struct txbatch_stats {
 
 typedef struct txbatch {
 	int fd;
-	int n; /* queued */
+	int n;                    /* queued */
 	txbatch_sendmmsg_fn send; /* sendmmsg unless a test set another */
 	txbatch_stats stats;
 	struct mmsghdr msgs[TXBATCH_MAX];

@@ -66,7 +66,8 @@ static void test_ipv6_and_tcp(void)
 {
 	addrmap *m = addrmap_new(7);
 	struct sockaddr_storage x = v6("2001:db8::1", 40000), y = v6("2001:db8::2", 40000);
-	struct sockaddr_storage mapped = v6("::ffff:192.0.2.10", 40000), plain = v4("192.0.2.10", 40000);
+	struct sockaddr_storage mapped = v6("::ffff:192.0.2.10", 40000),
+	                        plain = v4("192.0.2.10", 40000);
 	CHECK_EQ_INT(addrmap_put(m, SA(x), NULL, &peer_a), 0);
 	CHECK_EQ_INT(addrmap_put(m, SA(mapped), NULL, &peer_b), 0);
 	CHECK(addrmap_get(m, SA(x), NULL) == &peer_a);

@@ -42,7 +42,8 @@ static int bound_socket(int fam, struct sockaddr_storage *sa)
 	}
 	int size = 4 << 20;
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-	if (bind(fd, (struct sockaddr *)sa, len) != 0 || getsockname(fd, (struct sockaddr *)sa, &len) != 0) {
+	if (bind(fd, (struct sockaddr *)sa, len) != 0 ||
+	    getsockname(fd, (struct sockaddr *)sa, &len) != 0) {
 		close(fd);
 		return -1;
 	}
