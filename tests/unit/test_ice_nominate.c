@@ -117,8 +117,8 @@ static void negotiate(sfu_peer *p)
 	                          {"4", SFU_ROLE_SLOT}};
 	char *answer = NULL, err[128] = "";
 	CHECK(offer != NULL);
-	CHECK_EQ_INT(
-	    offer ? sfu_peer_offer(p, offer, len, roles, 5, &answer, err, sizeof err) : -1, 0);
+	CHECK_EQ_INT(offer ? sfu_peer_offer(p, offer, len, roles, 5, &answer, err, sizeof err) : -1,
+	             0);
 	free(answer);
 	free(offer);
 }
