@@ -114,7 +114,7 @@ int main(int argc, char **argv)
 	int64_t measure_from = start + 2000000;
 	int measuring = 0;
 	double cpu0 = 0, loop_s = 0;
-	uint64_t rx0 = 0, tx0 = 0;
+	uint64_t rx0 = 0, tx0 = 0, fwd0 = 0;
 	int64_t now;
 	while ((now = clock_mono_us()) < end) {
 		if (!measuring && now >= measure_from) {
@@ -122,6 +122,7 @@ int main(int argc, char **argv)
 			cpu0 = cpu_s();
 			rx0 = st->rx_packets;
 			tx0 = st->tx_packets;
+			fwd0 = st->rtp_forwarded;
 		}
 		for (int i = 0; i < n; i++)
 			synth_peer_run(sp[i], now);
@@ -175,6 +176,9 @@ int main(int argc, char **argv)
 	       (unsigned long long)st->rtp_forwarded);
 	printf("cpu total=%.1f%% server_loop=%.1f%% (of one core)\n", 100 * cpu / span,
 	       100 * loop_s / span);
+	uint64_t fwd = st->rtp_forwarded - fwd0;
+	printf("server loop per forwarded packet=%.2f us (%llu forwarded while measuring)\n",
+	       fwd ? loop_s * 1e6 / (double)fwd : 0, (unsigned long long)fwd);
 	printf("delivered=%.4f (%llu of %llu media packets sent by the peers)\n",
 	       sent ? (double)received / (double)sent : 0, (unsigned long long)received,
 	       (unsigned long long)sent);

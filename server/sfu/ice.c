@@ -74,13 +74,41 @@ static int addr_equal(const sfu_addr *a, const sfu_addr *b)
 	return 0;
 }
 
+/* Every validated path is in s->paths (addrmap.h), mapped to its peer, so that media finds
+ * its peer in one hash lookup; STUN still finds it by USERNAME (peer_by_ufrag), which is how
+ * a new address gets in. */
 struct sfu_peer *ice_peer_by_addr(struct sfu *s, const sfu_addr *addr)
 {
-	for (struct sfu_peer *p = s->peers; p; p = p->next)
-		for (int i = 0; i < p->n_addrs; i++)
-			if (addr_equal(addr, &p->addrs[i]))
-				return p;
-	return NULL;
+	return addrmap_get(s->paths, (const struct sockaddr *)&addr->sa, addr->tcp);
+}
+
+static void map_path(struct sfu_peer *p, const sfu_addr *a)
+{
+	if (addrmap_put(p->sfu->paths, (const struct sockaddr *)&a->sa, a->tcp, p) != 0)
+		LOG_WARN("sfu", "cannot index ice path peer=%s", p->label);
+}
+
+/* p no longer has path a. Should another peer have validated the same address (a page
+ * reloaded behind the same NAT binding), the address is now that peer's. */
+static void unmap_path(struct sfu_peer *p, const sfu_addr *a)
+{
+	struct sfu *s = p->sfu;
+	if (!addrmap_del(s->paths, (const struct sockaddr *)&a->sa, a->tcp, p))
+		return;
+	for (struct sfu_peer *q = s->peers; q; q = q->next)
+		for (int i = 0; q != p && i < q->n_addrs; i++)
+			if (addr_equal(a, &q->addrs[i])) {
+				map_path(q, a);
+				return;
+			}
+}
+
+void ice_forget_paths(struct sfu_peer *p)
+{
+	for (int i = 0; i < p->n_addrs; i++)
+		unmap_path(p, &p->addrs[i]);
+	p->n_addrs = 0;
+	p->selected = -1;
 }
 
 const sfu_addr *ice_dest(const struct sfu_peer *p)
@@ -95,14 +123,17 @@ static int add_path(struct sfu_peer *p, const sfu_addr *from)
 	for (int i = 0; i < p->n_addrs; i++)
 		if (addr_equal(from, &p->addrs[i]))
 			return i;
+	map_path(p, from);
 	if (p->n_addrs < PEER_MAX_ADDRS) {
 		p->addrs[p->n_addrs] = *from;
 		p->paths[p->n_addrs] = (ice_path){0};
 		return p->n_addrs++;
 	}
 	int victim = p->selected == 0 ? 1 : 0;
+	sfu_addr old = p->addrs[victim];
 	p->addrs[victim] = *from;
 	p->paths[victim] = (ice_path){0};
+	unmap_path(p, &old);
 	return victim;
 }
 
@@ -204,8 +235,13 @@ void ice_forget_tcp(struct sfu *s, struct tcp_conn *c)
 	for (struct sfu_peer *p = s->peers; p; p = p->next) {
 		int k = 0, selected = -1;
 		for (int i = 0; i < p->n_addrs; i++) {
-			if (p->addrs[i].tcp == c)
+			if (p->addrs[i].tcp == c) {
+				/* Only this peer can hold a path over c: no other to hand it to. */
+				const struct sockaddr *sa =
+				    (const struct sockaddr *)&p->addrs[i].sa;
+				addrmap_del(s->paths, sa, c, p);
 				continue;
+			}
 			if (i == p->selected)
 				selected = k;
 			p->paths[k] = p->paths[i];

@@ -235,8 +235,7 @@ void peer_reset_media(struct sfu_peer *p)
 	p->dtls = NULL;
 	secure_free(p->srtp);
 	p->srtp = NULL;
-	p->n_addrs = 0;
-	p->selected = -1;
+	ice_forget_paths(p);
 	p->consent_us = 0;
 	p->consent_lost = 0;
 	p->negotiated = 0;

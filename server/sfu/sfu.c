@@ -68,14 +68,18 @@ sfu *sfu_new(uv_loop_t *loop, const sfu_config *cfg)
 	s->audio_red_off = cfg->audio_red_off;
 	for (int i = 0; i < cfg->n_ips && i < SFU_MAX_IPS; i++)
 		snprintf(s->ips[s->n_ips++], sizeof s->ips[0], "%s", cfg->ips[i]);
-	s->dtls_ctx = dtls_ctx_new();
+	uint64_t seed = (uint64_t)rand_u32() << 32 | rand_u32();
+	s->paths = addrmap_new(seed);
+	s->dtls_ctx = s->paths ? dtls_ctx_new() : NULL;
 	if (!s->dtls_ctx) {
 		LOG_ERROR("sfu", "cannot create the DTLS certificate");
+		addrmap_free(s->paths);
 		free(s);
 		return NULL;
 	}
 	if (transport_open(s, cfg->bind_ip ? cfg->bind_ip : "0.0.0.0", cfg->port) != 0) {
 		dtls_ctx_free(s->dtls_ctx);
+		addrmap_free(s->paths);
 		/* The UDP handle was initialised: close it before its memory goes. */
 		s->open_handles = 1;
 		transport_close(s, on_closed);
@@ -105,6 +109,8 @@ void sfu_free(sfu *s)
 		sfu_peer_free(s->peers);
 	dtls_ctx_free(s->dtls_ctx);
 	s->dtls_ctx = NULL;
+	addrmap_free(s->paths);
+	s->paths = NULL;
 	uv_timer_stop(&s->tick);
 	uv_timer_stop(&s->pacer);
 	s->open_handles = s->tcp ? 4 : 3;

@@ -80,6 +80,9 @@ typedef struct sfu_stats {
 	 * without RED as their primary block alone, and dropped (malformed, or a primary that
 	 * is not the sender's Opus). */
 	uint64_t red_received, red_unwrapped, red_dropped;
+	/* UDP datagrams dropped because the socket's send buffer was full (EAGAIN, ENOBUFS),
+	 * and those the kernel refused for another reason; sendmmsg calls made. */
+	uint64_t send_drops, send_errors, send_syscalls;
 } sfu_stats;
 
 sfu *sfu_new(uv_loop_t *loop, const sfu_config *cfg);

@@ -10,10 +10,12 @@
 #include "rtp/rxstats.h"
 #include "rtp/twcc.h"
 #include "rtp/vp8mung.h"
+#include "sfu/addrmap.h"
 #include "sfu/dtls.h"
 #include "sfu/sdp.h"
 #include "sfu/secure.h"
 #include "sfu/sfu.h"
+#include "sfu/txbatch.h"
 
 #include <netinet/in.h>
 #include <stdint.h>
@@ -36,6 +38,10 @@
 #define ICE_RESELECT_US 2000000
 /* Room for the largest datagram we accept plus the SRTP trailer added on send. */
 #define SFU_PACKET_MAX 1500
+/* Datagrams per recvmmsg, and the room for each: more than any datagram a browser sends
+ * (a longer one is cut, counted and dropped). 32 x 2 KiB also holds an ICE-TCP frame. */
+#define SFU_RX_BATCH    32
+#define SFU_RX_DATAGRAM 2048
 
 /* ICE's view of one path that passed a check. */
 typedef struct ice_path {
@@ -209,7 +215,6 @@ struct sfu {
 	void (*on_consent_lost)(void *user, struct sfu_peer *p);
 	void *user;
 	int audio_red_off; /* sfu_config.audio_red_off */
-	uv_udp_t udp;
 	struct sfu_tcp *tcp; /* the ICE-TCP listener and its connections (tcp.c); NULL: off */
 	uv_timer_t tick;
 	int open_handles; /* counted down by close callbacks at sfu_free */
@@ -218,17 +223,31 @@ struct sfu {
 	int n_ips;
 	dtls_ctx *dtls_ctx;
 	struct sfu_peer *peers;
+	addrmap *paths; /* every peer's validated paths -> the peer (ice.c) */
 	struct sfu_probe *probes; /* self-test probes, running or decoding (probe.c) */
 	int probe_off;            /* sfu_config.probe_off: no downlink probing */
 	int simulcast;            /* sfu_config.simulcast: accept simulcast camera layers */
 	uv_timer_t pacer;         /* paces probe clusters (bwprobe_send.c) */
 	int pacer_running;
 	sfu_stats stats;
-	uint8_t rx_buf[65536];
+	/* Receive: one recvmmsg reads up to SFU_RX_BATCH datagrams, each into its own
+	 * SFU_RX_DATAGRAM bytes of rx_buf, with its kernel receive timestamp (rx_ctrl). ICE-TCP
+	 * frames (up to 64 KiB) are copied to rx_buf's start. */
+	uint8_t rx_buf[SFU_RX_BATCH * SFU_RX_DATAGRAM];
+	uint8_t rx_ctrl[SFU_RX_BATCH][64];
+	uv_os_sock_t fd;   /* the media socket; -1: not open */
+	uv_poll_t poll;    /* readable: recvmmsg until empty */
+	int poll_started;
 	/* When the datagram being handled reached the socket (the kernel's receive timestamp,
 	 * on the monotonic clock); 0: not known (ICE-TCP, a simulated clock). */
 	int64_t rx_arrival_us;
-	uint8_t tx_buf[SFU_PACKET_MAX + SECURE_MAX_TRAILER + 64];
+	/* Send: datagrams queued during a read batch go out in one sendmmsg at its end
+	 * (txbatch.h). tx_buf, where packets are built before transport_send, is always the
+	 * batch's next free buffer, so that queuing them copies nothing. */
+	int rx_batching; /* inside a recvmmsg batch: transport_send queues, the batch end flushes */
+	uint8_t *tx_buf;
+	txbatch txb;
+	txbatch_stats txb_counted; /* txb's counts already added to stats */
 };
 
 /* sfu.c */
@@ -237,7 +256,9 @@ int64_t sfu_now(const struct sfu *s);
 /* transport.c */
 int transport_open(struct sfu *s, const char *bind_ip, int port);
 void transport_close(struct sfu *s, uv_close_cb done);
-/* Sends over UDP, or framed over to->tcp. A full socket buffer drops, as a network would. */
+/* Sends over UDP, or framed over to->tcp. A full socket buffer drops, as a network would
+ * (counted in stats.send_drops). Inside a read batch UDP datagrams are queued and leave at
+ * the batch's end; s->tx_buf then moves to the next free buffer. */
 void transport_send(struct sfu *s, const sfu_addr *to, const uint8_t *data, size_t len);
 /* One datagram (or one RFC 4571 frame) in: demultiplexed by its first byte (RFC 7983). */
 void transport_on_packet(struct sfu *s, uint8_t *data, size_t len, const sfu_addr *from);
@@ -252,6 +273,8 @@ void transport_on_packet(struct sfu *s, uint8_t *data, size_t len, const sfu_add
 int ice_new_credentials(struct sfu *s, const struct sfu_peer *p, char *ufrag, char *pwd);
 void ice_on_stun(struct sfu *s, const uint8_t *buf, size_t len, const sfu_addr *from);
 struct sfu_peer *ice_peer_by_addr(struct sfu *s, const sfu_addr *addr);
+/* Forgets every path of p (new negotiation, or p goes). */
+void ice_forget_paths(struct sfu_peer *p);
 /* An ICE-TCP connection closed: every peer forgets the paths over it. */
 void ice_forget_tcp(struct sfu *s, struct tcp_conn *c);
 const sfu_addr *ice_dest(const struct sfu_peer *p); /* NULL until a path is selected */

@@ -155,6 +155,9 @@ char *app_metrics_text(sig_app *app)
 	        "ICE-TCP frames dropped and connections refused or closed for abuse.",
 	        m->ice_tcp_dropped);
 	GAUGE("ice_tcp_open", "ICE-TCP connections open now.", m->ice_tcp_open);
+	COUNTER("media_send_drops_total",
+	        "UDP media datagrams dropped because the socket's send buffer was full.",
+	        m->send_drops);
 	COUNTER("media_lost_total", "Sessions ended because their media connection was lost.",
 	        app->counters.media_lost);
 	status_metrics(app, f);

@@ -48,4 +48,7 @@ test('/metrics: 404 from the LAN, 200 with the token or from loopback', async ()
 	const local = await stack.get('/metrics');
 	assert.equal(local.status, 200);
 	assert.match(local.body, /madoguchi_sessions /);
+	// Issue 13: full media send buffers are counted, not silent; an idle server has none.
+	assert.match(local.body,
+		/^# TYPE madoguchi_media_send_drops_total counter\nmadoguchi_media_send_drops_total 0$/m);
 });

@@ -6,6 +6,8 @@
  * consent. Now a nomination moves media only to a pair of at least the selected one's
  * priority, or away from a selected path that has gone quiet; an ICE restart starts over.
  *
+ * Last, the hash from a source address to its peer that media uses follows these paths.
+ *
  * A real media plane on a libuv loop with a clock of the test's own, a peer negotiated with
  * the real Firefox offer, and Binding requests as Firefox sends them, handed to the STUN
  * handler from three UDP sources (and, in the last case, one real ICE-TCP connection). */
@@ -85,6 +87,8 @@ static int check_at(env *e, double t, const sfu_addr *from, uint32_t prio, int u
 	return ntohs(((const struct sockaddr_in *)&sel->sa)->sin_port);
 }
 
+static void negotiate(sfu_peer *p);
+
 static void env_start(env *e, int tcp)
 {
 	memset(e, 0, sizeof *e);
@@ -98,6 +102,12 @@ static void env_start(env *e, int tcp)
 	if (!e->s)
 		return;
 	e->p = sfu_peer_new(e->s, "firefox");
+	negotiate(e->p);
+}
+
+/* Negotiates p with the Firefox offer. */
+static void negotiate(sfu_peer *p)
+{
 	size_t len = 0;
 	char *offer = check_read_file(FIXTURE, &len);
 	sfu_track_role roles[] = {{"0", SFU_ROLE_MIC},
@@ -107,8 +117,8 @@ static void env_start(env *e, int tcp)
 	                          {"4", SFU_ROLE_SLOT}};
 	char *answer = NULL, err[128] = "";
 	CHECK(offer != NULL);
-	CHECK_EQ_INT(
-	    offer ? sfu_peer_offer(e->p, offer, len, roles, 5, &answer, err, sizeof err) : -1, 0);
+	CHECK_EQ_INT(offer ? sfu_peer_offer(p, offer, len, roles, 5, &answer, err, sizeof err) : -1,
+	             0);
 	free(answer);
 	free(offer);
 }
@@ -205,10 +215,63 @@ static void test_udp_then_tcp(void)
 	env_stop(&e);
 }
 
+/* Media finds its peer by a hash of the source address (addrmap, issue 13), which must
+ * follow what ICE knows: a path is in it once a check passed on it, leaves it when ICE
+ * replaces it, when the peer is renegotiated or freed, and an address two peers validated
+ * stays routed to the one that still has it. */
+static void test_paths_index(void)
+{
+	env e;
+	env_start(&e, 0);
+	if (!e.s)
+		return;
+	sfu_peer *first = e.p, *second = sfu_peer_new(e.s, "second");
+	negotiate(second);
+	sfu_addr a = udp_from(40011), b = udp_from(40012), shared = udp_from(40013);
+	CHECK(ice_peer_by_addr(e.s, &a) == NULL);
+	check_at(&e, 1.0, &a, PRIO_FF_UDP, 1);
+	CHECK(ice_peer_by_addr(e.s, &a) == first);
+	CHECK(ice_peer_by_addr(e.s, &b) == NULL);
+	/* Another peer's checks put its own paths in; an address both validated routes to
+	 * the one that validated it last. */
+	e.p = second;
+	check_at(&e, 1.1, &b, PRIO_FF_UDP, 1);
+	CHECK(ice_peer_by_addr(e.s, &b) == second);
+	check_at(&e, 1.2, &shared, PRIO_FF_HOST, 0);
+	e.p = first;
+	check_at(&e, 1.3, &shared, PRIO_FF_HOST, 0);
+	CHECK(ice_peer_by_addr(e.s, &shared) == first); /* the latest validation */
+
+	/* A peer holds four paths; a fifth replaces one it does not send on, which then
+	 * routes nowhere (first sends on a, so the oldest other one, shared, goes and falls to
+	 * second, which still has it). */
+	sfu_addr more[3] = {udp_from(40021), udp_from(40022), udp_from(40023)};
+	for (int i = 0; i < 3; i++)
+		check_at(&e, 2.0 + i, &more[i], PRIO_FF_HOST, 0);
+	CHECK(ice_peer_by_addr(e.s, &more[2]) == first);
+	CHECK(ice_peer_by_addr(e.s, &a) == first);
+	CHECK(ice_peer_by_addr(e.s, &shared) == second);
+	CHECK_EQ_INT(first->n_addrs, 4);
+
+	/* A new PeerConnection (renegotiation from scratch) forgets every path of first. */
+	negotiate(first);
+	for (int i = 0; i < 3; i++)
+		CHECK(ice_peer_by_addr(e.s, &more[i]) == NULL);
+	CHECK(ice_peer_by_addr(e.s, &a) == NULL);
+	CHECK(ice_peer_by_addr(e.s, &b) == second);
+
+	/* A freed peer's paths route nowhere. */
+	sfu_peer_free(second);
+	CHECK(ice_peer_by_addr(e.s, &b) == NULL);
+	CHECK(ice_peer_by_addr(e.s, &shared) == NULL);
+	env_stop(&e);
+}
+
 int main(void)
 {
 	test_udp_paths();
 	test_udp_then_tcp();
+	test_paths_index();
 	secure_global_shutdown();
 	return check_done("ice_nominate");
 }
