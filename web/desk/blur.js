@@ -57,6 +57,7 @@ export class CameraBlur {
 	#stats = { segmentations: 0, segMs: 0, since: 0, framesAt0: 0, msAt0: 0 }
 	#framesTotal = 0
 	#compositeMs = 0 // the time spent compositing, over #framesTotal frames
+	#workerMs = null // the worker's totals (ms): the model's copies, writes, drawing and its steps
 
 	// onChange({track, state, error}): the track to send changed (switch, model loaded or
 	// failed).
@@ -94,6 +95,7 @@ export class CameraBlur {
 		const frames = this.#framesTotal - s.framesAt0
 		return {
 			compositeMs: frames ? (this.#compositeMs - s.msAt0) / frames : 0,
+			workerMs: this.#workerMs,
 			state: this.#state,
 			enabled: this.#enabled,
 			error: this.#error,
@@ -194,6 +196,7 @@ export class CameraBlur {
 			else if (m.type === 'count') {
 				this.#framesTotal = m.frames
 				this.#compositeMs = m.ms
+				this.#workerMs = { bitmapMs: m.waitMs, writeMs: m.writeMs, drawMs: m.drawMs, steps: m.steps, frames: m.frames }
 			}
 			else if (m.type === 'error') console.error('madoguchi: blur worker stopped:', m.message)
 		}

@@ -15,6 +15,9 @@ let want = false
 let segWidth = 256
 let frames = 0
 let ms = 0
+let waitMs = 0 // in createImageBitmap for the model's copy
+let writeMs = 0 // in the generator's write
+let drawMs = 0 // of ms, in drawing (the rest: making the VideoFrame)
 
 self.onmessage = (ev) => {
 	const m = ev.data
@@ -39,18 +42,23 @@ async function run(readable, writable) {
 			const h = frame.displayHeight
 			if (want) {
 				want = false
+				const tb = performance.now()
 				const bitmap = await createImageBitmap(frame, {
 					resizeWidth: segWidth,
 					resizeHeight: Math.round((segWidth * h) / w),
 				})
+				waitMs += performance.now() - tb
 				self.postMessage({ type: 'frame', bitmap }, [bitmap])
 			}
 			const t0 = performance.now()
 			const canvas = compositor.draw(frame, w, h)
+			drawMs += performance.now() - t0
 			const out = new VideoFrame(canvas, { timestamp: frame.timestamp })
-			ms += performance.now() - t0
+			const t1 = performance.now()
+			ms += t1 - t0
 			await writer.write(out).catch(() => out.close())
-			if (++frames % 5 === 0) self.postMessage({ type: 'count', frames, ms })
+			writeMs += performance.now() - t1
+			if (++frames % 5 === 0) self.postMessage({ type: 'count', frames, ms, waitMs, writeMs, drawMs, steps: compositor.times })
 		} finally {
 			frame.close()
 		}
