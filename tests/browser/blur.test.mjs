@@ -411,13 +411,14 @@ test('background blur: model, known mask, call, frame rate and CPU', async () =>
 			`${off.cores.toFixed(2)} cores (load average ${off.load}); blur costs ` +
 			`${(on.cores - off.cores).toFixed(2)} cores`);
 		// The figures depend on the machine (a GPU or not) and on what else runs on it: the
-		// test reports them and asserts only that the model and the blurred picture keep
-		// going. (On a PC without a GPU driver, WebGL runs in software in Chromium's GPU
-		// process, and reading each camera frame waits there behind the model: the picture
-		// then goes at the model's pace.)
-		assert.ok(on.segFps >= 0.3, `the model ran ${on.segFps.toFixed(2)} times a second`);
-		assert.ok(on.fps >= 0.3, `only ${on.fps.toFixed(2)} blurred frames a second`);
-		assert.ok(on.encodedFps >= 0.3, `only ${on.encodedFps.toFixed(2)} frames a second encoded`);
+		// test reports them. It asserts that the model keeps running and that the picture is
+		// not held at the model's pace: here, without a GPU, WebGL runs in software in
+		// Chromium's GPU process, each camera frame read waits there while the model runs
+		// (0.5 to 0.8 s a mask), and blur.js gives the model at most a quarter of the time;
+		// a picture at the model's pace would be 1 or 2 frames a second.
+		assert.ok(on.segFps >= 0.1, `the model ran ${on.segFps.toFixed(2)} times a second`);
+		assert.ok(on.fps >= 8, `only ${on.fps.toFixed(1)} blurred frames a second`);
+		assert.ok(on.encodedFps >= 8, `only ${on.encodedFps.toFixed(1)} frames a second encoded`);
 		await step('switch on again: the blurred track goes out again', async () => {
 			await desk.click('#blur');
 			await desk.waitForFunction(() => {

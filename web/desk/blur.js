@@ -7,9 +7,10 @@
 // selfie_segmentation/ by run.sh, tests/run.sh and deploy/build-deb.sh and served by our own
 // server; nothing is fetched from anywhere else. The model needs the DOM (it draws with
 // WebGL), so it runs on the page, on a small copy of a frame (SEG_WIDTH wide), whenever it is
-// free. Compositing (blur_composite.js) does not wait for it: every camera frame is composited
-// with the latest mask, so the outgoing picture keeps the camera's frame rate even when the
-// model is slower than the camera (the mask then lags by a frame or a few).
+// free, at most SEG_MAX_FPS times a second and a SEG_DUTY share of the time. Compositing
+// (blur_composite.js) does not wait for it: every camera frame is composited with the latest
+// mask, so the outgoing picture keeps the camera's frame rate even when the model is slower
+// than the camera (the mask then lags by a frame or a few).
 //
 // Where the browser has MediaStreamTrackProcessor and MediaStreamTrackGenerator (Chromium),
 // frames go through a worker (blur_worker.js): frame-driven, off the main thread, so neither a
@@ -38,6 +39,13 @@ const SEG_WIDTH = 256
 // The model runs at most this often: a mask a little older costs nothing visible, and a fast
 // PC need not spend a core on masks the camera's frame rate could not use.
 const SEG_MAX_FPS = 15
+// ...and at most this share of the time. On a PC without a GPU driver, WebGL runs in software
+// in Chromium's GPU process and every camera frame read waits there while the model runs
+// (measured: 0.5 to 0.8 s a mask on the test machine), so a model running back to back would
+// hold the picture at its own pace. With a quarter of the time, the picture keeps about
+// three quarters of the camera's frame rate there, and the outline follows every second or
+// two; with a GPU (a few ms a mask) the cap above is what counts.
+const SEG_DUTY = 0.25
 const LOAD_TIMEOUT_MS = 30000
 
 export class CameraBlur {
@@ -286,7 +294,10 @@ export class CameraBlur {
 				if (!this.#testMask) await this.#publishMask(this.#mask)
 			})
 			.catch((err) => console.warn('madoguchi: segmentation failed', err))
-			.finally(() => setTimeout(next, Math.max(0, 1000 / SEG_MAX_FPS - (performance.now() - t0))))
+			.finally(() => {
+				const took = performance.now() - t0
+				setTimeout(next, Math.max(1000 / SEG_MAX_FPS - took, (took * (1 - SEG_DUTY)) / SEG_DUTY))
+			})
 	}
 
 	// The model's result is only valid during its callback: keep a copy (published to the
