@@ -56,7 +56,7 @@ export class CameraBlur {
 	#state = 'off' // 'off' (no camera yet), 'loading', 'running', 'failed'
 	#error = null
 	#seg = null
-	#pipeline = null // {stop(), setMask(source), segment(image)}: worker or page
+	#pipeline = null // {worker, want(), stop(), setMask(mask), publish(canvas)}: worker or page
 	#segInput = null // the small copy of the frame the model reads
 	#segCtx = null
 	#mask = null // the latest mask (alpha = person)
@@ -206,9 +206,9 @@ export class CameraBlur {
 				this.#compositeMs = m.ms
 				this.#workerMs = { bitmapMs: m.waitMs, writeMs: m.writeMs, drawMs: m.drawMs, steps: m.steps, frames: m.frames }
 			}
-			else if (m.type === 'error') console.error('madoguchi: blur worker stopped:', m.message)
+			else if (m.type === 'error') this.#pipelineFailed(pipeline, `blur worker: ${m.message}`)
 		}
-		w.onerror = (ev) => console.error('madoguchi: blur worker failed', ev.message)
+		w.onerror = (ev) => this.#pipelineFailed(pipeline, `blur worker: ${ev.message}`)
 		w.postMessage({ type: 'start', readable: processor.readable, writable: gen.writable, segWidth: SEG_WIDTH }, [
 			processor.readable,
 			gen.writable,
@@ -222,6 +222,15 @@ export class CameraBlur {
 			publish: async (canvas) => pipeline.setMask(await createImageBitmap(canvas)),
 		}
 		return pipeline
+	}
+
+	// The blurred picture stopped: send the camera as it is, and say so (state 'failed').
+	#pipelineFailed(pipeline, message) {
+		if (this.#pipeline !== pipeline) return
+		console.error('madoguchi: background blur stopped:', message)
+		this.#error = message
+		this.#stop()
+		this.#setState('failed')
 	}
 
 	// Elsewhere: a hidden video element, one composite per presented frame on the page, into
