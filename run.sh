@@ -52,14 +52,23 @@ bin=$root/build/server/madoguchi
 # The statistics page's chart library comes from npm (package-lock.json) and is served from
 # web/vendor/; the page still shows its table without it.
 { [ -f node_modules/chart.js/dist/chart.umd.js ] &&
-	[ -f node_modules/qrcode-generator/dist/qrcode.mjs ]; } || npm ci --no-audit --no-fund ||
-	say "warning: npm ci failed; the statistics page will have no chart, the desk no QR code"
+	[ -f node_modules/qrcode-generator/dist/qrcode.mjs ] &&
+	[ -f node_modules/@mediapipe/selfie_segmentation/selfie_segmentation.js ]; } ||
+	npm ci --no-audit --no-fund ||
+	say "warning: npm ci failed; the statistics page will have no chart, the desk no QR code" \
+		"and no background blur"
 mkdir -p web/vendor
 if [ -f node_modules/chart.js/dist/chart.umd.js ]; then
 	cp node_modules/chart.js/dist/chart.umd.js web/vendor/
 fi
 if [ -f node_modules/qrcode-generator/dist/qrcode.mjs ]; then
 	cp node_modules/qrcode-generator/dist/qrcode.mjs web/vendor/
+fi
+# The desk's background blur (without it the desk sends the camera unblurred and says so).
+if [ -f node_modules/@mediapipe/selfie_segmentation/selfie_segmentation.js ]; then
+	mkdir -p web/vendor/selfie_segmentation
+	cp node_modules/@mediapipe/selfie_segmentation/*.{js,wasm,tflite,binarypb,data} \
+		web/vendor/selfie_segmentation/
 fi
 # The kiosk's spoken prompts (web/kiosk/voice/); the kiosk stays silent without them.
 bash deploy/make-voices.sh || say "warning: deploy/make-voices.sh failed; no spoken prompts"

@@ -99,12 +99,14 @@ built_version=$("$binary" --version) || die "$binary --version failed"
 # ---- the chart library ----
 
 chart=node_modules/chart.js/dist/chart.umd.js
-if [ ! -f "$chart" ]; then
+segmentation=node_modules/@mediapipe/selfie_segmentation/selfie_segmentation.js
+if [ ! -f "$chart" ] || [ ! -f "$segmentation" ]; then
 	command -v npm >/dev/null || die "$chart is missing and npm is not installed"
 	say "npm ci (for the chart library)"
 	npm ci --no-audit --no-fund >&2 || die "npm ci failed"
 fi
 [ -f "$chart" ] || die "$chart is missing after npm ci"
+[ -f "$segmentation" ] || die "$segmentation is missing after npm ci"
 
 # ---- the tree ----
 
@@ -128,6 +130,11 @@ bash deploy/make-voices.sh "$root/usr/share/madoguchi/web/kiosk/voice" >&2 ||
 	die "deploy/make-voices.sh failed"
 # The desk's QR code for guest interpreters (qrcode-generator, MIT).
 install -m 0644 node_modules/qrcode-generator/dist/qrcode.mjs "$root/usr/share/madoguchi/web/vendor/qrcode.mjs"
+# The desk's background blur: MediaPipe selfie segmentation (Apache-2.0), script, WebAssembly
+# and models, served by the server itself (docs/operations.md, "Background blur").
+mkdir -p "$root/usr/share/madoguchi/web/vendor/selfie_segmentation"
+install -m 0644 node_modules/@mediapipe/selfie_segmentation/*.{js,wasm,tflite,binarypb,data} \
+	"$root/usr/share/madoguchi/web/vendor/selfie_segmentation/"
 
 install -m 0644 deploy/madoguchi.service "$root/lib/systemd/system/madoguchi.service"
 install -m 0644 deploy/madoguchi.example.json "$root/etc/madoguchi/madoguchi.json"
@@ -147,6 +154,10 @@ install -m 0644 deploy/madoguchi.example.json "$root/usr/share/doc/madoguchi/mad
 	echo "The statistics page bundles chart.js (/usr/share/madoguchi/web/vendor/chart.umd.js):"
 	echo
 	cat node_modules/chart.js/LICENSE.md
+	echo
+	echo "The desk's background blur bundles MediaPipe selfie segmentation (@mediapipe/selfie_segmentation,"
+	echo "/usr/share/madoguchi/web/vendor/selfie_segmentation/): License: Apache-2.0"
+	echo "(/usr/share/common-licenses/Apache-2.0)."
 } >"$root/usr/share/doc/madoguchi/copyright"
 
 # Directories 0755, files 0644 (the binary and the scripts 0755), whatever the umask was.

@@ -38,6 +38,11 @@ mkdir -p web/vendor && cp node_modules/chart.js/dist/chart.umd.js web/vendor/ ||
 bash deploy/make-voices.sh || abort "deploy/make-voices.sh failed"
 cp node_modules/qrcode-generator/dist/qrcode.mjs web/vendor/ ||
 	abort "cannot copy qrcode-generator into web/vendor"
+# The desk's background blur: MediaPipe's selfie segmentation (script, WebAssembly, models).
+mkdir -p web/vendor/selfie_segmentation &&
+	cp node_modules/@mediapipe/selfie_segmentation/*.{js,wasm,tflite,binarypb,data} \
+		web/vendor/selfie_segmentation/ ||
+	abort "cannot copy @mediapipe/selfie_segmentation into web/vendor"
 
 setup_opts=(-Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug)
 if [ -f "$builddir/meson-private/coredata.dat" ]; then

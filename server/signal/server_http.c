@@ -98,18 +98,22 @@ static void http_host(struct lws *wsi, char *host, size_t size)
 	}
 }
 
-/* Headers every response carries. cache is the Cache-Control value. */
-static int http_add_headers(struct lws *wsi, const char *cache, unsigned char **p,
+/* Headers every response carries. cache is the Cache-Control value. wasm adds
+ * 'wasm-unsafe-eval' to script-src: the desk page compiles the background blur's
+ * WebAssembly (web/desk/blur.js, served from web/vendor/). It allows compiling WebAssembly
+ * only, not eval() of JavaScript, and no other page gets it. */
+static int http_add_headers(struct lws *wsi, const char *cache, bool wasm, unsigned char **p,
                             unsigned char *end)
 {
 	char host[128], csp[512];
 
 	http_host(wsi, host, sizeof(host));
 	snprintf(csp, sizeof(csp),
-	         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+	         "default-src 'self'; script-src 'self'%s; style-src 'self'; img-src 'self' data:; "
 	         "media-src 'self' blob:; connect-src 'self'%s%s%s%s; object-src 'none'; "
 	         "base-uri 'self'; frame-ancestors 'none'",
-	         host[0] ? " wss://" : "", host, host[0] ? " ws://" : "", host);
+	         wasm ? " 'wasm-unsafe-eval'" : "", host[0] ? " wss://" : "", host,
+	         host[0] ? " ws://" : "", host);
 	const struct {
 		const char *name, *value;
 	} h[] = {
@@ -160,7 +164,7 @@ static int http_respond(struct lws *wsi, sig_pss *pss, int status, const char *c
 	tx->out_off = 0;
 
 	if (lws_add_http_common_headers(wsi, (unsigned int)status, ctype, tx->out_len, &p, end) ||
-	    http_add_headers(wsi, "no-store", &p, end) ||
+	    http_add_headers(wsi, "no-store", false, &p, end) ||
 	    (x->location && lws_add_http_header_by_name(wsi, (const unsigned char *)"location:",
 	                                                (const unsigned char *)x->location,
 	                                                (int)strlen(x->location), &p, end)) ||
@@ -495,6 +499,12 @@ static const char *http_mime(const char *path)
 	    {".woff2", "font/woff2"},
 	    {".txt", "text/plain; charset=utf-8"},
 	    {".wav", "audio/wav"},
+	    /* The background blur's files (web/vendor/selfie_segmentation/): browsers compile
+	     * WebAssembly while it downloads only when it comes as application/wasm. */
+	    {".wasm", "application/wasm"},
+	    {".tflite", "application/octet-stream"},
+	    {".binarypb", "application/octet-stream"},
+	    {".data", "application/octet-stream"},
 	};
 	const char *dot = strrchr(path, '.');
 	if (dot && !strchr(dot, '/')) {
@@ -573,7 +583,9 @@ static int http_static(sig_server *s, struct lws *wsi, sig_pss *pss, const char 
 		return http_not_found(wsi, pss);
 
 	unsigned char *p = (unsigned char *)extra, *end = p + sizeof(extra) - 1;
-	if (http_add_headers(wsi, "no-cache", &p, end))
+	/* Only the desk's pages may compile WebAssembly (the background blur). */
+	bool wasm = !strncmp(path, "/desk/", 6);
+	if (http_add_headers(wsi, "no-cache", wasm, &p, end))
 		return -1;
 	*p = '\0'; /* lws looks for a cache-control header in here with strstr */
 	int n = lws_serve_http_file(wsi, real, http_mime(real), extra,

@@ -54,8 +54,9 @@ export class Browsers {
 
 	/** Opens url in a new Chromium. With netns, that Chromium runs inside the named network
 	 * namespace (tests/lib/netns.mjs): playwright drives it over a pipe, so only its page
-	 * and media traffic go through the namespace's link. */
-	async open(name, url, { viewport = { width: 1280, height: 800 }, netns = null } = {}) {
+	 * and media traffic go through the namespace's link. args: more Chromium flags (e.g. a
+	 * --use-file-for-fake-video-capture camera). */
+	async open(name, url, { viewport = { width: 1280, height: 800 }, netns = null, args = [] } = {}) {
 		const profile = fs.mkdtempSync(path.join(this.stack.tmp, `chromium-${name}-`));
 		let executablePath = CHROMIUM;
 		if (netns) {
@@ -68,7 +69,7 @@ export class Browsers {
 		const ctx = await chromium.launchPersistentContext(profile, {
 			executablePath,
 			ignoreDefaultArgs: ['--headless', '--mute-audio'],
-			args: chromiumArgs({ fps: this.fps }),
+			args: [...chromiumArgs({ fps: this.fps }), ...args],
 			ignoreHTTPSErrors: true,
 			permissions: ['camera', 'microphone'],
 			viewport,

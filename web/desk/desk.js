@@ -1,12 +1,14 @@
 // The clerk's desk: log in, say whether calls may ring here, accept a ringing visit or take
 // any waiting one from the department's queue, talk, share a document, set how loud the
 // kiosk plays, transfer the resident or invite another department (three-way), and end the
-// leg with an outcome and a procedure code.
+// leg with an outcome and a procedure code. The camera goes out with its background blurred
+// unless the clerk switches that off (blur.js); the shared document is never blurred.
 
 import { applyI18n, setBilingual, t } from '../lib/i18n.js'
 import { canvasDocumentTrack, partyLabel, resumePlayback, setDocumentTrack } from '../lib/media.js'
 import { $, Notice, el, exposeTestHooks, pageRemoteMedia, showLost, showScreen } from '../lib/page.js'
 import { StaffLogin } from '../lib/staff_login.js'
+import { CameraBlur } from './blur.js'
 import { DeskCalendar } from './bookings.js'
 import { Chime } from './chime.js'
 import { DeskMarks } from './draw.js'
@@ -105,6 +107,7 @@ const marks = new DeskMarks({
 })
 
 const chime = new Chime()
+const blur = new CameraBlur({ onChange: () => applyCamera() })
 let session = null
 const notices = new Notice($('#notice'))
 const notice = (key, params) => notices.show(key, params)
@@ -126,12 +129,20 @@ exposeTestHooks({ session: () => session, page, remote }, {
 	get marks() {
 		return { ...marks.info, shapes: marks.shapes, tool: marks.tool }
 	},
+	// The background blur: its counters, and the module itself (setTestMask, resetStats).
+	get blur() {
+		return blur.info
+	},
+	get blurModule() {
+		return blur
+	},
 })
 
 function show(screen, state = screen) {
 	showScreen(SCREENS, screen, state)
 	const loggedIn = screen === 'desk'
 	ui.presence.hidden = !loggedIn
+	$('#blur-switch').hidden = !loggedIn
 	ui.logout.hidden = screen === 'login'
 	setState(state)
 }
@@ -448,6 +459,46 @@ function renderShare() {
 	$('#own-doc-tile').hidden = !on
 }
 
+// --- Background blur ----------------------------------------------------------------------
+
+// Puts what the blur says should be sent on the camera transceiver (replaceTrack: no new
+// offer), shows the same picture in the self-views, and says when the background is visible.
+async function applyCamera() {
+	const track = blur.track
+	renderBlur()
+	if (!track) return
+	for (const v of [$('#self-video'), $('#preview-big')]) {
+		if (v.srcObject?.getVideoTracks()[0] !== track) {
+			v.srcObject = new MediaStream([track])
+			resumePlayback(v)
+		}
+	}
+	const pc = session?.pc
+	const tr = pc?.getTransceivers().find((x) => x.mid === session.mids?.camera)
+	if (!tr || tr.sender.track === track) return
+	try {
+		await tr.sender.replaceTrack(track)
+	} catch (err) {
+		console.error('madoguchi: cannot switch the camera track', err)
+	}
+}
+
+function renderBlur() {
+	const box = $('#blur')
+	const failed = blur.state === 'failed'
+	box.checked = blur.enabled && !failed
+	box.disabled = failed
+	const n = $('#blur-notice')
+	n.hidden = false
+	n.dataset.level = 'warn'
+	if (failed) setBilingual(n, 'desk.blur.failed', { detail: blur.error ?? '' })
+	else if (!blur.enabled) setBilingual(n, 'desk.blur.off')
+	else if (blur.state === 'loading') {
+		n.dataset.level = 'info'
+		setBilingual(n, 'desk.blur.loading')
+	} else n.hidden = true
+}
+
 function fillProcedures(deptId, selected) {
 	const none = el('option', '', t('desk.procedure_none'))
 	none.value = ''
@@ -538,6 +589,7 @@ const staff = new StaffLogin({
 	onClient: bindEvents,
 	onReady,
 	onLost,
+	onMedia: () => applyCamera(), // a new PeerConnection was negotiated with the raw camera
 	onFatal: resetDesk,
 })
 
@@ -553,6 +605,9 @@ async function onReady({ client, mids, reply, resumed }) {
 		v.srcObject = session.stream
 		resumePlayback(v)
 	}
+	// The model loads in the background; the raw camera goes out until it runs.
+	blur.start(session.stream.getVideoTracks()[0])
+	applyCamera()
 	// Tell the server where this desk stands, so the buttons and the server agree.
 	try {
 		await client.request('presence', { status: page.presence })
@@ -598,6 +653,7 @@ function main() {
 	ui.volume.addEventListener('change', () => control({ volume: Number(ui.volume.value) / 100 }))
 	ui.kioskMic.addEventListener('change', () => control({ mic: ui.kioskMic.checked }))
 	ui.share.addEventListener('click', toggleShare)
+	$('#blur').addEventListener('change', (ev) => blur.setEnabled(ev.target.checked))
 	ui.logout.addEventListener('click', () => location.reload())
 	ui.errorRetry.addEventListener('click', () => {
 		show('connecting')

@@ -159,6 +159,13 @@ const MESSAGES = {
 	'desk.invited': { ja: '{dept}をお呼びしています', en: 'Calling {dept} to join' },
 	'desk.volume': { ja: '住民側の音量', en: 'Kiosk volume' },
 	'desk.kiosk_mic': { ja: '住民側マイク', en: 'Kiosk microphone' },
+	'desk.blur': { ja: '背景をぼかす', en: 'Blur background' },
+	'desk.blur.loading': { ja: '背景ぼかしを準備しています…', en: 'Preparing the background blur…' },
+	'desk.blur.failed': {
+		ja: '背景ぼかしを使えません。カメラの映像はぼかさずに送られます({detail})',
+		en: 'Background blur is unavailable: your camera is sent without blur ({detail})',
+	},
+	'desk.blur.off': { ja: '背景ぼかしは切れています。背景がそのまま映ります', en: 'Background blur is off: your background is visible' },
 	'desk.share': { ja: '資料を共有', en: 'Share a document' },
 	'desk.share_stop': { ja: '共有を停止', en: 'Stop sharing' },
 	'desk.share.camera': { ja: '書画カメラ', en: 'Document camera' },

@@ -21,7 +21,7 @@ export class StaffLogin {
 	//   remote: the page's RemoteMedia (its audio may play once the user has clicked)
 	//   onSubmit(): page work at the moment of a valid submit (still in the user gesture)
 	//   onSession(session): the new session, before it connects
-	//   onClient, onReady, onLost: as for Session
+	//   onClient, onReady, onLost, onMedia: as for Session
 	//   onFatal(err): page clean-up before the login form or the error screen shows
 	//   media: as for Session ('now', 'later' or 'none')
 	constructor(opts) {
@@ -92,6 +92,7 @@ export class StaffLogin {
 			onClient: o.onClient,
 			onReady: o.onReady,
 			onLost: o.onLost,
+			onMedia: o.onMedia,
 			onFatal: (err) => this.#fatal(err),
 		})
 		o.onSession?.(this.session)
