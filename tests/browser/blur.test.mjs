@@ -127,7 +127,7 @@ async function openDesk(name, { block = false } = {}) {
 			throw err;
 		return page.goto(`${stack.url}/desk/`, { waitUntil: 'load', timeout: 15000 });
 	});
-	await loginStaff(page, 'sato', stack.logins.sato.password);
+	await loginStaff(page, 'sato', stack.logins.sato.password, { blur: true });
 	return page;
 }
 

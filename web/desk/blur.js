@@ -53,9 +53,10 @@ export class CameraBlur {
 	#raw = null // the camera track
 	#out = null // the blurred track
 	#enabled = true
-	#state = 'off' // 'off' (no camera yet), 'loading', 'running', 'failed'
+	#state = 'off' // 'off' (no camera yet, or switched off), 'loading', 'running', 'failed'
 	#error = null
 	#seg = null
+	#segLoading = null
 	#pipeline = null // {worker, want(), stop(), setMask(mask), publish(canvas)}: worker or page
 	#segInput = null // the small copy of the frame the model reads
 	#segCtx = null
@@ -129,17 +130,24 @@ export class CameraBlur {
 		}
 	}
 
-	// Starts blurring camera track raw (once per camera). Resolves when the model is loaded
-	// or has failed; never rejects.
+	// Starts blurring camera track raw (once per camera), if the switch is on. Resolves when
+	// the model is loaded or has failed; never rejects.
 	async start(raw) {
 		if (!raw || raw === this.#raw) return
 		this.#stop()
 		this.#raw = raw
 		this.#error = null
+		if (this.#enabled) await this.#run(raw)
+		else this.#setState('off')
+	}
+
+	async #run(raw) {
 		this.#setState('loading')
 		try {
-			this.#seg ??= await withTimeout(loadModel((r) => this.#onMask(r)), LOAD_TIMEOUT_MS)
-			if (raw !== this.#raw) return
+			// One load, however often the switch goes off and on while it runs.
+			this.#segLoading ??= withTimeout(loadModel((r) => this.#onMask(r)), LOAD_TIMEOUT_MS)
+			this.#seg = await this.#segLoading
+			if (raw !== this.#raw || !this.#enabled || this.#pipeline) return
 			this.#startPipeline(raw)
 			this.resetStats()
 			this.#setState('running')
@@ -152,10 +160,21 @@ export class CameraBlur {
 		}
 	}
 
+	// Switched off, nothing runs (no model, no compositing: the camera goes out as it is);
+	// switched on again, the pipeline starts again with the model already loaded.
 	setEnabled(on) {
 		if (this.#enabled === on) return
 		this.#enabled = on
-		this.#onChange({ track: this.track, state: this.#state, error: this.#error })
+		if (this.#state === 'failed') {
+			this.#onChange({ track: this.track, state: this.#state, error: this.#error })
+			return
+		}
+		if (!on) {
+			this.#stop()
+			this.#setState('off')
+		} else if (this.#raw) {
+			this.#run(this.#raw)
+		}
 	}
 
 	// A fixed mask (a canvas whose alpha marks the person) instead of the model's; null: the
