@@ -102,6 +102,18 @@ void bwe_on_sent(bwe *b, uint16_t twcc_seq, size_t size, int64_t send_us)
 		b->newest_send_us = send_us;
 }
 
+void bwe_set_send_time(bwe *b, uint16_t twcc_seq, int64_t send_us)
+{
+	if (!b)
+		return;
+	bwe_sent *s = &b->sent[twcc_seq % BWE_HISTORY];
+	if (!s->used || s->seq != twcc_seq || s->report != 0 || send_us < s->send_us)
+		return;
+	s->send_us = send_us;
+	if (send_us > b->newest_send_us)
+		b->newest_send_us = send_us;
+}
+
 void bwe_on_sent_probe(bwe *b, uint16_t twcc_seq, size_t size, int64_t send_us, int cluster)
 {
 	if (!b)

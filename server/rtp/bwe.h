@@ -114,6 +114,9 @@ void bwe_init(bwe *b, uint64_t initial_bps);
 /* A packet left for this receiver: its transport-wide seq, the whole datagram's size and
  * the send time. */
 void bwe_on_sent(bwe *b, uint16_t twcc_seq, size_t size, int64_t send_us);
+/* The packet twcc_seq, recorded by bwe_on_sent and then queued for a batched send, actually
+ * left at send_us: its send time becomes that (nothing happens once it was reported on). */
+void bwe_set_send_time(bwe *b, uint16_t twcc_seq, int64_t send_us);
 
 /* One RTCP RTPFB FMT 15 packet from the receiver, starting at its RTCP header. Reports
  * for sequence numbers never sent or already forgotten are skipped, repeated reports are

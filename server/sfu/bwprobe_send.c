@@ -161,8 +161,13 @@ void sfu_bwe_probe_request(sfu_peer *receiver, uint32_t target_bps, int64_t now_
 	int64_t gap = receiver->bwp.found_none ? PROBE_INTERVAL_US : PROBE_REQUEST_US;
 	if (receiver->bwp.requested_us && now_us - receiver->bwp.requested_us < gap)
 		return;
-	if (start_round(receiver, target_bps, now_us) > 0)
+	if (start_round(receiver, target_bps, now_us) > 0) {
+		/* One schedule for both kinds of round: the receiver's own next round waits too,
+		 * so a full line is not probed twice as often as either pace says. */
 		receiver->bwp.requested_us = now_us;
+		if (receiver->bwp.next_us < now_us + PROBE_INTERVAL_US)
+			receiver->bwp.next_us = now_us + PROBE_INTERVAL_US;
+	}
 }
 
 /* What p's slots could use: each started video slot PROBE_VIDEO_BPS, each audio slot
@@ -224,8 +229,13 @@ void bwprobe_send_tick(struct sfu_peer *p, int64_t now_us)
 		p->bwp.next_us = p->bwp.ready_us + PROBE_INITIAL_US;
 	if (now_us < p->bwp.next_us)
 		return;
+	/* A round the layer selection asked for a moment ago counts as this one. */
+	if (p->bwp.requested_us && now_us - p->bwp.requested_us < PROBE_INTERVAL_US) {
+		p->bwp.next_us = p->bwp.requested_us + PROBE_INTERVAL_US;
+		return;
+	}
 	uint64_t want = usable_bps(p);
 	p->bwp.next_us = now_us + PROBE_INTERVAL_US;
-	if (want)
-		start_round(p, want, now_us);
+	if (want && start_round(p, want, now_us) > 0)
+		p->bwp.requested_us = now_us;
 }

@@ -242,8 +242,11 @@ int fwd_send_rtp(struct sfu_peer *to, size_t len, int64_t now_us, int cluster)
 		return -1;
 	if (stamped && cluster > 0)
 		bwe_on_sent_probe(&to->bwe, tseq, len, now_us, cluster);
-	else if (stamped)
+	else if (stamped) {
 		bwe_on_sent(&to->bwe, tseq, len, now_us);
+		if (!ice_dest(to)->tcp)
+			transport_stamp_later(s, to, tseq);
+	}
 	transport_send(s, ice_dest(to), out, len);
 	return stamped ? 0 : -1;
 }

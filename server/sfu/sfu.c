@@ -178,6 +178,7 @@ void sfu_peer_free(sfu_peer *p)
 		p->next->prev = p->prev;
 	s->stats.peers--;
 	probe_detach_peer(p);
+	transport_forget_peer(s, p);
 	peer_reset_media(p);
 	free(p);
 	fwd_rewire(s);

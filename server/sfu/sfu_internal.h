@@ -248,6 +248,14 @@ struct sfu {
 	uint8_t *tx_buf;
 	txbatch txb;
 	txbatch_stats txb_counted; /* txb's counts already added to stats */
+	/* The transport-wide sequence numbers of the batch's queued packets, whose send times
+	 * (bwe_on_sent, at processing) become the time the batch really left: a server slowed
+	 * or preempted mid-batch must not look like a queue on the receivers' lines. */
+	struct {
+		struct sfu_peer *peer;
+		uint16_t seq;
+	} tx_stamps[TXBATCH_MAX];
+	int n_tx_stamps;
 };
 
 /* sfu.c */
@@ -259,6 +267,10 @@ void transport_close(struct sfu *s, uv_close_cb done);
 /* Sends over UDP, or framed over to->tcp. A full socket buffer drops, as a network would
  * (counted in stats.send_drops). Inside a read batch UDP datagrams are queued and leave at
  * the batch's end; s->tx_buf then moves to the next free buffer. */
+/* fwd_send_rtp: packet seq to `to`, recorded in its estimator, is about to be queued. */
+void transport_stamp_later(struct sfu *s, struct sfu_peer *to, uint16_t seq);
+/* sfu_peer_free: p's queued stamps are forgotten. */
+void transport_forget_peer(struct sfu *s, const struct sfu_peer *p);
 void transport_send(struct sfu *s, const sfu_addr *to, const uint8_t *data, size_t len);
 /* One datagram (or one RFC 4571 frame) in: demultiplexed by its first byte (RFC 7983). */
 void transport_on_packet(struct sfu *s, uint8_t *data, size_t len, const sfu_addr *from);

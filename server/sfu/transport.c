@@ -39,11 +39,40 @@ static void count_sent(struct sfu *s)
 	s->txb_counted = *now;
 }
 
+/* The batch just left: the send times of its packets become now (transport_stamp_later). */
+static void stamp_sent(struct sfu *s)
+{
+	if (!s->n_tx_stamps)
+		return;
+	int64_t now = sfu_now(s);
+	for (int i = 0; i < s->n_tx_stamps; i++)
+		if (s->tx_stamps[i].peer)
+			bwe_set_send_time(&s->tx_stamps[i].peer->bwe, s->tx_stamps[i].seq, now);
+	s->n_tx_stamps = 0;
+}
+
 static void flush(struct sfu *s)
 {
 	txbatch_flush(&s->txb);
+	stamp_sent(s);
 	count_sent(s);
 	s->tx_buf = txbatch_next_buf(&s->txb);
+}
+
+void transport_stamp_later(struct sfu *s, struct sfu_peer *to, uint16_t seq)
+{
+	if (!s->rx_batching || s->n_tx_stamps >= TXBATCH_MAX)
+		return; /* sent at once: the recorded time is right */
+	s->tx_stamps[s->n_tx_stamps].peer = to;
+	s->tx_stamps[s->n_tx_stamps].seq = seq;
+	s->n_tx_stamps++;
+}
+
+void transport_forget_peer(struct sfu *s, const struct sfu_peer *p)
+{
+	for (int i = 0; i < s->n_tx_stamps; i++)
+		if (s->tx_stamps[i].peer == p)
+			s->tx_stamps[i].peer = NULL;
 }
 
 /* The monotonic time at which the kernel received a datagram: its SO_TIMESTAMPNS control
@@ -225,7 +254,9 @@ void transport_send(struct sfu *s, const sfu_addr *to, const uint8_t *data, size
 	txbatch_add(&s->txb, (const struct sockaddr *)&to->sa, data, len);
 	if (!s->rx_batching)
 		txbatch_flush(&s->txb);
-	if (s->txb.n == 0) /* sent now, or the batch filled and went */
+	if (s->txb.n == 0) { /* sent now, or the batch filled and went */
+		stamp_sent(s);
 		count_sent(s);
+	}
 	s->tx_buf = txbatch_next_buf(&s->txb);
 }

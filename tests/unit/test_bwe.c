@@ -497,8 +497,29 @@ static void test_fuzz(void)
 	CHECK(accepted > 10);
 }
 
+/* A packet queued for a batched send gets the batch's real departure as its send time;
+ * one already reported on, or an earlier time, changes nothing. */
+static void test_set_send_time(void)
+{
+	static bwe b;
+	bwe_init(&b, 1000000);
+	bwe_on_sent(&b, 10, 1200, 1000);
+	bwe_on_sent(&b, 11, 1200, 1100);
+	bwe_set_send_time(&b, 10, 4000);
+	CHECK_EQ_INT(b.sent[10 % BWE_HISTORY].send_us, 4000);
+	CHECK_EQ_INT(b.newest_send_us, 4000);
+	bwe_set_send_time(&b, 11, 900); /* never back in time */
+	CHECK_EQ_INT(b.sent[11 % BWE_HISTORY].send_us, 1100);
+	bwe_set_send_time(&b, 10 + BWE_HISTORY, 9000); /* another packet's slot: ignored */
+	CHECK_EQ_INT(b.sent[10 % BWE_HISTORY].send_us, 4000);
+	b.sent[11 % BWE_HISTORY].report = 2;
+	bwe_set_send_time(&b, 11, 5000); /* already reported on */
+	CHECK_EQ_INT(b.sent[11 % BWE_HISTORY].send_us, 1100);
+}
+
 int main(void)
 {
+	test_set_send_time();
 	test_malformed();
 	test_fuzz();
 	test_narrow_and_recover();
