@@ -25,7 +25,7 @@ static void usage(FILE *f)
 	      "             --bind ADDR --port N --web DIR --tls-cert FILE --tls-key FILE\n"
 	      "             --no-tls (loopback only) --media-bind ADDR --media-port N\n"
 	      "             --media-ip IP[,IP] --media-tcp on|off --media-probe on|off\n"
-	      "             --simulcast on|off (default off)\n"
+	      "             --simulcast on|off (default on)\n"
 	      "             --audio-red on|off\n"
 	      "             --log-level debug|info|warn|error\n"
 	      "             --spool FILE (call records, fsync'd, encrypted)\n"

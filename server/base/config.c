@@ -19,6 +19,7 @@ void config_defaults(config *c)
 	c->media_tcp = 1;
 	c->media_probe = 1;
 	c->audio_red = 1;
+	c->simulcast = 1;
 	snprintf(c->db, sizeof c->db, "dbname=madoguchi");
 	snprintf(c->spool, sizeof c->spool, "var/spool/records.spool");
 	snprintf(c->log_level, sizeof c->log_level, "info");

@@ -21,7 +21,7 @@ typedef struct config {
 	int n_media_ips;
 	int media_tcp; /* passive ICE-TCP on media_port (TCP) for networks that block UDP */
 	int media_probe; /* probe receivers' downlinks so their estimates can rise (default on) */
-	int simulcast;   /* accept browsers' simulcast camera layers (default off) */
+	int simulcast;   /* accept browsers' simulcast camera layers (default on) */
 	int audio_red; /* answer audio RED (RFC 2198) when offered; default on */
 	char db[CONFIG_PATH_MAX];    /* libpq conninfo */
 	char spool[CONFIG_PATH_MAX]; /* on-disk record spool, relative to the working directory */

@@ -3,7 +3,7 @@
 // pages' five m-lines with the camera in simulcast, tests/fixtures): accepted for the
 // m-lines the server sends on, refused with bad_request (and no effect) before an offer,
 // for unknown mids, sizes out of range or of the wrong type, and too many entries. The
-// server runs with `--simulcast on` (off by default) and says so in its hello reply.
+// server runs with `--simulcast on` (the default, given here to be explicit) and says so in its hello reply.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

@@ -219,7 +219,7 @@ static int start(run *s, synth_template *tmpl, dtls_ctx *ctx, int simulcast, dou
 	                  .n_ips = 1,
 	                  .clock_us = sim_clock,
 	                  .clock_user = &s->now,
-	                  .simulcast = simulcast != 0}; /* off by default (config `simulcast`) */
+	                  .simulcast = simulcast != 0}; /* sfu_config says nothing: off (the server config: on) */
 	s->now = 1000000;
 	s->next_tick = s->now;
 	s->sfu = sfu_new(&s->loop, &cfg);
