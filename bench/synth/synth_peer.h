@@ -62,6 +62,15 @@ typedef struct synth_config {
 	/* A narrow downlink, kbit/s (0: none): what arrives beyond it queues (the transport-cc
 	 * feedback reports the delayed arrival) and is dropped past 400 ms of queue. */
 	int downlink_kbps;
+	/* Load generation (bench/load): called with every original media packet the peer
+	 * sends (its RTP sequence number and payload, before protection), and with every new
+	 * media packet it receives on line `line` (enum order: mic, camera, document, slot
+	 * audio, slot video; after unwrapping RTX). NULL: not called. */
+	void (*on_sent)(void *user, int video, uint16_t seq, const uint8_t *payload, size_t len,
+	                int64_t now_us);
+	void (*on_received)(void *user, int line, const uint8_t *payload, size_t len,
+	                    int64_t now_us);
+	void *hook_user;
 } synth_config;
 
 enum { SYNTH_MEDIA_REPLAY = 0, SYNTH_MEDIA_LIVE = 1 };
