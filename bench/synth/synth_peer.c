@@ -429,8 +429,8 @@ static void on_rtp(synth_peer *p, uint8_t *buf, size_t len, int64_t now_us)
 		p->slot[i].packets++;
 		p->slot[i].bytes += len;
 		if (p->cfg.on_received)
-			p->cfg.on_received(p->cfg.hook_user, i, buf + h.header_len, h.payload_len,
-			                   now_us);
+			p->cfg.on_received(p->cfg.hook_user, i, h.seq, buf + h.header_len,
+			                   h.payload_len, now_us);
 		if (r->video && vp8_is_keyframe(buf + h.header_len, h.payload_len)) {
 			p->st.keyframes_received++;
 			p->slot[i].keyframes++;

@@ -68,8 +68,8 @@ typedef struct synth_config {
 	 * audio, slot video; after unwrapping RTX). NULL: not called. */
 	void (*on_sent)(void *user, int video, uint16_t seq, const uint8_t *payload, size_t len,
 	                int64_t now_us);
-	void (*on_received)(void *user, int line, const uint8_t *payload, size_t len,
-	                    int64_t now_us);
+	void (*on_received)(void *user, int line, uint16_t seq, const uint8_t *payload,
+	                    size_t len, int64_t now_us);
 	void *hook_user;
 } synth_config;
 
