@@ -5,7 +5,7 @@
 #   bash bench/capacity/run.sh --smoke BUILD_DIR        # the test suite's check (4 calls, 10 s)
 #
 # Settings (environment): CALLS="50 100 150 200 300 400 500 600" (the ramp), SECONDS_PER_STEP=20,
-# WARMUP=3, PROCS=1 (generator processes), KBPS=1000 (video per sender), SERVER_CPU=0 and
+# WARMUP=5 (after every call is up: the kiosks' start-up self-tests decode 3 s of video), PROCS=1 (generator processes), KBPS=1000 (video per sender), SERVER_CPU=0 and
 # GEN_CPU=1 (the cores the server and the generator are pinned to with taskset).
 #
 # It creates a throwaway PostgreSQL cluster (deploy/pg-local.sh), seeds it with
@@ -35,10 +35,10 @@ build=${build:-build-bench}
 if [ "$smoke" = 1 ]; then
 	calls_list=4 secs=10 warmup=1
 elif [ "$quick" = 1 ]; then
-	calls_list=${CALLS:-"20 60"} secs=${SECONDS_PER_STEP:-8} warmup=${WARMUP:-2}
+	calls_list=${CALLS:-"20 60"} secs=${SECONDS_PER_STEP:-8} warmup=${WARMUP:-5}
 else
 	calls_list=${CALLS:-"50 100 150 200 300 400 500 600"} secs=${SECONDS_PER_STEP:-20}
-	warmup=${WARMUP:-3}
+	warmup=${WARMUP:-5}
 fi
 procs=${PROCS:-1} kbps=${KBPS:-1000}
 server_cpu=${SERVER_CPU:-0} gen_cpu=${GEN_CPU:-1}
@@ -52,7 +52,7 @@ loadgen=$build/bench/load/loadgen
 [ -x "$bin" ] && [ -x "$loadgen" ] || { echo "capacity: $bin or $loadgen missing" >&2; exit 1; }
 # taskset when pinning makes sense (not in the smoke test); taskset execs, so $! is the server.
 pin_server=() pin_gen=()
-if [ "$smoke" = 0 ] && command -v taskset >/dev/null; then
+if [ "$smoke" = 0 ] && [ "${PIN:-1}" = 1 ] && command -v taskset >/dev/null; then
 	pin_server=(taskset -c "$server_cpu") pin_gen=(taskset -c "$gen_cpu")
 fi
 max_calls=0
@@ -76,6 +76,7 @@ psql -q "$conninfo" -v calls="$max_calls" -v depts="$depts" -f bench/capacity/se
 free_port() { # tcp|udp
 	python3 -c "import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_STREAM if sys.argv[1]=='tcp' else socket.SOCK_DGRAM); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])" "$1"
 }
+udp_drops() { awk '/^Udp:/ { n++; if (n == 2) print $6 }' /proc/net/snmp; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 json() { # KEY JSON-LINE
 	sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2"
@@ -96,12 +97,20 @@ mado_step() {
 	done
 	sleep 1
 	idle_rss=$(rss_kib "$server_pid")
+	local drops0
+	drops0=$(udp_drops)
 	local out
 	out=$("${pin_gen[@]}" "$loadgen" --url "ws://127.0.0.1:$port/ws" --calls "$n" \
 		--seconds "$secs" --warmup "$warmup" --procs "$procs" --kbps "$kbps" \
 		--departments "$depts" --server-pid "$server_pid") || true
 	echo "$out" | sed 's/^/  /'
 	step_result=$(grep '^RESULT ' <<<"$out" | tail -1)
+	# The server's own counters over the whole step (setup included), and the kernel's.
+	curl -s "http://127.0.0.1:$port/metrics" | grep -E '^madoguchi_(udp_[rt]x_packets|rtp_forwarded|rtp_dropped|nack_|pli_|rtx_)' |
+		sed 's/^madoguchi_//' | tr '\n' ' ' | sed 's/^/  server: /; s/$/\n/' || true
+	local drops
+	drops=$(udp_drops)
+	echo "  kernel: $((drops - drops0)) UDP datagrams dropped for full receive buffers during the step"
 	kill "$server_pid" 2>/dev/null || true
 	wait "$server_pid" 2>/dev/null || true
 	server_pid=
