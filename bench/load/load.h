@@ -32,7 +32,10 @@ typedef struct load_side {
 	ws *w;
 	int next_id;
 	char ringing[64]; /* desk: the visit ringing it */
-	synth_peer *peer;
+	synth_peer *peer;      /* sends (and, with Madoguchi, receives) */
+	synth_peer *sub;       /* Janus: the subscriber PeerConnection, which receives */
+	int64_t session, handle[2]; /* Janus: session, publisher and subscriber handles */
+	int64_t feed;          /* Janus: our publisher id */
 	load_ring sent[2];     /* what this side sent: audio, video */
 	uint16_t rx_off[2];    /* received seq - sent seq of the partner's audio, video */
 	int rx_off_ok[2];
@@ -62,7 +65,8 @@ typedef struct load_opts {
 	int departments; /* the seeded departments bench-0.. (calls spread over them) */
 	const char *fixture;
 	int server_pid;
-	int verbose;
+	int janus;           /* the server is Janus (VideoRoom) */
+	const char *bind_ip; /* the peers' address (Janus in a namespace: the veth's) */
 } load_opts;
 
 /* load_media.c */
@@ -81,5 +85,15 @@ int load_all_flowing(load_call *calls, int n); /* every side has received media 
 /* load_mado.c: hello, offer, call and accept for calls [0, n). 0 or -1. */
 int load_mado_setup(const load_opts *o, load_call *calls, int n, synth_template *tmpl,
                     dtls_ctx *dtls);
+
+/* load_janus.c: per call a VideoRoom with two publishers, each subscribed to the other. */
+int load_janus_setup(const load_opts *o, load_call *calls, int n, synth_template *tmpl,
+                     dtls_ctx *dtls);
+
+/* The peer that receives the partner's media. */
+static inline synth_peer *load_rx_peer(const load_side *s)
+{
+	return s->sub ? s->sub : s->peer;
+}
 
 #endif

@@ -68,7 +68,7 @@ static int hello(const load_opts *o, load_side *s, int index)
 {
 	char token[64];
 	snprintf(token, sizeof token, "bench-%s-%d", s->desk ? "desk" : "kiosk", index);
-	s->w = ws_connect(o->host, o->port, o->path, 5000);
+	s->w = ws_connect(o->host, o->port, o->path, NULL, 5000);
 	if (!s->w)
 		return -1;
 	json_t *r = rpc(s, "hello",
@@ -107,7 +107,8 @@ static int offer(load_side *s)
 	return rc;
 }
 
-static int new_peer(load_side *s, int index, synth_template *tmpl, dtls_ctx *dtls, int kbps)
+static int new_peer(const load_opts *o, load_side *s, int index, synth_template *tmpl,
+                    dtls_ctx *dtls)
 {
 	char label[32];
 	snprintf(label, sizeof label, "%s-%d", s->desk ? "desk" : "kiosk", index);
@@ -115,8 +116,9 @@ static int new_peer(load_side *s, int index, synth_template *tmpl, dtls_ctx *dtl
 	                  .tmpl = tmpl,
 	                  .dtls = dtls,
 	                  .seed = (uint64_t)index * 2 + (uint64_t)s->desk + 1,
-	                  .video_kbps = kbps,
-	                  .media = SYNTH_MEDIA_REPLAY};
+	                  .video_kbps = o->video_kbps,
+	                  .media = SYNTH_MEDIA_REPLAY,
+	                  .bind_ip = o->bind_ip};
 	load_side_hooks(&c, s);
 	s->peer = synth_peer_new(&c);
 	return s->peer ? 0 : -1;
@@ -130,7 +132,7 @@ int load_mado_setup(const load_opts *o, load_call *calls, int n, synth_template 
 		for (int k = 1; k >= 0; k--) { /* the desk first, so that it is there to ring */
 			load_side *s = c->side[k];
 			s->desk = k;
-			if (new_peer(s, c->index, tmpl, dtls, o->video_kbps) != 0 ||
+			if (new_peer(o, s, c->index, tmpl, dtls) != 0 ||
 			    hello(o, s, c->index) != 0 || offer(s) != 0) {
 				fprintf(stderr, "load: call %d: %s setup failed\n", c->index,
 				        k ? "desk" : "kiosk");

@@ -125,7 +125,10 @@ int load_pump(load_call *calls, int n, int64_t until_us, int (*done)(load_call *
 			struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)(i * 2 + k)};
 			if (s->peer)
 				epoll_ctl(ep, EPOLL_CTL_ADD, synth_peer_fd(s->peer), &ev);
-			ev.data.u64 |= 1ull << 32;
+			ev.data.u64 |= 1ull << 34;
+			if (s->sub)
+				epoll_ctl(ep, EPOLL_CTL_ADD, synth_peer_fd(s->sub), &ev);
+			ev.data.u64 = (uint64_t)(i * 2 + k) | 1ull << 32;
 			if (s->w)
 				epoll_ctl(ep, EPOLL_CTL_ADD, ws_fd(s->w), &ev);
 		}
@@ -143,8 +146,9 @@ int load_pump(load_call *calls, int n, int64_t until_us, int (*done)(load_call *
 		if (now >= next_scan) {
 			next_scan = now + RESCAN_US;
 			for (int i = 0; i < n; i++)
-				for (int k = 0; k < 2; k++) {
-					synth_peer *p = calls[i].side[k]->peer;
+				for (int k = 0; k < 4; k++) {
+					load_side *s = calls[i].side[k / 2];
+					synth_peer *p = k % 2 ? s->sub : s->peer;
 					if (!p)
 						continue;
 					if (synth_peer_next_due(p) <= now)
@@ -176,7 +180,7 @@ int load_pump(load_call *calls, int n, int64_t until_us, int (*done)(load_call *
 				if (ws_closed(s->w))
 					epoll_ctl(ep, EPOLL_CTL_DEL, ws_fd(s->w), NULL);
 			} else {
-				synth_peer_poll(s->peer, clock_mono_us());
+				synth_peer_poll(d & (1ull << 34) ? s->sub : s->peer, clock_mono_us());
 			}
 		}
 	}
@@ -189,7 +193,7 @@ int load_all_flowing(load_call *calls, int n)
 {
 	for (int i = 0; i < n; i++)
 		for (int k = 0; k < 2; k++) {
-			const synth_peer *p = calls[i].side[k]->peer;
+			const synth_peer *p = load_rx_peer(calls[i].side[k]);
 			if (!p || synth_peer_stats(p)->rtp_received < 20)
 				return 0;
 		}
@@ -221,10 +225,11 @@ static void sum_counters(load_call *calls, int n, uint64_t *nacks, uint64_t *pli
 	for (int i = 0; i < n; i++)
 		for (int k = 0; k < 2; k++) {
 			const synth_stats *st = synth_peer_stats(calls[i].side[k]->peer);
-			*nacks += st->nacks_sent;
-			*plis += st->plis_sent;
+			const synth_stats *rx = synth_peer_stats(load_rx_peer(calls[i].side[k]));
+			*nacks += rx->nacks_sent;
+			*plis += rx->plis_sent;
 			*kreq += st->keyframe_requests;
-			*srtp += st->srtp_failures;
+			*srtp += st->srtp_failures + (rx != st ? rx->srtp_failures : 0);
 		}
 }
 
@@ -236,7 +241,7 @@ void load_measure_start(load_call *calls, int n)
 		for (int k = 0; k < 2; k++) {
 			load_side *s = calls[i].side[k];
 			s->sent0 = sent_of(s->peer);
-			s->recv0 = synth_peer_stats(s->peer)->rtp_received;
+			s->recv0 = synth_peer_stats(load_rx_peer(s))->rtp_received;
 		}
 	sum_counters(calls, n, &base_nacks, &base_plis, &base_kreq, &base_srtp);
 	cpu0 = cpu_s();
@@ -256,7 +261,7 @@ void load_measure_end(load_call *calls, int n, load_result *r)
 		for (int k = 0; k < 2; k++) {
 			load_side *a = calls[i].side[k], *b = calls[i].side[!k];
 			uint64_t sent = sent_of(a->peer) - a->sent0;
-			uint64_t got = synth_peer_stats(b->peer)->rtp_received - b->recv0;
+			uint64_t got = synth_peer_stats(load_rx_peer(b))->rtp_received - b->recv0;
 			double loss = sent ? 1.0 - (double)got / (double)sent : 1.0;
 			if (loss > r->worst_loss)
 				r->worst_loss = loss;

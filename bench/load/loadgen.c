@@ -5,7 +5,12 @@
  *
  *   loadgen --url ws://127.0.0.1:8080/ws --calls 50 [--seconds 20] [--warmup 3]
  *           [--procs 1] [--kbps 1000] [--departments 8] [--server-pid PID]
- *           [--fixture tests/fixtures/chromium-156-offer.sdp]
+ *           [--fixture tests/fixtures/chromium-156-offer.sdp] [--janus 1 --bind-ip IP]
+ *
+ * --janus 1: the server is Janus with its VideoRoom plugin, on its WebSocket transport
+ * (subprotocol janus-protocol); each call is a room with two publishers, each subscribed to
+ * the other (load_janus.c). --bind-ip: the peers' address (Janus ignores loopback
+ * candidates, so the bench runs it in a network namespace behind a veth pair).
  *
  * The database must hold the bench's kiosks, desks and departments (bench/capacity/seed.sql,
  * which bench/capacity/run.sh applies). Each worker process (--procs) takes the calls of
@@ -32,7 +37,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: loadgen --url ws://HOST:PORT/PATH --calls N [--seconds S] "
 	                "[--warmup S] [--procs P<=8] [--kbps K] [--departments D] "
-	                "[--server-pid PID] [--fixture FILE]\n");
+	                "[--server-pid PID] [--fixture FILE] [--janus 0|1] [--bind-ip IP]\n");
 	exit(2);
 }
 
@@ -152,7 +157,7 @@ static int worker(const load_opts *o, int w, int ctl, int res)
 		}
 	}
 	char status = 'R';
-	if (load_mado_setup(o, calls, n, tmpl, dtls) != 0) {
+	if ((o->janus ? load_janus_setup : load_mado_setup)(o, calls, n, tmpl, dtls) != 0) {
 		status = 'F';
 	} else {
 		load_pump(calls, n, clock_mono_us() + 30000000, load_all_flowing, -1);
@@ -193,6 +198,7 @@ static int worker(const load_opts *o, int w, int ctl, int res)
 	for (int i = 0; i < n; i++)
 		for (int k = 0; k < 2; k++) {
 			synth_peer_free(calls[i].side[k]->peer);
+			synth_peer_free(calls[i].side[k]->sub);
 			ws_free(calls[i].side[k]->w);
 			free(calls[i].side[k]);
 		}
@@ -247,6 +253,10 @@ int main(int argc, char **argv)
 			o.server_pid = atoi(v);
 		else if (!strcmp(a, "--fixture"))
 			o.fixture = v;
+		else if (!strcmp(a, "--janus"))
+			o.janus = atoi(v);
+		else if (!strcmp(a, "--bind-ip"))
+			o.bind_ip = v;
 		else
 			usage();
 	}

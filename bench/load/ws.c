@@ -54,7 +54,8 @@ static int write_all(ws *w, const uint8_t *data, size_t len)
 	return 0;
 }
 
-ws *ws_connect(const char *host, int port, const char *path, int timeout_ms)
+ws *ws_connect(const char *host, int port, const char *path, const char *protocol,
+               int timeout_ms)
 {
 	char portstr[16];
 	snprintf(portstr, sizeof portstr, "%d", port);
@@ -85,12 +86,14 @@ ws *ws_connect(const char *host, int port, const char *path, int timeout_ms)
 		return NULL;
 	}
 	setsockopt(w->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	char req[512];
+	char req[512], proto[128] = "";
+	if (protocol)
+		snprintf(proto, sizeof proto, "Sec-WebSocket-Protocol: %s\r\n", protocol);
 	int n = snprintf(req, sizeof req,
 	                 "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
 	                 "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-	                 "Sec-WebSocket-Version: 13\r\n\r\n",
-	                 path, host, port);
+	                 "Sec-WebSocket-Version: 13\r\n%s\r\n",
+	                 path, host, port, proto);
 	if (write_all(w, (const uint8_t *)req, (size_t)n) != 0) {
 		ws_free(w);
 		return NULL;

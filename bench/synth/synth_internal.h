@@ -4,6 +4,7 @@
 #define MDG_SYNTH_INTERNAL_H
 
 #include "rtp/rtcp.h"
+#include "rtp/stun.h"
 #include "rtp/twcc.h"
 #include "sfu/secure.h"
 #include "synth_peer.h"
@@ -65,6 +66,8 @@ typedef struct synth_answer {
 } synth_answer;
 
 int synth_sdp_parse_answer(const char *sdp, size_t len, synth_answer *a);
+int synth_sdp_answer_offer(const char *offer, size_t len, const char *ufrag, const char *pwd,
+                           const char *fingerprint, char *out, size_t cap);
 
 /* synth_rx.c --------------------------------------------------------------------------- */
 
@@ -234,6 +237,7 @@ struct synth_peer {
 
 	synth_stats st;
 	int64_t now_us; /* of the synth_peer_run call in progress */
+	int subscriber; /* answered the server's offer (synth_answerer.c): receives only */
 };
 
 /* synth_send.c: media, retransmissions and RTCP out; RTCP in; the socket batch ----------- */
@@ -248,6 +252,14 @@ void synth_flush(synth_peer *p);
 void synth_send_media(synth_peer *p, int64_t now_us);
 void synth_send_feedback(synth_peer *p, int64_t now_us);
 void synth_on_rtcp(synth_peer *p, const uint8_t *buf, size_t len, int64_t now_us);
+
+/* synth_peer.c for synth_answerer.c */
+int synth_apply_answer(synth_peer *p, const synth_answer *a, int64_t now_us);
+void synth_ice_up(synth_peer *p, int64_t now_us); /* checks passed: DTLS starts */
+void synth_hex(synth_peer *p, char *out, int nbytes);
+
+/* synth_answerer.c: answering a server's offer, answering a full ICE agent's checks */
+int synth_on_stun_request(synth_peer *p, const uint8_t *buf, size_t len, const stun_msg *m);
 
 /* synth_peer.c helpers used by the others ----------------------------------------------- */
 

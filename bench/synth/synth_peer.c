@@ -81,6 +81,10 @@ synth_peer *synth_peer_new(const synth_config *cfg)
 	p->n_tx = 1 + (p->cfg.simulcast ? p->cfg.simulcast : 1);
 	struct sockaddr_in local = {.sin_family = AF_INET,
 	                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	if (cfg->bind_ip && inet_pton(AF_INET, cfg->bind_ip, &local.sin_addr) != 1) {
+		synth_peer_free(p);
+		return NULL;
+	}
 	if (p->fd < 0 || bind(p->fd, (struct sockaddr *)&local, sizeof local) != 0 ||
 	    !(p->frame = malloc(FRAME_MAX))) {
 		synth_peer_free(p);
@@ -181,7 +185,7 @@ int synth_peer_roles(const synth_peer *p, sfu_track_role *roles, int cap)
 	return n;
 }
 
-static void hex(synth_peer *p, char *out, int nbytes)
+void synth_hex(synth_peer *p, char *out, int nbytes)
 {
 	for (int i = 0; i < nbytes; i++)
 		sprintf(out + 2 * i, "%02x", (unsigned)(synth_rand(&p->rng) & 0xff));
@@ -189,8 +193,8 @@ static void hex(synth_peer *p, char *out, int nbytes)
 
 int synth_peer_offer(synth_peer *p, char *out, size_t cap)
 {
-	hex(p, p->ufrag, 4);
-	hex(p, p->pwd, 12);
+	synth_hex(p, p->ufrag, 4);
+	synth_hex(p, p->pwd, 12);
 	/* Simulcast as Chromium offers it with sendEncodings: rids and a=simulcast (RFC 8853)
 	 * instead of SSRCs; the server learns each layer's SSRC from the rid extension. */
 	const char *sim = p->cfg.simulcast == 3 ? "a=rid:q send\r\na=rid:h send\r\na=rid:f send\r\n"
@@ -209,6 +213,12 @@ int synth_peer_offer(synth_peer *p, char *out, size_t cap)
 	    {.video = 0, .dir = "recvonly"},
 	    {.video = 1, .dir = "recvonly"},
 	};
+	if (p->cfg.publish_only) {
+		/* A VideoRoom publisher: the microphone and the camera, nothing to receive. */
+		lines[0].dir = lines[1].dir = "sendonly";
+		return synth_sdp_offer(p->cfg.tmpl, p->ufrag, p->pwd,
+		                       dtls_ctx_fingerprint(p->cfg.dtls), lines, 2, out, cap);
+	}
 	return synth_sdp_offer(p->cfg.tmpl, p->ufrag, p->pwd, dtls_ctx_fingerprint(p->cfg.dtls),
 	                       lines, SYNTH_LINES, out, cap);
 }
@@ -234,6 +244,12 @@ int synth_peer_answer(synth_peer *p, const char *sdp, size_t len, int64_t now_us
 	synth_answer a;
 	if (synth_sdp_parse_answer(sdp, len, &a) != 0)
 		return -1;
+	return synth_apply_answer(p, &a, now_us);
+}
+
+int synth_apply_answer(synth_peer *p, const synth_answer *ap, int64_t now_us)
+{
+	synth_answer a = *ap;
 	if (p->srtp && a.has_fp && p->ans.has_fp && memcmp(a.fp, p->ans.fp, sizeof a.fp) == 0 &&
 	    a.server_active == p->ans.server_active) {
 		/* The same server certificate while DTLS is up: as a browser does, keep the DTLS
@@ -356,7 +372,8 @@ static void send_check(synth_peer *p)
 		p->txid[i] = (uint8_t)synth_rand(&p->rng);
 	uint8_t out[512];
 	ssize_t n =
-	    stun_build_binding_request(out, sizeof out, p->txid, user, 0x6e7f00ff, 1, p->tiebreaker,
+	    stun_build_binding_request(out, sizeof out, p->txid, user, 0x6e7f00ff, !p->subscriber,
+	                               p->subscriber ? 0 : p->tiebreaker,
 	                               (const uint8_t *)p->ans.pwd, strlen(p->ans.pwd));
 	if (n <= 0)
 		return;
@@ -371,6 +388,13 @@ static void send_check(synth_peer *p)
 static void on_stun(synth_peer *p, const uint8_t *buf, size_t len, int64_t now_us)
 {
 	stun_msg m;
+	if (stun_parse(buf, len, &m) == 0 && m.type == STUN_BINDING_REQUEST) {
+		/* A full ICE server (Janus) checks us too; the controlled side (a subscriber)
+		 * counts its transport up once a check reached it. */
+		if (synth_on_stun_request(p, buf, len, &m) == 0 && p->subscriber && !p->ice_ok)
+			synth_ice_up(p, now_us);
+		return;
+	}
 	if (stun_parse(buf, len, &m) != 0 || m.type != STUN_BINDING_SUCCESS ||
 	    memcmp(m.txid, p->txid, 12) != 0 ||
 	    stun_check_integrity(buf, len, &m, (const uint8_t *)p->ans.pwd, strlen(p->ans.pwd)) !=
@@ -379,6 +403,11 @@ static void on_stun(synth_peer *p, const uint8_t *buf, size_t len, int64_t now_u
 	p->st.stun_responses++;
 	if (p->ice_ok)
 		return;
+	synth_ice_up(p, now_us);
+}
+
+void synth_ice_up(synth_peer *p, int64_t now_us)
+{
 	p->ice_ok = 1;
 	p->next_stun_us = now_us + STUN_CONSENT_US;
 	p->dtls = dtls_new(p->cfg.dtls, p->ans.server_active, p->ans.fp, dtls_out, p);

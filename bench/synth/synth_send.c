@@ -214,7 +214,7 @@ static void send_video(synth_peer *p, synth_tx *t, int64_t at_us, int key)
 void synth_send_media(synth_peer *p, int64_t now_us)
 {
 	synth_tx *a = &p->tx[0];
-	while (a->next_us <= now_us) {
+	while (a->on && a->next_us <= now_us) {
 		send_audio(p, a, a->next_us);
 		a->next_us += AUDIO_FRAME_US;
 	}
