@@ -62,6 +62,7 @@ tmp=$(mktemp -d /tmp/madoguchi-capacity.XXXXXX)
 chmod 755 "$tmp"
 server_pid=
 cleanup() {
+	declare -F janus_teardown >/dev/null && janus_teardown
 	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
 	bash deploy/pg-local.sh stop "$tmp/pg" --fast >/dev/null 2>&1 || true
 	[ -n "${KEEP:-}" ] && echo "capacity: kept $tmp" >&2 || rm -rf "$tmp"
@@ -142,6 +143,11 @@ ramp() { # NAME STEP-FUNCTION
 	done
 }
 
+if [ -n "${ONLY_JANUS:-}" ]; then # for trying the Janus half alone
+	. bench/capacity/janus.sh
+	ramp janus janus_step
+	exit 0
+fi
 if [ "$smoke" = 1 ]; then
 	mado_step 4
 	d=$(json delivered "$step_result")
@@ -161,15 +167,12 @@ echo "madoguchi: $m_best calls held on one core; ${m_us} us CPU per forwarded pa
 
 j_best=null j_us=null
 if [ "$janus" = 1 ]; then
-	if [ -f bench/capacity/janus.sh ]; then
-		# shellcheck source=bench/capacity/janus.sh
-		. bench/capacity/janus.sh
-		ramp janus janus_step
-		j_best=$best j_us=$best_us
-		echo "janus: $j_best calls held on one core; ${j_us} us CPU per forwarded packet"
-	else
-		echo "janus: not measured (bench/capacity/janus.sh missing)"
-	fi
+	# shellcheck source=bench/capacity/janus.sh
+	. bench/capacity/janus.sh
+	ramp janus janus_step
+	j_best=$best j_us=$best_us
+	echo "janus: $j_best calls held on one core; ${j_us} us CPU per forwarded packet;" \
+		"RSS idle ${idle} KiB"
 fi
 ratio=null
 [ "$j_best" != null ] && [ "$j_best" -gt 0 ] &&

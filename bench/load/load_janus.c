@@ -205,6 +205,11 @@ int load_janus_setup(const load_opts *o, load_call *calls, int n, synth_template
 				return -1;
 			}
 		}
+		/* Janus lists a feed for subscribers once its PeerConnection is up. */
+		int64_t deadline = clock_mono_us() + TIMEOUT_US;
+		while (!(synth_peer_connected(c->side[0]->peer) && synth_peer_connected(c->side[1]->peer)) &&
+		       clock_mono_us() < deadline)
+			load_pump(calls, i + 1, clock_mono_us() + 5000, NULL, -1);
 		for (int k = 0; k < 2; k++)
 			if (subscribe(c->side[k], c->index, c->side[!k]->feed) != 0) {
 				fprintf(stderr, "load: janus call %d: %s subscriber failed\n", c->index,
