@@ -36,6 +36,7 @@ typedef struct load_side {
 	synth_peer *sub;       /* Janus: the subscriber PeerConnection, which receives */
 	int64_t session, handle[2]; /* Janus: session, publisher and subscriber handles */
 	int64_t feed;          /* Janus: our publisher id */
+	int pub_up;            /* Janus: said webrtcup for our publisher handle */
 	load_ring sent[2];     /* what this side sent: audio, video */
 	uint16_t rx_off[2];    /* received seq - sent seq of the partner's audio, video */
 	int rx_off_ok[2];

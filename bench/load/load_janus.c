@@ -42,6 +42,9 @@ static json_t *request(load_side *s, json_t *msg, int want_event)
 			json_t *j = json_loadb(m, len, 0, NULL);
 			const char *t = json_string_value(json_object_get(j, "transaction"));
 			const char *kind = json_string_value(json_object_get(j, "janus"));
+			if (kind && strcmp(kind, "webrtcup") == 0 &&
+			    json_integer_value(json_object_get(j, "sender")) == s->handle[0])
+				s->pub_up = 1;
 			if (!j || !t || !kind || strcmp(t, tx) != 0 || strcmp(kind, "ack") == 0) {
 				json_decref(j);
 				continue;
@@ -205,11 +208,12 @@ int load_janus_setup(const load_opts *o, load_call *calls, int n, synth_template
 				return -1;
 			}
 		}
-		/* Janus lists a feed for subscribers once its PeerConnection is up. */
+		/* Janus lists a feed for subscribers once its PeerConnection is up (webrtcup). */
 		int64_t deadline = clock_mono_us() + TIMEOUT_US;
-		while (!(synth_peer_connected(c->side[0]->peer) && synth_peer_connected(c->side[1]->peer)) &&
-		       clock_mono_us() < deadline)
+		while (!(c->side[0]->pub_up && c->side[1]->pub_up) && clock_mono_us() < deadline) {
 			load_pump(calls, i + 1, clock_mono_us() + 5000, NULL, -1);
+			load_drain(calls, i + 1);
+		}
 		for (int k = 0; k < 2; k++)
 			if (subscribe(c->side[k], c->index, c->side[!k]->feed) != 0) {
 				fprintf(stderr, "load: janus call %d: %s subscriber failed\n", c->index,

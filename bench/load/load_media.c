@@ -94,8 +94,12 @@ static void drain_side(load_side *s)
 	size_t len;
 	const char *m;
 	while ((m = ws_next(s->w, &len))) {
-		/* Only rings matter here; a cheap look instead of a JSON parse per event. */
+		/* Only rings (and Janus's webrtcup) matter here; a cheap look instead of a JSON
+		 * parse per event. */
 		const char *v;
+		if (s->session && (v = strstr(m, "\"webrtcup\"")) && (v = strstr(m, "\"sender\":")) &&
+		    strtoll(v + 9, NULL, 10) == s->handle[0])
+			s->pub_up = 1;
 		if (s->desk && strstr(m, "\"ringing\"") && (v = strstr(m, "\"visit\":\""))) {
 			v += 9;
 			size_t k = strcspn(v, "\"");
