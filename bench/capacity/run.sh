@@ -4,9 +4,13 @@
 #   bash bench/capacity/run.sh [--quick] [--no-janus] [BUILD_DIR]
 #   bash bench/capacity/run.sh --smoke BUILD_DIR        # the test suite's check (4 calls, 10 s)
 #
-# Settings (environment): CALLS="50 100 150 200 300 400 500 600" (the ramp), SECONDS_PER_STEP=20,
-# WARMUP=5 (after every call is up: the kiosks' start-up self-tests decode 3 s of video), PROCS=1 (generator processes), KBPS=1000 (video per sender), SERVER_CPU=0 and
-# GEN_CPU=1 (the cores the server and the generator are pinned to with taskset).
+# Settings (environment): CALLS="10 25 50 100 150 200 300 400 500 600" (the ramp; --quick:
+# "10 40", 6 s per step after 4 s), SECONDS_PER_STEP=20,
+# WARMUP=5 (after every call is up; the kiosks' start-up self-tests decode 3 s of video),
+# PROCS=1 (generator processes), KBPS=1000 (video per sender), SERVER_CPU=0 and GEN_CPU=1 (the
+# cores the server and the generator are pinned to with taskset; PIN=0: not pinned),
+# JANUS_EVENT_LOOPS=1 (bench/capacity/janus.sh), KEEP=1 (keep the temporary directory and
+# its logs), LOG_LEVEL=warn (the server's). Method and figures: docs/capacity.md.
 #
 # It creates a throwaway PostgreSQL cluster (deploy/pg-local.sh), seeds it with
 # bench/capacity/seed.sql, and for each step of the ramp starts a fresh server pinned to
@@ -27,7 +31,7 @@ for a in "$@"; do
 	--quick) quick=1 ;;
 	--smoke) smoke=1 janus=0 ;;
 	--no-janus) janus=0 ;;
-	-*) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+	-*) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 	*) build=$a ;;
 	esac
 done
@@ -35,9 +39,9 @@ build=${build:-build-bench}
 if [ "$smoke" = 1 ]; then
 	calls_list=4 secs=10 warmup=1
 elif [ "$quick" = 1 ]; then
-	calls_list=${CALLS:-"20 60"} secs=${SECONDS_PER_STEP:-8} warmup=${WARMUP:-5}
+	calls_list=${CALLS:-"10 40"} secs=${SECONDS_PER_STEP:-6} warmup=${WARMUP:-4}
 else
-	calls_list=${CALLS:-"50 100 150 200 300 400 500 600"} secs=${SECONDS_PER_STEP:-20}
+	calls_list=${CALLS:-"10 25 50 100 150 200 300 400 500 600"} secs=${SECONDS_PER_STEP:-20}
 	warmup=${WARMUP:-5}
 fi
 procs=${PROCS:-1} kbps=${KBPS:-1000}
@@ -117,10 +121,11 @@ mado_step() {
 	server_pid=
 }
 
-# Ramps up; sets best (most calls held), best_us, best_rss, idle.
+# Ramps up; sets best (most calls held), best_us and best_rss (at best, or at the first step
+# when none held: the CPU cost per packet is still worth knowing), best_n (their step), idle.
 ramp() { # NAME STEP-FUNCTION
 	local name=$1 step=$2
-	best=0 best_us=null best_rss=null idle=null
+	best=0 best_us=null best_rss=null best_n=0 idle=null
 	for n in $calls_list; do
 		echo "== $name: $n calls"
 		step_result=
@@ -133,9 +138,10 @@ ramp() { # NAME STEP-FUNCTION
 		local delivered p99 us rss
 		delivered=$(json delivered "$step_result") p99=$(json p99_ms "$step_result")
 		us=$(json us_per_fwd_packet "$step_result") rss=$(json server_rss_kib "$step_result")
+		[ "$best_n" = 0 ] && best_us=$us best_rss=$rss best_n=$n
 		if awk -v d="$delivered" -v p="$p99" 'BEGIN { exit !(d > 0.995 && p < 50) }'; then
 			echo "  -> held (loss $(awk -v d="$delivered" 'BEGIN{printf "%.3f", 100*(1-d)}') %, p99 $p99 ms)"
-			best=$n best_us=$us best_rss=$rss
+			best=$n best_us=$us best_rss=$rss best_n=$n
 		else
 			echo "  -> not held (loss $(awk -v d="$delivered" 'BEGIN{printf "%.3f", 100*(1-d)}') %, p99 $p99 ms)"
 			break
@@ -158,12 +164,12 @@ if [ "$smoke" = 1 ]; then
 fi
 
 ramp madoguchi mado_step
-m_best=$best m_us=$best_us m_rss=$best_rss m_idle=$idle
+m_best=$best m_us=$best_us m_rss=$best_rss m_n=$best_n m_idle=$idle
 per_call=null
-[ "$m_best" -gt 0 ] && [ "$m_rss" != null ] &&
-	per_call=$(awk -v r="$m_rss" -v i="$m_idle" -v n="$m_best" 'BEGIN{printf "%.0f", (r-i)/n}')
-echo "madoguchi: $m_best calls held on one core; ${m_us} us CPU per forwarded packet;" \
-	"RSS idle ${m_idle} KiB, ${per_call} KiB per call (at $m_best calls: ${m_rss} KiB)"
+[ "$m_n" -gt 0 ] && [ "$m_rss" != null ] && [ "$m_idle" != null ] &&
+	per_call=$(awk -v r="$m_rss" -v i="$m_idle" -v n="$m_n" 'BEGIN{printf "%.0f", (r-i)/n}')
+echo "madoguchi: $m_best calls held on one core; ${m_us} us CPU per forwarded packet" \
+	"(at $m_n calls); RSS idle ${m_idle} KiB, ${per_call} KiB per call (${m_rss} KiB at $m_n calls)"
 
 j_best=null j_us=null
 if [ "$janus" = 1 ]; then
@@ -171,8 +177,8 @@ if [ "$janus" = 1 ]; then
 	. bench/capacity/janus.sh
 	ramp janus janus_step
 	j_best=$best j_us=$best_us
-	echo "janus: $j_best calls held on one core; ${j_us} us CPU per forwarded packet;" \
-		"RSS idle ${idle} KiB"
+	echo "janus: $j_best calls held on one core; ${j_us} us CPU per forwarded packet" \
+		"(at $best_n calls); RSS idle ${idle} KiB, ${best_rss} KiB at $best_n calls"
 fi
 ratio=null
 [ "$j_best" != null ] && [ "$j_best" -gt 0 ] &&
