@@ -109,6 +109,8 @@ int synth_rx_nack(synth_rx *r, uint32_t sender_ssrc, int64_t now_us, uint8_t *ou
 int synth_rx_report(synth_rx *r, int64_t now_us, rtcp_report_block *b);
 /* Counts what is still missing as unrepaired (at the end of a negotiation). */
 void synth_rx_close(synth_rx *r, synth_stats *st, synth_slot_stats *ss);
+/* One decrypted RTP packet for the peer: to its stream, the decoders and the hooks. */
+void synth_on_rtp(synth_peer *p, uint8_t *buf, size_t len, int64_t now_us);
 
 /* synth_media.c ------------------------------------------------------------------------ */
 
@@ -149,6 +151,8 @@ synth_adec *synth_adec_new(void);
 void synth_adec_free(synth_adec *a);
 void synth_adec_packet(synth_adec *a, const uint8_t *payload, size_t len);
 const synth_audio_check *synth_adec_check(const synth_adec *a);
+
+extern const char *const synth_line_names[SYNTH_LINES]; /* mid names, synth_peer.c */
 
 /* synth_peer.c and synth_send.c: the peer itself ----------------------------------------- */
 

@@ -27,7 +27,7 @@ static void dtls_out(void *user, const uint8_t *data, size_t len)
 	synth_send_raw(user, data, len);
 }
 
-static const char *const line_names[SYNTH_LINES] = {"mic", "camera", "document", "slotAudio",
+const char *const synth_line_names[SYNTH_LINES] = {"mic", "camera", "document", "slotAudio",
                                                     "slotVideo"};
 
 /* Camera layer k (0 the full picture, as without simulcast; 1 half, 2 quarter scale). */
@@ -324,34 +324,6 @@ const synth_stats *synth_peer_stats(const synth_peer *p)
 	return &p->st;
 }
 
-synth_slot_stats synth_peer_slot_stats(const synth_peer *p, const char *name)
-{
-	for (int i = 0; i < SYNTH_LINES; i++)
-		if (strcmp(line_names[i], name) == 0)
-			return p->slot[i];
-	return (synth_slot_stats){0};
-}
-
-int synth_peer_video_check(const synth_peer *p, const char *name, synth_video_check *out)
-{
-	for (int i = 0; i < SYNTH_LINES; i++)
-		if (strcmp(line_names[i], name) == 0 && p->vdec[i]) {
-			*out = *synth_vdec_check(p->vdec[i]);
-			return 0;
-		}
-	return -1;
-}
-
-int synth_peer_audio_check(const synth_peer *p, const char *name, synth_audio_check *out)
-{
-	for (int i = 0; i < SYNTH_LINES; i++)
-		if (strcmp(line_names[i], name) == 0 && p->adec[i]) {
-			*out = *synth_adec_check(p->adec[i]);
-			return 0;
-		}
-	return -1;
-}
-
 void synth_peer_set_downlink(synth_peer *p, int kbps)
 {
 	p->cfg.downlink_kbps = kbps > 0 ? kbps : 0;
@@ -430,50 +402,6 @@ static void on_dtls(synth_peer *p, const uint8_t *buf, size_t len, int64_t now_u
 	}
 }
 
-static void on_rtp(synth_peer *p, uint8_t *buf, size_t len, int64_t now_us)
-{
-	rtp_hdr h;
-	if (rtp_parse(buf, len, &h) != 0)
-		return;
-	uint16_t tseq;
-	if (p->cfg.tmpl->ext_twcc > 0 &&
-	    rtp_get_twcc_seq(buf, &h, (uint8_t)p->cfg.tmpl->ext_twcc, &tseq) == 0)
-		twcc_rec_add(&p->twcc, tseq, p->arrival_us);
-	for (int i = 0; i < SYNTH_LINES; i++) {
-		synth_rx *r = &p->rx[i];
-		if (!p->rx_on[i] || (h.ssrc != r->ssrc && (!r->rtx_ssrc || h.ssrc != r->rtx_ssrc)))
-			continue;
-		if (h.ssrc == r->rtx_ssrc) {
-			int rc = rtx_unwrap(buf, &len, (uint8_t)r->pt, r->ssrc);
-			if (rc == RTX_ERR_PROBE)
-				p->st.probes_received++;
-			if (rc != 0 || rtp_parse(buf, len, &h) != 0)
-				return;
-			p->st.rtx_received++;
-		}
-		if (!synth_rx_packet(r, h.seq, h.timestamp, now_us, &p->st, &p->slot[i]))
-			return;
-		p->st.rtp_received++;
-		p->st.bytes_received += len;
-		p->slot[i].packets++;
-		p->slot[i].bytes += len;
-		if (p->cfg.on_received)
-			p->cfg.on_received(p->cfg.hook_user, i, h.seq, buf + h.header_len,
-			                   h.payload_len, now_us);
-		if (r->video && vp8_is_keyframe(buf + h.header_len, h.payload_len)) {
-			p->st.keyframes_received++;
-			p->slot[i].keyframes++;
-		}
-		if (p->vdec[i] && r->video)
-			synth_vdec_packet(p->vdec[i], buf + h.header_len, h.payload_len, h.seq,
-			                  h.timestamp, h.marker);
-		else if (p->adec[i] && !r->video)
-			synth_adec_packet(p->adec[i], buf + h.header_len, h.payload_len);
-		return;
-	}
-	p->st.unknown_ssrc++;
-}
-
 static void on_datagram(synth_peer *p, uint8_t *buf, size_t len, int64_t now_us)
 {
 	uint8_t b = buf[0];
@@ -506,7 +434,7 @@ static void on_datagram(synth_peer *p, uint8_t *buf, size_t len, int64_t now_us)
 		} else if (secure_unprotect_rtp(p->srtp, buf, &len) != 0) {
 			p->st.srtp_failures++;
 		} else {
-			on_rtp(p, buf, len, now_us);
+			synth_on_rtp(p, buf, len, now_us);
 		}
 	}
 }
