@@ -40,7 +40,7 @@ typedef struct load_side {
 	load_ring sent[2];     /* what this side sent: audio, video */
 	uint16_t rx_off[2];    /* received seq - sent seq of the partner's audio, video */
 	int rx_off_ok[2];
-	uint64_t sent0, recv0; /* counters at the start of the measurement */
+	uint64_t sent_w, recv_w; /* media sent in the window; of the partner's sent in it, received */
 } load_side;
 
 typedef struct load_call {
@@ -79,7 +79,10 @@ int load_pump(load_call *calls, int n, int64_t until_us, int (*done)(load_call *
               int ctl_fd);
 /* Drains every signalling socket (events the generator does not act on, except rings). */
 void load_drain(load_call *calls, int n);
+/* The window: packets sent between start and stop count, wherever they arrive before
+ * load_measure_end (the caller pumps a grace period after stop for the last ones). */
 void load_measure_start(load_call *calls, int n);
+void load_measure_stop(void);
 void load_measure_end(load_call *calls, int n, load_result *r);
 int load_all_flowing(load_call *calls, int n); /* every side has received media */
 

@@ -19,7 +19,12 @@
 
 static uint64_t hist[2][LOAD_HIST + 1];
 static uint64_t matched, unmatched;
-static int measuring;
+static int64_t win_start, win_end; /* win_start 0: not measuring; win_end 0: still open */
+
+static int in_window(int64_t t)
+{
+	return win_start && t >= win_start && (!win_end || t < win_end);
+}
 
 static uint32_t fingerprint(const uint8_t *payload, size_t len)
 {
@@ -37,6 +42,8 @@ static void on_sent(void *user, int video, uint16_t seq, const uint8_t *payload,
 	r->e[seq % LOAD_RING] = (load_sent){.seq = seq, .fp = fingerprint(payload, len), .t_us = now_us};
 	r->last = seq;
 	r->any = 1;
+	if (in_window(now_us))
+		s->sent_w++;
 }
 
 /* The newest packet the partner sent with this fingerprint, or NULL. */
@@ -54,7 +61,7 @@ static void on_received(void *user, int line, uint16_t seq, const uint8_t *paylo
                         int64_t now_us)
 {
 	load_side *s = user;
-	if (line > 1 || !measuring)
+	if (line > 1 || !win_start)
 		return; /* only the mic and camera lines carry the partner */
 	load_side *from = s->call->side[s->desk ? 0 : 1];
 	const load_ring *r = &from->sent[line];
@@ -64,12 +71,15 @@ static void on_received(void *user, int line, uint16_t seq, const uint8_t *paylo
 	if (!s->rx_off_ok[line] || e->seq != orig || e->fp != fp || !e->t_us) {
 		e = find(r, fp);
 		if (!e) {
-			unmatched++;
+			unmatched += !win_end;
 			return;
 		}
 		s->rx_off[line] = (uint16_t)(seq - e->seq);
 		s->rx_off_ok[line] = 1;
 	}
+	if (!in_window(e->t_us))
+		return;
+	s->recv_w++;
 	int64_t d = now_us - e->t_us;
 	if (d > 20000 && getenv("LOAD_TRACE"))
 		fprintf(stderr, "late %d %s line %d seq %u: %.1f ms at %.3f s\n", s->call->index,
@@ -204,12 +214,6 @@ int load_all_flowing(load_call *calls, int n)
 	return 1;
 }
 
-static uint64_t sent_of(const synth_peer *p)
-{
-	const synth_stats *st = synth_peer_stats(p);
-	return st->audio_sent + st->video_sent;
-}
-
 static double cpu_s(void)
 {
 	struct rusage ru;
@@ -242,30 +246,34 @@ void load_measure_start(load_call *calls, int n)
 	memset(hist, 0, sizeof hist);
 	matched = unmatched = 0;
 	for (int i = 0; i < n; i++)
-		for (int k = 0; k < 2; k++) {
-			load_side *s = calls[i].side[k];
-			s->sent0 = sent_of(s->peer);
-			s->recv0 = synth_peer_stats(load_rx_peer(s))->rtp_received;
-		}
+		for (int k = 0; k < 2; k++)
+			calls[i].side[k]->sent_w = calls[i].side[k]->recv_w = 0;
 	sum_counters(calls, n, &base_nacks, &base_plis, &base_kreq, &base_srtp);
 	cpu0 = cpu_s();
 	t0 = clock_mono_us();
-	measuring = 1;
+	win_start = t0;
+	win_end = 0;
+}
+
+static double window_cpu;
+
+void load_measure_stop(void)
+{
+	win_end = clock_mono_us();
+	window_cpu = cpu_s() - cpu0;
 }
 
 void load_measure_end(load_call *calls, int n, load_result *r)
 {
-	measuring = 0;
 	memset(r, 0, sizeof *r);
-	r->seconds = (double)(clock_mono_us() - t0) / 1e6;
-	r->cpu_s = cpu_s() - cpu0;
+	r->seconds = (double)(win_end - t0) / 1e6;
+	r->cpu_s = window_cpu;
 	r->calls = (uint32_t)n;
 	for (int i = 0; i < n; i++) {
 		int lossy = 0;
 		for (int k = 0; k < 2; k++) {
 			load_side *a = calls[i].side[k], *b = calls[i].side[!k];
-			uint64_t sent = sent_of(a->peer) - a->sent0;
-			uint64_t got = synth_peer_stats(load_rx_peer(b))->rtp_received - b->recv0;
+			uint64_t sent = a->sent_w, got = b->recv_w;
 			double loss = sent ? 1.0 - (double)got / (double)sent : 1.0;
 			if (loss > r->worst_loss)
 				r->worst_loss = loss;
@@ -284,4 +292,5 @@ void load_measure_end(load_call *calls, int n, load_result *r)
 	r->matched = matched;
 	r->unmatched = unmatched;
 	memcpy(r->hist, hist, sizeof hist);
+	win_start = 0;
 }

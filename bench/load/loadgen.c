@@ -189,6 +189,9 @@ static int worker(const load_opts *o, int w, int ctl, int res)
 			return 1;
 	load_measure_start(calls, n);
 	load_pump(calls, n, clock_mono_us() + (int64_t)o->seconds * 1000000, NULL, -1);
+	load_measure_stop();
+	/* A second's grace for what was sent in the window and is still on its way. */
+	load_pump(calls, n, clock_mono_us() + 1000000, NULL, -1);
 	load_result *r = calloc(1, sizeof *r);
 	load_measure_end(calls, n, r);
 	write_all(res, r, sizeof *r);
@@ -311,6 +314,14 @@ int main(int argc, char **argv)
 	int64_t t0 = clock_mono_us();
 	for (int w = 0; w < o.procs; w++)
 		write_all(ctl[w], "G", 1);
+	/* The server's CPU over the same window as the workers' (they add a grace second for
+	 * packets in flight, which the server's figure must not include). */
+	int64_t t_end = t0 + (int64_t)o.seconds * 1000000;
+	while (clock_mono_us() < t_end)
+		usleep((useconds_t)(t_end - clock_mono_us() > 100000 ? 100000 : t_end - clock_mono_us()));
+	double span = (double)(clock_mono_us() - t0) / 1e6;
+	double scpu = o.server_pid ? proc_cpu_s(o.server_pid) - scpu0 : -1;
+	long rss = o.server_pid ? proc_rss_kib(o.server_pid) : -1;
 	load_result sum = {0}, *r = calloc(1, sizeof *r);
 	for (int w = 0; w < o.procs; w++) {
 		if (read_all(res[w], r, sizeof *r) != 0) {
@@ -334,9 +345,6 @@ int main(int argc, char **argv)
 				sum.hist[k][b] += r->hist[k][b];
 	}
 	free(r);
-	double span = (double)(clock_mono_us() - t0) / 1e6;
-	double scpu = o.server_pid ? proc_cpu_s(o.server_pid) - scpu0 : -1;
-	long rss = o.server_pid ? proc_rss_kib(o.server_pid) : -1;
 	for (int w = 0; w < o.procs; w++)
 		write_all(ctl[w], "Q", 1);
 	while (wait(NULL) > 0)
