@@ -122,10 +122,12 @@ mado_step() {
 }
 
 # Ramps up; sets best (most calls held), best_us and best_rss (at best, or at the first step
-# when none held: the CPU cost per packet is still worth knowing), best_n (their step), idle.
+# when none held: the CPU cost per packet is still worth knowing), best_n (their step), idle,
+# and cpu_bound: the calls a whole core would carry at that cost per packet (1 s of CPU /
+# (us per packet x packets per second per call)), the ceiling a quiet machine would show.
 ramp() { # NAME STEP-FUNCTION
 	local name=$1 step=$2
-	best=0 best_us=null best_rss=null best_n=0 idle=null
+	best=0 best_us=null best_rss=null best_n=0 best_pps=null idle=null
 	for n in $calls_list; do
 		echo "== $name: $n calls"
 		step_result=
@@ -135,18 +137,24 @@ ramp() { # NAME STEP-FUNCTION
 			echo "  -> setup failed"
 			break
 		fi
-		local delivered p99 us rss
+		local delivered p99 us rss pps
 		delivered=$(json delivered "$step_result") p99=$(json p99_ms "$step_result")
 		us=$(json us_per_fwd_packet "$step_result") rss=$(json server_rss_kib "$step_result")
-		[ "$best_n" = 0 ] && best_us=$us best_rss=$rss best_n=$n
+		pps=$(json fwd_pps "$step_result")
+		[ "$best_n" = 0 ] && best_us=$us best_rss=$rss best_n=$n best_pps=$pps
 		if awk -v d="$delivered" -v p="$p99" 'BEGIN { exit !(d > 0.995 && p < 50) }'; then
 			echo "  -> held (loss $(awk -v d="$delivered" 'BEGIN{printf "%.3f", 100*(1-d)}') %, p99 $p99 ms)"
-			best=$n best_us=$us best_rss=$rss best_n=$n
+			best=$n best_us=$us best_rss=$rss best_n=$n best_pps=$pps
 		else
 			echo "  -> not held (loss $(awk -v d="$delivered" 'BEGIN{printf "%.3f", 100*(1-d)}') %, p99 $p99 ms)"
 			break
 		fi
 	done
+	cpu_bound=null
+	[ "$best_us" != null ] && [ "$best_pps" != null ] && [ "$best_n" -gt 0 ] &&
+		cpu_bound=$(awk -v u="$best_us" -v p="$best_pps" -v n="$best_n" \
+			'BEGIN { if (u > 0 && p > 0) printf "%.0f", 1e6 / (u * p / n); else print "null" }')
+	return 0
 }
 
 if [ -n "${ONLY_JANUS:-}" ]; then # for trying the Janus half alone
@@ -164,23 +172,25 @@ if [ "$smoke" = 1 ]; then
 fi
 
 ramp madoguchi mado_step
-m_best=$best m_us=$best_us m_rss=$best_rss m_n=$best_n m_idle=$idle
+m_best=$best m_us=$best_us m_rss=$best_rss m_n=$best_n m_idle=$idle m_bound=$cpu_bound
 per_call=null
 [ "$m_n" -gt 0 ] && [ "$m_rss" != null ] && [ "$m_idle" != null ] &&
 	per_call=$(awk -v r="$m_rss" -v i="$m_idle" -v n="$m_n" 'BEGIN{printf "%.0f", (r-i)/n}')
 echo "madoguchi: $m_best calls held on one core; ${m_us} us CPU per forwarded packet" \
-	"(at $m_n calls); RSS idle ${m_idle} KiB, ${per_call} KiB per call (${m_rss} KiB at $m_n calls)"
+	"(at $m_n calls: ${m_bound} calls per core if the core were the server's alone);" \
+	"RSS idle ${m_idle} KiB, ${per_call} KiB per call (${m_rss} KiB at $m_n calls)"
 
-j_best=null j_us=null
+j_best=null j_us=null j_bound=null
 if [ "$janus" = 1 ]; then
 	# shellcheck source=bench/capacity/janus.sh
 	. bench/capacity/janus.sh
 	ramp janus janus_step
-	j_best=$best j_us=$best_us
+	j_best=$best j_us=$best_us j_bound=$cpu_bound
 	echo "janus: $j_best calls held on one core; ${j_us} us CPU per forwarded packet" \
-		"(at $best_n calls); RSS idle ${idle} KiB, ${best_rss} KiB at $best_n calls"
+		"(at $best_n calls: ${j_bound} calls per core if the core were Janus's alone);" \
+		"RSS idle ${idle} KiB, ${best_rss} KiB at $best_n calls"
 fi
 ratio=null
 [ "$j_best" != null ] && [ "$j_best" -gt 0 ] &&
 	ratio=$(awk -v a="$m_best" -v b="$j_best" 'BEGIN{printf "%.2f", a/b}')
-echo "MEASURE {\"calls_per_core\":$m_best,\"janus_calls_per_core\":$j_best,\"ratio\":$ratio,\"us_per_fwd_packet\":$m_us,\"janus_us_per_fwd_packet\":$j_us,\"idle_rss_kib\":$m_idle,\"rss_kib_per_call\":$per_call}"
+echo "MEASURE {\"calls_per_core\":$m_best,\"janus_calls_per_core\":$j_best,\"ratio\":$ratio,\"us_per_fwd_packet\":$m_us,\"janus_us_per_fwd_packet\":$j_us,\"cpu_bound_calls_per_core\":$m_bound,\"janus_cpu_bound_calls_per_core\":$j_bound,\"idle_rss_kib\":$m_idle,\"rss_kib_per_call\":$per_call}"
