@@ -10,8 +10,8 @@
 
 #include <stdint.h>
 
-#define LOAD_RING     1024 /* sent packets remembered per stream for the latency (~8 s video) */
-#define LOAD_HIST     2000 /* latency histogram: 100 us buckets up to 200 ms, then overflow */
+#define LOAD_RING      1024 /* sent packets remembered per stream for the latency (~8 s video) */
+#define LOAD_HIST      2000 /* latency histogram: 100 us buckets up to 200 ms, then overflow */
 #define LOAD_BUCKET_US 100
 
 typedef struct load_sent {
@@ -31,16 +31,17 @@ typedef struct load_side {
 	int desk;
 	ws *w;
 	int next_id;
-	char ringing[64]; /* desk: the visit ringing it */
-	synth_peer *peer;      /* sends (and, with Madoguchi, receives) */
-	synth_peer *sub;       /* Janus: the subscriber PeerConnection, which receives */
+	char ringing[64];           /* desk: the visit ringing it */
+	synth_peer *peer;           /* sends (and, with Madoguchi, receives) */
+	synth_peer *sub;            /* Janus: the subscriber PeerConnection, which receives */
 	int64_t session, handle[2]; /* Janus: session, publisher and subscriber handles */
-	int64_t feed;          /* Janus: our publisher id */
-	int pub_up;            /* Janus: said webrtcup for our publisher handle */
-	load_ring sent[2];     /* what this side sent: audio, video */
-	uint16_t rx_off[2];    /* received seq - sent seq of the partner's audio, video */
+	int64_t feed;               /* Janus: our publisher id */
+	int pub_up;                 /* Janus: said webrtcup for our publisher handle */
+	load_ring sent[2];          /* what this side sent: audio, video */
+	uint16_t rx_off[2];         /* received seq - sent seq of the partner's audio, video */
 	int rx_off_ok[2];
-	uint64_t sent_w, recv_w; /* media sent in the window; of the partner's sent in it, received */
+	uint64_t sent_w,
+	    recv_w; /* media sent in the window; of the partner's sent in it, received */
 } load_side;
 
 typedef struct load_call {
@@ -75,8 +76,7 @@ void load_side_hooks(synth_config *c, load_side *s);
 /* Runs the peers and drains the signalling sockets until `until_us`, or until done(arg)
  * says so (checked every loop, may be NULL), or a byte arrives on ctl_fd (>= 0; the
  * byte is returned). Returns -1 otherwise. */
-int load_pump(load_call *calls, int n, int64_t until_us, int (*done)(load_call *, int),
-              int ctl_fd);
+int load_pump(load_call *calls, int n, int64_t until_us, int (*done)(load_call *, int), int ctl_fd);
 /* Drains every signalling socket (events the generator does not act on, except rings). */
 void load_drain(load_call *calls, int n);
 /* The window: packets sent between start and stop count, wherever they arrive before

@@ -49,12 +49,10 @@ static json_t *request(load_side *s, json_t *msg, int want_event)
 				json_decref(j);
 				continue;
 			}
-			json_t *err = json_object_get(json_object_get(json_object_get(j, "plugindata"),
-			                                              "data"),
-			                              "error");
+			json_t *err = json_object_get(
+			    json_object_get(json_object_get(j, "plugindata"), "data"), "error");
 			if (strcmp(kind, "error") == 0 || err) {
-				fprintf(stderr, "load: janus %s refused: %s\n", name,
-				        m);
+				fprintf(stderr, "load: janus %s refused: %s\n", name, m);
 				json_decref(j);
 				return NULL;
 			}
@@ -96,7 +94,8 @@ static synth_peer *new_peer(const load_opts *o, load_side *s, int index, int sub
                             synth_template *tmpl, dtls_ctx *dtls)
 {
 	char label[32];
-	snprintf(label, sizeof label, "%s-%d%s", s->desk ? "desk" : "kiosk", index, sub ? "-sub" : "");
+	snprintf(label, sizeof label, "%s-%d%s", s->desk ? "desk" : "kiosk", index,
+	         sub ? "-sub" : "");
 	synth_config c = {.label = label,
 	                  .tmpl = tmpl,
 	                  .dtls = dtls,
@@ -121,9 +120,10 @@ static int open_side(const load_opts *o, load_side *s, int index)
 	s->session = data_id(r);
 	json_decref(r);
 	for (int h = 0; h < 2; h++) {
-		r = request(s, json_pack("{s:s, s:s}", "janus", "attach", "plugin",
-		                         "janus.plugin.videoroom"),
-		            0);
+		r = request(
+		    s,
+		    json_pack("{s:s, s:s}", "janus", "attach", "plugin", "janus.plugin.videoroom"),
+		    0);
 		if (!r)
 			return -1;
 		s->handle[h] = data_id(r);
@@ -151,11 +151,12 @@ static int publish(load_side *s, int index)
 		return -1;
 	}
 	s->feed = (int64_t)index * 2 + s->desk + 1;
-	json_t *r = plugin(s, 0,
-	                   json_pack("{s:s, s:s, s:I, s:I, s:b, s:b}", "request", "joinandconfigure",
-	                             "ptype", "publisher", "room", (json_int_t)(ROOM_BASE + index),
-	                             "id", (json_int_t)s->feed, "audio", 1, "video", 1),
-	                   "offer", sdp, 1);
+	json_t *r =
+	    plugin(s, 0,
+	           json_pack("{s:s, s:s, s:I, s:I, s:b, s:b}", "request", "joinandconfigure",
+	                     "ptype", "publisher", "room", (json_int_t)(ROOM_BASE + index), "id",
+	                     (json_int_t)s->feed, "audio", 1, "video", 1),
+	           "offer", sdp, 1);
 	free(sdp);
 	const char *answer = r ? jsep_sdp(r) : NULL;
 	int rc = answer ? synth_peer_answer(s->peer, answer, strlen(answer), clock_mono_us()) : -1;
@@ -165,15 +166,15 @@ static int publish(load_side *s, int index)
 
 static int subscribe(load_side *s, int index, int64_t feed)
 {
-	json_t *r = plugin(s, 1,
-	                   json_pack("{s:s, s:s, s:I, s:I}", "request", "join", "ptype", "subscriber",
-	                             "room", (json_int_t)(ROOM_BASE + index), "feed",
-	                             (json_int_t)feed),
-	                   NULL, NULL, 1);
+	json_t *r =
+	    plugin(s, 1,
+	           json_pack("{s:s, s:s, s:I, s:I}", "request", "join", "ptype", "subscriber",
+	                     "room", (json_int_t)(ROOM_BASE + index), "feed", (json_int_t)feed),
+	           NULL, NULL, 1);
 	const char *offer = r ? jsep_sdp(r) : NULL;
 	char *answer = malloc(65536);
-	int n = offer && answer ? synth_peer_accept_offer(s->sub, offer, strlen(offer), answer, 65535,
-	                                                  clock_mono_us())
+	int n = offer && answer ? synth_peer_accept_offer(s->sub, offer, strlen(offer), answer,
+	                                                  65535, clock_mono_us())
 	                        : -1;
 	json_decref(r);
 	if (n < 0) {
@@ -183,9 +184,10 @@ static int subscribe(load_side *s, int index, int64_t feed)
 		return -1;
 	}
 	answer[n] = 0;
-	r = plugin(s, 1, json_pack("{s:s, s:I}", "request", "start", "room",
-	                           (json_int_t)(ROOM_BASE + index)),
-	           "answer", answer, 1);
+	r = plugin(
+	    s, 1,
+	    json_pack("{s:s, s:I}", "request", "start", "room", (json_int_t)(ROOM_BASE + index)),
+	    "answer", answer, 1);
 	free(answer);
 	if (!r)
 		return -1;
@@ -203,8 +205,8 @@ int load_janus_setup(const load_opts *o, load_call *calls, int n, synth_template
 			if (!(s->peer = new_peer(o, s, c->index, 0, tmpl, dtls)) ||
 			    !(s->sub = new_peer(o, s, c->index, 1, tmpl, dtls)) ||
 			    open_side(o, s, c->index) != 0 || publish(s, c->index) != 0) {
-				fprintf(stderr, "load: janus call %d: %s publisher failed\n", c->index,
-				        k ? "desk" : "kiosk");
+				fprintf(stderr, "load: janus call %d: %s publisher failed\n",
+				        c->index, k ? "desk" : "kiosk");
 				return -1;
 			}
 		}
@@ -216,8 +218,8 @@ int load_janus_setup(const load_opts *o, load_call *calls, int n, synth_template
 		}
 		for (int k = 0; k < 2; k++)
 			if (subscribe(c->side[k], c->index, c->side[!k]->feed) != 0) {
-				fprintf(stderr, "load: janus call %d: %s subscriber failed\n", c->index,
-				        k ? "desk" : "kiosk");
+				fprintf(stderr, "load: janus call %d: %s subscriber failed\n",
+				        c->index, k ? "desk" : "kiosk");
 				return -1;
 			}
 		load_drain(calls, i + 1);

@@ -54,7 +54,8 @@ static json_t *rpc(load_side *s, const char *type, json_t *fields)
 			json_decref(j);
 		}
 		if (ws_closed(s->w) || ws_read(s->w) < 0) {
-			fprintf(stderr, "load: connection closed waiting for the reply to %s\n", type);
+			fprintf(stderr, "load: connection closed waiting for the reply to %s\n",
+			        type);
 			return NULL;
 		}
 		struct pollfd p = {.fd = ws_fd(s->w), .events = POLLIN};
@@ -71,8 +72,9 @@ static int hello(const load_opts *o, load_side *s, int index)
 	s->w = ws_connect(o->host, o->port, o->path, NULL, 5000);
 	if (!s->w)
 		return -1;
-	json_t *r = rpc(s, "hello",
-	                json_pack("{s:s, s:s}", "role", s->desk ? "staff" : "kiosk", "token", token));
+	json_t *r =
+	    rpc(s, "hello",
+	        json_pack("{s:s, s:s}", "role", s->desk ? "staff" : "kiosk", "token", token));
 	if (!r)
 		return -1;
 	json_decref(r);
@@ -99,7 +101,8 @@ static int offer(load_side *s)
 	json_t *tracks = json_object();
 	for (int i = 0; i < nr; i++)
 		json_object_set_new(tracks, roles[i].mid, json_string(names[roles[i].role]));
-	json_t *r = rpc(s, "offer", json_pack("{s:s%, s:o}", "sdp", sdp, (size_t)n, "tracks", tracks));
+	json_t *r =
+	    rpc(s, "offer", json_pack("{s:s%, s:o}", "sdp", sdp, (size_t)n, "tracks", tracks));
 	free(sdp);
 	const char *answer = r ? json_string_value(json_object_get(r, "sdp")) : NULL;
 	int rc = answer ? synth_peer_answer(s->peer, answer, strlen(answer), clock_mono_us()) : -1;
@@ -164,7 +167,8 @@ int load_mado_setup(const load_opts *o, load_call *calls, int n, synth_template 
 				load_pump(calls, n, clock_mono_us() + 2000, NULL, -1);
 		}
 		if (!desk) {
-			fprintf(stderr, "load: no desk rang for call %d (visit %s)\n", c->index, visit);
+			fprintf(stderr, "load: no desk rang for call %d (visit %s)\n", c->index,
+			        visit);
 			json_decref(r);
 			return -1;
 		}

@@ -20,6 +20,7 @@
 static uint64_t hist[2][LOAD_HIST + 1];
 static uint64_t matched, unmatched;
 static int64_t win_start, win_end; /* win_start 0: not measuring; win_end 0: still open */
+static int trace;                  /* LOAD_TRACE set: every packet later than 20 ms on stderr */
 
 static int in_window(int64_t t)
 {
@@ -39,7 +40,8 @@ static void on_sent(void *user, int video, uint16_t seq, const uint8_t *payload,
 {
 	load_side *s = user;
 	load_ring *r = &s->sent[video ? 1 : 0];
-	r->e[seq % LOAD_RING] = (load_sent){.seq = seq, .fp = fingerprint(payload, len), .t_us = now_us};
+	r->e[seq % LOAD_RING] =
+	    (load_sent){.seq = seq, .fp = fingerprint(payload, len), .t_us = now_us};
 	r->last = seq;
 	r->any = 1;
 	if (in_window(now_us))
@@ -81,9 +83,10 @@ static void on_received(void *user, int line, uint16_t seq, const uint8_t *paylo
 		return;
 	s->recv_w++;
 	int64_t d = now_us - e->t_us;
-	if (d > 20000 && getenv("LOAD_TRACE"))
-		fprintf(stderr, "late %d %s line %d seq %u: %.1f ms at %.3f s\n", s->call->index,
-		        s->desk ? "desk" : "kiosk", line, e->seq, d / 1000.0, (now_us % 100000000) / 1e6);
+	if (d > 20000 && trace)
+		fprintf(stderr, "late: call %d %s line %d seq %u: %.1f ms at %.3f s\n",
+		        s->call->index, s->desk ? "desk" : "kiosk", line, e->seq, d / 1000.0,
+		        (now_us % 100000000) / 1e6);
 	int64_t b = d < 0 ? 0 : d / LOAD_BUCKET_US;
 	hist[line][b > LOAD_HIST ? LOAD_HIST : b]++;
 	matched++;
@@ -107,8 +110,8 @@ static void drain_side(load_side *s)
 		/* Only rings (and Janus's webrtcup) matter here; a cheap look instead of a JSON
 		 * parse per event. */
 		const char *v;
-		if (s->session && (v = strstr(m, "\"webrtcup\"")) && (v = strstr(m, "\"sender\":")) &&
-		    strtoll(v + 9, NULL, 10) == s->handle[0])
+		if (s->session && (v = strstr(m, "\"webrtcup\"")) &&
+		    (v = strstr(m, "\"sender\":")) && strtoll(v + 9, NULL, 10) == s->handle[0])
 			s->pub_up = 1;
 		if (s->desk && strstr(m, "\"ringing\"") && (v = strstr(m, "\"visit\":\""))) {
 			v += 9;
@@ -136,7 +139,8 @@ int load_pump(load_call *calls, int n, int64_t until_us, int (*done)(load_call *
 	for (int i = 0; i < n; i++)
 		for (int k = 0; k < 2; k++) {
 			load_side *s = calls[i].side[k];
-			struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)(i * 2 + k)};
+			struct epoll_event ev = {.events = EPOLLIN,
+			                         .data.u64 = (uint64_t)(i * 2 + k)};
 			if (s->peer)
 				epoll_ctl(ep, EPOLL_CTL_ADD, synth_peer_fd(s->peer), &ev);
 			ev.data.u64 |= 1ull << 34;
@@ -194,7 +198,8 @@ int load_pump(load_call *calls, int n, int64_t until_us, int (*done)(load_call *
 				if (ws_closed(s->w))
 					epoll_ctl(ep, EPOLL_CTL_DEL, ws_fd(s->w), NULL);
 			} else {
-				synth_peer_poll(d & (1ull << 34) ? s->sub : s->peer, clock_mono_us());
+				synth_peer_poll(d & (1ull << 34) ? s->sub : s->peer,
+				                clock_mono_us());
 			}
 		}
 	}
@@ -243,6 +248,7 @@ static void sum_counters(load_call *calls, int n, uint64_t *nacks, uint64_t *pli
 
 void load_measure_start(load_call *calls, int n)
 {
+	trace = getenv("LOAD_TRACE") != NULL;
 	memset(hist, 0, sizeof hist);
 	matched = unmatched = 0;
 	for (int i = 0; i < n; i++)

@@ -73,8 +73,8 @@ static double proc_cpu_s(int pid)
 	unsigned long long ut = 0, st = 0;
 	/* After the name: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
 	 * utime stime. */
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-	                 &st) != 2)
+	if (!p ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
 		return -1;
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -140,7 +140,8 @@ static int worker(const load_opts *o, int w, int ctl, int res)
 		return 1;
 	}
 	if (!tmpl || !dtls) {
-		fprintf(stderr, "load: cannot read %s (run from the repository root)\n", o->fixture);
+		fprintf(stderr, "load: cannot read %s (run from the repository root)\n",
+		        o->fixture);
 		return 1;
 	}
 	load_call *calls = calloc((size_t)o->calls, sizeof *calls);
@@ -162,20 +163,23 @@ static int worker(const load_opts *o, int w, int ctl, int res)
 	} else {
 		load_pump(calls, n, clock_mono_us() + 30000000, load_all_flowing, -1);
 		if (!load_all_flowing(calls, n)) {
-			fprintf(stderr, "load: worker %d: media did not flow on every call within 30 s\n",
+			fprintf(stderr,
+			        "load: worker %d: media did not flow on every call within 30 s\n",
 			        w);
 			for (int i = 0; i < n && i < 8; i++)
 				for (int k = 0; k < 2; k++) {
-					const synth_stats *st = synth_peer_stats(calls[i].side[k]->peer);
-					fprintf(stderr,
-					        "  call %d %s: stun %llu/%llu dtls %llu sent %llu "
-					        "received %llu\n",
-					        calls[i].index, k ? "desk" : "kiosk",
-					        (unsigned long long)st->stun_responses,
-					        (unsigned long long)st->stun_checks,
-					        (unsigned long long)st->dtls_handshakes,
-					        (unsigned long long)(st->audio_sent + st->video_sent),
-					        (unsigned long long)st->rtp_received);
+					const synth_stats *st =
+					    synth_peer_stats(calls[i].side[k]->peer);
+					fprintf(
+					    stderr,
+					    "  call %d %s: stun %llu/%llu dtls %llu sent %llu "
+					    "received %llu\n",
+					    calls[i].index, k ? "desk" : "kiosk",
+					    (unsigned long long)st->stun_responses,
+					    (unsigned long long)st->stun_checks,
+					    (unsigned long long)st->dtls_handshakes,
+					    (unsigned long long)(st->audio_sent + st->video_sent),
+					    (unsigned long long)st->rtp_received);
 				}
 			status = 'F';
 		}
@@ -230,8 +234,12 @@ static double percentile_ms(const uint64_t (*h)[LOAD_HIST + 1], int kinds, doubl
 
 int main(int argc, char **argv)
 {
-	load_opts o = {.seconds = 20, .warmup = 3, .procs = 1, .video_kbps = 1000,
-	               .departments = 8, .fixture = "tests/fixtures/chromium-156-offer.sdp"};
+	load_opts o = {.seconds = 20,
+	               .warmup = 3,
+	               .procs = 1,
+	               .video_kbps = 1000,
+	               .departments = 8,
+	               .fixture = "tests/fixtures/chromium-156-offer.sdp"};
 	const char *url = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -318,7 +326,8 @@ int main(int argc, char **argv)
 	 * packets in flight, which the server's figure must not include). */
 	int64_t t_end = t0 + (int64_t)o.seconds * 1000000;
 	while (clock_mono_us() < t_end)
-		usleep((useconds_t)(t_end - clock_mono_us() > 100000 ? 100000 : t_end - clock_mono_us()));
+		usleep((useconds_t)(t_end - clock_mono_us() > 100000 ? 100000
+		                                                     : t_end - clock_mono_us()));
 	double span = (double)(clock_mono_us() - t0) / 1e6;
 	double scpu = o.server_pid ? proc_cpu_s(o.server_pid) - scpu0 : -1;
 	long rss = o.server_pid ? proc_rss_kib(o.server_pid) : -1;

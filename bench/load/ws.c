@@ -54,8 +54,7 @@ static int write_all(ws *w, const uint8_t *data, size_t len)
 	return 0;
 }
 
-ws *ws_connect(const char *host, int port, const char *path, const char *protocol,
-               int timeout_ms)
+ws *ws_connect(const char *host, int port, const char *path, const char *protocol, int timeout_ms)
 {
 	char portstr[16];
 	snprintf(portstr, sizeof portstr, "%d", port);

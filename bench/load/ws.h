@@ -11,8 +11,7 @@ typedef struct ws ws;
 
 /* Connects to ws://host:port/path, asking for a subprotocol unless NULL; NULL on failure
  * (the reason on stderr). */
-ws *ws_connect(const char *host, int port, const char *path, const char *protocol,
-               int timeout_ms);
+ws *ws_connect(const char *host, int port, const char *path, const char *protocol, int timeout_ms);
 void ws_free(ws *w); /* NULL allowed */
 int ws_fd(const ws *w);
 /* Sends one text message (masked, as a client must); 0 or -1. Waits for the socket when

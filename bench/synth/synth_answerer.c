@@ -14,8 +14,8 @@ int synth_peer_accept_offer(synth_peer *p, const char *sdp, size_t len, char *ou
 		return -1;
 	synth_hex(p, p->ufrag, 4);
 	synth_hex(p, p->pwd, 12);
-	int n = synth_sdp_answer_offer(sdp, len, p->ufrag, p->pwd, dtls_ctx_fingerprint(p->cfg.dtls),
-	                               out, cap);
+	int n = synth_sdp_answer_offer(sdp, len, p->ufrag, p->pwd,
+	                               dtls_ctx_fingerprint(p->cfg.dtls), out, cap);
 	if (n < 0)
 		return -1;
 	a.server_active = 0; /* our a=setup:active: we are the DTLS client */

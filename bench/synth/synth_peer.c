@@ -28,7 +28,7 @@ static void dtls_out(void *user, const uint8_t *data, size_t len)
 }
 
 const char *const synth_line_names[SYNTH_LINES] = {"mic", "camera", "document", "slotAudio",
-                                                    "slotVideo"};
+                                                   "slotVideo"};
 
 /* Camera layer k (0 the full picture, as without simulcast; 1 half, 2 quarter scale). */
 static int setup_layer(synth_peer *p, synth_tx *t, int k)
@@ -343,10 +343,9 @@ static void send_check(synth_peer *p)
 	for (int i = 0; i < 12; i++)
 		p->txid[i] = (uint8_t)synth_rand(&p->rng);
 	uint8_t out[512];
-	ssize_t n =
-	    stun_build_binding_request(out, sizeof out, p->txid, user, 0x6e7f00ff, !p->subscriber,
-	                               p->subscriber ? 0 : p->tiebreaker,
-	                               (const uint8_t *)p->ans.pwd, strlen(p->ans.pwd));
+	ssize_t n = stun_build_binding_request(out, sizeof out, p->txid, user, 0x6e7f00ff,
+	                                       !p->subscriber, p->subscriber ? 0 : p->tiebreaker,
+	                                       (const uint8_t *)p->ans.pwd, strlen(p->ans.pwd));
 	if (n <= 0)
 		return;
 	p->st.stun_checks++;
@@ -464,7 +463,8 @@ int synth_peer_poll(synth_peer *p, int64_t now_us)
 			break;
 		n += r;
 		for (int i = 0; i < r; i++) {
-			/* Only the server's address counts; anything else is not part of the call. */
+			/* Only the server's address counts; anything else is not part of the call.
+			 */
 			if (!p->running || msg[i].msg_len == 0 ||
 			    from[i].sin_port != p->server.sin_port ||
 			    from[i].sin_addr.s_addr != p->server.sin_addr.s_addr)

@@ -68,8 +68,8 @@ typedef struct synth_config {
 	 * audio, slot video; after unwrapping RTX). NULL: not called. */
 	void (*on_sent)(void *user, int video, uint16_t seq, const uint8_t *payload, size_t len,
 	                int64_t now_us);
-	void (*on_received)(void *user, int line, uint16_t seq, const uint8_t *payload,
-	                    size_t len, int64_t now_us);
+	void (*on_received)(void *user, int line, uint16_t seq, const uint8_t *payload, size_t len,
+	                    int64_t now_us);
 	void *hook_user;
 	/* For a server elsewhere (Janus in a network namespace): the socket's address
 	 * (default 127.0.0.1), and an offer of the mic and camera only, send-only (a

@@ -287,10 +287,10 @@ int synth_sdp_parse_answer(const char *sdp, size_t len, synth_answer *a)
 int synth_sdp_answer_offer(const char *offer, size_t len, const char *ufrag, const char *pwd,
                            const char *fingerprint, char *out, size_t cap)
 {
-	static const char *const drop[] = {"a=candidate:", "a=end-of-candidates", "a=ssrc:",
-	                                   "a=ssrc-group:", "a=msid:", "a=ice-ufrag:",
-	                                   "a=ice-pwd:", "a=fingerprint:", "a=setup:",
-	                                   "a=ice-options:", "a=msid-semantic"};
+	static const char *const drop[] = {
+	    "a=candidate:", "a=end-of-candidates", "a=ssrc:",        "a=ssrc-group:",
+	    "a=msid:",      "a=ice-ufrag:",        "a=ice-pwd:",     "a=fingerprint:",
+	    "a=setup:",     "a=ice-options:",      "a=msid-semantic"};
 	if (cap == 0)
 		return -1;
 	out_buf o = {.buf = out, .cap = cap};
@@ -316,8 +316,9 @@ int synth_sdp_answer_offer(const char *offer, size_t len, const char *ufrag, con
 			put(&o, "%.*s\r\n", n, p);
 		if (starts(p, (size_t)n, "m=")) {
 			media = 1;
-			put(&o, "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\na=fingerprint:sha-256 %s\r\n"
-			        "a=setup:active\r\n",
+			put(&o,
+			    "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\na=fingerprint:sha-256 %s\r\n"
+			    "a=setup:active\r\n",
 			    ufrag, pwd, fingerprint);
 		}
 		p = next;

@@ -73,8 +73,8 @@ void synth_send_srtp(synth_peer *p, const uint8_t *pkt, size_t len, int rtcp)
 		return;
 	uint8_t *out = slot(p);
 	memcpy(out, pkt, len);
-	int rc = rtcp ? secure_protect_rtcp(p->srtp, out, &len)
-	              : secure_protect_rtp(p->srtp, out, &len);
+	int rc =
+	    rtcp ? secure_protect_rtcp(p->srtp, out, &len) : secure_protect_rtp(p->srtp, out, &len);
 	if (rc != 0)
 		return;
 	if (synth_lose(p, p->cfg.send_loss)) {
