@@ -123,6 +123,27 @@ static int read_all(int fd, void *data, size_t len)
 	return 0;
 }
 
+/* Which sides never received media (the first few in detail), when setup gives up. */
+static void report_stuck(load_call *calls, int n, int w, int64_t wait_us)
+{
+	int stuck = 0;
+	for (int i = 0; i < 2 * n; i++) {
+		load_side *s = calls[i / 2].side[i % 2];
+		const synth_stats *st = synth_peer_stats(s->peer);
+		const synth_stats *rx = synth_peer_stats(load_rx_peer(s));
+		if (rx->rtp_received >= 20 || stuck++ >= 6)
+			continue;
+		fprintf(stderr, "  call %d %s: stun %llu/%llu dtls %llu sent %llu received %llu\n",
+		        calls[i / 2].index, s->desk ? "desk" : "kiosk",
+		        (unsigned long long)st->stun_responses, (unsigned long long)st->stun_checks,
+		        (unsigned long long)st->dtls_handshakes,
+		        (unsigned long long)(st->audio_sent + st->video_sent),
+		        (unsigned long long)rx->rtp_received);
+	}
+	fprintf(stderr, "load: worker %d: %d of %d sides received no media within %lld s\n", w,
+	        stuck, 2 * n, (long long)(wait_us / 1000000));
+}
+
 /* One worker: its calls, set up, measured when the parent says 'G', ended on 'Q'. */
 static int worker(const load_opts *o, int w, int ctl, int res)
 {
@@ -161,26 +182,10 @@ static int worker(const load_opts *o, int w, int ctl, int res)
 	if ((o->janus ? load_janus_setup : load_mado_setup)(o, calls, n, tmpl, dtls) != 0) {
 		status = 'F';
 	} else {
-		load_pump(calls, n, clock_mono_us() + 30000000, load_all_flowing, -1);
+		int64_t wait_us = 30000000 + (int64_t)n * 200000;
+		load_pump(calls, n, clock_mono_us() + wait_us, load_all_flowing, -1);
 		if (!load_all_flowing(calls, n)) {
-			fprintf(stderr,
-			        "load: worker %d: media did not flow on every call within 30 s\n",
-			        w);
-			for (int i = 0; i < n && i < 8; i++)
-				for (int k = 0; k < 2; k++) {
-					const synth_stats *st =
-					    synth_peer_stats(calls[i].side[k]->peer);
-					fprintf(
-					    stderr,
-					    "  call %d %s: stun %llu/%llu dtls %llu sent %llu "
-					    "received %llu\n",
-					    calls[i].index, k ? "desk" : "kiosk",
-					    (unsigned long long)st->stun_responses,
-					    (unsigned long long)st->stun_checks,
-					    (unsigned long long)st->dtls_handshakes,
-					    (unsigned long long)(st->audio_sent + st->video_sent),
-					    (unsigned long long)st->rtp_received);
-				}
+			report_stuck(calls, n, w, wait_us);
 			status = 'F';
 		}
 	}
