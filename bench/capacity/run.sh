@@ -82,6 +82,9 @@ free_port() { # tcp|udp
 	python3 -c "import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_STREAM if sys.argv[1]=='tcp' else socket.SOCK_DGRAM); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])" "$1"
 }
 udp_drops() { awk '/^Udp:/ { n++; if (n == 2) print $6 }' /proc/net/snmp; }
+# Datagrams the kernel dropped on the UDP sockets bound to this port (last column of
+# /proc/net/udp), e.g. the server's media socket.
+port_drops() { awk -v p="$(printf ':%04X' "$1")" '$2 ~ p"$" { d += $NF } END { print d + 0 }' /proc/net/udp; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 json() { # KEY JSON-LINE
 	sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2"
@@ -115,7 +118,8 @@ mado_step() {
 		sed 's/^madoguchi_//' | tr '\n' ' ' | sed 's/^/  server: /; s/$/\n/' || true
 	local drops
 	drops=$(udp_drops)
-	echo "  kernel: $((drops - drops0)) UDP datagrams dropped for full receive buffers during the step"
+	echo "  kernel: $((drops - drops0)) UDP datagrams dropped for full receive buffers during the" \
+		"step (machine-wide), $(port_drops "$media") of them on the server's media socket"
 	kill "$server_pid" 2>/dev/null || true
 	wait "$server_pid" 2>/dev/null || true
 	server_pid=
