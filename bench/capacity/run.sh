@@ -5,7 +5,7 @@
 #   bash bench/capacity/run.sh --smoke BUILD_DIR        # the test suite's check (4 calls, 10 s)
 #
 # Settings (environment): CALLS="10 25 50 100 150 200 300 400 500 600" (the ramp; --quick:
-# "10 40", 6 s per step after 4 s), SECONDS_PER_STEP=20,
+# one step of 30 calls, 6 s after 4 s), SECONDS_PER_STEP=20,
 # WARMUP=5 (after every call is up; the kiosks' start-up self-tests decode 3 s of video),
 # PROCS=1 (generator processes), KBPS=1000 (video per sender), SERVER_CPU=0 and GEN_CPU=1 (the
 # cores the server and the generator are pinned to with taskset; PIN=0: not pinned),
@@ -39,7 +39,7 @@ build=${build:-build-bench}
 if [ "$smoke" = 1 ]; then
 	calls_list=4 secs=10 warmup=1
 elif [ "$quick" = 1 ]; then
-	calls_list=${CALLS:-"10 40"} secs=${SECONDS_PER_STEP:-6} warmup=${WARMUP:-4}
+	calls_list=${CALLS:-30} secs=${SECONDS_PER_STEP:-6} warmup=${WARMUP:-4}
 else
 	calls_list=${CALLS:-"10 25 50 100 150 200 300 400 500 600"} secs=${SECONDS_PER_STEP:-20}
 	warmup=${WARMUP:-5}
