@@ -1,8 +1,6 @@
-/* The synthetic peer's transport and its sending side: the socket, ICE checks and consent,
- * the DTLS client, SRTP, real Opus and VP8 media (synth_media.c) packetized as a browser does
- * (RFC 7587, RFC 7741 with 15-bit picture ids and TL0PICIDX), simulcast layers with rid
- * (RFC 8851, 8852, 8853), retransmissions from the send cache, and the RTCP it sends and
- * acts on. The receiving side's bookkeeping is in synth_rx.c. */
+/* The synthetic peer's transport: the socket (read with recvmmsg), ICE checks and consent,
+ * the DTLS client, SRTP, negotiation, and what arrives. Media and RTCP out, and the send
+ * queue, are in synth_send.c; the receiving side's bookkeeping is in synth_rx.c. */
 #include "rtp/rtp.h"
 #include "rtp/stun.h"
 #include "synth_internal.h"
@@ -15,100 +13,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define AUDIO_FRAME_US  20000
-#define VIDEO_FRAME_US  33333
-#define VIDEO_MAX_CHUNK 1100
-#define VP8_DESC        6 /* X, I L T, 15-bit picture id, TL0PICIDX, TID/Y */
-#define FRAME_MAX       (512 * 1024)
-#define CLIP_MAX_FRAMES 300     /* 10 s at 30 fps */
-#define QUEUE_MAX_US    400000  /* the simulated narrow downlink's queue */
-#define NTX             4       /* audio, camera layers f, h, q */
-#define STUN_CONNECT_US 50000   /* checks until the first answer */
-#define STUN_CONSENT_US 2500000 /* consent checks afterwards, as Chromium sends them */
-#define REPORT_US       1000000
-#define TWCC_US         100000
-#define NACK_US         20000
-#define NEVER           INT64_MAX
-
-typedef struct synth_cached {
-	uint16_t seq;
-	uint16_t len;
-	uint8_t data[SYNTH_PKT_MAX];
-} synth_cached;
-
-typedef struct synth_tx {
-	int line; /* SYNTH_MIC or SYNTH_CAMERA */
-	int video;
-	int on;    /* sends (a camera layer beyond the first only with simulcast) */
-	int layer; /* 0 q, 1 h, 2 f (drawn into the picture) */
-	const char *rid;
-	int w, h, kbps;
-	uint32_t ssrc, rtx_ssrc;
-	int pt, rtx_pt; /* rtx_pt -1: retransmit on the media SSRC */
-	uint16_t seq, rtx_seq;
-	uint32_t ts0;
-	int64_t next_us, next_key_us;
-	int force_key;
-	uint16_t picture_id;
-	uint8_t tl0picidx;
-	uint32_t packets, octets; /* for sender reports */
-	const synth_clip *clip;   /* replay: the loop and where in it */
-	int clip_pos;
-	synth_venc *venc;    /* live */
-	synth_cached *cache; /* video packets by seq % SYNTH_CACHE */
-} synth_tx;
-
-struct synth_peer {
-	synth_config cfg;
-	char label[64];
-	int fd;
-	struct sockaddr_in server;
-	uint64_t rng;
-	char ufrag[16], pwd[32];
-	synth_answer ans;
-	int running;
-
-	int ice_ok;
-	uint8_t txid[12];
-	int64_t next_stun_us;
-	uint64_t tiebreaker;
-	dtls *dtls;
-	secure *srtp;
-
-	synth_tx tx[NTX];
-	int n_tx;
-	int sim_on; /* the answer accepted simulcast: every camera layer sends */
-	int ext_rid, ext_rrid;
-	synth_aenc *aenc; /* live audio */
-	int audio_pos;    /* replayed audio */
-	int audio_ref;
-	uint8_t *frame; /* scratch for one encoded picture */
-	synth_vdec *vdec[SYNTH_LINES];
-	synth_adec *adec[SYNTH_LINES];
-	int64_t link_free_us; /* the narrow downlink is busy until then */
-	int64_t arrival_us;   /* when the packet being handled arrived through it */
-	int64_t next_decoder_pli_us;
-	uint16_t twcc_seq;
-	uint32_t rtcp_ssrc;
-	uint32_t doc_ssrc, doc_rtx_ssrc; /* declared on the document m-line, never used */
-
-	synth_rx rx[SYNTH_LINES];
-	int rx_on[SYNTH_LINES];
-	synth_slot_stats slot[SYNTH_LINES];
-	twcc_rec twcc;
-	int64_t next_report_us, next_twcc_us, next_nack_us, next_pli_us;
-
-	synth_stats st;
-	uint8_t buf[SYNTH_PKT_MAX + SECURE_MAX_TRAILER + 64];
-};
-
-static int lose(synth_peer *p, double rate)
-{
-	if (rate <= 0)
-		return 0;
-	return (double)(synth_rand(&p->rng) >> 11) * (1.0 / 9007199254740992.0) < rate;
-}
-
 static uint32_t nonzero32(synth_peer *p)
 {
 	uint32_t v;
@@ -118,37 +22,13 @@ static uint32_t nonzero32(synth_peer *p)
 	return v;
 }
 
-static void send_raw(synth_peer *p, const uint8_t *data, size_t len)
-{
-	/* A full socket buffer drops, as a network would. */
-	(void)sendto(p->fd, data, len, 0, (const struct sockaddr *)&p->server, sizeof p->server);
-}
-
 static void dtls_out(void *user, const uint8_t *data, size_t len)
 {
-	send_raw(user, data, len);
+	synth_send_raw(user, data, len);
 }
 
-/* Protects a plain RTP or RTCP packet into the scratch buffer and sends it, unless the
- * simulated network loses it. */
-static void send_srtp(synth_peer *p, const uint8_t *pkt, size_t len, int rtcp)
-{
-	if (!p->srtp || len > SYNTH_PKT_MAX)
-		return;
-	memcpy(p->buf, pkt, len);
-	int rc = rtcp ? secure_protect_rtcp(p->srtp, p->buf, &len)
-	              : secure_protect_rtp(p->srtp, p->buf, &len);
-	if (rc != 0)
-		return;
-	if (lose(p, p->cfg.send_loss)) {
-		p->st.send_dropped++;
-		return;
-	}
-	send_raw(p, p->buf, len);
-}
-
-static const char *const line_names[SYNTH_LINES] = {"mic", "camera", "document", "slotAudio",
-                                                    "slotVideo"};
+const char *const synth_line_names[SYNTH_LINES] = {"mic", "camera", "document", "slotAudio",
+                                                   "slotVideo"};
 
 /* Camera layer k (0 the full picture, as without simulcast; 1 half, 2 quarter scale). */
 static int setup_layer(synth_peer *p, synth_tx *t, int k)
@@ -201,6 +81,10 @@ synth_peer *synth_peer_new(const synth_config *cfg)
 	p->n_tx = 1 + (p->cfg.simulcast ? p->cfg.simulcast : 1);
 	struct sockaddr_in local = {.sin_family = AF_INET,
 	                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	if (cfg->bind_ip && inet_pton(AF_INET, cfg->bind_ip, &local.sin_addr) != 1) {
+		synth_peer_free(p);
+		return NULL;
+	}
 	if (p->fd < 0 || bind(p->fd, (struct sockaddr *)&local, sizeof local) != 0 ||
 	    !(p->frame = malloc(FRAME_MAX))) {
 		synth_peer_free(p);
@@ -301,7 +185,7 @@ int synth_peer_roles(const synth_peer *p, sfu_track_role *roles, int cap)
 	return n;
 }
 
-static void hex(synth_peer *p, char *out, int nbytes)
+void synth_hex(synth_peer *p, char *out, int nbytes)
 {
 	for (int i = 0; i < nbytes; i++)
 		sprintf(out + 2 * i, "%02x", (unsigned)(synth_rand(&p->rng) & 0xff));
@@ -309,8 +193,8 @@ static void hex(synth_peer *p, char *out, int nbytes)
 
 int synth_peer_offer(synth_peer *p, char *out, size_t cap)
 {
-	hex(p, p->ufrag, 4);
-	hex(p, p->pwd, 12);
+	synth_hex(p, p->ufrag, 4);
+	synth_hex(p, p->pwd, 12);
 	/* Simulcast as Chromium offers it with sendEncodings: rids and a=simulcast (RFC 8853)
 	 * instead of SSRCs; the server learns each layer's SSRC from the rid extension. */
 	const char *sim = p->cfg.simulcast == 3 ? "a=rid:q send\r\na=rid:h send\r\na=rid:f send\r\n"
@@ -329,6 +213,12 @@ int synth_peer_offer(synth_peer *p, char *out, size_t cap)
 	    {.video = 0, .dir = "recvonly"},
 	    {.video = 1, .dir = "recvonly"},
 	};
+	if (p->cfg.publish_only) {
+		/* A VideoRoom publisher: the microphone and the camera, nothing to receive. */
+		lines[0].dir = lines[1].dir = "sendonly";
+		return synth_sdp_offer(p->cfg.tmpl, p->ufrag, p->pwd,
+		                       dtls_ctx_fingerprint(p->cfg.dtls), lines, 2, out, cap);
+	}
 	return synth_sdp_offer(p->cfg.tmpl, p->ufrag, p->pwd, dtls_ctx_fingerprint(p->cfg.dtls),
 	                       lines, SYNTH_LINES, out, cap);
 }
@@ -354,6 +244,12 @@ int synth_peer_answer(synth_peer *p, const char *sdp, size_t len, int64_t now_us
 	synth_answer a;
 	if (synth_sdp_parse_answer(sdp, len, &a) != 0)
 		return -1;
+	return synth_apply_answer(p, &a, now_us);
+}
+
+int synth_apply_answer(synth_peer *p, const synth_answer *ap, int64_t now_us)
+{
+	synth_answer a = *ap;
 	if (p->srtp && a.has_fp && p->ans.has_fp && memcmp(a.fp, p->ans.fp, sizeof a.fp) == 0 &&
 	    a.server_active == p->ans.server_active) {
 		/* The same server certificate while DTLS is up: as a browser does, keep the DTLS
@@ -428,34 +324,6 @@ const synth_stats *synth_peer_stats(const synth_peer *p)
 	return &p->st;
 }
 
-synth_slot_stats synth_peer_slot_stats(const synth_peer *p, const char *name)
-{
-	for (int i = 0; i < SYNTH_LINES; i++)
-		if (strcmp(line_names[i], name) == 0)
-			return p->slot[i];
-	return (synth_slot_stats){0};
-}
-
-int synth_peer_video_check(const synth_peer *p, const char *name, synth_video_check *out)
-{
-	for (int i = 0; i < SYNTH_LINES; i++)
-		if (strcmp(line_names[i], name) == 0 && p->vdec[i]) {
-			*out = *synth_vdec_check(p->vdec[i]);
-			return 0;
-		}
-	return -1;
-}
-
-int synth_peer_audio_check(const synth_peer *p, const char *name, synth_audio_check *out)
-{
-	for (int i = 0; i < SYNTH_LINES; i++)
-		if (strcmp(line_names[i], name) == 0 && p->adec[i]) {
-			*out = *synth_adec_check(p->adec[i]);
-			return 0;
-		}
-	return -1;
-}
-
 void synth_peer_set_downlink(synth_peer *p, int kbps)
 {
 	p->cfg.downlink_kbps = kbps > 0 ? kbps : 0;
@@ -464,343 +332,6 @@ void synth_peer_set_downlink(synth_peer *p, int kbps)
 int synth_peer_simulcast(const synth_peer *p)
 {
 	return p->sim_on;
-}
-
-/* ---- sending media ---------------------------------------------------------------- */
-
-/* Writes the RTP header with the one-byte extensions a browser sends (mid, transport-cc,
- * audio level for audio, rtp-stream-id for a simulcast layer); returns its length. */
-static size_t rtp_header(synth_peer *p, synth_tx *t, int marker, uint32_t ts, uint8_t *out)
-{
-	const synth_template *tm = p->cfg.tmpl;
-	out[0] = 0x80;
-	out[1] = (uint8_t)((marker ? 0x80 : 0) | (t->pt & 0x7f));
-	rtp_set_seq(out, t->seq++);
-	rtp_set_timestamp(out, ts);
-	rtp_set_ssrc(out, t->ssrc);
-	uint8_t ext[16];
-	size_t el = 0;
-	if (tm->ext_mid > 0 && tm->ext_mid < 15) {
-		ext[el++] = (uint8_t)(tm->ext_mid << 4);
-		ext[el++] = (uint8_t)('0' + t->line);
-	}
-	if (tm->ext_twcc > 0 && tm->ext_twcc < 15) {
-		uint16_t s = p->twcc_seq++;
-		ext[el++] = (uint8_t)(tm->ext_twcc << 4 | 1);
-		ext[el++] = (uint8_t)(s >> 8);
-		ext[el++] = (uint8_t)s;
-	}
-	if (!t->video && tm->ext_audio_level > 0 && tm->ext_audio_level < 15) {
-		ext[el++] = (uint8_t)(tm->ext_audio_level << 4);
-		ext[el++] = 0x80 | 15; /* voice activity, -15 dBov: the tone's level */
-	}
-	if (t->video && p->sim_on) {
-		/* RFC 8852: the rid as an SDES item in a header extension, on every packet. */
-		ext[el++] = (uint8_t)(p->ext_rid << 4);
-		ext[el++] = (uint8_t)t->rid[0];
-	}
-	return rtp_put_ext_block(out, ext, el);
-}
-
-static void send_audio(synth_peer *p, synth_tx *t, int64_t at_us)
-{
-	uint8_t pkt[SYNTH_PKT_MAX];
-	uint32_t ts = t->ts0 + (uint32_t)(at_us * 48 / 1000);
-	size_t hl = rtp_header(p, t, 0, ts, pkt);
-	size_t n = 0;
-	if (p->aenc) {
-		int r = synth_aenc_frame(p->aenc, pkt + hl, sizeof pkt - hl);
-		n = r > 0 ? (size_t)r : 0;
-	} else {
-		const uint8_t *f = synth_audio_loop_frame(p->audio_pos++, &n);
-		if (p->audio_pos == 50)
-			p->audio_pos = 0;
-		memcpy(pkt + hl, f, n);
-	}
-	if (n == 0)
-		return;
-	t->packets++;
-	t->octets += (uint32_t)n;
-	p->st.audio_sent++;
-	p->st.bytes_sent += hl + n;
-	send_srtp(p, pkt, hl + n, 0);
-}
-
-/* The next picture of a layer: from its loop (a keyframe request restarts the loop at its
- * keyframe) or from its encoder. */
-static const uint8_t *next_picture(synth_peer *p, synth_tx *t, int key, size_t *len, int *is_key)
-{
-	if (t->venc) {
-		int n = synth_venc_frame(t->venc, key, p->frame, FRAME_MAX, is_key);
-		*len = n > 0 ? (size_t)n : 0;
-		return p->frame;
-	}
-	if (key)
-		t->clip_pos = 0;
-	*is_key = t->clip_pos == 0;
-	const uint8_t *f = synth_clip_frame(t->clip, t->clip_pos, len);
-	t->clip_pos = (t->clip_pos + 1) % synth_clip_frames(t->clip);
-	return f;
-}
-
-/* One picture in 1..n packets, each with a VP8 payload descriptor as Chromium writes it:
- * a 15-bit picture id, TL0PICIDX and TID 0 with the layer-sync bit (every picture is in the
- * base temporal layer). */
-static void send_video(synth_peer *p, synth_tx *t, int64_t at_us, int key)
-{
-	size_t frame;
-	int is_key = 0;
-	const uint8_t *data = next_picture(p, t, key, &frame, &is_key);
-	if (frame == 0)
-		return;
-	int n = (int)((frame + VIDEO_MAX_CHUNK - 1) / VIDEO_MAX_CHUNK);
-	size_t chunk = (frame + (size_t)n - 1) / (size_t)n;
-	uint32_t ts = t->ts0 + (uint32_t)(at_us * 90 / 1000);
-	t->picture_id = (uint16_t)((t->picture_id + 1) & 0x7fff);
-	t->tl0picidx++;
-	size_t off = 0;
-	for (int i = 0; i < n; i++) {
-		uint8_t pkt[SYNTH_PKT_MAX];
-		uint16_t seq = t->seq;
-		size_t c = frame - off < chunk ? frame - off : chunk;
-		size_t hl = rtp_header(p, t, i == n - 1, ts, pkt);
-		uint8_t *pl = pkt + hl;
-		pl[0] = (uint8_t)(0x80 | (i == 0 ? 0x10 : 0)); /* X, S on the first packet, PID 0 */
-		pl[1] = 0xe0;                                  /* I, L, T */
-		pl[2] = (uint8_t)(0x80 | (t->picture_id >> 8));
-		pl[3] = (uint8_t)t->picture_id;
-		pl[4] = t->tl0picidx;
-		pl[5] = 0x20; /* TID 0, Y */
-		memcpy(pl + VP8_DESC, data + off, c);
-		off += c;
-		size_t len = hl + VP8_DESC + c;
-		synth_cached *cc = &t->cache[seq % SYNTH_CACHE];
-		cc->seq = seq;
-		cc->len = (uint16_t)len;
-		memcpy(cc->data, pkt, len);
-		t->packets++;
-		t->octets += (uint32_t)(VP8_DESC + c);
-		p->st.video_sent++;
-		p->st.bytes_sent += len;
-		send_srtp(p, pkt, len, 0);
-	}
-	if (is_key)
-		p->st.keyframes_sent++;
-}
-
-static void send_media(synth_peer *p, int64_t now_us)
-{
-	synth_tx *a = &p->tx[0];
-	while (a->next_us <= now_us) {
-		send_audio(p, a, a->next_us);
-		a->next_us += AUDIO_FRAME_US;
-	}
-	for (int i = 1; i < p->n_tx; i++) {
-		synth_tx *v = &p->tx[i];
-		while (v->on && v->next_us <= now_us) {
-			int key = v->force_key || (v->venc && v->next_us >= v->next_key_us);
-			if (key || v->next_us >= v->next_key_us) {
-				v->force_key = 0;
-				v->next_key_us = v->next_us + p->cfg.keyframe_every_ms * 1000LL;
-			}
-			send_video(p, v, v->next_us, key);
-			v->next_us += VIDEO_FRAME_US;
-		}
-	}
-}
-
-/* Resends one NACKed packet from the cache, wrapped in RTX when negotiated, with a fresh
- * transport-wide sequence number as a browser does; a simulcast layer's RTX packet names
- * its layer with the repaired-rid extension instead of the rid. */
-static void retransmit(synth_peer *p, synth_tx *t, uint16_t seq)
-{
-	synth_cached *c = t->cache ? &t->cache[seq % SYNTH_CACHE] : NULL;
-	if (!t->video || !c || c->seq != seq || c->len == 0) {
-		p->st.retransmit_misses++;
-		return;
-	}
-	uint8_t pkt[SYNTH_PKT_MAX + 2];
-	size_t len = c->len;
-	int rtx = t->rtx_pt >= 0 && t->rtx_ssrc;
-	if (rtx) {
-		int n = rtx_wrap(c->data, c->len, (uint8_t)t->rtx_pt, t->rtx_ssrc, t->rtx_seq++,
-		                 pkt, sizeof pkt);
-		if (n < 0)
-			return;
-		len = (size_t)n;
-	} else {
-		memcpy(pkt, c->data, len);
-	}
-	rtp_hdr h;
-	if (rtp_parse(pkt, len, &h) == 0) {
-		if (p->cfg.tmpl->ext_twcc > 0)
-			rtp_set_twcc_seq(pkt, &h, (uint8_t)p->cfg.tmpl->ext_twcc, p->twcc_seq++);
-		size_t el;
-		uint8_t *rid;
-		if (rtx && p->sim_on && (rid = rtp_ext_find(pkt, &h, (uint8_t)p->ext_rid, &el)))
-			rid[-1] = (uint8_t)(p->ext_rrid << 4 | (rid[-1] & 0x0f));
-	}
-	p->st.retransmits++;
-	send_srtp(p, pkt, len, 0);
-}
-
-/* ---- RTCP ------------------------------------------------------------------------- */
-
-typedef struct nack_ctx {
-	synth_peer *p;
-	synth_tx *t;
-} nack_ctx;
-
-static void on_nacked(void *user, uint16_t seq)
-{
-	nack_ctx *c = user;
-	c->p->st.nacks_received++;
-	if (c->t)
-		retransmit(c->p, c->t, seq);
-	else
-		c->p->st.retransmit_misses++;
-}
-
-static synth_tx *tx_by_ssrc(synth_peer *p, uint32_t ssrc)
-{
-	for (int i = 0; i < p->n_tx; i++)
-		if (p->tx[i].ssrc == ssrc)
-			return &p->tx[i];
-	return NULL;
-}
-
-static void on_rtcp(synth_peer *p, const uint8_t *buf, size_t len, int64_t now_us)
-{
-	rtcp_iter it;
-	rtcp_pkt pkt;
-	rtcp_iter_init(&it, buf, len);
-	while (rtcp_next(&it, &pkt) == 1) {
-		if (pkt.pt == RTCP_SR) {
-			rtcp_sr_info sr;
-			rtcp_report_block b[4];
-			p->st.sr_received++;
-			if (rtcp_parse_report(&pkt, &sr, b, 4) < 0)
-				continue;
-			for (int i = 0; i < SYNTH_LINES; i++)
-				if (p->rx_on[i] && p->rx[i].ssrc == pkt.sender_ssrc) {
-					p->rx[i].last_sr = sr.ntp_sec << 16 | sr.ntp_frac >> 16;
-					p->rx[i].sr_at_us = now_us;
-				}
-		} else if (pkt.pt == RTCP_RR) {
-			p->st.rr_received++;
-		} else if (pkt.pt == RTCP_RTPFB && pkt.fmt == RTCP_FMT_NACK) {
-			nack_ctx c = {p, tx_by_ssrc(p, pkt.media_ssrc)};
-			rtcp_nack_foreach(&pkt, on_nacked, &c);
-		} else if (pkt.pt == RTCP_RTPFB && pkt.fmt == RTCP_FMT_TWCC) {
-			p->st.twcc_received++;
-		} else if (pkt.pt == RTCP_PSFB &&
-		           (pkt.fmt == RTCP_FMT_PLI || pkt.fmt == RTCP_FMT_FIR)) {
-			/* A request names the layer it wants a keyframe on (RFC 4585); an unknown
-			 * SSRC gets one on every layer. */
-			p->st.keyframe_requests++;
-			synth_tx *t = tx_by_ssrc(p, pkt.media_ssrc);
-			for (int i = 1; i < p->n_tx; i++)
-				if (!t || !t->video || t == &p->tx[i])
-					p->tx[i].force_key = 1;
-		} else if (pkt.pt == RTCP_PSFB && pkt.fmt == RTCP_FMT_AFB) {
-			uint64_t bps;
-			uint32_t ssrcs[4];
-			int n;
-			if (rtcp_parse_remb(&pkt, &bps, ssrcs, &n, 4) == 0) {
-				p->st.remb_received++;
-				p->st.last_remb_bps = bps;
-			} else {
-				p->st.rtcp_other++;
-			}
-		} else {
-			p->st.rtcp_other++;
-		}
-	}
-}
-
-/* Sender reports for both outgoing streams (the first carrying a report block per stream
- * received), as one compound packet. */
-static void send_reports(synth_peer *p, int64_t now_us)
-{
-	rtcp_report_block blocks[SYNTH_LINES];
-	int nb = 0;
-	for (int i = 0; i < SYNTH_LINES; i++)
-		if (p->rx_on[i] && synth_rx_report(&p->rx[i], now_us, &blocks[nb]) == 0)
-			nb++;
-	uint8_t out[1200];
-	int len = 0;
-	for (int i = 0; i < p->n_tx; i++) {
-		synth_tx *t = &p->tx[i];
-		if (!t->on)
-			continue;
-		uint64_t ntp_frac = (uint64_t)(now_us % 1000000) * 4294967296ull / 1000000;
-		rtcp_sr_info sr = {
-		    .ntp_sec = (uint32_t)(now_us / 1000000 + 2208988800ull),
-		    .ntp_frac = (uint32_t)ntp_frac,
-		    .rtp_ts = t->ts0 + (uint32_t)(now_us * (t->video ? 90 : 48) / 1000),
-		    .packet_count = t->packets,
-		    .octet_count = t->octets,
-		};
-		int n = rtcp_build_sr(out + len, sizeof out - (size_t)len, t->ssrc, &sr,
-		                      i == 0 ? blocks : NULL, i == 0 ? nb : 0);
-		if (n > 0)
-			len += n;
-	}
-	if (len > 0) {
-		p->st.reports_sent++;
-		send_srtp(p, out, (size_t)len, 1);
-	}
-}
-
-static void send_feedback(synth_peer *p, int64_t now_us)
-{
-	uint8_t out[1200];
-	int n;
-	if (now_us >= p->next_twcc_us) {
-		p->next_twcc_us = now_us + TWCC_US;
-		uint32_t media = p->rx_on[SYNTH_CAMERA] ? p->rx[SYNTH_CAMERA].ssrc : 0;
-		while ((n = twcc_rec_build(&p->twcc, p->rtcp_ssrc, media, out, sizeof out)) > 0) {
-			p->st.twcc_sent++;
-			send_srtp(p, out, (size_t)n, 1);
-		}
-	}
-	if (now_us >= p->next_nack_us) {
-		p->next_nack_us = now_us + NACK_US;
-		for (int i = 0; i < SYNTH_LINES; i++)
-			if (p->rx_on[i] && p->rx[i].video &&
-			    (n = synth_rx_nack(&p->rx[i], p->rtcp_ssrc, now_us, out, sizeof out)) >
-			        0) {
-				p->st.nacks_sent++;
-				send_srtp(p, out, (size_t)n, 1);
-			}
-	}
-	if (now_us >= p->next_decoder_pli_us) {
-		/* As a browser does when its decoder lost the picture: ask for a keyframe (at most
-		 * every 300 ms per slot). */
-		p->next_decoder_pli_us = now_us + 300000;
-		for (int i = 0; i < SYNTH_LINES; i++)
-			if (p->rx_on[i] && p->vdec[i] && p->rx[i].started &&
-			    synth_vdec_waiting(p->vdec[i]) &&
-			    (n = rtcp_build_pli(out, sizeof out, p->rtcp_ssrc, p->rx[i].ssrc)) >
-			        0) {
-				p->st.plis_sent++;
-				send_srtp(p, out, (size_t)n, 1);
-			}
-	}
-	if (now_us >= p->next_pli_us) {
-		p->next_pli_us = now_us + p->cfg.pli_every_ms * 1000LL;
-		for (int i = 0; i < SYNTH_LINES; i++)
-			if (p->rx_on[i] && p->rx[i].video && p->rx[i].started &&
-			    (n = rtcp_build_pli(out, sizeof out, p->rtcp_ssrc, p->rx[i].ssrc)) >
-			        0) {
-				p->st.plis_sent++;
-				send_srtp(p, out, (size_t)n, 1);
-			}
-	}
-	if (now_us >= p->next_report_us) {
-		p->next_report_us = now_us + REPORT_US;
-		send_reports(p, now_us);
-	}
 }
 
 /* ---- ICE and DTLS ------------------------------------------------------------------ */
@@ -812,22 +343,29 @@ static void send_check(synth_peer *p)
 	for (int i = 0; i < 12; i++)
 		p->txid[i] = (uint8_t)synth_rand(&p->rng);
 	uint8_t out[512];
-	ssize_t n =
-	    stun_build_binding_request(out, sizeof out, p->txid, user, 0x6e7f00ff, 1, p->tiebreaker,
-	                               (const uint8_t *)p->ans.pwd, strlen(p->ans.pwd));
+	ssize_t n = stun_build_binding_request(out, sizeof out, p->txid, user, 0x6e7f00ff,
+	                                       !p->subscriber, p->subscriber ? 0 : p->tiebreaker,
+	                                       (const uint8_t *)p->ans.pwd, strlen(p->ans.pwd));
 	if (n <= 0)
 		return;
 	p->st.stun_checks++;
-	if (lose(p, p->cfg.send_loss)) {
+	if (synth_lose(p, p->cfg.send_loss)) {
 		p->st.send_dropped++;
 		return;
 	}
-	send_raw(p, out, (size_t)n);
+	synth_send_raw(p, out, (size_t)n);
 }
 
 static void on_stun(synth_peer *p, const uint8_t *buf, size_t len, int64_t now_us)
 {
 	stun_msg m;
+	if (stun_parse(buf, len, &m) == 0 && m.type == STUN_BINDING_REQUEST) {
+		/* A full ICE server (Janus) checks us too; the controlled side (a subscriber)
+		 * counts its transport up once a check reached it. */
+		if (synth_on_stun_request(p, buf, len, &m) == 0 && p->subscriber && !p->ice_ok)
+			synth_ice_up(p, now_us);
+		return;
+	}
 	if (stun_parse(buf, len, &m) != 0 || m.type != STUN_BINDING_SUCCESS ||
 	    memcmp(m.txid, p->txid, 12) != 0 ||
 	    stun_check_integrity(buf, len, &m, (const uint8_t *)p->ans.pwd, strlen(p->ans.pwd)) !=
@@ -836,6 +374,11 @@ static void on_stun(synth_peer *p, const uint8_t *buf, size_t len, int64_t now_u
 	p->st.stun_responses++;
 	if (p->ice_ok)
 		return;
+	synth_ice_up(p, now_us);
+}
+
+void synth_ice_up(synth_peer *p, int64_t now_us)
+{
 	p->ice_ok = 1;
 	p->next_stun_us = now_us + STUN_CONSENT_US;
 	p->dtls = dtls_new(p->cfg.dtls, p->ans.server_active, p->ans.fp, dtls_out, p);
@@ -858,47 +401,6 @@ static void on_dtls(synth_peer *p, const uint8_t *buf, size_t len, int64_t now_u
 	}
 }
 
-static void on_rtp(synth_peer *p, uint8_t *buf, size_t len, int64_t now_us)
-{
-	rtp_hdr h;
-	if (rtp_parse(buf, len, &h) != 0)
-		return;
-	uint16_t tseq;
-	if (p->cfg.tmpl->ext_twcc > 0 &&
-	    rtp_get_twcc_seq(buf, &h, (uint8_t)p->cfg.tmpl->ext_twcc, &tseq) == 0)
-		twcc_rec_add(&p->twcc, tseq, p->arrival_us);
-	for (int i = 0; i < SYNTH_LINES; i++) {
-		synth_rx *r = &p->rx[i];
-		if (!p->rx_on[i] || (h.ssrc != r->ssrc && (!r->rtx_ssrc || h.ssrc != r->rtx_ssrc)))
-			continue;
-		if (h.ssrc == r->rtx_ssrc) {
-			int rc = rtx_unwrap(buf, &len, (uint8_t)r->pt, r->ssrc);
-			if (rc == RTX_ERR_PROBE)
-				p->st.probes_received++;
-			if (rc != 0 || rtp_parse(buf, len, &h) != 0)
-				return;
-			p->st.rtx_received++;
-		}
-		if (!synth_rx_packet(r, h.seq, h.timestamp, now_us, &p->st, &p->slot[i]))
-			return;
-		p->st.rtp_received++;
-		p->st.bytes_received += len;
-		p->slot[i].packets++;
-		p->slot[i].bytes += len;
-		if (r->video && vp8_is_keyframe(buf + h.header_len, h.payload_len)) {
-			p->st.keyframes_received++;
-			p->slot[i].keyframes++;
-		}
-		if (p->vdec[i] && r->video)
-			synth_vdec_packet(p->vdec[i], buf + h.header_len, h.payload_len, h.seq,
-			                  h.timestamp, h.marker);
-		else if (p->adec[i] && !r->video)
-			synth_adec_packet(p->adec[i], buf + h.header_len, h.payload_len);
-		return;
-	}
-	p->st.unknown_ssrc++;
-}
-
 static void on_datagram(synth_peer *p, uint8_t *buf, size_t len, int64_t now_us)
 {
 	uint8_t b = buf[0];
@@ -907,7 +409,7 @@ static void on_datagram(synth_peer *p, uint8_t *buf, size_t len, int64_t now_us)
 	} else if (b >= 20 && b <= 63) {
 		on_dtls(p, buf, len, now_us);
 	} else if (b >= 128 && b <= 191 && p->srtp) {
-		if (lose(p, p->cfg.recv_loss)) {
+		if (synth_lose(p, p->cfg.recv_loss)) {
 			p->st.recv_dropped++;
 			return;
 		}
@@ -927,34 +429,52 @@ static void on_datagram(synth_peer *p, uint8_t *buf, size_t len, int64_t now_us)
 			if (secure_unprotect_rtcp(p->srtp, buf, &len) != 0)
 				p->st.srtp_failures++;
 			else
-				on_rtcp(p, buf, len, now_us);
+				synth_on_rtcp(p, buf, len, now_us);
 		} else if (secure_unprotect_rtp(p->srtp, buf, &len) != 0) {
 			p->st.srtp_failures++;
 		} else {
-			on_rtp(p, buf, len, now_us);
+			synth_on_rtp(p, buf, len, now_us);
 		}
 	}
 }
 
+#define RECV_BATCH 32
+
 int synth_peer_poll(synth_peer *p, int64_t now_us)
 {
+	/* recvmmsg into the calling thread's buffers: one system call per 32 datagrams. */
+	static _Thread_local uint8_t bufs[RECV_BATCH][SYNTH_PKT_MAX + SECURE_MAX_TRAILER + 64];
+	static _Thread_local struct sockaddr_in from[RECV_BATCH];
+	struct mmsghdr msg[RECV_BATCH];
+	struct iovec iov[RECV_BATCH];
 	int n = 0;
 	for (;;) {
-		struct sockaddr_in from;
-		socklen_t fl = sizeof from;
-		ssize_t r =
-		    recvfrom(p->fd, p->buf, SYNTH_PKT_MAX, 0, (struct sockaddr *)&from, &fl);
+		for (int i = 0; i < RECV_BATCH; i++) {
+			iov[i] = (struct iovec){.iov_base = bufs[i], .iov_len = SYNTH_PKT_MAX};
+			msg[i] = (struct mmsghdr){.msg_hdr = {.msg_name = &from[i],
+			                                      .msg_namelen = sizeof from[i],
+			                                      .msg_iov = &iov[i],
+			                                      .msg_iovlen = 1}};
+		}
+		int r = recvmmsg(p->fd, msg, RECV_BATCH, MSG_DONTWAIT, NULL);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			break;
-		n++;
-		/* Only the server's address counts; anything else is not part of the call. */
-		if (!p->running || from.sin_port != p->server.sin_port ||
-		    from.sin_addr.s_addr != p->server.sin_addr.s_addr)
-			continue;
-		on_datagram(p, p->buf, (size_t)r, now_us);
+		n += r;
+		for (int i = 0; i < r; i++) {
+			/* Only the server's address counts; anything else is not part of the call.
+			 */
+			if (!p->running || msg[i].msg_len == 0 ||
+			    from[i].sin_port != p->server.sin_port ||
+			    from[i].sin_addr.s_addr != p->server.sin_addr.s_addr)
+				continue;
+			on_datagram(p, bufs[i], msg[i].msg_len, now_us);
+		}
+		if (r < RECV_BATCH)
+			break;
 	}
+	synth_flush(p);
 	return n;
 }
 
@@ -962,16 +482,20 @@ void synth_peer_run(synth_peer *p, int64_t now_us)
 {
 	if (!p->running)
 		return;
+	p->now_us = now_us;
 	if (now_us >= p->next_stun_us) {
 		send_check(p);
 		p->next_stun_us = now_us + (p->ice_ok ? STUN_CONSENT_US : STUN_CONNECT_US);
 	}
 	if (p->dtls && !p->srtp && dtls_timeout_ms(p->dtls) == 0)
 		dtls_handle_timeout(p->dtls);
-	if (!p->srtp)
+	if (!p->srtp) {
+		synth_flush(p);
 		return;
-	send_media(p, now_us);
-	send_feedback(p, now_us);
+	}
+	synth_send_media(p, now_us);
+	synth_send_feedback(p, now_us);
+	synth_flush(p);
 }
 
 int64_t synth_peer_next_due(const synth_peer *p)

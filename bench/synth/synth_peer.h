@@ -62,6 +62,20 @@ typedef struct synth_config {
 	/* A narrow downlink, kbit/s (0: none): what arrives beyond it queues (the transport-cc
 	 * feedback reports the delayed arrival) and is dropped past 400 ms of queue. */
 	int downlink_kbps;
+	/* Load generation (bench/load): called with every original media packet the peer
+	 * sends (its RTP sequence number and payload, before protection), and with every new
+	 * media packet it receives on line `line` (enum order: mic, camera, document, slot
+	 * audio, slot video; after unwrapping RTX). NULL: not called. */
+	void (*on_sent)(void *user, int video, uint16_t seq, const uint8_t *payload, size_t len,
+	                int64_t now_us);
+	void (*on_received)(void *user, int line, uint16_t seq, const uint8_t *payload, size_t len,
+	                    int64_t now_us);
+	void *hook_user;
+	/* For a server elsewhere (Janus in a network namespace): the socket's address
+	 * (default 127.0.0.1), and an offer of the mic and camera only, send-only (a
+	 * VideoRoom publisher). */
+	const char *bind_ip;
+	int publish_only;
 } synth_config;
 
 enum { SYNTH_MEDIA_REPLAY = 0, SYNTH_MEDIA_LIVE = 1 };
@@ -139,6 +153,13 @@ int synth_peer_offer(synth_peer *p, char *out, size_t cap);
  * starts ICE checks towards the answer's UDP candidate and then the DTLS handshake in the
  * role the answer's a=setup gives. Returns 0 or -1 (unparsable answer, no candidate). */
 int synth_peer_answer(synth_peer *p, const char *sdp, size_t len, int64_t now_us);
+
+/* Answers a server's offer instead (a Janus VideoRoom subscriber): receives the offer's
+ * audio and video as the mic and camera lines, sends RTCP only, answers the server's ICE
+ * checks (it is the controlled agent) and is the DTLS client. Writes the answer into out;
+ * returns its length or -1. */
+int synth_peer_accept_offer(synth_peer *p, const char *sdp, size_t len, char *out, size_t cap,
+                            int64_t now_us);
 
 /* Stops media and ICE (the party left); synth_peer_answer starts again. */
 void synth_peer_stop(synth_peer *p);

@@ -1,7 +1,9 @@
-/* The synthetic peer as a receiver of one stream: sequence continuity (gaps, repairs,
+/* The synthetic peer as a receiver: per stream, sequence continuity (gaps, repairs,
  * duplicates, jumps), the NACKs a browser would send for its gaps, and the statistics of an
- * RFC 3550 report block. */
+ * RFC 3550 report block; per packet, RTX unwrapping, transport-cc arrival, the decoders and
+ * the load generator's hook; and the receive statistics the peer reports. */
 #include "rtp/rtcp.h"
+#include "rtp/rtp.h"
 #include "synth_internal.h"
 
 #include <stdlib.h>
@@ -180,4 +182,78 @@ void synth_rx_close(synth_rx *r, synth_stats *st, synth_slot_stats *ss)
 			st->unrepaired++;
 			ss->unrepaired++;
 		}
+}
+
+/* ---- the peer's receiving side -------------------------------------------------------- */
+
+void synth_on_rtp(synth_peer *p, uint8_t *buf, size_t len, int64_t now_us)
+{
+	rtp_hdr h;
+	if (rtp_parse(buf, len, &h) != 0)
+		return;
+	uint16_t tseq;
+	if (p->cfg.tmpl->ext_twcc > 0 &&
+	    rtp_get_twcc_seq(buf, &h, (uint8_t)p->cfg.tmpl->ext_twcc, &tseq) == 0)
+		twcc_rec_add(&p->twcc, tseq, p->arrival_us);
+	for (int i = 0; i < SYNTH_LINES; i++) {
+		synth_rx *r = &p->rx[i];
+		if (!p->rx_on[i] || (h.ssrc != r->ssrc && (!r->rtx_ssrc || h.ssrc != r->rtx_ssrc)))
+			continue;
+		if (h.ssrc == r->rtx_ssrc) {
+			int rc = rtx_unwrap(buf, &len, (uint8_t)r->pt, r->ssrc);
+			if (rc == RTX_ERR_PROBE)
+				p->st.probes_received++;
+			if (rc != 0 || rtp_parse(buf, len, &h) != 0)
+				return;
+			p->st.rtx_received++;
+		}
+		if (!synth_rx_packet(r, h.seq, h.timestamp, now_us, &p->st, &p->slot[i]))
+			return;
+		p->st.rtp_received++;
+		p->st.bytes_received += len;
+		p->slot[i].packets++;
+		p->slot[i].bytes += len;
+		if (p->cfg.on_received)
+			p->cfg.on_received(p->cfg.hook_user, i, h.seq, buf + h.header_len,
+			                   h.payload_len, now_us);
+		if (r->video && vp8_is_keyframe(buf + h.header_len, h.payload_len)) {
+			p->st.keyframes_received++;
+			p->slot[i].keyframes++;
+		}
+		if (p->vdec[i] && r->video)
+			synth_vdec_packet(p->vdec[i], buf + h.header_len, h.payload_len, h.seq,
+			                  h.timestamp, h.marker);
+		else if (p->adec[i] && !r->video)
+			synth_adec_packet(p->adec[i], buf + h.header_len, h.payload_len);
+		return;
+	}
+	p->st.unknown_ssrc++;
+}
+
+synth_slot_stats synth_peer_slot_stats(const synth_peer *p, const char *name)
+{
+	for (int i = 0; i < SYNTH_LINES; i++)
+		if (strcmp(synth_line_names[i], name) == 0)
+			return p->slot[i];
+	return (synth_slot_stats){0};
+}
+
+int synth_peer_video_check(const synth_peer *p, const char *name, synth_video_check *out)
+{
+	for (int i = 0; i < SYNTH_LINES; i++)
+		if (strcmp(synth_line_names[i], name) == 0 && p->vdec[i]) {
+			*out = *synth_vdec_check(p->vdec[i]);
+			return 0;
+		}
+	return -1;
+}
+
+int synth_peer_audio_check(const synth_peer *p, const char *name, synth_audio_check *out)
+{
+	for (int i = 0; i < SYNTH_LINES; i++)
+		if (strcmp(synth_line_names[i], name) == 0 && p->adec[i]) {
+			*out = *synth_adec_check(p->adec[i]);
+			return 0;
+		}
+	return -1;
 }

@@ -280,3 +280,48 @@ int synth_sdp_parse_answer(const char *sdp, size_t len, synth_answer *a)
 			a->line[i].server_sends = 0;
 	return a->ufrag[0] && a->pwd[0] && a->has_fp && a->port > 0 ? 0 : -1;
 }
+
+/* An answer to a server's offer (a Janus VideoRoom subscriber): the offer's lines mirrored,
+ * with our ICE credentials and fingerprint, a=setup:active (we are the DTLS client) and
+ * receive-only directions; the server's candidates, SSRCs and msids left out. */
+int synth_sdp_answer_offer(const char *offer, size_t len, const char *ufrag, const char *pwd,
+                           const char *fingerprint, char *out, size_t cap)
+{
+	static const char *const drop[] = {
+	    "a=candidate:", "a=end-of-candidates", "a=ssrc:",        "a=ssrc-group:",
+	    "a=msid:",      "a=ice-ufrag:",        "a=ice-pwd:",     "a=fingerprint:",
+	    "a=setup:",     "a=ice-options:",      "a=msid-semantic"};
+	if (cap == 0)
+		return -1;
+	out_buf o = {.buf = out, .cap = cap};
+	out[0] = '\0';
+	const char *p = offer, *end = offer + len;
+	int media = 0;
+	while (p < end && !o.overflow) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *next = eol ? eol + 1 : end;
+		int n = (int)((eol ? eol : end) - p);
+		if (n && p[n - 1] == '\r')
+			n--;
+		int skip = 0;
+		for (size_t k = 0; k < sizeof drop / sizeof drop[0] && !skip; k++)
+			skip = starts(p, (size_t)n, drop[k]);
+		if (skip) {
+			p = next;
+			continue;
+		}
+		if (starts(p, (size_t)n, "a=sendonly") || starts(p, (size_t)n, "a=sendrecv"))
+			put(&o, "a=recvonly\r\n");
+		else
+			put(&o, "%.*s\r\n", n, p);
+		if (starts(p, (size_t)n, "m=")) {
+			media = 1;
+			put(&o,
+			    "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\na=fingerprint:sha-256 %s\r\n"
+			    "a=setup:active\r\n",
+			    ufrag, pwd, fingerprint);
+		}
+		p = next;
+	}
+	return o.overflow || !media ? -1 : (int)o.len;
+}
