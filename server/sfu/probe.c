@@ -24,6 +24,7 @@ struct sfu_probe {
 	/* Expected and received packets of the mic and camera at the start, for the loss. */
 	uint64_t expected0, received0;
 	int camera_sent; /* the camera track delivered packets on this connection */
+	int layer;       /* the simulcast layer decoded (0 without simulcast) */
 	/* Decoding runs in the thread pool, one work at a time: every PROBE_BATCH_US the
 	 * complete video frames so far (batch) go to the decoder (vdec, touched only by the
 	 * work), so that little is left to decode when the time is up (final). */
@@ -60,6 +61,25 @@ static void probe_counts(const struct sfu_peer *p, uint64_t *expected, uint64_t 
 	}
 }
 
+/* The camera track the self-test decodes: of a simulcast camera, the largest layer sending
+ * now (what a clerk on a good line sees; a small layer, capped at a low rate, keeps
+ * refining a still picture for seconds, which would pass a frozen camera as live), or the
+ * first while none is (a check at connection, before the sender started its layers). */
+static in_track *probe_camera(struct sfu_peer *p, int64_t now_us, int *layer)
+{
+	in_track *first = fwd_track_by_role(p, SFU_ROLE_CAMERA, SDP_KIND_VIDEO), *best = first;
+	*layer = 0;
+	for (int i = 0; first && first->n_layers && i < p->n_in; i++) {
+		in_track *t = &p->in[i];
+		if (t->mline == first->mline && t->n_layers && t->ssrc && t->layer > *layer &&
+		    layer_meter_view(&t->meter, now_us).active) {
+			best = t;
+			*layer = t->layer;
+		}
+	}
+	return best;
+}
+
 sfu_probe *sfu_probe_start(sfu_peer *p, int64_t duration_us, sfu_probe_cb cb, void *user)
 {
 	if (p->probe)
@@ -89,7 +109,7 @@ sfu_probe *sfu_probe_start(sfu_peer *p, int64_t duration_us, sfu_probe_cb cb, vo
 	p->probe = pr;
 	/* The decoder can only begin at a key frame: ask for one now rather than wait for the
 	 * sender's next (Chromium sends them only when asked or after loss). */
-	fb_request_keyframe(p, fwd_track_by_role(p, SFU_ROLE_CAMERA, SDP_KIND_VIDEO), now);
+	fb_request_keyframe(p, probe_camera(p, now, &pr->layer), now);
 	return pr;
 }
 
@@ -110,8 +130,8 @@ void probe_on_rtp(struct sfu_peer *p, const in_track *t, const uint8_t *pkt, con
 			return;
 		}
 		mcheck_audio_push(pr->audio, payload, h->payload_len);
-	} else if (t->role == SFU_ROLE_CAMERA && t->kind == SDP_KIND_VIDEO && t->layer == 0) {
-		/* A simulcast camera: its first layer only (one decoder, one stream). */
+	} else if (t->role == SFU_ROLE_CAMERA && t->kind == SDP_KIND_VIDEO && t->layer == pr->layer) {
+		/* A simulcast camera: one layer only (one decoder, one stream). */
 		mcheck_video_push(pr->video, payload, h->payload_len, h->seq, h->timestamp,
 		                  h->marker);
 	}

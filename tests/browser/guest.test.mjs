@@ -82,6 +82,7 @@ test('the desk invites an interpreter; the kiosk shows clerk and interpreter',
 					document.querySelector('#remote-video').getBoundingClientRect().width,
 					document.querySelector('#slot-tile').getBoundingClientRect().width]);
 				assert.ok(w[1] > w[0] * 1.5, `interpreter larger: ${w}`);
+				await browsers.shot('kiosk', 'interpreter');
 			});
 
 			await step('筆談 reaches the guest; the visit ends the guest page', async () => {

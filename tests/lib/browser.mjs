@@ -144,9 +144,13 @@ export async function loginStaff(page, username, password, { available = true, b
 	await page.fill('#password', password);
 	await page.click('button#login');
 	if (!blur && await page.locator('#blur').count()) {
-		await page.waitForSelector('#blur', { state: 'visible', timeout: 15000 });
-		if (await page.isChecked('#blur'))
-			await page.click('#blur');
+		// As the switch does, but whenever the page is ready for it: a click landing while the
+		// page was still starting its session (Firefox under load) was lost.
+		await page.waitForFunction(() => window.madoguchi?.blurModule?.camera, null,
+			{ timeout: 15000 });
+		await page.evaluate(() => window.madoguchi.blurModule.setEnabled(false));
+		await page.waitForFunction(() => !document.querySelector('#blur').checked, null,
+			{ timeout: 5000 });
 	}
 	if (available)
 		await page.click('button[data-action="available"]', { timeout: 15000 });
