@@ -43,6 +43,18 @@ export async function step(what, fn) {
 	}
 }
 
+/** A desk page's URL with ?blur=off unless blur is true: the tests of everything but the
+ * blur (tests/browser/blur.test.mjs) run without it, since on a machine without a GPU its
+ * model runs in software WebGL and takes the CPU whose frame rates those tests measure. */
+export function deskUrl(url, blur) {
+	if (blur || typeof url !== 'string' || !/\/desk\/(\?|#|$)/.test(url))
+		return url;
+	const u = new URL(url);
+	if (!u.searchParams.has('blur'))
+		u.searchParams.set('blur', 'off');
+	return u.toString();
+}
+
 /** The Chromium pages of one test file, each in its own browser process and profile. */
 export class Browsers {
 	constructor(stack, { fps = 30 } = {}) {
@@ -56,7 +68,9 @@ export class Browsers {
 	 * namespace (tests/lib/netns.mjs): playwright drives it over a pipe, so only its page
 	 * and media traffic go through the namespace's link. args: more Chromium flags (e.g. a
 	 * --use-file-for-fake-video-capture camera). */
-	async open(name, url, { viewport = { width: 1280, height: 800 }, netns = null, args = [] } = {}) {
+	async open(name, url, { viewport = { width: 1280, height: 800 }, netns = null, args = [],
+		blur = false } = {}) {
+		url = deskUrl(url, blur);
 		const profile = fs.mkdtempSync(path.join(this.stack.tmp, `chromium-${name}-`));
 		let executablePath = CHROMIUM;
 		if (netns) {
@@ -143,7 +157,7 @@ export async function loginStaff(page, username, password, { available = true, b
 	await page.fill('#username', username, { timeout: 15000 });
 	await page.fill('#password', password);
 	await page.click('button#login');
-	if (!blur && await page.locator('#blur').count()) {
+	if (!blur && await page.evaluate(() => !!document.querySelector('#blur'))) {
 		// As the switch does, but whenever the page is ready for it: a click landing while the
 		// page was still starting its session (Firefox under load) was lost.
 		await page.waitForFunction(() => window.madoguchi?.blurModule?.camera, null,

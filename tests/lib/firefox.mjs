@@ -27,7 +27,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import puppeteer from 'puppeteer-core';
-import { Browsers } from './browser.mjs';
+import { Browsers, deskUrl } from './browser.mjs';
 
 export const FIREFOX = process.env.MADOGUCHI_FIREFOX || '/usr/bin/firefox-esr';
 
@@ -159,6 +159,7 @@ export class MixedBrowsers extends Browsers {
 	async open(name, url, opts = {}) {
 		if (!opts.firefox)
 			return super.open(name, url, opts);
+		url = deskUrl(url, opts.blur);
 		const { viewport = { width: 1280, height: 800 } } = opts;
 		const profile = fs.mkdtempSync(path.join(this.stack.tmp, `firefox-${name}-`));
 		const browser = await puppeteer.launch({

@@ -635,6 +635,10 @@ function main() {
 	show('connecting')
 	session = newSession({
 		hello: () => ({ role: 'kiosk', token }),
+		// The kiosk sends one camera stream: its uplink is the branch line, where a second
+		// layer costs what the picture needs, and the self-test judges that one stream. It
+		// still receives the clerks' layers the server picks for it.
+		sendSimulcast: false,
 		remote,
 		onClient: bindEvents,
 		onReady,

@@ -74,6 +74,8 @@ export class Session {
 	//     negotiate with nothing to send (the transceivers are there) and open them only when
 	//     the page calls openDevices(), so a page that mostly watches works on a PC without
 	//     them; 'none': no PeerConnection at all (the status board)
+	//   sendSimulcast: false to send the camera as one stream even when the server does
+	//     simulcast (the kiosk); received layers are unaffected
 	constructor(opts) {
 		this.#opts = opts
 	}
@@ -179,7 +181,7 @@ export class Session {
 			if (!resumed) reply = await client.request('hello', this.#opts.hello())
 			if (gen !== this.#generation) return
 			this.#resumeToken = reply.resume ?? null
-			this.#simulcast = reply.simulcast === true
+			this.#simulcast = reply.simulcast === true && this.#opts.sendSimulcast !== false
 			this.#droppedAt = null
 			const media = this.#opts.media ?? 'now'
 			if (!this.#stream) this.#stream = media === 'now' ? await openMedia() : new MediaStream()
