@@ -62,9 +62,11 @@ static void probe_counts(const struct sfu_peer *p, uint64_t *expected, uint64_t 
 }
 
 /* The camera track the self-test decodes: of a simulcast camera, the largest layer sending
- * now (what a clerk on a good line sees; a small layer, capped at a low rate, keeps
- * refining a still picture for seconds, which would pass a frozen camera as live), or the
- * first while none is (a check at connection, before the sender started its layers). */
+ * now (what a clerk on a good line sees), or the first while none is (a check at
+ * connection, before the sender started its layers). The pages' kiosks send one stream, so
+ * this matters only for a kiosk page of another make: through Chromium's simulcast encoder,
+ * a canvas repeating one picture still decoded as changing on either layer, so such a
+ * camera's frozen picture may be reported as live. */
 static in_track *probe_camera(struct sfu_peer *p, int64_t now_us, int *layer)
 {
 	in_track *first = fwd_track_by_role(p, SFU_ROLE_CAMERA, SDP_KIND_VIDEO), *best = first;
