@@ -4,6 +4,11 @@
 // limit while the kiosk keeps decoding; once the limit is lifted the desk's bitrate must
 // recover. The desk's send bitrate is bytesSent of its outbound video over 3 s windows; its
 // encoder target and its candidate pair's availableOutgoingBitrate are reported beside it.
+//
+// This is the path of a stream that is not simulcast (the kiosk's camera, a document, a
+// browser that sends one stream): the server runs with `--simulcast off` so the desk's camera
+// is one too. A simulcasting camera is deliberately not capped by its narrowest receiver,
+// which gets a smaller layer instead: tests/network/simulcast.test.mjs.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -28,7 +33,7 @@ let failed = false;
 
 before(async () => {
 	assertChromium();
-	env = await startNetStack();
+	env = await startNetStack({ serveArgs: ['--simulcast', 'off'] });
 });
 
 after(async () => {
