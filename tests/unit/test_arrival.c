@@ -5,6 +5,7 @@
  * number must be within 30 ms of its sending, not 150 ms later. The first packet is read
  * at once, as a control: both ways agree there. */
 #include "check.h"
+#include "srtp_pair.h"
 #include "base/clock.h"
 #include "rtp/rtp.h"
 #include "sfu/sfu_internal.h"
@@ -60,22 +61,8 @@ int main(void)
 		return check_done("arrival");
 	struct sfu_peer *p = sfu_peer_new(s, "p");
 
-	dtls_srtp_keys k = {.profile = DTLS_SRTP_AES128_CM_SHA1_80, .salt_len = 14};
-	for (int i = 0; i < 16; i++) {
-		k.local_key[i] = (uint8_t)(i + 1);
-		k.remote_key[i] = (uint8_t)(0x80 + i);
-	}
-	for (int i = 0; i < 14; i++) {
-		k.local_salt[i] = (uint8_t)(0x40 + i);
-		k.remote_salt[i] = (uint8_t)(0xc0 + i);
-	}
-	dtls_srtp_keys mirror = k;
-	memcpy(mirror.local_key, k.remote_key, 16);
-	memcpy(mirror.remote_key, k.local_key, 16);
-	memcpy(mirror.local_salt, k.remote_salt, 14);
-	memcpy(mirror.remote_salt, k.local_salt, 14);
-	p->srtp = secure_new(&k);
-	secure *enc = secure_new(&mirror);
+	secure *enc = NULL;
+	srtp_pair(&p->srtp, &enc);
 	CHECK(p->srtp && enc);
 	p->ext_twcc = TWCC_ID;
 

@@ -9,6 +9,7 @@
  * (sfu_bwe_probe_request, counted in simulcast_probe_requests). The REMB to the source
  * follows what its most demanding receiver's display needs, not the narrowest downlink. */
 #include "check.h"
+#include "srtp_pair.h"
 #include "rtp/rtp.h"
 #include "sfu/sfu_internal.h"
 
@@ -228,22 +229,7 @@ static int setup(world *w)
 	sl->last_ts = 0xffff0000u;
 	sl->last_send_us = w->clock.now_us;
 	rcv->n_out = 1;
-	dtls_srtp_keys k = {.profile = DTLS_SRTP_AES128_CM_SHA1_80, .salt_len = 14};
-	for (int i = 0; i < 16; i++) {
-		k.local_key[i] = (uint8_t)(i + 1);
-		k.remote_key[i] = (uint8_t)(0x80 + i);
-	}
-	for (int i = 0; i < 14; i++) {
-		k.local_salt[i] = (uint8_t)(0x40 + i);
-		k.remote_salt[i] = (uint8_t)(0xc0 + i);
-	}
-	dtls_srtp_keys mirror = k;
-	memcpy(mirror.local_key, k.remote_key, 16);
-	memcpy(mirror.remote_key, k.local_key, 16);
-	memcpy(mirror.local_salt, k.remote_salt, 14);
-	memcpy(mirror.remote_salt, k.local_salt, 14);
-	rcv->srtp = secure_new(&k);
-	w->rx.dec = secure_new(&mirror);
+	srtp_pair(&rcv->srtp, &w->rx.dec);
 	w->rx.out_ssrc = 0xabcd;
 	w->rx.fd = socket(AF_INET, SOCK_DGRAM, 0);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
