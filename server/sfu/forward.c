@@ -342,12 +342,20 @@ void fwd_retransmit(struct sfu_peer *to, fwd_slot *slot, uint16_t seq, int64_t n
 		return;
 	int64_t rtt = fb_rtt_us(to);
 	size_t len = 0;
-	/* A NACK repeated within half a round trip is a duplicate of one already answered. */
-	const uint8_t *pkt = slot->cache ? pktcache_get(slot->cache, seq, now_us,
-	                                                pktcache_age_for_rtt(rtt), rtt / 2, &len)
-	                                 : NULL;
+	/* A NACK repeated within half a round trip is a duplicate of one already answered. A
+	 * receiver asks for what it still wants, so a packet stays repairable for RTX_AGE_US
+	 * whatever the round trip: a queue at its bottleneck delays its NACKs by as much again
+	 * as the round trip it had before the queue built (which is what rtt measured). */
+	const uint8_t *pkt =
+	    slot->cache ? pktcache_get(slot->cache, seq, now_us, RTX_AGE_US, rtt / 2, &len) : NULL;
 	if (!pkt) {
 		s->stats.rtx_cache_miss++;
+		return;
+	}
+	/* Within the receiver's retransmission budget only: what does not fit, it asks again. */
+	if (!rtxbudget_take(&to->rtx_budget, len + RTX_WIRE_EXTRA,
+	                    to->bwe_ready ? bwe_estimate_bps(&to->bwe) : 0, now_us)) {
+		s->stats.rtx_over_budget++;
 		return;
 	}
 	uint8_t *out = s->tx_buf;

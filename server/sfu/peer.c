@@ -245,6 +245,7 @@ void peer_reset_media(struct sfu_peer *p)
 	p->bwe_ready = 0;
 	memset(&p->bwp, 0, sizeof p->bwp);
 	p->rtt_us = 0;
+	memset(&p->rtx_budget, 0, sizeof p->rtx_budget);
 	memset(p->sr_sent, 0, sizeof p->sr_sent);
 	p->rr_sent_us = p->remb_sent_us = p->remb_checked_us = 0;
 	p->remb_last_bps = 0;

@@ -63,6 +63,7 @@ typedef struct sfu_stats {
 	/* Loss repair: seqs we asked senders for / receivers asked us for, retransmissions
 	 * received that filled a gap / sent from the cache, NACKed packets no longer cached. */
 	uint64_t nack_sent, nack_received, rtx_received, rtx_sent, rtx_cache_miss;
+	uint64_t rtx_over_budget;
 	uint64_t rtp_duplicates, rtp_probes;
 	uint64_t pli_coalesced, remb_sent, sr_forwarded, rr_sent;
 	uint64_t twcc_feedback_received, rtcp_bad;

@@ -6,6 +6,7 @@
 #include "rtp/bwe.h"
 #include "rtp/layersel.h"
 #include "rtp/nack.h"
+#include "rtp/rtxbudget.h"
 #include "rtp/pktcache.h"
 #include "rtp/rxstats.h"
 #include "rtp/twcc.h"
@@ -30,6 +31,8 @@
 #define KEYFRAME_INFLIGHT_US 1000000 /* one keyframe request in flight per stream */
 #define KEYFRAME_RETRY_US    250000  /* how often a held slot checks; coalesced to the above */
 #define RTX_CACHE_PACKETS    512     /* per video slot: about 1 s at 5 Mbit/s */
+#define RTX_AGE_US           1000000 /* a NACKed packet older than this is not resent */
+#define RTX_WIRE_EXTRA       18      /* a resend's bytes beyond the cached packet: OSN, tag */
 #define SR_SENT_MAX          16
 #define BWE_INITIAL_BPS      1000000
 #define ICE_CONSENT_US      30000000 /* RFC 7675: consent lost after 30 s without a check */
@@ -184,6 +187,7 @@ struct sfu_peer {
 	bwe bwe;
 	int bwe_ready;
 	int64_t rtt_us; /* 0: unknown */
+	rtxbudget rtx_budget; /* what it may be sent in retransmissions (rtp/rtxbudget.h) */
 	sr_sent_entry sr_sent[SR_SENT_MAX];
 	int sr_next;
 	int64_t rr_sent_us, remb_sent_us, remb_checked_us;

@@ -113,6 +113,10 @@ char *app_metrics_text(sig_app *app)
 	COUNTER("rtx_sent_total", "Retransmissions sent to receivers from the cache.", m->rtx_sent);
 	COUNTER("rtx_cache_miss_total", "NACKed packets no longer (or never) in the cache.",
 	        m->rtx_cache_miss);
+	COUNTER("rtx_over_budget_total",
+	        "NACKed packets not resent because the receiver's retransmission budget (a quarter of "
+	        "its downlink estimate) was spent; it asks again.",
+	        m->rtx_over_budget);
 	COUNTER("rtp_duplicates_total", "Packets dropped as duplicates of ones already received.",
 	        m->rtp_duplicates);
 	COUNTER("rtp_probes_total", "Padding-only bandwidth probes received.", m->rtp_probes);

@@ -96,6 +96,47 @@ async function videoOn(page, mid) {
 		frames: v?.framesDecoded ?? 0, freezes: f?.freezes ?? 0, freezeS: f?.freezeS ?? 0 };
 }
 
+/** Samples one inbound video stream every 500 ms until stop(): rows of [t since t0, frames
+ * decoded, received, keyframes decoded, packets lost, NACKs, PLIs, freezes, frames dropped]. */
+function traceInbound(page, mid, t0, stack, net) {
+	const rows = [];
+	let busy = false;
+	const timer = setInterval(async () => {
+		if (busy)
+			return;
+		busy = true;
+		try {
+			const r = await page.evaluate(async (m) => {
+				let out = null, total = 0;
+				(await window.madoguchi?.pc?.getStats())?.forEach((x) => {
+					if (x.type === 'inbound-rtp' && x.kind === 'video' && x.mid === m)
+						out = [x.framesDecoded, x.framesReceived, x.keyFramesDecoded, x.packetsLost,
+							x.nackCount, x.pliCount, x.freezeCount, x.framesDropped,
+							Math.round(x.bytesReceived / 1000), x.retransmittedPacketsReceived];
+					if (x.type === 'transport')
+						total = Math.round(x.bytesReceived / 1000);
+				});
+				return out && [...out, total];
+			}, mid);
+			if (r && stack) {
+				const m = await fetchMetrics(stack);
+				const c = (n) => m.sum(`madoguchi_${n}_total`);
+				r.push(c('nack_received'), c('rtx_sent'), c('rtx_cache_miss'), c('pli_received'),
+					c('pli_sent'), c('pli_coalesced'), c('rtp_dropped_keyframe_wait'));
+			}
+			if (r && net) {
+				const { execFileSync } = await import('node:child_process');
+				const o = execFileSync('tc', ['-s', 'qdisc', 'show', 'dev', net.hostIf]).toString();
+				r.push(Number(o.match(/dropped (\d+)/)?.[1] ?? -1));
+			}
+			if (r)
+				rows.push([Date.now() - t0, ...r]);
+		} catch { /* the page went away */ }
+		busy = false;
+	}, 500);
+	return { rows, stop: () => clearInterval(timer) };
+}
+
 /** What a page's camera encoder sends, per simulcast layer (rid). */
 function layersSent(page) {
 	return page.evaluate(async () => {
@@ -165,6 +206,7 @@ test(`three-way call, kiosk behind ${LIMIT_KBIT} kbit/s: simulcast keeps the LAN
 				}, null, { timeout: 5000 });
 			});
 			const callAt = Date.now();
+			const trace = traceInbound(kiosk, kmids.camera, callAt, stack, net);
 			await sleep(RAMP_MS);
 
 			// The window: B's view of A; the kiosk's views of A (camera) and B (slot).
@@ -187,6 +229,7 @@ test(`three-way call, kiosk behind ${LIMIT_KBIT} kbit/s: simulcast keeps the LAN
 				estimates.push(mediaCounters(await fetchMetrics(stack)).downlink_estimate_bps);
 				prev = last;
 			}
+			trace.stop();
 			const sentA = await layersSent(sato);
 			const senderA = await mediaFigures(sato);
 			const m1 = mediaCounters(await fetchMetrics(stack));
@@ -207,6 +250,10 @@ test(`three-way call, kiosk behind ${LIMIT_KBIT} kbit/s: simulcast keeps the LAN
 					pli_sent_total: m1.pli_sent_total,
 					downlink_estimate_bps: m1.downlink_estimate_bps },
 				load: (await import('node:os')).loadavg().map((x) => x.toFixed(2)) });
+			if (steady.kiosk_sees_A.freezes || process.env.MADOGUCHI_TRACE)
+				console.log(`# kiosk's view of A, every 500 ms from the call (t ms, frames decoded, ` +
+					`received, keyframes, lost, nacks, plis, freezes, dropped, kB, rtx packets, transport kB):\n# ` +
+					trace.rows.map((r) => r.join(' ')).join('\n# '));
 
 			// The limit goes: how long until the kiosk sees A in the full layer.
 			await net.unlimit({ dir: 'down' });
