@@ -4,6 +4,7 @@
  * derived in route_reconcile.c. */
 #include "routing/route_internal.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -266,7 +267,7 @@ void route_ring_cancel_all(route *r, struct route_leg *leg, const char *reason, 
 		struct route_session *s = route_session_find(r, leg->ringing[i]);
 		if (!s || s->suspended)
 			continue;
-		route_action *a = route_emit(r, ROUTE_ACT_RING_CANCELLED, s->sid, now_us);
+		route_act_reason *a = route_emit(r, ROUTE_ACT_RING_CANCELLED, s->sid, now_us);
 		route_copy_id(a->visit, sizeof(a->visit), leg->visit->id);
 		route_copy_id(a->reason, sizeof(a->reason), reason);
 	}
@@ -288,31 +289,107 @@ struct route_leg *route_leg_alloc(route *r, struct route_dept *d, const char *pr
 
 /* ---- actions ---- */
 
-route_action *route_emit(route *r, enum route_action_kind kind, uint32_t to, int64_t now_us)
+/* The header of a queued action; its payload follows at ROUTE_PAYLOAD_OFF. */
+struct route_qhdr {
+	enum route_action_kind kind;
+	uint32_t to;
+	int64_t at_us;
+};
+#define ROUTE_PAYLOAD_OFF offsetof(route_action, ringing)
+#define ROUTE_ACT_ALIGN   _Alignof(route_action)
+_Static_assert(sizeof(struct route_qhdr) <= ROUTE_PAYLOAD_OFF, "queued header fits");
+_Static_assert(ROUTE_PAYLOAD_OFF % ROUTE_ACT_ALIGN == 0, "payload aligned");
+
+static size_t payload_size(enum route_action_kind kind, enum route_record_kind record)
 {
-	route_action *a;
-	if (r->act_head == r->act_tail)
-		r->act_head = r->act_tail = 0;
-	if (route_grow((void **)&r->acts, &r->cap_acts, r->act_tail + 1, sizeof(r->acts[0]))) {
-		/* Out of memory: the caller still fills something, but it is dropped. */
-		r->lost_acts++;
-		a = &r->scratch;
-	} else {
-		a = &r->acts[r->act_tail++];
+	switch (kind) {
+	case ROUTE_ACT_RINGING:
+		return sizeof(route_act_ringing);
+	case ROUTE_ACT_RING_CANCELLED:
+	case ROUTE_ACT_ENDED:
+		return sizeof(route_act_reason);
+	case ROUTE_ACT_QUEUED:
+		return sizeof(route_act_queued);
+	case ROUTE_ACT_CONNECTED:
+		return sizeof(route_act_connected);
+	case ROUTE_ACT_QUEUE:
+		return sizeof(route_act_queue);
+	case ROUTE_ACT_DEPARTMENTS:
+		return 0;
+	case ROUTE_ACT_MEDIA:
+		return sizeof(route_act_media);
+	case ROUTE_ACT_RECORD:
+		return record == ROUTE_REC_LEG_ENDED ? sizeof(route_act_record)
+		                                     : offsetof(route_act_record, note);
+	case ROUTE_ACT_CONTROL:
+		return sizeof(route_act_control);
+	case ROUTE_ACT_VISIT:
+		return sizeof(route_act_visit);
 	}
-	memset(a, 0, sizeof(*a));
+	return 0;
+}
+
+size_t route_action_size(enum route_action_kind kind, enum route_record_kind record)
+{
+	return ROUTE_PAYLOAD_OFF + payload_size(kind, record);
+}
+
+static size_t act_span(size_t payload)
+{
+	size_t n = ROUTE_PAYLOAD_OFF + payload;
+	return (n + ROUTE_ACT_ALIGN - 1) / ROUTE_ACT_ALIGN * ROUTE_ACT_ALIGN;
+}
+
+static void *emit_sized(route *r, enum route_action_kind kind, uint32_t to, int64_t now_us,
+                        size_t payload)
+{
+	if (r->n_acts == 0)
+		r->act_head = r->act_tail = 0;
+	size_t need = r->act_tail + act_span(payload);
+	if (need > r->cap_acts) {
+		size_t cap = r->cap_acts ? r->cap_acts : 4096;
+		while (cap < need)
+			cap *= 2;
+		unsigned char *grown = realloc(r->acts, cap);
+		if (!grown) {
+			/* Out of memory: the caller still fills something, but it is dropped. */
+			r->lost_acts++;
+			memset(&r->scratch, 0, sizeof(r->scratch));
+			return &r->scratch.ringing;
+		}
+		r->acts = grown;
+		r->cap_acts = cap;
+	}
+	unsigned char *at = r->acts + r->act_tail;
+	struct route_qhdr h = {.kind = kind, .to = to, .at_us = now_us};
+	memcpy(at, &h, sizeof(h));
+	memset(at + ROUTE_PAYLOAD_OFF, 0, payload);
+	r->act_tail = need;
+	r->n_acts++;
+	return at + ROUTE_PAYLOAD_OFF;
+}
+
+void *route_emit(route *r, enum route_action_kind kind, uint32_t to, int64_t now_us)
+{
+	void *p = emit_sized(r, kind, to, now_us, payload_size(kind, ROUTE_REC_LEG_ENDED));
+	if (kind == ROUTE_ACT_CONTROL)
+		((route_act_control *)p)->mic = -1;
+	return p;
+}
+
+route_act_record *route_emit_rec(route *r, enum route_record_kind kind, int64_t now_us)
+{
+	route_act_record *a =
+	    emit_sized(r, ROUTE_ACT_RECORD, 0, now_us, payload_size(ROUTE_ACT_RECORD, kind));
 	a->kind = kind;
-	a->to = to;
-	a->at_us = now_us;
-	a->mic = -1;
 	return a;
 }
 
-route_action *route_emit_record(route *r, enum route_record_kind kind, const struct route_leg *leg,
-                                const struct route_visit *v, int64_t now_us)
+route_act_record *route_emit_record(route *r, enum route_record_kind kind,
+                                    const struct route_leg *leg, const struct route_visit *v,
+                                    int64_t now_us)
 {
-	route_action *a = route_emit(r, ROUTE_ACT_RECORD, 0, now_us);
-	a->record = kind;
+	route_act_record *a = route_emit_rec(r, kind, now_us);
 	route_copy_id(a->visit, sizeof(a->visit), v->id);
 	a->kiosk = v->kiosk;
 	route_copy_id(a->kiosk_ident, sizeof(a->kiosk_ident), v->kiosk_ident);
@@ -331,7 +408,7 @@ route_action *route_emit_record(route *r, enum route_record_kind kind, const str
 void route_emit_audit(route *r, const struct route_session *s, const struct route_visit *v,
                       const struct route_leg *leg, const char *action, int64_t now_us)
 {
-	route_action *a = route_emit_record(r, ROUTE_REC_AUDIT, leg, v, now_us);
+	route_act_record *a = route_emit_record(r, ROUTE_REC_AUDIT, leg, v, now_us);
 	a->staff = s->sid;
 	route_copy_id(a->staff_ident, sizeof(a->staff_ident), s->ident);
 	route_copy_id(a->reason, sizeof(a->reason), action);
@@ -340,24 +417,39 @@ void route_emit_audit(route *r, const struct route_session *s, const struct rout
 void route_emit_ended(route *r, uint32_t to, const struct route_visit *v, const char *reason,
                       int64_t now_us)
 {
-	route_action *a = route_emit(r, ROUTE_ACT_ENDED, to, now_us);
+	route_act_reason *a = route_emit(r, ROUTE_ACT_ENDED, to, now_us);
 	route_copy_id(a->visit, sizeof(a->visit), v->id);
 	route_copy_id(a->reason, sizeof(a->reason), reason);
 }
 
 int route_next_action(route *r, route_action *out)
 {
-	if (!r || r->act_head == r->act_tail)
+	if (!r || r->n_acts == 0)
 		return 0;
-	*out = r->acts[r->act_head++];
-	if (r->act_head == r->act_tail)
+	const unsigned char *at = r->acts + r->act_head;
+	struct route_qhdr h;
+	memcpy(&h, at, sizeof(h));
+	enum route_record_kind rec = ROUTE_REC_LEG_ENDED;
+	if (h.kind == ROUTE_ACT_RECORD)
+		memcpy(&rec, at + ROUTE_PAYLOAD_OFF + offsetof(route_act_record, kind),
+		       sizeof(rec));
+	size_t payload = payload_size(h.kind, rec);
+	out->kind = h.kind;
+	out->to = h.to;
+	out->at_us = h.at_us;
+	/* Only this kind's bytes: the rest of *out is left as it was, unread. */
+	memcpy((unsigned char *)out + ROUTE_PAYLOAD_OFF, at + ROUTE_PAYLOAD_OFF, payload);
+	if (h.kind == ROUTE_ACT_RECORD && payload < sizeof(route_act_record))
+		out->record.note[0] = '\0';
+	r->act_head += act_span(payload);
+	if (--r->n_acts == 0)
 		r->act_head = r->act_tail = 0;
 	return 1;
 }
 
 int route_pending_actions(const route *r)
 {
-	return r ? r->act_tail - r->act_head : 0;
+	return r ? r->n_acts : 0;
 }
 
 uint64_t route_lost_actions(const route *r)

@@ -39,6 +39,7 @@
 #ifndef MDG_ROUTING_ROUTE_H
 #define MDG_ROUTING_ROUTE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define ROUTE_UUID_LEN               37  /* 36 characters and a NUL */
@@ -418,15 +419,15 @@ enum route_action_kind {
 	 * is there), extras = the other desks, then coordinators. Desk or coordinator:
 	 * primary = the kiosk, extras = the other desks, then the other coordinators. */
 	ROUTE_ACT_MEDIA,
-	/* A call record for the store (record, visit, leg, department, procedure, kiosk,
-	 * kiosk_ident, staff, staff_ident, reason, note, waited_ms, via, onestop, rating,
-	 * at_us). `to` is 0. */
+	/* A call record for the store (route_act_record: its record kind, visit, leg,
+	 * department, procedure, kiosk, kiosk_ident, staff, staff_ident, reason, note,
+	 * waited_ms, via, onestop, rating, menu; and at_us). `to` is 0. */
 	ROUTE_ACT_RECORD,
-	/* Send `control` to kiosk `to`: from (the sender's sid), has_volume/volume, mic
+	/* Send `control` to kiosk `to`: visit, from (the sender's sid), has_volume/volume, mic
 	 * (-1 = not given, 0 = off, 1 = on). */
 	ROUTE_ACT_CONTROL,
-	/* Send `visit` to watching coordinator `to`: the snapshot in `view` (taken when the
-	 * action was made, so it is valid even after the visit ended; view.ended says so). */
+	/* Send `visit` to watching coordinator `to`: the snapshot in `visit.view` (taken when
+	 * the action was made, so it is valid even after the visit ended; view.ended says so). */
 	ROUTE_ACT_VISIT,
 };
 
@@ -486,45 +487,119 @@ typedef struct route_visit_view {
 	char reason[ROUTE_REASON_MAX]; /* its ENDED reason when ended */
 } route_visit_view;
 
-/* One action, by value. Fields not listed for a kind are zero / empty. */
-typedef struct route_action {
-	enum route_action_kind kind;
-	uint32_t to; /* notifications and MEDIA: the session concerned; else 0 */
+/* One action: a common header (kind, to, at_us) and the fields of its own kind only, in
+ * the member of the union named after the kind. Routing queues each action in just the
+ * bytes of its kind (route_action_size), so that a MEDIA action costs tens of bytes, not
+ * the size of the largest kind. Fields not listed for a kind are zero / empty. */
+
+/* RINGING */
+typedef struct route_act_ringing {
 	char visit[ROUTE_UUID_LEN];
 	char leg[ROUTE_UUID_LEN];
 	char department[ROUTE_ID_MAX];
-	char procedure[ROUTE_ID_MAX];   /* "" = none */
-	uint32_t kiosk;                 /* RINGING and RECORD: the kiosk's sid */
-	uint32_t staff;                 /* RECORD: the desk's (AUDIT: the actor's) sid */
-	char kiosk_ident[ROUTE_ID_MAX]; /* RECORD: the ident given at join */
-	char staff_ident[ROUTE_ID_MAX];
-	int64_t waited_ms;             /* RINGING: how long the visit has waited; LEG_ANSWERED */
-	int onestop;                   /* RINGING, RECORD: part of a one-stop visit */
-	int position;                  /* QUEUED */
-	int estimated_wait_s;          /* QUEUED */
-	char reason[ROUTE_REASON_MAX]; /* RING_CANCELLED, ENDED, RECORD (outcome or reason) */
-	uint32_t parties[ROUTE_MAX_PARTIES]; /* CONNECTED */
+	char procedure[ROUTE_ID_MAX]; /* "" = none */
+	uint32_t kiosk;               /* the kiosk's sid */
+	int onestop;                  /* part of a one-stop visit */
+	int64_t waited_ms;            /* how long the visit has waited */
+} route_act_ringing;
+
+/* RING_CANCELLED and ENDED */
+typedef struct route_act_reason {
+	char visit[ROUTE_UUID_LEN];
+	char reason[ROUTE_REASON_MAX];
+} route_act_reason;
+
+/* QUEUED */
+typedef struct route_act_queued {
+	char visit[ROUTE_UUID_LEN];
+	char department[ROUTE_ID_MAX];
+	int position;
+	int estimated_wait_s;
+} route_act_queued;
+
+/* CONNECTED */
+typedef struct route_act_connected {
+	char visit[ROUTE_UUID_LEN];
+	uint32_t parties[ROUTE_MAX_PARTIES];
 	int n_parties;
-	uint32_t primary; /* MEDIA */
+} route_act_connected;
+
+/* QUEUE */
+typedef struct route_act_queue {
+	char department[ROUTE_ID_MAX];
+} route_act_queue;
+
+/* MEDIA */
+typedef struct route_act_media {
+	uint32_t primary;  /* 0 = nothing */
+	uint32_t document; /* the feed of the document slot, 0 = nobody */
 	uint32_t extra[ROUTE_MAX_EXTRA];
 	int n_extra;
-	enum route_record_kind record; /* RECORD */
-	char note[ROUTE_NOTE_MAX];     /* RECORD LEG_ENDED */
-	int64_t at_us;                 /* every action: the now_us of the event that made it */
-	/* Added after the 1:1 slice. */
-	uint32_t document;          /* MEDIA: the feed of the document slot, 0 = nobody */
-	uint32_t from;              /* CONTROL: the sender */
-	int has_volume;             /* CONTROL */
-	double volume;              /* CONTROL: 0.0..1.0 when has_volume */
-	int mic;                    /* CONTROL: -1 not given, 0 off, 1 on */
-	int rating;                 /* RECORD SURVEY: 1..5 */
-	char via[ROUTE_REASON_MAX]; /* RECORD LEG_QUEUED */
-	char menu[ROUTE_ID_MAX];    /* RECORD VISIT_STARTED: the one-stop menu, "" if none */
-	route_visit_view view;      /* VISIT */
+} route_act_media;
+
+/* RECORD: which fields each record kind sets is listed at enum route_record_kind. `note`
+ * comes last and is queued only for LEG_ENDED (the one kind that has a note): the others
+ * arrive with it empty. */
+typedef struct route_act_record {
+	enum route_record_kind kind;
+	uint32_t kiosk;    /* the kiosk's sid */
+	uint32_t staff;    /* the desk's (AUDIT: the actor's) sid */
+	int onestop;       /* part of a one-stop visit */
+	int rating;        /* SURVEY: 1..5 */
+	int64_t waited_ms; /* LEG_ANSWERED: queue to answer */
+	char visit[ROUTE_UUID_LEN];
+	char leg[ROUTE_UUID_LEN];
+	char department[ROUTE_ID_MAX];
+	char procedure[ROUTE_ID_MAX];
+	char kiosk_ident[ROUTE_ID_MAX]; /* the ident given at join */
+	char staff_ident[ROUTE_ID_MAX];
+	char reason[ROUTE_REASON_MAX]; /* the outcome or reason */
+	char via[ROUTE_REASON_MAX];    /* LEG_QUEUED */
+	char menu[ROUTE_ID_MAX];       /* VISIT_STARTED: the one-stop menu, "" if none */
+	char note[ROUTE_NOTE_MAX];     /* LEG_ENDED; keep last */
+} route_act_record;
+
+/* CONTROL */
+typedef struct route_act_control {
+	char visit[ROUTE_UUID_LEN];
+	uint32_t from; /* the sender */
+	int has_volume;
+	double volume; /* 0.0..1.0 when has_volume */
+	int mic;       /* -1 not given, 0 off, 1 on */
+} route_act_control;
+
+/* VISIT: the snapshot taken when the action was made (view.visit names the visit). */
+typedef struct route_act_visit {
+	route_visit_view view;
+} route_act_visit;
+
+typedef struct route_action {
+	enum route_action_kind kind;
+	uint32_t to;   /* notifications, MEDIA, CONTROL and VISIT: the session concerned; else 0 */
+	int64_t at_us; /* every action: the now_us of the event that made it */
+	union {
+		route_act_ringing ringing;
+		route_act_reason ring_cancelled;
+		route_act_queued queued;
+		route_act_connected connected;
+		route_act_reason ended;
+		route_act_queue queue;
+		/* DEPARTMENTS has no fields. */
+		route_act_media media;
+		route_act_record record;
+		route_act_control control;
+		route_act_visit visit;
+	};
 } route_action;
 
+/* The bytes routing queues for an action of this kind (and record kind, for RECORD): the
+ * header and that kind's member of the union. */
+size_t route_action_size(enum route_action_kind kind, enum route_record_kind record);
+
 /* Copies the oldest pending action into *out and removes it. Returns 1, or 0 when there is
- * none. Drain after every event call, in order: later actions assume earlier ones ran. */
+ * none. Only the header and the action's own member are written (a RECORD other than
+ * LEG_ENDED gets an empty note); the rest of *out keeps what it held. Drain after every
+ * event call, in order: later actions assume earlier ones ran. */
 int route_next_action(route *r, route_action *out);
 /* Actions waiting to be drained. */
 int route_pending_actions(const route *r);

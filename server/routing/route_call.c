@@ -126,20 +126,20 @@ int route_session_resume(route *r, uint32_t sid, int64_t now_us)
 	s->media_n_extra = n_extra;
 	s->media_document = document;
 	memcpy(s->media_extra, extra, (size_t)n_extra * sizeof(extra[0]));
-	route_action *a = route_emit(r, ROUTE_ACT_MEDIA, sid, now_us);
-	a->primary = primary;
-	a->n_extra = n_extra;
-	a->document = document;
-	memcpy(a->extra, extra, (size_t)n_extra * sizeof(extra[0]));
+	route_act_media *m = route_emit(r, ROUTE_ACT_MEDIA, sid, now_us);
+	m->primary = primary;
+	m->n_extra = n_extra;
+	m->document = document;
+	memcpy(m->extra, extra, (size_t)n_extra * sizeof(extra[0]));
 
 	struct route_visit *v = s->room ? s->room : s->visit;
 	uint32_t parties[ROUTE_MAX_PARTIES];
 	int n = v ? route_visit_parties(v, parties) : 0;
 	if (n >= 2) {
-		a = route_emit(r, ROUTE_ACT_CONNECTED, sid, now_us);
-		route_copy_id(a->visit, sizeof(a->visit), v->id);
-		memcpy(a->parties, parties, (size_t)n * sizeof(parties[0]));
-		a->n_parties = n;
+		route_act_connected *c = route_emit(r, ROUTE_ACT_CONNECTED, sid, now_us);
+		route_copy_id(c->visit, sizeof(c->visit), v->id);
+		memcpy(c->parties, parties, (size_t)n * sizeof(parties[0]));
+		c->n_parties = n;
 	} else if (v && s->role == ROUTE_ROLE_KIOSK) {
 		struct route_leg *leg = route_visit_waiting_leg(v);
 		int pos = leg ? queue_position(leg) : 0;
@@ -150,9 +150,8 @@ int route_session_resume(route *r, uint32_t sid, int64_t now_us)
 		for (int i = 0; i < r->n_visits; i++) {
 			if (!r->visits[i]->onestop)
 				continue;
-			a = route_emit(r, ROUTE_ACT_VISIT, sid, now_us);
-			route_copy_id(a->visit, sizeof(a->visit), r->visits[i]->id);
-			route_visit_build_view(r->visits[i], &a->view);
+			route_act_visit *w = route_emit(r, ROUTE_ACT_VISIT, sid, now_us);
+			route_visit_build_view(r->visits[i], &w->view);
 		}
 	}
 	route_reconcile(r, now_us);
@@ -233,7 +232,7 @@ static int start_visit(route *r, struct route_session *s, struct route_dept *con
 	route_visit_register(r, v);
 	s->visit = v;
 
-	route_action *a = route_emit_record(r, ROUTE_REC_VISIT_STARTED, leg, v, now_us);
+	route_act_record *a = route_emit_record(r, ROUTE_REC_VISIT_STARTED, leg, v, now_us);
 	route_copy_id(a->menu, sizeof(a->menu), v->menu);
 	route_emit_record(r, ROUTE_REC_LEG_QUEUED, leg, v, now_us);
 	route_reconcile(r, now_us);
@@ -329,7 +328,7 @@ int route_accept(route *r, uint32_t sid, const char *visit, int64_t now_us)
 	s->leg = leg;
 
 	route_announce_room(r, v, now_us);
-	route_action *a = route_emit_record(r, ROUTE_REC_LEG_ANSWERED, leg, v, now_us);
+	route_act_record *a = route_emit_record(r, ROUTE_REC_LEG_ANSWERED, leg, v, now_us);
 	a->waited_ms = (now_us - leg->queued_us) / 1000;
 	route_reconcile(r, now_us);
 	return 0;

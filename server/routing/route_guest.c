@@ -47,7 +47,7 @@ int route_guest_enter(route *r, uint32_t sid, const char *visit, int64_t now_us)
 	v->guests[i] = sid;
 	r->cfg.new_id(r->cfg.user, v->guest_legs[i]);
 	s->room = v;
-	route_action *a = route_emit_record(r, ROUTE_REC_GUEST_JOINED, NULL, v, now_us);
+	route_act_record *a = route_emit_record(r, ROUTE_REC_GUEST_JOINED, NULL, v, now_us);
 	route_copy_id(a->leg, sizeof(a->leg), v->guest_legs[i]);
 	route_copy_id(a->department, sizeof(a->department), leg->dept->id);
 	route_reconcile(r, now_us);
@@ -60,7 +60,7 @@ void route_guest_remove_at(route *r, struct route_visit *v, int i, const char *r
 	struct route_session *g = route_session_find(r, v->guests[i]);
 	if (g && g->room == v)
 		g->room = NULL;
-	route_action *a = route_emit_record(r, ROUTE_REC_GUEST_LEFT, NULL, v, now_us);
+	route_act_record *a = route_emit_record(r, ROUTE_REC_GUEST_LEFT, NULL, v, now_us);
 	route_copy_id(a->leg, sizeof(a->leg), v->guest_legs[i]);
 	route_copy_id(a->reason, sizeof(a->reason), reason);
 	memmove(&v->guests[i], &v->guests[i + 1], (size_t)(v->n_guests - i - 1) * sizeof(v->guests[0]));

@@ -153,8 +153,11 @@ struct route {
 	int n_visits, cap_visits;
 	struct route_menu **menus;
 	int n_menus, cap_menus;
-	route_action *acts; /* pending actions are acts[act_head .. act_tail) */
-	int act_head, act_tail, cap_acts;
+	/* Pending actions, packed: each is a struct route_qhdr and its kind's payload
+	 * (route_action_size bytes), at 8-byte aligned offsets in acts[act_head .. act_tail). */
+	unsigned char *acts;
+	size_t act_head, act_tail, cap_acts;
+	int n_acts;
 	uint64_t lost_acts;
 	uint64_t share_counter;
 	int64_t now_us;       /* the latest now_us seen, for route_next_deadline */
@@ -185,12 +188,17 @@ int route_dept_available(const route *r, const struct route_dept *d);
 /* Is the department open at now_us (admin flag and business hours)? In route_tick.c. */
 int route_dept_open_at(const route *r, const struct route_dept *d, int64_t now_us);
 
-/* A zeroed action of the given kind stamped with now_us, already on the queue; or a
- * scratch action when the queue cannot grow (then counted as lost), so callers can fill
- * it without checking. */
-route_action *route_emit(route *r, enum route_action_kind kind, uint32_t to, int64_t now_us);
-route_action *route_emit_record(route *r, enum route_record_kind kind, const struct route_leg *leg,
-                                const struct route_visit *v, int64_t now_us);
+/* The zeroed payload of an action of the given kind (the route_act_* struct of its kind,
+ * e.g. route_act_media for MEDIA) stamped with now_us, already on the queue; or a scratch
+ * payload when the queue cannot grow (then counted as lost), so callers can fill it without
+ * checking. Valid until the next emit. For RECORD use route_emit_rec. */
+void *route_emit(route *r, enum route_action_kind kind, uint32_t to, int64_t now_us);
+/* A zeroed RECORD of the given record kind (only LEG_ENDED gets room for a note). */
+route_act_record *route_emit_rec(route *r, enum route_record_kind kind, int64_t now_us);
+/* A RECORD with the visit's and (if not NULL) the leg's fields filled in. */
+route_act_record *route_emit_record(route *r, enum route_record_kind kind,
+                                    const struct route_leg *leg, const struct route_visit *v,
+                                    int64_t now_us);
 /* RECORD AUDIT by staff session s about visit v (leg and department optional). */
 void route_emit_audit(route *r, const struct route_session *s, const struct route_visit *v,
                       const struct route_leg *leg, const char *action, int64_t now_us);

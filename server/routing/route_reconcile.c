@@ -47,7 +47,7 @@ void route_announce_room(route *r, struct route_visit *v, int64_t now_us)
 	if (n < 2)
 		return; /* a kiosk alone hears QUEUED or ENDED instead */
 	for (int i = 0; i < n; i++) {
-		route_action *a = route_emit(r, ROUTE_ACT_CONNECTED, parties[i], now_us);
+		route_act_connected *a = route_emit(r, ROUTE_ACT_CONNECTED, parties[i], now_us);
 		route_copy_id(a->visit, sizeof(a->visit), v->id);
 		memcpy(a->parties, parties, (size_t)n * sizeof(parties[0]));
 		a->n_parties = n;
@@ -115,7 +115,7 @@ static void reconcile_media(route *r, int64_t now_us)
 		s->media_n_extra = n_extra;
 		s->media_document = document;
 		memcpy(s->media_extra, extra, (size_t)n_extra * sizeof(extra[0]));
-		route_action *a = route_emit(r, ROUTE_ACT_MEDIA, s->sid, now_us);
+		route_act_media *a = route_emit(r, ROUTE_ACT_MEDIA, s->sid, now_us);
 		a->primary = primary;
 		a->n_extra = n_extra;
 		a->document = document;
@@ -127,7 +127,7 @@ static void reconcile_media(route *r, int64_t now_us)
 
 void route_emit_ringing(route *r, const struct route_leg *leg, uint32_t desk, int64_t now_us)
 {
-	route_action *a = route_emit(r, ROUTE_ACT_RINGING, desk, now_us);
+	route_act_ringing *a = route_emit(r, ROUTE_ACT_RINGING, desk, now_us);
 	route_copy_id(a->visit, sizeof(a->visit), leg->visit->id);
 	route_copy_id(a->leg, sizeof(a->leg), leg->id);
 	route_copy_id(a->department, sizeof(a->department), leg->dept->id);
@@ -160,7 +160,8 @@ static void drop_unfree_rings(route *r, struct route_leg *leg, int64_t now_us)
 			continue;
 		}
 		if (s && !s->suspended) {
-			route_action *a = route_emit(r, ROUTE_ACT_RING_CANCELLED, s->sid, now_us);
+			route_act_reason *a =
+			    route_emit(r, ROUTE_ACT_RING_CANCELLED, s->sid, now_us);
 			route_copy_id(a->visit, sizeof(a->visit), leg->visit->id);
 			route_copy_id(a->reason, sizeof(a->reason),
 			              s->visit || s->room ? "taken" : "cancelled");
@@ -318,7 +319,7 @@ void route_emit_queued(route *r, struct route_leg *leg, int position, int est, i
 {
 	leg->rep_position = position;
 	leg->rep_estimate_s = est;
-	route_action *a = route_emit(r, ROUTE_ACT_QUEUED, leg->visit->kiosk, now_us);
+	route_act_queued *a = route_emit(r, ROUTE_ACT_QUEUED, leg->visit->kiosk, now_us);
 	route_copy_id(a->visit, sizeof(a->visit), leg->visit->id);
 	route_copy_id(a->department, sizeof(a->department), leg->dept->id);
 	a->position = position;
@@ -348,7 +349,7 @@ static void reconcile_queues(route *r, int64_t now_us)
 		if (!dept->queue_dirty)
 			continue;
 		dept->queue_dirty = 0;
-		route_action *a = route_emit(r, ROUTE_ACT_QUEUE, 0, now_us);
+		route_act_queue *a = route_emit(r, ROUTE_ACT_QUEUE, 0, now_us);
 		route_copy_id(a->department, sizeof(a->department), dept->id);
 	}
 }
@@ -369,9 +370,8 @@ static void reconcile_views(route *r, int64_t now_us)
 		for (int s = 0; s < r->n_sessions; s++) {
 			if (!r->sessions[s]->watching)
 				continue;
-			route_action *a =
+			route_act_visit *a =
 			    route_emit(r, ROUTE_ACT_VISIT, r->sessions[s]->sid, now_us);
-			route_copy_id(a->visit, sizeof(a->visit), v->id);
 			a->view = view;
 		}
 	}

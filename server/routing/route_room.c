@@ -102,7 +102,7 @@ int route_control(route *r, uint32_t sid, const char *visit, uint32_t target, do
 		return ROUTE_ERR_FORBIDDEN;
 	if (target != v->kiosk)
 		return ROUTE_ERR_NOT_FOUND;
-	route_action *a = route_emit(r, ROUTE_ACT_CONTROL, target, now_us);
+	route_act_control *a = route_emit(r, ROUTE_ACT_CONTROL, target, now_us);
 	route_copy_id(a->visit, sizeof(a->visit), v->id);
 	a->from = sid;
 	a->has_volume = has_volume;
@@ -142,8 +142,7 @@ int route_survey(route *r, uint32_t sid, const char *visit, int rating, int64_t 
 	if (s->ended_rated[i])
 		return ROUTE_ERR_CONFLICT;
 	s->ended_rated[i] = 1;
-	route_action *a = route_emit(r, ROUTE_ACT_RECORD, 0, now_us);
-	a->record = ROUTE_REC_SURVEY;
+	route_act_record *a = route_emit_rec(r, ROUTE_REC_SURVEY, now_us);
 	route_copy_id(a->visit, sizeof(a->visit), visit);
 	a->kiosk = sid;
 	route_copy_id(a->kiosk_ident, sizeof(a->kiosk_ident), s->ident);

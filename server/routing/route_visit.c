@@ -174,7 +174,7 @@ int route_visit_queue_step(route *r, struct route_visit *v, int i, int priority,
 		return -1;
 	}
 	route_visit_attach_leg(v, i, leg, now_us);
-	route_action *a = route_emit_record(r, ROUTE_REC_LEG_QUEUED, leg, v, now_us);
+	route_act_record *a = route_emit_record(r, ROUTE_REC_LEG_QUEUED, leg, v, now_us);
 	route_copy_id(a->via, sizeof(a->via), via);
 	return 0;
 }
@@ -198,7 +198,7 @@ void route_leg_finish(route *r, struct route_leg *leg, const char *reason, const
 	leg->state = ROUTE_LEG_ENDED;
 	if (procedure && procedure[0])
 		route_copy_id(leg->procedure, sizeof(leg->procedure), procedure);
-	route_action *a = route_emit_record(r, ROUTE_REC_LEG_ENDED, leg, leg->visit, now_us);
+	route_act_record *a = route_emit_record(r, ROUTE_REC_LEG_ENDED, leg, leg->visit, now_us);
 	route_copy_id(a->reason, sizeof(a->reason), reason);
 	route_copy_id(a->note, sizeof(a->note), note);
 }
@@ -210,8 +210,7 @@ static void emit_view(route *r, const struct route_visit *v, const route_visit_v
 		const struct route_session *s = r->sessions[i];
 		if (!s->watching)
 			continue;
-		route_action *a = route_emit(r, ROUTE_ACT_VISIT, s->sid, now_us);
-		route_copy_id(a->visit, sizeof(a->visit), v->id);
+		route_act_visit *a = route_emit(r, ROUTE_ACT_VISIT, s->sid, now_us);
 		a->view = *view;
 	}
 }
@@ -267,7 +266,7 @@ void route_visit_end(route *r, struct route_visit *v, const char *visit_reason,
 	for (int i = 0; i < v->n_steps; i++)
 		if (!v->steps[i].leg)
 			v->steps[i].skipped = 1;
-	route_action *a = route_emit_record(r, ROUTE_REC_VISIT_ENDED, NULL, v, now_us);
+	route_act_record *a = route_emit_record(r, ROUTE_REC_VISIT_ENDED, NULL, v, now_us);
 	route_copy_id(a->reason, sizeof(a->reason), visit_reason);
 	if (v->onestop) {
 		route_visit_view view;

@@ -23,7 +23,7 @@ static void send_event(sig_app *app, uint32_t to, json_t *ev)
 		json_decref(ev);
 }
 
-static void do_queue(sig_app *app, const route_action *a)
+static void do_queue(sig_app *app, const route_act_queue *a)
 {
 	route_queue_entry entries[64];
 	int64_t now = app_now();
@@ -56,9 +56,9 @@ static void do_departments(sig_app *app)
 			                               app_departments_json(app, s->tenant)));
 }
 
-static void do_media(sig_app *app, const route_action *a)
+static void do_media(sig_app *app, uint32_t to, const route_act_media *a)
 {
-	sig_session *s = session_by_sid(app, a->to);
+	sig_session *s = session_by_sid(app, to);
 	if (!s)
 		return;
 	s->feed_primary = a->primary;
@@ -69,7 +69,7 @@ static void do_media(sig_app *app, const route_action *a)
 	session_send_slots(s);
 }
 
-static void do_record(sig_app *app, const route_action *a)
+static void do_record(sig_app *app, const route_act_record *a, int64_t at_us)
 {
 	store_record r;
 	memset(&r, 0, sizeof r);
@@ -81,8 +81,8 @@ static void do_record(sig_app *app, const route_action *a)
 	snprintf(r.staff_id, sizeof r.staff_id, "%s", a->staff_ident);
 	snprintf(r.outcome, sizeof r.outcome, "%s", a->reason);
 	snprintf(r.note, sizeof r.note, "%s", a->note);
-	r.at_us = a->at_us;
-	switch (a->record) {
+	r.at_us = at_us;
+	switch (a->kind) {
 	case ROUTE_REC_VISIT_STARTED:
 		r.kind = STORE_VISIT_STARTED;
 		snprintf(r.onestop_menu, sizeof r.onestop_menu, "%s", a->menu);
@@ -124,14 +124,14 @@ static void do_record(sig_app *app, const route_action *a)
 		break;
 	}
 	}
-	LOG_INFO("call", "record kind=%d visit=%s leg=%s department=%s reason=%s", (int)a->record,
+	LOG_INFO("call", "record kind=%d visit=%s leg=%s department=%s reason=%s", (int)a->kind,
 	         a->visit, a->leg[0] ? a->leg : "-", a->department[0] ? a->department : "-",
 	         a->reason[0] ? a->reason : "-");
 	if (!app->store || store_write(app->store, &r) != 0)
 		LOG_ERROR("call", "record not queued visit=%s", a->visit);
 }
 
-static json_t *parties_json(sig_app *app, const route_action *a)
+static json_t *parties_json(sig_app *app, const route_act_connected *a)
 {
 	json_t *list = json_array();
 	route_visit_info vi;
@@ -144,34 +144,38 @@ static json_t *parties_json(sig_app *app, const route_action *a)
 static void do_action(sig_app *app, const route_action *a)
 {
 	switch (a->kind) {
-	case ROUTE_ACT_RINGING:
+	case ROUTE_ACT_RINGING: {
+		const route_act_ringing *g = &a->ringing;
 		send_event(app, a->to,
 		           json_pack("{s:s, s:s, s:s, s:o, s:I, s:s?, s:b}", "type", "ringing",
-		                     "visit", a->visit, "department", a->department, "kiosk",
-		                     session_party(app, a->kiosk, NULL), "waited_s",
-		                     (json_int_t)(a->waited_ms / 1000), "procedure",
-		                     a->procedure[0] ? a->procedure : NULL, "onestop", a->onestop));
+		                     "visit", g->visit, "department", g->department, "kiosk",
+		                     session_party(app, g->kiosk, NULL), "waited_s",
+		                     (json_int_t)(g->waited_ms / 1000), "procedure",
+		                     g->procedure[0] ? g->procedure : NULL, "onestop", g->onestop));
 		break;
+	}
 	case ROUTE_ACT_RING_CANCELLED:
 		send_event(app, a->to,
-		           json_pack("{s:s, s:s, s:s}", "type", "ring_cancelled", "visit", a->visit,
-		                     "reason", a->reason));
+		           json_pack("{s:s, s:s, s:s}", "type", "ring_cancelled", "visit",
+		                     a->ring_cancelled.visit, "reason", a->ring_cancelled.reason));
 		break;
 	case ROUTE_ACT_QUEUED:
 		send_event(app, a->to,
 		           json_pack("{s:s, s:s, s:s, s:i, s:i}", "type", "queued", "visit",
-		                     a->visit, "department", a->department, "position", a->position,
-		                     "estimated_wait_s", a->estimated_wait_s));
+		                     a->queued.visit, "department", a->queued.department,
+		                     "position", a->queued.position, "estimated_wait_s",
+		                     a->queued.estimated_wait_s));
 		break;
 	case ROUTE_ACT_CONNECTED:
 		send_event(app, a->to,
-		           json_pack("{s:s, s:s, s:o}", "type", "connected", "visit", a->visit,
-		                     "parties", parties_json(app, a)));
+		           json_pack("{s:s, s:s, s:o}", "type", "connected", "visit",
+		                     a->connected.visit, "parties",
+		                     parties_json(app, &a->connected)));
 		break;
 	case ROUTE_ACT_ENDED:
 		send_event(app, a->to,
-		           json_pack("{s:s, s:s, s:s}", "type", "ended", "visit", a->visit,
-		                     "reason", a->reason));
+		           json_pack("{s:s, s:s, s:s}", "type", "ended", "visit", a->ended.visit,
+		                     "reason", a->ended.reason));
 		{ /* A guest's session ends with the visit (guests.c). */
 			sig_session *g = session_by_sid(app, a->to);
 			if (g && g->role == ROUTE_ROLE_GUEST && g->conn)
@@ -179,33 +183,34 @@ static void do_action(sig_app *app, const route_action *a)
 		}
 		break;
 	case ROUTE_ACT_QUEUE:
-		do_queue(app, a);
+		do_queue(app, &a->queue);
 		break;
 	case ROUTE_ACT_DEPARTMENTS:
 		do_departments(app);
 		break;
 	case ROUTE_ACT_MEDIA:
-		do_media(app, a);
+		do_media(app, a->to, &a->media);
 		break;
 	case ROUTE_ACT_RECORD:
-		do_record(app, a);
+		do_record(app, &a->record, a->at_us);
 		break;
 	case ROUTE_ACT_CONTROL: {
+		const route_act_control *c = &a->control;
 		json_t *ev = json_pack("{s:s, s:o}", "type", "control", "from",
-		                       session_party(app, a->from, NULL));
-		if (a->has_volume)
-			json_object_set_new(ev, "volume", json_real(a->volume));
-		if (a->mic >= 0)
-			json_object_set_new(ev, "mic", json_boolean(a->mic));
+		                       session_party(app, c->from, NULL));
+		if (c->has_volume)
+			json_object_set_new(ev, "volume", json_real(c->volume));
+		if (c->mic >= 0)
+			json_object_set_new(ev, "mic", json_boolean(c->mic));
 		send_event(app, a->to, ev);
 		break;
 	}
 	case ROUTE_ACT_VISIT: {
 		/* Coordinators watch every one-stop visit routing has: only their tenant's. */
 		sig_session *to = session_by_sid(app, a->to);
-		if (!to || !tenant_sid_in(app, a->view.kiosk, to->tenant))
+		if (!to || !tenant_sid_in(app, a->visit.view.kiosk, to->tenant))
 			break;
-		json_t *ev = visit_view_json(app, &a->view);
+		json_t *ev = visit_view_json(app, &a->visit.view);
 		json_object_set_new(ev, "type", json_string("visit"));
 		send_event(app, a->to, ev);
 		break;
@@ -215,7 +220,8 @@ static void do_action(sig_app *app, const route_action *a)
 
 void app_drain_actions(sig_app *app)
 {
-	/* An action carries a visit snapshot of about 2 KB; one on the heap serves the loop. */
+	/* The largest kind (VISIT) carries a visit snapshot of about 2 KB: one buffer on the
+	 * heap serves the loop; route_next_action copies only each action's own bytes. */
 	route_action *a = malloc(sizeof *a);
 	if (!a)
 		return;

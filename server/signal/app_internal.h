@@ -111,6 +111,7 @@ typedef struct sig_counters {
 	uint64_t revoked;          /* sessions ended because their identity was revoked */
 	uint64_t calls_limited;    /* kiosk calls refused by the per-minute limit */
 	uint64_t takeovers;        /* times this node became the active one (standby.c) */
+	uint64_t feed_applies;     /* receivers whose feeds were applied (session_apply_feeds) */
 } sig_counters;
 
 struct sig_app {
@@ -168,7 +169,7 @@ void session_send_slots(sig_session *s);
 json_t *session_hello_reply(sig_session *s);
 void session_resume(sig_session *fresh, const char *token, json_t *id);
 void session_adopt(sig_session *old, sig_session *fresh, json_t *id);
-void app_apply_feeds(sig_app *app);
+void app_apply_feeds_naming(sig_app *app, uint32_t sid);
 void session_apply_feeds(sig_session *s);
 
 /* handlers.c: dispatch, and the helpers every request handler uses to validate fields

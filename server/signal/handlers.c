@@ -131,7 +131,7 @@ static void kiosk_take_over(sig_session *old, sig_session *fresh, json_t *id)
 	sfu_peer_free(old->peer);
 	old->peer = NULL;
 	old->n_roles = 0;
-	app_apply_feeds(app);
+	app_apply_feeds_naming(app, old->sid);
 	session_adopt(old, fresh, id);
 }
 
@@ -374,7 +374,10 @@ static void h_offer(sig_session *s, json_t *msg, json_t *id)
 	s->n_roles = n;
 	session_reply_ok(s, id, json_pack("{s:s}", "sdp", answer));
 	free(answer);
-	app_apply_feeds(s->app);
+	/* Its own receivers, and those of the sessions routing already told to receive it
+	 * (wired to nothing while it had no peer); nobody else's wiring changes. */
+	session_apply_feeds(s);
+	app_apply_feeds_naming(s->app, s->sid);
 	session_send_slots(s);
 }
 

@@ -164,6 +164,9 @@ char *app_metrics_text(sig_app *app)
 	        m->send_drops);
 	COUNTER("media_lost_total", "Sessions ended because their media connection was lost.",
 	        app->counters.media_lost);
+	COUNTER("media_feed_applies_total",
+	        "Receivers whose feeds were applied to the media plane (rewiring their slots).",
+	        app->counters.feed_applies);
 	status_metrics(app, f);
 	/* Per peer, labelled by the peer's name in the log (p-<sid>). */
 	fprintf(f, "# HELP madoguchi_downlink_estimate_bps Each connected peer's downlink "

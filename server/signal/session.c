@@ -125,6 +125,7 @@ void session_apply_feeds(sig_session *s)
 {
 	if (!s->peer)
 		return;
+	s->app->counters.feed_applies++;
 	sfu_peer *extras[ROUTE_MAX_EXTRA];
 	for (int i = 0; i < s->n_feed_extra; i++)
 		extras[i] = peer_of(s->app, s->feed_extra[i]);
@@ -132,12 +133,24 @@ void session_apply_feeds(sig_session *s)
 	                   peer_of(s->app, s->feed_document), extras, s->n_feed_extra);
 }
 
-/* Applies every session's declared feeds, for when a peer appears: a source that
- * negotiates after it was wired. */
-void app_apply_feeds(sig_app *app)
+static int feeds_name(const sig_session *s, uint32_t sid)
+{
+	if (s->feed_primary == sid || s->feed_document == sid)
+		return 1;
+	for (int i = 0; i < s->n_feed_extra; i++)
+		if (s->feed_extra[i] == sid)
+			return 1;
+	return 0;
+}
+
+/* Re-applies the declared feeds of the sessions that name sid, for when sid's peer
+ * appears or goes: a source that negotiates after routing wired it, or one replaced. No
+ * other receiver's wiring depends on that peer, so no other session is touched. */
+void app_apply_feeds_naming(sig_app *app, uint32_t sid)
 {
 	for (sig_session *s = app->sessions; s; s = s->next)
-		session_apply_feeds(s);
+		if (s->sid != sid && feeds_name(s, sid))
+			session_apply_feeds(s);
 }
 
 void session_send_slots(sig_session *s)

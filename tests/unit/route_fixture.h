@@ -98,6 +98,34 @@ static inline void sids(char *out, size_t cap, const uint32_t *v, int n)
 		snprintf(out + len, cap - len, "]");
 }
 
+/* The visit an action concerns, "" for QUEUE, DEPARTMENTS and MEDIA (which name none). */
+static inline const char *act_visit(const route_action *a)
+{
+	switch (a->kind) {
+	case ROUTE_ACT_RINGING:
+		return a->ringing.visit;
+	case ROUTE_ACT_RING_CANCELLED:
+		return a->ring_cancelled.visit;
+	case ROUTE_ACT_QUEUED:
+		return a->queued.visit;
+	case ROUTE_ACT_CONNECTED:
+		return a->connected.visit;
+	case ROUTE_ACT_ENDED:
+		return a->ended.visit;
+	case ROUTE_ACT_RECORD:
+		return a->record.visit;
+	case ROUTE_ACT_CONTROL:
+		return a->control.visit;
+	case ROUTE_ACT_VISIT:
+		return a->visit.view.visit;
+	case ROUTE_ACT_QUEUE:
+	case ROUTE_ACT_DEPARTMENTS:
+	case ROUTE_ACT_MEDIA:
+		break;
+	}
+	return "";
+}
+
 /* "d:state:desk,..." for a visit view. */
 static inline void steps_str(char *out, size_t cap, const route_visit_view *w)
 {
@@ -116,62 +144,71 @@ static inline void describe(const route_action *a, char *out, size_t cap)
 	char list[128], steps[ROUTE_MAX_STEPS * 80];
 	size_t len;
 	switch (a->kind) {
-	case ROUTE_ACT_RINGING:
-		snprintf(out, cap, "ringing %u %s %s k=%u w=%lld p=%s%s", a->to, a->visit,
-		         a->department, a->kiosk, (long long)a->waited_ms, a->procedure,
-		         a->onestop ? " onestop" : "");
+	case ROUTE_ACT_RINGING: {
+		const route_act_ringing *g = &a->ringing;
+		snprintf(out, cap, "ringing %u %s %s k=%u w=%lld p=%s%s", a->to, g->visit,
+		         g->department, g->kiosk, (long long)g->waited_ms, g->procedure,
+		         g->onestop ? " onestop" : "");
 		break;
+	}
 	case ROUTE_ACT_RING_CANCELLED:
-		snprintf(out, cap, "ring_cancelled %u %s %s", a->to, a->visit, a->reason);
+		snprintf(out, cap, "ring_cancelled %u %s %s", a->to, a->ring_cancelled.visit,
+		         a->ring_cancelled.reason);
 		break;
 	case ROUTE_ACT_QUEUED:
-		snprintf(out, cap, "queued %u %s %s pos=%d est=%d", a->to, a->visit, a->department,
-		         a->position, a->estimated_wait_s);
+		snprintf(out, cap, "queued %u %s %s pos=%d est=%d", a->to, a->queued.visit,
+		         a->queued.department, a->queued.position, a->queued.estimated_wait_s);
 		break;
 	case ROUTE_ACT_CONNECTED:
-		sids(list, sizeof(list), a->parties, a->n_parties);
-		snprintf(out, cap, "connected %u %s %s", a->to, a->visit, list);
+		sids(list, sizeof(list), a->connected.parties, a->connected.n_parties);
+		snprintf(out, cap, "connected %u %s %s", a->to, a->connected.visit, list);
 		break;
 	case ROUTE_ACT_ENDED:
-		snprintf(out, cap, "ended %u %s %s", a->to, a->visit, a->reason);
+		snprintf(out, cap, "ended %u %s %s", a->to, a->ended.visit, a->ended.reason);
 		break;
 	case ROUTE_ACT_QUEUE:
-		snprintf(out, cap, "queue %s", a->department);
+		snprintf(out, cap, "queue %s", a->queue.department);
 		break;
 	case ROUTE_ACT_DEPARTMENTS:
 		snprintf(out, cap, "departments");
 		break;
 	case ROUTE_ACT_MEDIA:
-		sids(list, sizeof(list), a->extra, a->n_extra);
-		len = (size_t)snprintf(out, cap, "media %u primary=%u extra=%s", a->to, a->primary,
-		                       list);
-		if (a->document && len < cap)
-			snprintf(out + len, cap - len, " doc=%u", a->document);
+		sids(list, sizeof(list), a->media.extra, a->media.n_extra);
+		len = (size_t)snprintf(out, cap, "media %u primary=%u extra=%s", a->to,
+		                       a->media.primary, list);
+		if (a->media.document && len < cap)
+			snprintf(out + len, cap - len, " doc=%u", a->media.document);
 		break;
-	case ROUTE_ACT_RECORD:
+	case ROUTE_ACT_RECORD: {
+		const route_act_record *c = &a->record;
 		len = (size_t)snprintf(
 		    out, cap, "rec %s v=%s leg=%s d=%s p=%s k=%u/%s s=%u/%s r=%s n=%s w=%lld",
-		    rec_name(a->record), a->visit, a->leg, a->department, a->procedure, a->kiosk,
-		    a->kiosk_ident, a->staff, a->staff_ident, a->reason, a->note,
-		    (long long)a->waited_ms);
-		if (a->via[0] && len < cap)
-			len += (size_t)snprintf(out + len, cap - len, " via=%s", a->via);
-		if (a->menu[0] && len < cap)
-			len += (size_t)snprintf(out + len, cap - len, " menu=%s", a->menu);
-		if (a->rating && len < cap)
-			snprintf(out + len, cap - len, " rating=%d", a->rating);
+		    rec_name(c->kind), c->visit, c->leg, c->department, c->procedure, c->kiosk,
+		    c->kiosk_ident, c->staff, c->staff_ident, c->reason, c->note,
+		    (long long)c->waited_ms);
+		if (c->via[0] && len < cap)
+			len += (size_t)snprintf(out + len, cap - len, " via=%s", c->via);
+		if (c->menu[0] && len < cap)
+			len += (size_t)snprintf(out + len, cap - len, " menu=%s", c->menu);
+		if (c->rating && len < cap)
+			snprintf(out + len, cap - len, " rating=%d", c->rating);
 		break;
-	case ROUTE_ACT_CONTROL:
-		snprintf(out, cap, "control %u %s from=%u vol=%s%.2f mic=%d", a->to, a->visit,
-		         a->from, a->has_volume ? "" : "-", a->has_volume ? a->volume : 0.0,
-		         a->mic);
+	}
+	case ROUTE_ACT_CONTROL: {
+		const route_act_control *c = &a->control;
+		snprintf(out, cap, "control %u %s from=%u vol=%s%.2f mic=%d", a->to, c->visit,
+		         c->from, c->has_volume ? "" : "-", c->has_volume ? c->volume : 0.0,
+		         c->mic);
 		break;
-	case ROUTE_ACT_VISIT:
-		steps_str(steps, sizeof(steps), &a->view);
-		sids(list, sizeof(list), a->view.coordinators, a->view.n_coordinators);
-		snprintf(out, cap, "visit %u %s [%s] c=%s%s%s", a->to, a->visit, steps, list,
-		         a->view.ended ? " ended=" : "", a->view.ended ? a->view.reason : "");
+	}
+	case ROUTE_ACT_VISIT: {
+		const route_visit_view *w = &a->visit.view;
+		steps_str(steps, sizeof(steps), w);
+		sids(list, sizeof(list), w->coordinators, w->n_coordinators);
+		snprintf(out, cap, "visit %u %s [%s] c=%s%s%s", a->to, w->visit, steps, list,
+		         w->ended ? " ended=" : "", w->ended ? w->reason : "");
 		break;
+	}
 	}
 }
 

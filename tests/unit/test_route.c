@@ -405,12 +405,13 @@ static void apply(model *m, const route_action *a, int seed, int step)
 {
 	if (a->to && (a->to >= MAXS || !m->joined[a->to]))
 		violation(m, "action to a session that is not joined", seed, step);
-	int v = a->visit[0] ? visit_index(m, a->visit) : -1;
+	int v = act_visit(a)[0] ? visit_index(m, act_visit(a)) : -1;
+	const route_act_record *rc = &a->record;
 	switch (a->kind) {
 	case ROUTE_ACT_MEDIA:
-		m->primary[a->to] = a->primary;
-		m->n_extra[a->to] = a->n_extra;
-		memcpy(m->extra[a->to], a->extra, sizeof(a->extra));
+		m->primary[a->to] = a->media.primary;
+		m->n_extra[a->to] = a->media.n_extra;
+		memcpy(m->extra[a->to], a->media.extra, sizeof(a->media.extra));
 		break;
 	case ROUTE_ACT_CONNECTED:
 		if (m->is_staff[a->to]) {
@@ -440,20 +441,20 @@ static void apply(model *m, const route_action *a, int seed, int step)
 		break;
 	case ROUTE_ACT_QUEUED:
 		if (v >= 0)
-			m->last_position[v] = a->position;
+			m->last_position[v] = a->queued.position;
 		break;
 	case ROUTE_ACT_RECORD:
-		if (a->record == ROUTE_REC_VISIT_STARTED) {
+		if (rc->kind == ROUTE_REC_VISIT_STARTED) {
 			if (v >= 0 || m->n_visits >= MAXV) {
 				violation(m, "visit started twice", seed, step);
 				break;
 			}
 			v = m->n_visits++;
-			snprintf(m->visit_id[v], ROUTE_UUID_LEN, "%s", a->visit);
-			m->visit_kiosk[v] = a->kiosk;
+			snprintf(m->visit_id[v], ROUTE_UUID_LEN, "%s", rc->visit);
+			m->visit_kiosk[v] = rc->kiosk;
 			m->visit_open[v] = 1;
-		} else if (a->record == ROUTE_REC_LEG_QUEUED) {
-			if (v < 0 || leg_index(m, a->leg) >= 0 || m->n_legs >= 4 * MAXV) {
+		} else if (rc->kind == ROUTE_REC_LEG_QUEUED) {
+			if (v < 0 || leg_index(m, rc->leg) >= 0 || m->n_legs >= 4 * MAXV) {
 				violation(m, "bad leg_queued", seed, step);
 				break;
 			}
@@ -464,31 +465,31 @@ static void apply(model *m, const route_action *a, int seed, int step)
 				}
 			}
 			int l = m->n_legs++;
-			snprintf(m->leg_id[l], ROUTE_UUID_LEN, "%s", a->leg);
+			snprintf(m->leg_id[l], ROUTE_UUID_LEN, "%s", rc->leg);
 			m->leg_visit[l] = v;
 			m->leg_staff[l] = 0;
 			m->leg_ended[l] = 0;
-		} else if (a->record == ROUTE_REC_LEG_ANSWERED) {
-			int l = leg_index(m, a->leg);
+		} else if (rc->kind == ROUTE_REC_LEG_ANSWERED) {
+			int l = leg_index(m, rc->leg);
 			if (l < 0 || m->leg_ended[l] || m->leg_staff[l])
 				violation(m, "bad leg_answered", seed, step);
 			else
-				m->leg_staff[l] = a->staff;
+				m->leg_staff[l] = rc->staff;
 			reached.answered++;
-		} else if (a->record == ROUTE_REC_LEG_ENDED) {
-			int l = leg_index(m, a->leg);
+		} else if (rc->kind == ROUTE_REC_LEG_ENDED) {
+			int l = leg_index(m, rc->leg);
 			if (l < 0 || m->leg_ended[l]) {
 				violation(m, "leg ended twice or never started", seed, step);
 				break;
 			}
 			m->leg_ended[l] = 1;
-			if (strcmp(a->reason, "dropped") == 0)
-				(*(a->staff ? &reached.desk_dropped : &reached.kiosk_dropped))++;
-			else if (strcmp(a->reason, "cancelled") == 0)
+			if (strcmp(rc->reason, "dropped") == 0)
+				(*(rc->staff ? &reached.desk_dropped : &reached.kiosk_dropped))++;
+			else if (strcmp(rc->reason, "cancelled") == 0)
 				reached.cancelled++;
-			else if (a->staff)
+			else if (rc->staff)
 				reached.ended_by_desk++;
-		} else if (a->record == ROUTE_REC_VISIT_ENDED) {
+		} else if (rc->kind == ROUTE_REC_VISIT_ENDED) {
 			if (v < 0 || !m->visit_open[v])
 				violation(m, "visit ended twice", seed, step);
 			else
@@ -714,6 +715,70 @@ static void run_random(int seed, int steps)
 	free(m);
 }
 
+/* Actions are queued packed, each in its own kind's bytes (route_action_size): many of
+ * mixed sizes come out intact and in order across the queue's growth, and a record drained
+ * into the same route_action after a LEG_ENDED never shows that record's note. */
+static void test_action_queue_packed(void)
+{
+	CHECK(route_action_size(ROUTE_ACT_MEDIA, 0) <= 64);
+	CHECK(route_action_size(ROUTE_ACT_RECORD, ROUTE_REC_LEG_QUEUED) + ROUTE_NOTE_MAX <=
+	      route_action_size(ROUTE_ACT_RECORD, ROUTE_REC_LEG_ENDED));
+	CHECK(route_action_size(ROUTE_ACT_VISIT, 0) <= sizeof(route_action));
+
+	fixture f;
+	fx_init(&f);
+	CHECK_EQ_INT(route_department_add(f.r, "a", 1), 0);
+	join_staff(&f, 100, "desk", 1, 0, "a", NULL);
+	enum { N = 60 };
+	char visits[N + 1][ROUTE_UUID_LEN];
+	for (uint32_t k = 1; k <= N; k++) {
+		join_kiosk(&f, k, "kiosk");
+		CHECK_EQ_INT(route_call(f.r, k, "a", NULL, (int64_t)k * SEC, visits[k]), 0);
+	}
+	int pending = route_pending_actions(f.r);
+	CHECK(pending > 4 * N); /* far more than the first 4 KiB of queue holds */
+	route_action a;
+	int n = 0, started = 0, queued = 0;
+	while (route_next_action(f.r, &a)) {
+		n++;
+		if (a.kind == ROUTE_ACT_RECORD && a.record.kind == ROUTE_REC_VISIT_STARTED) {
+			started++;
+			CHECK_EQ_INT((int)a.record.kiosk, started);
+			CHECK_EQ_STR(a.record.visit, visits[started]);
+			CHECK_EQ_INT(a.at_us, (int64_t)started * SEC);
+		} else if (a.kind == ROUTE_ACT_QUEUED) {
+			queued++;
+			CHECK_EQ_INT((int)a.to, queued);
+			CHECK_EQ_INT(a.queued.position, queued);
+			CHECK_EQ_STR(a.queued.visit, visits[queued]);
+		}
+	}
+	CHECK_EQ_INT(n, pending);
+	CHECK_EQ_INT(started, N);
+	CHECK_EQ_INT(route_pending_actions(f.r), 0);
+
+	CHECK_EQ_INT(route_accept(f.r, 100, visits[1], (N + 1) * SEC), 0);
+	drain(&f);
+	CHECK_EQ_INT(route_end(f.r, 100, visits[1], "completed", NULL, "a note", (N + 2) * SEC), 0);
+	int leg_ended = 0, visit_ended = 0;
+	while (route_next_action(f.r, &a)) {
+		if (a.kind != ROUTE_ACT_RECORD)
+			continue;
+		if (a.record.kind == ROUTE_REC_LEG_ENDED) {
+			leg_ended++;
+			CHECK_EQ_STR(a.record.note, "a note");
+		} else if (a.record.kind == ROUTE_REC_VISIT_ENDED) {
+			visit_ended++;
+			CHECK(leg_ended == 1);
+			CHECK_EQ_STR(a.record.note, "");
+			CHECK_EQ_STR(a.record.visit, visits[1]);
+		}
+	}
+	CHECK_EQ_INT(leg_ended, 1);
+	CHECK_EQ_INT(visit_ended, 1);
+	route_free(f.r);
+}
+
 int main(void)
 {
 	test_call_accept_end();
@@ -722,6 +787,7 @@ int main(void)
 	test_errors();
 	test_kiosk_leaves();
 	test_desk_leaves();
+	test_action_queue_packed();
 	for (int seed = 1; seed <= 2000; seed++)
 		run_random(seed, 150);
 	printf("random: answered %ld, ended by desk %ld, desk dropped %ld, kiosk dropped %ld, "

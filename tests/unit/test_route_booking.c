@@ -10,7 +10,7 @@ static int rang(const fixture *f, uint32_t to, const char *visit)
 	int n = 0;
 	for (int i = 0; i < f->n; i++)
 		if (f->acts[i].kind == ROUTE_ACT_RINGING && f->acts[i].to == to &&
-		    strcmp(f->acts[i].visit, visit) == 0)
+		    strcmp(f->acts[i].ringing.visit, visit) == 0)
 			n++;
 	return n;
 }
@@ -147,7 +147,7 @@ static void test_ring_all_order(void)
 		}
 	CHECK(first >= 0);
 	if (first >= 0)
-		CHECK_EQ_STR(f.acts[first].visit, vb);
+		CHECK_EQ_STR(f.acts[first].ringing.visit, vb);
 	route_free(f.r);
 }
 

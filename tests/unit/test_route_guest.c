@@ -24,20 +24,20 @@ static void join_guest(fixture *f, uint32_t sid)
 }
 
 /* The last MEDIA action to sid among the drained ones, or NULL. */
-static const route_action *media_to(const fixture *f, uint32_t sid)
+static const route_act_media *media_to(const fixture *f, uint32_t sid)
 {
-	const route_action *m = NULL;
+	const route_act_media *m = NULL;
 	for (int i = 0; i < f->n; i++)
 		if (f->acts[i].kind == ROUTE_ACT_MEDIA && f->acts[i].to == sid)
-			m = &f->acts[i];
+			m = &f->acts[i].media;
 	return m;
 }
 
-static const route_action *record(const fixture *f, enum route_record_kind k)
+static const route_act_record *record(const fixture *f, enum route_record_kind k)
 {
 	for (int i = 0; i < f->n; i++)
-		if (f->acts[i].kind == ROUTE_ACT_RECORD && f->acts[i].record == k)
-			return &f->acts[i];
+		if (f->acts[i].kind == ROUTE_ACT_RECORD && f->acts[i].record.kind == k)
+			return &f->acts[i].record;
 	return NULL;
 }
 
@@ -72,14 +72,14 @@ static void test_enter_wiring_and_hangup(void)
 	drain(&f);
 	CHECK_EQ_INT(route_guest_enter(f.r, 50, "id1", 3 * SEC), 0);
 	drain(&f);
-	const route_action *rec = record(&f, ROUTE_REC_GUEST_JOINED);
+	const route_act_record *rec = record(&f, ROUTE_REC_GUEST_JOINED);
 	CHECK(rec != NULL);
 	if (rec) {
 		CHECK_EQ_STR(rec->visit, "id1");
 		CHECK_EQ_STR(rec->department, "hoken");
 		CHECK(rec->leg[0] != '\0');
 	}
-	const route_action *mk = media_to(&f, 1), *md = media_to(&f, 11), *mg = media_to(&f, 50);
+	const route_act_media *mk = media_to(&f, 1), *md = media_to(&f, 11), *mg = media_to(&f, 50);
 	CHECK(mk && md && mg);
 	if (mk && md && mg) {
 		CHECK_EQ_INT((int)mk->primary, 11); /* the kiosk: clerk primary, guest in a slot */
@@ -124,7 +124,7 @@ static void test_visit_end_ends_guest(void)
 	CHECK_EQ_INT(route_end(f.r, 11, "id1", "completed", NULL, NULL, 9 * SEC), 0);
 	drain(&f);
 	CHECK(ended_to(&f, 50));
-	const route_action *rec = record(&f, ROUTE_REC_GUEST_LEFT);
+	const route_act_record *rec = record(&f, ROUTE_REC_GUEST_LEFT);
 	CHECK(rec != NULL);
 	if (rec)
 		CHECK_EQ_STR(rec->reason, "completed");

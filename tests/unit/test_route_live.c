@@ -58,7 +58,7 @@ static void test_retire_during_call(void)
 	int ended = 0;
 	for (int i = 0; i < f.n; i++)
 		if (f.acts[i].kind == ROUTE_ACT_ENDED && f.acts[i].to == 1)
-			ended = strcmp(f.acts[i].reason, "completed") == 0;
+			ended = strcmp(f.acts[i].ended.reason, "completed") == 0;
 	CHECK(ended);
 	CHECK(route_session_visit(f.r, 1) == NULL);
 	route_free(f.r);
@@ -80,7 +80,7 @@ static void test_retire_waiting(void)
 	int closed = 0;
 	for (int i = 0; i < f.n; i++)
 		if (f.acts[i].kind == ROUTE_ACT_ENDED && f.acts[i].to == 1)
-			closed = strcmp(f.acts[i].reason, "closed") == 0;
+			closed = strcmp(f.acts[i].ended.reason, "closed") == 0;
 	CHECK(closed);
 	CHECK(route_session_visit(f.r, 1) == NULL);
 
@@ -101,7 +101,7 @@ static void test_retire_waiting(void)
 	int rang = 0;
 	for (int i = 0; i < f.n; i++)
 		rang |= f.acts[i].kind == ROUTE_ACT_RINGING && f.acts[i].to == 21 &&
-		        strcmp(f.acts[i].visit, v2) == 0;
+		        strcmp(f.acts[i].ringing.visit, v2) == 0;
 	CHECK(rang);
 	CHECK_EQ_INT(route_accept(f.r, 21, v2, 7 * SEC), 0);
 	route_free(f.r);
@@ -200,7 +200,7 @@ static int rings_for(fixture *f, uint32_t desk, const char *visit)
 	int n = 0;
 	for (int i = 0; i < f->n; i++)
 		n += f->acts[i].kind == ROUTE_ACT_RINGING && f->acts[i].to == desk &&
-		     strcmp(f->acts[i].visit, visit) == 0;
+		     strcmp(f->acts[i].ringing.visit, visit) == 0;
 	return n;
 }
 
@@ -209,7 +209,7 @@ static int cancels_for(fixture *f, uint32_t desk, const char *visit)
 	int n = 0;
 	for (int i = 0; i < f->n; i++)
 		n += f->acts[i].kind == ROUTE_ACT_RING_CANCELLED && f->acts[i].to == desk &&
-		     strcmp(f->acts[i].visit, visit) == 0;
+		     strcmp(f->acts[i].ring_cancelled.visit, visit) == 0;
 	return n;
 }
 
@@ -230,7 +230,8 @@ static void test_staff_changes(void)
 	CHECK_EQ_INT(rings_for(&f, 21, v2), 1);
 	int queue_b = 0;
 	for (int i = 0; i < f.n; i++)
-		queue_b |= f.acts[i].kind == ROUTE_ACT_QUEUE && !strcmp(f.acts[i].department, "b");
+		queue_b |=
+		    f.acts[i].kind == ROUTE_ACT_QUEUE && !strcmp(f.acts[i].queue.department, "b");
 	CHECK(queue_b);
 	uint32_t staff[4];
 	CHECK_EQ_INT(route_department_staff(f.r, "b", staff, 4), 2);

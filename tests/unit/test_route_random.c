@@ -101,10 +101,10 @@ static int room_size(const model *m, int v)
 	return n;
 }
 
-static void apply_record(model *m, const route_action *a, int v)
+static void apply_record(model *m, const route_act_record *a, int v)
 {
 	int l;
-	switch (a->record) {
+	switch (a->kind) {
 	case ROUTE_REC_GUEST_JOINED: /* the random walk makes no guests */
 	case ROUTE_REC_GUEST_LEFT:
 		violation(m, "guest record without guests");
@@ -191,17 +191,17 @@ static void apply(model *m, const route_action *a)
 {
 	if (a->to && (a->to >= MAXS || !m->joined[a->to]))
 		violation(m, "action to a session that is not joined");
-	int v = a->visit[0] ? visit_index(m, a->visit) : -1;
+	int v = act_visit(a)[0] ? visit_index(m, act_visit(a)) : -1;
 	/* Nothing but a survey (and the last VISIT) mentions a visit after it ended. */
 	if (v >= 0 && !m->visit_open[v] && a->kind != ROUTE_ACT_VISIT &&
-	    !(a->kind == ROUTE_ACT_RECORD && a->record == ROUTE_REC_SURVEY))
+	    !(a->kind == ROUTE_ACT_RECORD && a->record.kind == ROUTE_REC_SURVEY))
 		violation(m, "action about an ended visit");
 	switch (a->kind) {
 	case ROUTE_ACT_MEDIA:
-		m->primary[a->to] = a->primary;
-		m->document[a->to] = a->document;
-		m->n_extra[a->to] = a->n_extra;
-		memcpy(m->extra[a->to], a->extra, sizeof(a->extra));
+		m->primary[a->to] = a->media.primary;
+		m->document[a->to] = a->media.document;
+		m->n_extra[a->to] = a->media.n_extra;
+		memcpy(m->extra[a->to], a->media.extra, sizeof(a->media.extra));
 		break;
 	case ROUTE_ACT_RINGING:
 		if (v < 0 || m->rings[a->to][v])
@@ -219,21 +219,21 @@ static void apply(model *m, const route_action *a)
 		break;
 	case ROUTE_ACT_QUEUED:
 		if (v >= 0)
-			m->last_position[v] = a->position;
+			m->last_position[v] = a->queued.position;
 		break;
 	case ROUTE_ACT_CONTROL:
-		if (v < 0 || m->visit_kiosk[v] != a->to || !in_room(m, v, a->from))
+		if (v < 0 || m->visit_kiosk[v] != a->to || !in_room(m, v, a->control.from))
 			violation(m, "control from outside the room");
 		break;
 	case ROUTE_ACT_RECORD:
-		apply_record(m, a, v);
+		apply_record(m, &a->record, v);
 		break;
 	default:
 		break;
 	}
 	/* The accepting desk's own ring ends silently with its accept. */
-	if (a->kind == ROUTE_ACT_RECORD && a->record == ROUTE_REC_LEG_ANSWERED && v >= 0)
-		m->rings[a->staff][v] = 0;
+	if (a->kind == ROUTE_ACT_RECORD && a->record.kind == ROUTE_REC_LEG_ANSWERED && v >= 0)
+		m->rings[a->record.staff][v] = 0;
 }
 
 /* May desk s ring for a waiting leg of department d now? */
@@ -586,8 +586,8 @@ static void after_event(fixture *f, model *m, const uint32_t before[MAXS])
 	}
 	route_action a;
 	while (route_next_action(f->r, &a)) {
-		reached.turned +=
-		    a.kind == ROUTE_ACT_RING_CANCELLED && !strcmp(a.reason, "cancelled");
+		reached.turned += a.kind == ROUTE_ACT_RING_CANCELLED &&
+		                  !strcmp(a.ring_cancelled.reason, "cancelled");
 		apply(m, &a);
 	}
 	for (int i = 0; i < n_expired; i++)

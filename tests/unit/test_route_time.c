@@ -63,7 +63,7 @@ static void test_longest_idle(void)
 	route_call(f.r, 2, "a", NULL, 31 * SEC, NULL); /* id3 */
 	drain(&f);
 	CHECK_EQ_INT(f.n, 6);
-	CHECK_EQ_STR(f.acts[2].visit, "id3");
+	CHECK_EQ_STR(act_visit(&f.acts[2]), "id3");
 	CHECK_EQ_INT(f.acts[2].to, 12);
 	route_hangup(f.r, 2, 32 * SEC);
 	drain(&f);
