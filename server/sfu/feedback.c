@@ -285,18 +285,66 @@ static int video_share_bps(const struct sfu_peer *r, uint64_t *share)
 	return 0;
 }
 
-uint64_t fb_slot_share_bps(const struct sfu_peer *r, int *n_video)
+/* The most a video slot can use for what its page shows: the rate of the layer of its
+ * simulcasting source that covers the slot's display hint, with a quarter of headroom.
+ * UINT64_MAX when that is not known (no hint, no layers measured, not simulcast). */
+static uint64_t slot_display_claim_bps(const fwd_slot *slot, int64_t now_us)
+{
+	struct sfu_peer *src = slot->source;
+	in_track *first = fwd_track_by_role(src, slot->source_role, slot->kind);
+	if (!first || !first->n_layers || (!slot->view_w && !slot->view_h))
+		return UINT64_MAX;
+	layer_view v[LAYERSEL_MAX] = {{0}};
+	int n = first->n_layers < LAYERSEL_MAX ? first->n_layers : LAYERSEL_MAX;
+	for (int i = 0; i < src->n_in; i++) {
+		const in_track *l = &src->in[i];
+		if (l->mline == first->mline && l->n_layers && l->layer < n && l->ssrc)
+			v[l->layer] = layer_meter_view(&l->meter, now_us);
+	}
+	int display = -1;
+	if (layersel_pick(v, n, -1, UINT64_MAX, slot->view_w, slot->view_h, &display) < 0 ||
+	    display < 0 || !v[display].bps)
+		return UINT64_MAX;
+	return (uint64_t)v[display].bps + v[display].bps / 4;
+}
+
+uint64_t fb_slot_share_bps(const struct sfu_peer *r, const fwd_slot *for_slot, int64_t now_us,
+                           int *n_video)
 {
 	uint64_t est = r->bwe_ready ? bwe_estimate_bps(&r->bwe) : BWE_INITIAL_BPS;
-	uint64_t videos = 0, audios = 0;
-	for (int i = 0; i < r->n_out; i++)
-		if (r->out[i].source && r->out[i].started)
-			r->out[i].kind == SDP_KIND_VIDEO ? videos++ : audios++;
-	uint64_t audio = audios * AUDIO_RESERVE_BPS;
+	uint64_t videos = 0, audio = 0;
+	for (int i = 0; i < r->n_out; i++) {
+		if (!r->out[i].source || !r->out[i].started)
+			continue;
+		if (r->out[i].kind == SDP_KIND_VIDEO)
+			videos++;
+		else
+			audio += slot_audio_bps(&r->out[i]);
+	}
 	uint64_t left = est > audio ? est - audio : 0;
+	uint64_t fair = videos ? left / videos : left;
+	/* Another slot whose display is covered by a layer below its fair share leaves the rest
+	 * to this one: a kiosk that shows one clerk large and another in a small tile gives the
+	 * large picture what the tile does not need, rather than half of everything each. */
+	uint64_t claimed = 0;
+	int open = 1;
+	for (int i = 0; for_slot && i < r->n_out; i++) {
+		const fwd_slot *o = &r->out[i];
+		if (o == for_slot || !o->source || !o->started || o->kind != SDP_KIND_VIDEO)
+			continue;
+		uint64_t c = slot_display_claim_bps(o, now_us);
+		if (c < fair) {
+			claimed += c;
+		} else {
+			claimed += fair;
+			open++;
+		}
+	}
 	if (n_video)
-		*n_video = (int)videos;
-	return videos ? left / videos : left;
+		*n_video = for_slot ? open : (int)videos;
+	if (!for_slot)
+		return fair;
+	return left > claimed ? left - claimed : 0;
 }
 
 /* What simulcast track t (any layer of it) must be able to send for the receiver slot

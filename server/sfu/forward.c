@@ -419,7 +419,7 @@ static void select_layer(struct sfu_peer *p, fwd_slot *slot, int64_t now_us)
 		if (views[i].active && !views[i].bps)
 			return;
 	int n_video = 0;
-	uint64_t share = fb_slot_share_bps(p, &n_video);
+	uint64_t share = fb_slot_share_bps(p, slot, now_us, &n_video);
 	int display = -1;
 	int best =
 	    layersel_pick(views, n, slot->sel.current, share, slot->view_w, slot->view_h, &display);

@@ -329,10 +329,14 @@ int64_t fb_rtt_us(const struct sfu_peer *p);
  * receivers it feeds (the most demanding one); otherwise the smallest; plus its audio,
  * within [100 kbit/s, 10 Mbit/s]. */
 uint64_t fb_remb_cap_bps(struct sfu_peer *p);
-/* Receiver r's share for one video slot: its downlink estimate (the initial one until
- * feedback came) less its audio, divided among its busy video slots (*n_video of them,
- * may be NULL). */
-uint64_t fb_slot_share_bps(const struct sfu_peer *r, int *n_video);
+/* Receiver r's share for its video slot for_slot: its downlink estimate (the initial one
+ * until feedback came) less its audio, less what its other busy video slots claim: each the
+ * rate its display hint needs (the covering layer of a simulcast source, with a quarter of
+ * headroom) when that is below an equal split, else the equal split. *n_video (may be NULL)
+ * gets how many slots, this one included, take the equal split (those a higher estimate
+ * would give more). With for_slot NULL: the equal split. */
+uint64_t fb_slot_share_bps(const struct sfu_peer *r, const fwd_slot *for_slot, int64_t now_us,
+                           int *n_video);
 /* The fraction lost (/256) the server reports to the sender of audio track t: the larger of
  * own (its hop's) and the freshest reports of the receivers t feeds, so that the sender's
  * Opus turns in-band FEC on for loss further down the path. */

@@ -367,9 +367,50 @@ static void test_remb_follows_most_demanding(void)
 	teardown(&w);
 }
 
+/* A receiver with two video slots of the same estimate: one shown large, one in a small
+ * tile. The tile claims only its covering layer (with a quarter of headroom), so the large
+ * slot's share is the rest, not half; without display hints both get half. */
+static void test_share_follows_displays(void)
+{
+	world w;
+	if (setup(&w) != 0)
+		return;
+	run(&w, 2000); /* the layers' rates are measured */
+	fwd_slot *big = &w.rcv->out[0], *tile = &w.rcv->out[1];
+	*tile = (fwd_slot){.role = SFU_ROLE_SLOT,
+	                   .kind = SDP_KIND_VIDEO,
+	                   .out_ssrc = 0x99,
+	                   .pt = 100,
+	                   .clock_rate = 90000,
+	                   .started = 1,
+	                   .source = w.src,
+	                   .source_role = SFU_ROLE_CAMERA};
+	snprintf(tile->mid, sizeof tile->mid, "4");
+	w.rcv->n_out = 2;
+	bwe_init(&w.rcv->bwe, 700000);
+	w.rcv->bwe_ready = 1;
+	int open = 0;
+	/* No hints: an equal split. */
+	CHECK_EQ_INT(fb_slot_share_bps(w.rcv, big, w.clock.now_us, &open), 350000);
+	CHECK_EQ_INT(open, 2);
+	/* The tile at 160x120 claims the smallest layer (~55 kbit/s measured, +25 %). */
+	CHECK_EQ_INT(sfu_peer_set_view(w.rcv, "4", 160, 120), 0);
+	uint64_t share = fb_slot_share_bps(w.rcv, big, w.clock.now_us, &open);
+	CHECK(share > 600000 && share < 660000);
+	CHECK_EQ_INT(open, 1);
+	/* The tile itself still gets at least the equal split. */
+	CHECK(fb_slot_share_bps(w.rcv, tile, w.clock.now_us, NULL) >= 350000);
+	/* A tile as large as the big slot claims more than half: the equal split again. */
+	CHECK_EQ_INT(sfu_peer_set_view(w.rcv, "4", 640, 480), 0);
+	CHECK_EQ_INT(fb_slot_share_bps(w.rcv, big, w.clock.now_us, NULL), 350000);
+	w.rcv->n_out = 1;
+	teardown(&w);
+}
+
 int main(void)
 {
 	test_switches();
 	test_remb_follows_most_demanding();
+	test_share_follows_displays();
 	return check_done("simulcast");
 }
