@@ -96,8 +96,12 @@ async function videoOn(page, mid) {
 		frames: v?.framesDecoded ?? 0, freezes: f?.freezes ?? 0, freezeS: f?.freezeS ?? 0 };
 }
 
-/** Samples one inbound video stream every 500 ms until stop(): rows of [t since t0, frames
- * decoded, received, keyframes decoded, packets lost, NACKs, PLIs, freezes, frames dropped]. */
+/** Samples one inbound video stream of a page every 500 ms until stop(): rows of [t since t0,
+ * frames decoded, received, keyframes decoded, packets lost, NACKs, PLIs, freezes, frames
+ * dropped, kB received, retransmissions received, the transport's kB received], then, with a
+ * stack, the server's loss-repair counters and, with a namespace, the packets the line's
+ * token bucket dropped. Printed when the view froze: it shows whether the line, the repair
+ * or the sender stalled the picture. */
 function traceInbound(page, mid, t0, stack, net) {
 	const rows = [];
 	let busy = false;
@@ -122,7 +126,8 @@ function traceInbound(page, mid, t0, stack, net) {
 				const m = await fetchMetrics(stack);
 				const c = (n) => m.sum(`madoguchi_${n}_total`);
 				r.push(c('nack_received'), c('rtx_sent'), c('rtx_cache_miss'), c('pli_received'),
-					c('pli_sent'), c('pli_coalesced'), c('rtp_dropped_keyframe_wait'));
+					c('pli_sent'), c('pli_coalesced'), c('rtp_dropped_keyframe_wait'),
+					c('rtx_over_budget'));
 			}
 			if (r && net) {
 				const { execFileSync } = await import('node:child_process');
@@ -207,6 +212,7 @@ test(`three-way call, kiosk behind ${LIMIT_KBIT} kbit/s: simulcast keeps the LAN
 			});
 			const callAt = Date.now();
 			const trace = traceInbound(kiosk, kmids.camera, callAt, stack, net);
+			const traceB = traceInbound(kiosk, kmids.slotVideo, callAt, null, null);
 			await sleep(RAMP_MS);
 
 			// The window: B's view of A; the kiosk's views of A (camera) and B (slot).
@@ -230,6 +236,7 @@ test(`three-way call, kiosk behind ${LIMIT_KBIT} kbit/s: simulcast keeps the LAN
 				prev = last;
 			}
 			trace.stop();
+			traceB.stop();
 			const sentA = await layersSent(sato);
 			const senderA = await mediaFigures(sato);
 			const m1 = mediaCounters(await fetchMetrics(stack));
@@ -250,10 +257,15 @@ test(`three-way call, kiosk behind ${LIMIT_KBIT} kbit/s: simulcast keeps the LAN
 					pli_sent_total: m1.pli_sent_total,
 					downlink_estimate_bps: m1.downlink_estimate_bps },
 				load: (await import('node:os')).loadavg().map((x) => x.toFixed(2)) });
-			if (steady.kiosk_sees_A.freezes || process.env.MADOGUCHI_TRACE)
-				console.log(`# kiosk's view of A, every 500 ms from the call (t ms, frames decoded, ` +
-					`received, keyframes, lost, nacks, plis, freezes, dropped, kB, rtx packets, transport kB):\n# ` +
-					trace.rows.map((r) => r.join(' ')).join('\n# '));
+			const cols = '(t ms, frames decoded, received, keyframes, lost, nacks, plis, freezes, ' +
+				'dropped, kB, rtx packets, transport kB; for A also the server\'s NACKs received, ' +
+				'resends, cache misses, PLIs received, PLIs sent, PLIs coalesced, packets dropped ' +
+				'waiting for a keyframe, resends over budget, and the line\'s drops)';
+			for (const [name, t, froze] of [['A', trace, steady.kiosk_sees_A.freezes],
+				['B', traceB, steady.kiosk_sees_B.freezes]])
+				if (froze || process.env.MADOGUCHI_TRACE)
+					console.log(`# kiosk's view of ${name}, every 500 ms from the call ${cols}:\n# ` +
+						t.rows.map((r) => r.join(' ')).join('\n# '));
 
 			// The limit goes: how long until the kiosk sees A in the full layer.
 			await net.unlimit({ dir: 'down' });
