@@ -128,7 +128,10 @@ int bwprobe_send_pace(struct sfu *s, int64_t now_us)
 static void on_pacer(uv_timer_t *t)
 {
 	struct sfu *s = t->data;
-	if (!bwprobe_send_pace(s, sfu_now(s))) {
+	transport_batch_begin(s); /* every peer's probe packets of this round in one sendmmsg */
+	int sending = bwprobe_send_pace(s, sfu_now(s));
+	transport_batch_end(s);
+	if (!sending) {
 		uv_timer_stop(&s->pacer);
 		s->pacer_running = 0;
 	}

@@ -40,7 +40,11 @@ void sfu_tick(sfu *s)
 
 static void on_tick(uv_timer_t *t)
 {
+	/* What the tick sends (receiver reports, REMBs, NACKs, transport-cc feedback, keyframe
+	 * requests to every peer) leaves in one sendmmsg, as a read batch's sends do. */
+	transport_batch_begin(t->data);
 	sfu_tick(t->data);
+	transport_batch_end(t->data);
 }
 
 static void on_closed(uv_handle_t *h)

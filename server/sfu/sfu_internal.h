@@ -275,6 +275,10 @@ void transport_close(struct sfu *s, uv_close_cb done);
 void transport_stamp_later(struct sfu *s, struct sfu_peer *to, uint16_t seq);
 /* sfu_peer_free: p's queued stamps are forgotten. */
 void transport_forget_peer(struct sfu *s, const struct sfu_peer *p);
+/* Timer work that sends to many peers: what is sent between begin and end is queued as in a
+ * read batch and leaves in one sendmmsg at the end. */
+void transport_batch_begin(struct sfu *s);
+void transport_batch_end(struct sfu *s);
 void transport_send(struct sfu *s, const sfu_addr *to, const uint8_t *data, size_t len);
 /* One datagram (or one RFC 4571 frame) in: demultiplexed by its first byte (RFC 7983). */
 void transport_on_packet(struct sfu *s, uint8_t *data, size_t len, const sfu_addr *from);

@@ -59,6 +59,17 @@ static void flush(struct sfu *s)
 	s->tx_buf = txbatch_next_buf(&s->txb);
 }
 
+void transport_batch_begin(struct sfu *s)
+{
+	s->rx_batching = 1;
+}
+
+void transport_batch_end(struct sfu *s)
+{
+	s->rx_batching = 0;
+	flush(s);
+}
+
 void transport_stamp_later(struct sfu *s, struct sfu_peer *to, uint16_t seq)
 {
 	if (!s->rx_batching || s->n_tx_stamps >= TXBATCH_MAX)
