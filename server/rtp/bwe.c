@@ -529,11 +529,18 @@ int bwe_on_feedback(bwe *b, const uint8_t *pkt, size_t len, int64_t now_us)
 
 int bwe_probe_plan(bwe *b, uint64_t target_bps, int light, int64_t now_us)
 {
+	return bwe_probe_plan_from(b, target_bps, UINT64_MAX, light, now_us);
+}
+
+int bwe_probe_plan_from(bwe *b, uint64_t target_bps, uint64_t from_max_bps, int light,
+                        int64_t now_us)
+{
 	if (!b)
 		return 0;
 	double est = estimate(b);
-	int n = light ? bwprobe_plan_light(&b->probe, target_bps, (uint64_t)est, now_us)
-	              : bwprobe_plan(&b->probe, target_bps, (uint64_t)est, now_us);
+	uint64_t from = (uint64_t)est < from_max_bps ? (uint64_t)est : from_max_bps;
+	int n = light ? bwprobe_plan_light(&b->probe, target_bps, from, now_us)
+	              : bwprobe_plan(&b->probe, target_bps, from, now_us);
 	if (n > 0) {
 		b->probe_floor_bps = est;
 		b->probe_guard_until_us = now_us + n * BWPROBE_SPACING_US + PROBE_GUARD_US;

@@ -131,6 +131,11 @@ void bwe_on_sent_probe(bwe *b, uint16_t twcc_seq, size_t size, int64_t send_us, 
  * bwprobe_plan_light when light) and guards the estimate from what the round itself causes.
  * Returns the clusters planned. */
 int bwe_probe_plan(bwe *b, uint64_t target_bps, int light, int64_t now_us);
+/* The same with the clusters' rates planned from at most from_max_bps instead of the
+ * estimate (a receiver's first round: from what it was seen to take, not from the initial
+ * guess). */
+int bwe_probe_plan_from(bwe *b, uint64_t target_bps, uint64_t from_max_bps, int light,
+                        int64_t now_us);
 
 /* Concludes probe clusters that are complete or overdue and applies their results; called
  * by bwe_on_feedback and, so that a round whose feedback never comes still ends, from the

@@ -139,10 +139,21 @@ static void on_pacer(uv_timer_t *t)
 
 static int start_round(struct sfu_peer *p, uint64_t target_bps, int64_t now_us)
 {
-	/* A line that was full last time gets the cheap check: one cluster at 2x. */
-	int n = bwe_probe_plan(&p->bwe, target_bps, p->bwp.found_none, now_us);
+	/* A line that was full last time gets the cheap check: one cluster at 2x. The first
+	 * round starts from what the receiver was seen to take, not from the initial estimate
+	 * (1 Mbit/s, a guess): on a 600 kbit/s branch line the clusters at 2 and 3 Mbit/s that
+	 * guess made, on top of the call's first keyframes, overflowed the line's queue. So
+	 * it waits until that is known (half a second of feedback on media). */
+	uint64_t from = UINT64_MAX;
+	if (!p->bwp.rounds) {
+		from = bwe_acked_bps(&p->bwe);
+		if (!from)
+			return 0;
+	}
+	int n = bwe_probe_plan_from(&p->bwe, target_bps, from, p->bwp.found_none, now_us);
 	if (n <= 0)
 		return 0;
+	p->bwp.rounds++;
 	LOG_DEBUG("sfu", "probe peer=%s estimate_bps=%llu target_bps=%llu clusters=%d", p->label,
 	          (unsigned long long)bwe_estimate_bps(&p->bwe), (unsigned long long)target_bps,
 	          n);

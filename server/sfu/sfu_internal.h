@@ -209,6 +209,7 @@ struct sfu_peer {
 		uint64_t last_bps;    /* the estimate at the last tick */
 		uint64_t seen_success, seen_fail, seen_raises; /* already counted */
 		int found_none; /* the last concluded clusters all failed */
+		int rounds;     /* rounds started */
 	} bwp;
 };
 

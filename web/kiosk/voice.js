@@ -41,6 +41,12 @@ function next() {
 	}
 }
 
+// Every prompt is fetched when the page loads, while the kiosk is idle: fetched on the first
+// speak(), "connecting" (90 kB) crossed a narrow branch line exactly when the call's first
+// video keyframes did, and the line dropped both (a 600 kbit/s line takes 1.2 s for it).
+export const VOICES = ['connecting', 'wait', 'ended']
+for (const name of VOICES) audioFor(name)
+
 export function speak(name, { interrupt = false } = {}) {
 	voiceLog.asked.push(name)
 	if (interrupt) {
