@@ -9,7 +9,8 @@
  * media stream itself would take sequence numbers from the forwarded stream, and the
  * source's late retransmissions would then map onto the wrong ones.
  *
- * When: at the start of a call (once the receiver's feedback has flowed for a second), then
+ * When: at the start of a call (once the receiver's feedback has flowed for a second and its
+ * acknowledged rate is known: the first round is planned from that rate), then
  * every PROBE_INTERVAL_US (2 s) while its estimate is below what its slots could use (each
  * started video slot PROBE_VIDEO_BPS, each audio slot PROBE_AUDIO_BPS), and whenever the
  * simulcast layer selection asks (sfu_bwe_probe_request) before moving the receiver up
