@@ -114,8 +114,23 @@ mado_step() {
 	echo "$out" | sed 's/^/  /'
 	step_result=$(grep '^RESULT ' <<<"$out" | tail -1)
 	# The server's own counters over the whole step (setup included), and the kernel's.
-	curl -s "http://127.0.0.1:$port/metrics" | grep -E '^madoguchi_(udp_[rt]x_packets|rtp_forwarded|rtp_dropped|nack_|pli_|rtx_)' |
+	local metrics
+	metrics=$(curl -s "http://127.0.0.1:$port/metrics")
+	grep -E '^madoguchi_(udp_[rt]x_packets|rtp_forwarded|rtp_dropped|nack_|pli_|rtx_)' <<<"$metrics" |
 		sed 's/^madoguchi_//' | tr '\n' ' ' | sed 's/^/  server: /; s/$/\n/' || true
+	# How long datagrams waited in the media socket before the loop read them (per read
+	# batch, its oldest): the loop's stalls.
+	read_delay=$(awk '/^madoguchi_media_read_delay_seconds_bucket\{le="0.005"\}/ { f = $2 }
+		/^madoguchi_media_read_delay_seconds_bucket\{le="0.02"\}/ { t = $2 }
+		/^madoguchi_media_read_delay_seconds_bucket\{le="\+Inf"\}/ { a = $2 }
+		/^madoguchi_media_read_delay_seconds_count/ { c = $2 }
+		/^madoguchi_media_read_delay_seconds_sum/ { s = $2 }
+		END { if (c > 0 && a == c) printf "%d %.4f %.4f %.3f", c, (c - f) / c, (c - t) / c, s * 1000 / c }' <<<"$metrics")
+	if [ -n "$read_delay" ]; then
+		read -r rd_n rd_5 rd_20 rd_avg <<<"$read_delay"
+		echo "  read delay: $rd_n read batches, average ${rd_avg} ms; over 5 ms: ${rd_5}," \
+			"over 20 ms: ${rd_20} of them"
+	fi
 	local drops
 	drops=$(udp_drops)
 	echo "  kernel: $((drops - drops0)) UDP datagrams dropped for full receive buffers during the" \
@@ -171,7 +186,8 @@ if [ "$smoke" = 1 ]; then
 	d=$(json delivered "$step_result")
 	[ -n "$d" ] && awk -v d="$d" 'BEGIN { exit !(d >= 0.99) }' ||
 		{ echo "FAIL: delivered ${d:-nothing} (< 0.99)"; exit 1; }
-	echo "ok: 4 calls, delivered $d"
+	[ -n "$read_delay" ] || { echo "FAIL: no media read delay histogram in /metrics"; exit 1; }
+	echo "ok: 4 calls, delivered $d; read delay (batches, share over 5 and 20 ms, average ms): $read_delay"
 	exit 0
 fi
 

@@ -49,6 +49,9 @@ typedef struct sfu_track_role {
 } sfu_track_role;
 
 /* Counters for /metrics. */
+#define SFU_READ_DELAY_BUCKETS 6
+#define SFU_READ_DELAY_BOUNDS_MS {1, 5, 20, 50, 200}
+
 typedef struct sfu_stats {
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
 	uint64_t stun_requests, stun_bad;
@@ -84,6 +87,13 @@ typedef struct sfu_stats {
 	/* UDP datagrams dropped because the socket's send buffer was full (EAGAIN, ENOBUFS),
 	 * and those the kernel refused for another reason; sendmmsg calls made. */
 	uint64_t send_drops, send_errors, send_syscalls;
+	/* How long the oldest datagram of each read batch waited in the socket (its kernel
+	 * receive time to the read): per batch, counted in the bucket of the first bound it does
+	 * not exceed (SFU_READ_DELAY_BOUNDS_MS; the last bucket: above them all). A loop that
+	 * keeps up reads within a millisecond; tens of milliseconds mean it stalled, and a
+	 * socket buffer holds only so much of a stall before the kernel drops. */
+	uint64_t read_delay_buckets[SFU_READ_DELAY_BUCKETS];
+	uint64_t read_delay_sum_us, read_delay_batches;
 } sfu_stats;
 
 sfu *sfu_new(uv_loop_t *loop, const sfu_config *cfg);

@@ -106,6 +106,21 @@ static int64_t arrival_us(const struct sfu *s, struct msghdr *mh, int64_t mono_n
 	return 0;
 }
 
+/* The read delay of a batch: how long its first (oldest) datagram waited in the socket. */
+static void count_read_delay(struct sfu *s, int64_t arrival, int64_t mono_now)
+{
+	if (!arrival)
+		return;
+	static const int bounds_ms[] = SFU_READ_DELAY_BOUNDS_MS;
+	int64_t d = mono_now - arrival;
+	int b = 0;
+	while (b < SFU_READ_DELAY_BUCKETS - 1 && d > (int64_t)bounds_ms[b] * 1000)
+		b++;
+	s->stats.read_delay_buckets[b]++;
+	s->stats.read_delay_sum_us += (uint64_t)d;
+	s->stats.read_delay_batches++;
+}
+
 /* Reads what the socket holds, a batch at a time, and hands each datagram on; the sends a
  * batch causes leave together at its end. A few batches per wake-up at most, so that the
  * loop's timers and the signalling keep their turn under a flood. */
@@ -135,6 +150,7 @@ static void on_readable(uv_poll_t *h, int status, int events)
 		int64_t mono_now = clock_mono_us();
 		struct timespec wall_now;
 		clock_gettime(CLOCK_REALTIME, &wall_now);
+		count_read_delay(s, arrival_us(s, &msgs[0].msg_hdr, mono_now, &wall_now), mono_now);
 		s->rx_batching = 1;
 		for (int i = 0; i < n; i++) {
 			struct msghdr *mh = &msgs[i].msg_hdr;

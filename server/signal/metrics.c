@@ -162,6 +162,26 @@ char *app_metrics_text(sig_app *app)
 	COUNTER("media_send_drops_total",
 	        "UDP media datagrams dropped because the socket's send buffer was full.",
 	        m->send_drops);
+	{
+		static const int bounds_ms[] = SFU_READ_DELAY_BOUNDS_MS;
+		fprintf(f, "# HELP madoguchi_media_read_delay_seconds How long the oldest datagram of "
+		           "each read batch waited in the media socket before the loop read it.\n"
+		           "# TYPE madoguchi_media_read_delay_seconds histogram\n");
+		uint64_t cum = 0;
+		for (int i = 0; i < SFU_READ_DELAY_BUCKETS; i++) {
+			cum += m->read_delay_buckets[i];
+			if (i < SFU_READ_DELAY_BUCKETS - 1)
+				fprintf(f, "madoguchi_media_read_delay_seconds_bucket{le=\"%g\"} %llu\n",
+				        bounds_ms[i] / 1000.0, (unsigned long long)cum);
+			else
+				fprintf(f, "madoguchi_media_read_delay_seconds_bucket{le=\"+Inf\"} %llu\n",
+				        (unsigned long long)cum);
+		}
+		fprintf(f, "madoguchi_media_read_delay_seconds_sum %.6f\n",
+		        (double)m->read_delay_sum_us / 1e6);
+		fprintf(f, "madoguchi_media_read_delay_seconds_count %llu\n",
+		        (unsigned long long)m->read_delay_batches);
+	}
 	COUNTER("media_lost_total", "Sessions ended because their media connection was lost.",
 	        app->counters.media_lost);
 	COUNTER("media_feed_applies_total",
