@@ -10,7 +10,13 @@
  * growing at the bound given to pktcache_new(); from there the oldest packets go first
  * (the ring), or the one sharing the entry (the index), as before. A packet replaced in the
  * index leaves its bytes in the ring until they reach the ring's tail; they are dead, never
- * a reason to grow. */
+ * a reason to grow.
+ *
+ * Packets older than PKTCACHE_KEEP_US leave the ring's tail as soon as a put sees them, so
+ * what the ring holds is the stream's last second. A burst (a key frame, or a backlog the
+ * loop read late and forwarded at once) can grow the ring well beyond what the stream
+ * needs afterwards: every SHRINK_WINDOW_US the ring shrinks to a quarter more than the most
+ * it held in that window, when that saves an eighth or more. */
 #include "rtp/pktcache.h"
 
 #include <stdlib.h>
@@ -19,6 +25,7 @@
 #define REC_HDR      8     /* seq (2), unused (2), length (4); records start 8-aligned */
 #define RING_INITIAL 16384 /* bytes: about 14 packets of 1100 bytes */
 #define INDEX_INITIAL 64   /* entries */
+#define SHRINK_WINDOW_US 10000000
 
 typedef struct pkt_entry {
 	int64_t stored_us;
@@ -38,9 +45,12 @@ struct pktcache {
 	/* Ring: records from tail to head in put order. When wrapped (head <= tail while
 	 * records > 0) they run from tail to wrap_end, then from 0 to head. */
 	uint8_t *ring;
-	size_t size, max_size;
+	size_t size, min_size, max_size;
 	size_t head, tail, wrap_end;
 	uint32_t records; /* in the ring, dead ones included */
+	size_t used;      /* bytes of those records */
+	size_t peak;      /* the most used since window_us */
+	int64_t window_us;
 	pktcache_stats stats;
 };
 
@@ -77,6 +87,7 @@ pktcache *pktcache_new(int capacity, size_t max_packet)
 	c->size = RING_INITIAL > rec_size(max_packet) ? RING_INITIAL : rec_size(max_packet);
 	if (c->size > c->max_size)
 		c->size = c->max_size;
+	c->min_size = c->size;
 	c->index = calloc(entries, sizeof *c->index);
 	c->ring = malloc(c->size);
 	if (!c->index || !c->ring) {
@@ -132,6 +143,10 @@ static void drop_oldest(pktcache *c)
 	pkt_entry *e = rec_entry(c, c->tail);
 	if (e)
 		e->used = 0;
+	uint16_t seq;
+	size_t len;
+	rec_read(c, c->tail, &seq, &len);
+	c->used -= rec_size(len);
 	if (--c->records == 0)
 		c->head = c->tail = 0;
 	else
@@ -164,15 +179,10 @@ static int room_for(pktcache *c, size_t n, size_t *off)
 	return c->tail - c->head >= n ? 0 : -1;
 }
 
-/* Moves the live records, oldest first, into a ring half as large again (up to the bound).
- * Returns 0, or -1 when at the bound or out of memory. */
-static int grow_ring(pktcache *c)
+/* Moves the live records, oldest first, into a ring of size bytes (at least their total).
+ * Returns 0, or -1 when out of memory. */
+static int resize_ring(pktcache *c, size_t size)
 {
-	if (c->size >= c->max_size)
-		return -1;
-	size_t size = (c->size + c->size / 2 + 7) & ~(size_t)7;
-	if (size > c->max_size)
-		size = c->max_size;
 	uint8_t *ring = malloc(size);
 	if (!ring)
 		return -1;
@@ -196,10 +206,45 @@ static int grow_ring(pktcache *c)
 	c->ring = ring;
 	c->size = size;
 	c->records = live;
+	c->used = at;
 	c->tail = c->wrap_end = 0;
 	c->head = at;
+	return 0;
+}
+
+/* Half as large again, up to the bound. */
+static int grow_ring(pktcache *c)
+{
+	if (c->size >= c->max_size)
+		return -1;
+	size_t size = (c->size + c->size / 2 + 7) & ~(size_t)7;
+	if (resize_ring(c, size < c->max_size ? size : c->max_size) != 0)
+		return -1;
 	c->stats.grown++;
 	return 0;
+}
+
+/* Called after every put: drops what is too old to be asked for, and once a window is over,
+ * gives back what it did not need. */
+static void trim(pktcache *c, int64_t now_us)
+{
+	while (c->records > 0) {
+		pkt_entry *e = rec_entry(c, c->tail);
+		if (e && now_us - e->stored_us < PKTCACHE_KEEP_US)
+			break;
+		drop_oldest(c);
+	}
+	if (c->used > c->peak)
+		c->peak = c->used;
+	if (now_us >= c->window_us && now_us - c->window_us < SHRINK_WINDOW_US)
+		return;
+	size_t want = (c->peak + c->peak / 4 + 7) & ~(size_t)7;
+	if (want < c->min_size)
+		want = c->min_size;
+	if (want <= c->size - c->size / 8 && resize_ring(c, want) == 0)
+		c->stats.shrunk++;
+	c->window_us = now_us;
+	c->peak = c->used;
 }
 
 /* Doubles the index (up to the bound). Entries that did not share a slot before do not
@@ -256,8 +301,10 @@ void pktcache_put(pktcache *c, uint16_t seq, const uint8_t *pkt, size_t len, int
 		memcpy(r + REC_HDR, pkt, len);
 	c->head = off + n;
 	c->records++;
+	c->used += n;
 	*e = (pkt_entry){.stored_us = now_us, .off = (uint32_t)off, .len = l, .seq = seq, .used = 1};
 	c->stats.stored++;
+	trim(c, now_us);
 }
 
 const uint8_t *pktcache_get(pktcache *c, uint16_t seq, int64_t now_us, int64_t max_age_us,
@@ -290,6 +337,7 @@ void pktcache_clear(pktcache *c)
 	memset(c->index, 0, ((size_t)c->mask + 1) * sizeof *c->index);
 	c->head = c->tail = c->wrap_end = 0;
 	c->records = 0;
+	c->used = c->peak = 0;
 }
 
 int pktcache_resends(const pktcache *c, uint16_t seq)

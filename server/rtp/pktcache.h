@@ -4,8 +4,9 @@
  * Memory follows the stream: packets are stored back to back in a ring (each takes its own
  * length plus 8 bytes), found through an index by seq. Both start small (16 KiB and 64
  * entries) and grow only to keep every packet younger than PKTCACHE_KEEP_US, the oldest a
- * NACK is ever answered for (pktcache_age_for_rtt): about 1 s of the stream, 150 to 250 KiB
- * at 1 Mbit/s. The bound given at creation caps them, capacity packets and
+ * NACK is ever answered for (pktcache_age_for_rtt): about 1 s of the stream, 200 to 300 KiB
+ * at 1 Mbit/s. Older packets are dropped, and room a burst made the ring take is given back
+ * within 10 to 20 s. The bound given at creation caps them, capacity packets and
  * (capacity + 1) * (max_packet + 8) bytes (512 and 1500: about 760 KiB, as the fixed slots
  * of earlier versions took); at the bound the oldest packets go first. No I/O, no clock:
  * the caller passes the time. Packets are stored plain (before SRTP protection). */
@@ -24,6 +25,7 @@ typedef struct pktcache_stats {
 	uint64_t misses;    /* requested but absent, overwritten or too old */
 	uint64_t throttled; /* refused: same seq resent less than min_gap_us ago */
 	uint64_t grown;     /* times the ring or the index grew */
+	uint64_t shrunk;    /* times the ring gave back room a burst had made it take */
 	size_t bytes;       /* allocated now (ring, index and header) */
 } pktcache_stats;
 

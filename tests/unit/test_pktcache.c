@@ -204,6 +204,46 @@ static void test_growth(void)
 	pktcache_free(c);
 }
 
+/* A backlog the loop forwards at once (3 s of the stream in 30 ms) grows the ring to hold
+ * it, as NACKs may ask for any of it within the next second; afterwards the ring gives the
+ * room back, never dropping the last second on the way. */
+static void test_shrink(void)
+{
+	pktcache *c = pktcache_new(512, 1500);
+	uint8_t p[1100];
+	const uint16_t base = 65500;
+	uint32_t i = 0;
+	int64_t now = 0, t = 0;
+	int ok = 1;
+	for (; t < 5000 * MS; t += 10 * MS, i++) {
+		now = t;
+		fill(p, sizeof p, (uint16_t)(base + i));
+		pktcache_put(c, (uint16_t)(base + i), p, sizeof p, now);
+	}
+	size_t steady = cache_bytes(c);
+	for (int k = 0; k < 300; k++, i++) {
+		now = t + k * 100;
+		fill(p, sizeof p, (uint16_t)(base + i));
+		pktcache_put(c, (uint16_t)(base + i), p, sizeof p, now);
+	}
+	t += 30 * MS;
+	CHECK(cache_bytes(c) > 300 * 1108);
+	ok &= all_there(c, base, i - 395, i - 1, now); /* the backlog and the second before */
+	for (int64_t end = t + 25000 * MS; t < end; t += 10 * MS, i++) {
+		now = t;
+		fill(p, sizeof p, (uint16_t)(base + i));
+		pktcache_put(c, (uint16_t)(base + i), p, sizeof p, now);
+		if (t % (100 * MS) == 0)
+			ok &= all_there(c, base, i - 99, i, now);
+	}
+	CHECK(ok);
+	CHECK(cache_bytes(c) <= steady + steady / 2);
+	pktcache_stats st;
+	pktcache_get_stats(c, &st);
+	CHECK(st.shrunk >= 1);
+	pktcache_free(c);
+}
+
 /* A stream far faster than the bound: 2,000 full-size packets a second. The cache stops at
  * its bound and keeps the last `capacity` packets. */
 static void test_bound(void)
@@ -374,6 +414,7 @@ int main(void)
 	test_wrap();
 	test_args();
 	test_growth();
+	test_shrink();
 	test_bound();
 	test_oversize();
 	test_random();
