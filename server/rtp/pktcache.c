@@ -22,9 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REC_HDR      8     /* seq (2), unused (2), length (4); records start 8-aligned */
-#define RING_INITIAL 16384 /* bytes: about 14 packets of 1100 bytes */
-#define INDEX_INITIAL 64   /* entries */
+#define REC_HDR          8     /* seq (2), unused (2), length (4); records start 8-aligned */
+#define RING_INITIAL     16384 /* bytes: about 14 packets of 1100 bytes */
+#define INDEX_INITIAL    64    /* entries */
 #define SHRINK_WINDOW_US 10000000
 
 typedef struct pkt_entry {
@@ -302,7 +302,8 @@ void pktcache_put(pktcache *c, uint16_t seq, const uint8_t *pkt, size_t len, int
 	c->head = off + n;
 	c->records++;
 	c->used += n;
-	*e = (pkt_entry){.stored_us = now_us, .off = (uint32_t)off, .len = l, .seq = seq, .used = 1};
+	*e =
+	    (pkt_entry){.stored_us = now_us, .off = (uint32_t)off, .len = l, .seq = seq, .used = 1};
 	c->stats.stored++;
 	trim(c, now_us);
 }

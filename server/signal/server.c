@@ -21,9 +21,10 @@
 #include <string.h>
 #include <strings.h>
 
-#define SRV_RX_BUFFER         65536 /* per thread: HTTP reads and file chunks */
-/* Per WebSocket, allocated for its life: a message longer than this arrives in several
- * callbacks, which conn_receive joins (up to SIG_MAX_MESSAGE). */
+/* SRV_RX_BUFFER: per thread (HTTP reads, file chunks). SRV_WS_RX_BUFFER: per WebSocket,
+ * for its life; a longer message arrives in several callbacks, which conn_receive joins
+ * (up to SIG_MAX_MESSAGE). */
+#define SRV_RX_BUFFER         65536
 #define SRV_WS_RX_BUFFER      4096
 #define SRV_SEND_QUEUE_MAX    (8 * 1024 * 1024) /* bytes queued for one slow client */
 #define SRV_SHUTDOWN_GRACE_MS 2000              /* wait this long for close handshakes */

@@ -263,7 +263,8 @@ static void test_bound(void)
 	size_t len = 0;
 	int kept = 0;
 	for (uint16_t k = 1; k <= 512; k++) {
-		const uint8_t *r = pktcache_get(c, (uint16_t)(seq - k), now, PKTCACHE_KEEP_US, 0, &len);
+		const uint8_t *r =
+		    pktcache_get(c, (uint16_t)(seq - k), now, PKTCACHE_KEEP_US, 0, &len);
 		kept += r && len == sizeof p && r[0] == (uint8_t)(seq - k) && r[1] == 0x5a;
 	}
 	CHECK_EQ_INT(kept, 512);
@@ -280,7 +281,8 @@ static void test_bound(void)
 		uint16_t s = (uint16_t)(seq - k);
 		const uint8_t *r = pktcache_get(c, s, now, PKTCACHE_KEEP_US, 0, &len);
 		size_t want = (size_t)((3000 - k) * 7919) % 1501;
-		kept += r && len == want && (len == 0 || (r[0] == (uint8_t)s && r[len - 1] == (uint8_t)s));
+		kept += r && len == want &&
+		        (len == 0 || (r[0] == (uint8_t)s && r[len - 1] == (uint8_t)s));
 	}
 	CHECK_EQ_INT(kept, 512);
 	pktcache_free(c);
@@ -333,8 +335,8 @@ static model_entry model[65536];
 
 /* ops random puts and gets, time moving by up to max_step_us between them, gets up to
  * max_age_ms old. */
-static void run_random(uint32_t cap, size_t maxp, int64_t max_step_us, uint32_t max_age_ms,
-                       int ops, int min_hits)
+static void run_random(uint32_t cap, size_t maxp, int64_t max_step_us, uint32_t max_age_ms, int ops,
+                       int min_hits)
 {
 	model_entry *m = model;
 	memset(model, 0, sizeof model);
