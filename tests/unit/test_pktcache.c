@@ -333,11 +333,12 @@ typedef struct model_entry {
 
 static model_entry model[65536];
 
-/* ops random puts and gets, time moving by up to max_step_us between them, gets up to
- * max_age_ms old. */
+/* ops random puts and gets, time moving by up to max_step_us between them (bursty: now and
+ * then a stretch of steps of up to 200 us), gets up to max_age_ms old. */
 static void run_random(uint32_t cap, size_t maxp, int64_t max_step_us, uint32_t max_age_ms, int ops,
-                       int min_hits)
+                       int min_hits, int bursty)
 {
+	int fast = 0;
 	model_entry *m = model;
 	memset(model, 0, sizeof model);
 	pktcache *c = pktcache_new((int)cap, maxp);
@@ -347,7 +348,9 @@ static void run_random(uint32_t cap, size_t maxp, int64_t max_step_us, uint32_t 
 	int bad = 0, hits = 0, forgot = 0;
 	uint64_t stored = 0;
 	for (int op = 0; op < ops && !bad; op++) {
-		now += rnd() % (uint32_t)max_step_us;
+		if (bursty && rnd() % 3000 == 0)
+			fast = !fast;
+		now += rnd() % (uint32_t)(fast ? 200 : max_step_us);
 		if (rnd() % 2) {
 			size_t len = rnd() % (maxp + 8);
 			uint8_t f = (uint8_t)rnd();
@@ -396,6 +399,8 @@ static void run_random(uint32_t cap, size_t maxp, int64_t max_step_us, uint32_t 
 	CHECK(hits > min_hits);
 	pktcache_stats st;
 	pktcache_get_stats(c, &st);
+	if (bursty)
+		CHECK(st.grown > 20 && st.shrunk > 10);
 	CHECK(st.bytes <= sizeof(void *) * 32 + cap * 40 + (cap + 1) * (maxp + 16));
 	pktcache_free(c);
 }
@@ -403,11 +408,14 @@ static void run_random(uint32_t cap, size_t maxp, int64_t max_step_us, uint32_t 
 static void test_random(void)
 {
 	/* At the bound from the start (the ring's 16 KiB is more than 65 x 208 bytes). */
-	run_random(64, 200, 3000, 400, 200000, 1000);
+	run_random(64, 200, 3000, 400, 200000, 1000, 0);
 	/* Growing: about 330 packets a second, gets up to 1.2 s old, bursts of small packets. */
-	run_random(512, 1500, 3000, 1200, 200000, 1000);
+	run_random(512, 1500, 3000, 1200, 200000, 1000, 0);
 	/* Fast: 2,000 packets a second, so the bounds (512 packets) are what limits. */
-	run_random(512, 1500, 1000, 1200, 200000, 1000);
+	run_random(512, 1500, 1000, 1200, 200000, 1000, 0);
+	/* Slow (about 50 packets a second) with bursts of 5,000 a second: the ring grows to
+	 * the bound and shrinks back, again and again. */
+	run_random(512, 1500, 40000, 1200, 400000, 1000, 1);
 }
 
 int main(void)
