@@ -1,5 +1,6 @@
 /* The madoguchi command: serve, migrate, admin. Wiring only. */
 #include "base/config.h"
+#include "base/heap.h"
 #include "base/log.h"
 #include "signal/app.h"
 #include "store/store.h"
@@ -89,6 +90,7 @@ static int parse_options(config *cfg, int argc, char **argv, int *i, int stop_at
 
 typedef struct serve_ctx {
 	uv_signal_t sigint, sigterm;
+	heap_trimmer trimmer;
 	sig_app *app;
 	int stopping;
 } serve_ctx;
@@ -136,6 +138,7 @@ static int serve(config *cfg)
 	}
 	log_set_level((enum log_level)level);
 	signal(SIGPIPE, SIG_IGN);
+	heap_tune();
 
 	uv_loop_t loop;
 	uv_loop_init(&loop);
@@ -152,10 +155,13 @@ static int serve(config *cfg)
 	uv_signal_start(&ctx.sigint, on_signal, SIGINT);
 	uv_signal_start(&ctx.sigterm, on_signal, SIGTERM);
 	sig_app_on_fatal(ctx.app, on_fatal, &ctx);
+	if (heap_trimmer_start(&ctx.trimmer, &loop, HEAP_TRIM_INTERVAL_MS) != 0)
+		LOG_WARN("main", "heap trimmer not started");
 
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_close((uv_handle_t *)&ctx.sigint, NULL);
 	uv_close((uv_handle_t *)&ctx.sigterm, NULL);
+	heap_trimmer_stop(&ctx.trimmer);
 	int failed = sig_app_failed(ctx.app);
 	/* libwebsockets needs a second destroy after the loop ends (shared/NOTES.md). */
 	sig_app_free(ctx.app);

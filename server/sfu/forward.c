@@ -343,11 +343,11 @@ void fwd_retransmit(struct sfu_peer *to, fwd_slot *slot, uint16_t seq, int64_t n
 	int64_t rtt = fb_rtt_us(to);
 	size_t len = 0;
 	/* A NACK repeated within half a round trip is a duplicate of one already answered. A
-	 * receiver asks for what it still wants, so a packet stays repairable for RTX_AGE_US
-	 * whatever the round trip: a queue at its bottleneck delays its NACKs by as much again
-	 * as the round trip it had before the queue built (which is what rtt measured). */
+	 * receiver asks for what it still wants, so a packet stays repairable for the cache's
+	 * second (PKTCACHE_KEEP_US) whatever the round trip: a queue at its bottleneck delays
+	 * its NACKs by as much again as the round trip it had before the queue built. */
 	const uint8_t *pkt =
-	    slot->cache ? pktcache_get(slot->cache, seq, now_us, RTX_AGE_US, rtt / 2, &len) : NULL;
+	    slot->cache ? pktcache_get(slot->cache, seq, now_us, PKTCACHE_KEEP_US, rtt / 2, &len) : NULL;
 	if (!pkt) {
 		s->stats.rtx_cache_miss++;
 		return;

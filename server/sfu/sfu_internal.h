@@ -31,7 +31,6 @@
 #define KEYFRAME_INFLIGHT_US 1000000 /* one keyframe request in flight per stream */
 #define KEYFRAME_RETRY_US    250000  /* how often a held slot checks; coalesced to the above */
 #define RTX_CACHE_PACKETS    512     /* per video slot: about 1 s at 5 Mbit/s */
-#define RTX_AGE_US           1000000 /* a NACKed packet older than this is not resent */
 #define RTX_WIRE_EXTRA       18      /* a resend's bytes beyond the cached packet: OSN, tag */
 #define SR_SENT_MAX          16
 #define BWE_INITIAL_BPS      1000000

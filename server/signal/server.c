@@ -21,7 +21,11 @@
 #include <string.h>
 #include <strings.h>
 
+/* SRV_RX_BUFFER: per thread (HTTP reads, file chunks). SRV_WS_RX_BUFFER: per WebSocket,
+ * for its life; a longer message arrives in several callbacks, which conn_receive joins
+ * (up to SIG_MAX_MESSAGE). */
 #define SRV_RX_BUFFER         65536
+#define SRV_WS_RX_BUFFER      4096
 #define SRV_SEND_QUEUE_MAX    (8 * 1024 * 1024) /* bytes queued for one slow client */
 #define SRV_SHUTDOWN_GRACE_MS 2000              /* wait this long for close handshakes */
 
@@ -506,7 +510,7 @@ sig_server *sig_server_new(uv_loop_t *loop, const sig_server_config *cfg, const 
 	    .name = "madoguchi",
 	    .callback = srv_callback,
 	    .per_session_data_size = sizeof(sig_pss),
-	    .rx_buffer_size = SRV_RX_BUFFER,
+	    .rx_buffer_size = SRV_WS_RX_BUFFER,
 	};
 	/* Ping a WebSocket that has been quiet for 20 s and drop it after 45 s without an
 	 * answer: a kiosk whose cable was pulled must not look present for minutes. */
