@@ -10,7 +10,10 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 struct sfu_probe {
 	struct sfu *sfu;
@@ -178,11 +181,29 @@ static double thread_cpu_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The thread-pool thread this runs on yields to the media loop: a kiosk self-test decodes
+ * seconds of video, and when many kiosks start at once (the morning, a server restart) the
+ * decoding must take the CPU the loop leaves, not a share of the loop's (with the process
+ * on one core, four busy pool threads left the loop a fifth of it, and the media socket
+ * overflowed). Nice 10 (a tenth of the loop's weight when they contend, never starved:
+ * the pool also hashes passwords and writes the spool, which must still progress), once per
+ * thread: an unprivileged process cannot raise it back, and the pool's other work is
+ * background work as well. */
+static void yield_to_loop(void)
+{
+	static _Thread_local int done;
+	if (done)
+		return;
+	done = 1;
+	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+}
+
 /* In the thread pool: only the probe's batch, decoder and result are touched, and at the
  * final step (when the loop no longer pushes) its buffers. */
 static void on_work(uv_work_t *w)
 {
 	struct sfu_probe *pr = w->data;
+	yield_to_loop();
 	double t0 = thread_cpu_s();
 	if (pr->batch && !pr->vdec && !pr->analyze_failed && !(pr->vdec = mcheck_video_dec_new()))
 		pr->analyze_failed = 1;

@@ -6,6 +6,10 @@
  *    naming a kiosk (requests for a kiosk under test share the running probe);
  *  - when a kiosk's media connects (ICE and DTLS-SRTP up), found by the once-a-second sweep;
  *  - every HEALTH_IDLE_US (10 minutes) while the kiosk is idle (in no visit).
+ * The two automatic kinds run HEALTH_MAX_AUTO at a time: a test decodes three seconds of the
+ * kiosk's video (about 110 ms of CPU and 4 MiB while it runs), and when many kiosks connect
+ * at once (the morning, a restart of the server) they wait their turn on later sweeps
+ * instead of all decoding beside the calls' media. Requests are never held back.
  * A result is kept in memory (health_json), saved to PostgreSQL (store_health_save, which
  * never blocks and gives up when the database is down), exported in /metrics
  * (health_metrics) and announced to the status board (status_kiosk_changed).
@@ -27,6 +31,7 @@
 #define HEALTH_IDLE_US     (600 * INT64_C(1000000)) /* PROTOCOL.md: every 10 minutes when idle */
 #define HEALTH_SWEEP_MS    1000
 #define HEALTH_MAX_WAITERS 16 /* selftest requests sharing one run */
+#define HEALTH_MAX_AUTO    4  /* automatic tests running at once, at most */
 
 typedef struct health_waiter {
 	uint32_t sid;
@@ -53,6 +58,7 @@ struct health {
 	health_entry **entries;
 	int n, cap;
 	uint64_t runs;
+	uint64_t deferred; /* sweeps on which a due automatic test waited for its turn */
 	double cpu_s;
 };
 
@@ -255,6 +261,9 @@ static void on_sweep(uv_timer_t *t)
 	if (!app->sfu)
 		return;
 	int64_t now = clock_mono_us();
+	int running = 0;
+	for (int i = 0; i < h->n; i++)
+		running += h->entries[i]->probe != NULL;
 	for (sig_session *s = app->sessions; s; s = s->next) {
 		if (!s->joined || s->role != ROUTE_ROLE_KIOSK || !s->ident[0])
 			continue;
@@ -269,14 +278,21 @@ static void on_sweep(uv_timer_t *t)
 			continue;
 		if (e->media_peer != s->peer) {
 			/* A test still running on a previous connection (a reload, a take-over)
-			 * finishes first; this one starts on a later sweep. */
-			if (!e->probe) {
+			 * finishes first; this one starts on a later sweep, as do those beyond
+			 * HEALTH_MAX_AUTO. */
+			if (!e->probe && running >= HEALTH_MAX_AUTO) {
+				h->deferred++;
+			} else if (!e->probe) {
 				e->media_peer = s->peer;
-				run(h, s, "media_connected");
+				if (run(h, s, "media_connected") && e->probe)
+					running++;
 			}
 		} else if (!e->probe && now - e->run_mono_us >= HEALTH_IDLE_US &&
 		           !route_session_visit(app->route, s->sid)) {
-			run(h, s, "idle_schedule");
+			if (running >= HEALTH_MAX_AUTO)
+				h->deferred++;
+			else if (run(h, s, "idle_schedule") && e->probe)
+				running++;
 		}
 	}
 }
@@ -341,6 +357,19 @@ void health_metrics(sig_app *app, FILE *f)
 	        "self-tests.\n# TYPE madoguchi_selftest_cpu_seconds_total counter\n"
 	        "madoguchi_selftest_cpu_seconds_total %.6f\n",
 	        h ? h->cpu_s : 0.0);
+	int running = 0;
+	for (int i = 0; h && i < h->n; i++)
+		running += h->entries[i]->probe != NULL;
+	fprintf(f,
+	        "# HELP madoguchi_selftests_running Kiosk self-tests running now.\n"
+	        "# TYPE madoguchi_selftests_running gauge\nmadoguchi_selftests_running %d\n",
+	        running);
+	fprintf(f,
+	        "# HELP madoguchi_selftests_deferred_total Sweeps on which a kiosk's automatic "
+	        "self-test waited because %d were running.\n"
+	        "# TYPE madoguchi_selftests_deferred_total counter\n"
+	        "madoguchi_selftests_deferred_total %llu\n",
+	        HEALTH_MAX_AUTO, (unsigned long long)(h ? h->deferred : 0));
 	static const struct {
 		const char *name, *help, *part, *state;
 	} flags[] = {
