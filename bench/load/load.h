@@ -20,7 +20,8 @@
 
 typedef struct load_sent {
 	uint16_t seq;
-	uint8_t counted; /* sent in the window by a side in a call (not mid-switch): counts */
+	uint8_t counted;  /* sent in the window by a side in a call (not mid-switch): counts */
+	uint8_t received; /* the partner has it */
 	uint32_t fp; /* payload fingerprint: the SFU rewrites headers, never the payload's tail */
 	int64_t t_us;
 } load_sent;
@@ -117,7 +118,10 @@ void load_drain(load_call *calls, int n);
 void load_measure_start(load_call *calls, int n, int total);
 void load_measure_stop(void);
 void load_measure_end(load_call *calls, int n, int total, load_result *r);
-int load_all_flowing(load_call *calls, int n); /* every side has media (spares: SRTP up) */
+int load_all_flowing(load_call *calls, int n);
+/* A switch starts: what s sent for call c that has not arrived yet stops counting (the
+ * server drops what reaches it after the party left; that is not loss). */
+void load_uncount_in_flight(load_side *s, load_call *c); /* every side has media (spares: SRTP up) */
 
 /* load_mado.c: hello, offer, call and accept for calls [0, n); hello, presence and offer for
  * the spare desks in [n, total). 0 or -1. */

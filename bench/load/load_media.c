@@ -70,15 +70,14 @@ static const load_sent *find(const load_ring *r, uint32_t fp)
 
 /* The partner's packet with this sequence number (after the SFU's offset) or fingerprint;
  * learns the offset from a fingerprint match. */
-static const load_sent *lookup(load_side *s, const load_side *from, int line, uint16_t seq,
-                               uint32_t fp)
+static load_sent *lookup(load_side *s, load_side *from, int line, uint16_t seq, uint32_t fp)
 {
-	const load_ring *r = &from->sent[line];
+	load_ring *r = &from->sent[line];
 	uint16_t orig = (uint16_t)(seq - s->rx_off[line]);
-	const load_sent *e = &r->e[orig % LOAD_RING];
+	load_sent *e = &r->e[orig % LOAD_RING];
 	if (s->rx_off_ok[line] && e->seq == orig && e->fp == fp && e->t_us)
 		return e;
-	if (!(e = find(r, fp)))
+	if (!(e = (load_sent *)find(r, fp)))
 		return NULL;
 	s->rx_off[line] = (uint16_t)(seq - e->seq);
 	s->rx_off_ok[line] = 1;
@@ -92,8 +91,8 @@ static void on_received(void *user, int line, uint16_t seq, const uint8_t *paylo
 	if (line > 1 || !win_start || !s->partner)
 		return; /* only the mic and camera lines carry the partner */
 	uint32_t fp = fingerprint(payload, len);
-	const load_side *from = s->partner;
-	const load_sent *e = lookup(s, from, line, seq, fp);
+	load_side *from = s->partner;
+	load_sent *e = lookup(s, from, line, seq, fp);
 	if (!e && s->prev && (e = lookup(s, s->prev, line, seq, fp)))
 		from = s->prev; /* the desk before a switch: a packet still on its way */
 	if (!e) {
@@ -102,8 +101,9 @@ static void on_received(void *user, int line, uint16_t seq, const uint8_t *paylo
 	}
 	if (line == 1 && !s->desk && from == s->partner && s->serving->sw_state == LOAD_SW_ACCEPTED)
 		load_switch_video(s, payload, len, now_us);
-	if (!e->counted)
+	if (!e->counted || e->received)
 		return;
+	e->received = 1;
 	load_call *c = (s->desk ? from : s)->serving; /* the kiosk's call, as on_sent counted */
 	c->recv_w[from->desk]++;
 	int64_t d = now_us - e->t_us;
@@ -253,6 +253,18 @@ int load_all_flowing(load_call *calls, int n)
 				return 0;
 		}
 	return 1;
+}
+
+void load_uncount_in_flight(load_side *s, load_call *c)
+{
+	for (int k = 0; k < 2; k++)
+		for (int i = 0; i < LOAD_RING; i++) {
+			load_sent *e = &s->sent[k].e[i];
+			if (e->counted && !e->received) {
+				e->counted = 0;
+				c->sent_w[s->desk]--;
+			}
+		}
 }
 
 static double cpu_s(void)

@@ -13,7 +13,9 @@
  * While a call switches, none of its packets count for loss or latency (the old desk's
  * stop being forwarded when the server takes the transfer, the new desk's start with the
  * accept, the kiosk's reach whichever desk the server holds); they count again from the
- * new picture on. A spare desk's packets never count: an idle desk's media goes nowhere. */
+ * new picture on. Nor do the packets still on their way when the transfer is sent: the
+ * server drops those that reach it after the desk left. A spare desk's packets never count:
+ * an idle desk's media goes nowhere. */
 #include "base/clock.h"
 #include "load.h"
 
@@ -98,6 +100,8 @@ static void begin(load_call *c, int64_t now_us)
 	}
 	char dept[32];
 	snprintf(dept, sizeof dept, "bench-%d", target);
+	load_uncount_in_flight(c->side[0], c);
+	load_uncount_in_flight(desk, c);
 	c->sw_start = clock_mono_us();
 	if (load_mado_send(desk, "transfer", "visit", c->visit, "department", dept) != 0) {
 		c->sw_state = LOAD_SW_BROKEN;
