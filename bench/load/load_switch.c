@@ -20,6 +20,7 @@
 #include "load.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const load_opts *opt;
@@ -125,6 +126,11 @@ static void finish(load_call *c, int64_t now_us)
 		res.max_us = (uint32_t)t;
 	res.done++;
 	res.with_request += synth_peer_stats(c->side[1]->peer)->keyframe_requests > c->sw_kreq;
+	if (getenv("LOAD_TRACE"))
+		fprintf(stderr, "switch: call %d to bench-%d: rang %.1f ms, first packet %.1f ms, "
+		                "keyframe %.1f ms\n",
+		        c->index, c->sw_dept, (c->sw_ring - c->sw_start) / 1e3,
+		        (c->sw_first - c->sw_start) / 1e3, t / 1e3);
 	c->sw_state = LOAD_SW_NONE;
 	if (active && c->sw_next && c->sw_next < due_us)
 		due_us = c->sw_next; /* its next switch was left out while this one ran */
