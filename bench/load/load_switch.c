@@ -119,6 +119,8 @@ static void begin(load_call *c, int64_t now_us)
 static void finish(load_call *c, int64_t now_us)
 {
 	int64_t t = now_us - c->sw_start;
+	if (t >= LOAD_SW_TIMEOUT_US)
+		return; /* too late: the tick counts it as failed */
 	record(0, c->sw_ring - c->sw_start);
 	record(1, (c->sw_first ? c->sw_first : now_us) - c->sw_start);
 	record(2, t);
@@ -162,6 +164,8 @@ void load_switch_tick(int64_t now_us)
 			continue;
 		if (active && now_us >= c->sw_next) {
 			begin(c, now_us);
+			if (c->sw_state == LOAD_SW_SENT && c->sw_start + LOAD_SW_TIMEOUT_US < due_us)
+				due_us = c->sw_start + LOAD_SW_TIMEOUT_US;
 			c->sw_next += (int64_t)(opt->switch_every * 1e6);
 			if (c->sw_next <= now_us)
 				c->sw_next = now_us + (int64_t)(opt->switch_every * 1e6);
