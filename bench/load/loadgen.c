@@ -470,9 +470,9 @@ int main(int argc, char **argv)
 		       switch_ms(x->hist[1], 0.5), switch_ms(x->hist[1], 0.95), x->with_request,
 		       x->done);
 		snprintf(sw, sizeof sw,
-		         ",\"switches\":%u,\"switch_failed\":%u,\"switch_p50_ms\":%.0f,"
-		         "\"switch_p95_ms\":%.0f,\"switch_max_ms\":%.1f",
-		         x->started, x->failed, x->done ? k50 : -1, x->done ? k95 : -1, kmax);
+		         ",\"switches\":%u,\"switch_shown\":%u,\"switch_failed\":%u,"
+		         "\"switch_p50_ms\":%.0f,\"switch_p95_ms\":%.0f,\"switch_max_ms\":%.1f",
+		         x->started, x->done, x->failed, x->done ? k50 : -1, x->done ? k95 : -1, kmax);
 	}
 	printf("RESULT {\"calls\":%d,\"delivered\":%.5f,\"lossy_calls\":%u,\"worst_loss\":%.5f,"
 	       "\"p50_ms\":%.1f,\"p99_ms\":%.1f,\"fwd_pps\":%.0f,\"server_cpu_pct\":%.1f,"
