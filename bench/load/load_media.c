@@ -161,12 +161,16 @@ void load_drain(load_call *calls, int n)
 
 int load_pump(load_call *calls, int n, int64_t until_us, int (*done)(load_call *, int), int ctl_fd)
 {
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-	if (ep < 0)
+	/* The sockets' events name the side itself: a switch moves desks between entries. */
+	load_side **sides = malloc((size_t)n * 2 * sizeof *sides);
+	int ep = sides ? epoll_create1(EPOLL_CLOEXEC) : -1;
+	if (ep < 0) {
+		free(sides);
 		return -1;
+	}
 	for (int i = 0; i < n; i++)
 		for (int k = 0; k < 2; k++) {
-			load_side *s = calls[i].side[k];
+			load_side *s = sides[i * 2 + k] = calls[i].side[k];
 			if (!s)
 				continue;
 			struct epoll_event ev = {.events = EPOLLIN,
@@ -223,7 +227,7 @@ int load_pump(load_call *calls, int n, int64_t until_us, int (*done)(load_call *
 				}
 				continue;
 			}
-			load_side *s = calls[(d & 0xffffffffu) / 2].side[d & 1];
+			load_side *s = sides[d & 0xffffffffu];
 			if (d & (1ull << 32)) {
 				drain_side(s);
 				if (ws_closed(s->w))
@@ -236,6 +240,7 @@ int load_pump(load_call *calls, int n, int64_t until_us, int (*done)(load_call *
 	}
 out:
 	close(ep);
+	free(sides);
 	return result;
 }
 
