@@ -10,7 +10,11 @@
 # PROCS=1 (generator processes), KBPS=1000 (video per sender), SERVER_CPU=0 and GEN_CPU=1 (the
 # cores the server and the generator are pinned to with taskset; PIN=0: not pinned),
 # JANUS_EVENT_LOOPS=1 (bench/capacity/janus.sh), KEEP=1 (keep the temporary directory and
-# its logs), LOG_LEVEL=warn (the server's). Method and figures: docs/capacity.md.
+# its logs), LOG_LEVEL=warn (the server's). SWITCH_EVERY=S (Madoguchi only): every step also
+# transfers each of SWITCH_CALLS calls (default all) to another department's desk every S
+# seconds and reports how long the kiosk waits for the new clerk's picture (p50/p95/max),
+# with SWITCH_SPARES=1 idle desks per department to switch to; MEASURE then gains
+# switch_p95_ms and switch_failed at the best step. Method and figures: docs/capacity.md.
 #
 # It creates a throwaway PostgreSQL cluster (deploy/pg-local.sh), seeds it with
 # bench/capacity/seed.sql, and for each step of the ramp starts a fresh server pinned to
@@ -45,6 +49,13 @@ else
 	warmup=${WARMUP:-5}
 fi
 procs=${PROCS:-1} kbps=${KBPS:-1000}
+switch_every=${SWITCH_EVERY:-0} switch_calls=${SWITCH_CALLS:-0} spares=${SWITCH_SPARES:-1}
+switch_args=()
+if awk -v s="$switch_every" 'BEGIN { exit !(s > 0) }'; then
+	switch_args=(--switch-every "$switch_every" --switch-calls "$switch_calls" --spares "$spares")
+else
+	spares=0
+fi
 server_cpu=${SERVER_CPU:-0} gen_cpu=${GEN_CPU:-1}
 if [ "$smoke" = 0 ]; then
 	[ -d "$build" ] || meson setup "$build" --buildtype=release >/dev/null
@@ -76,7 +87,9 @@ conninfo=$(bash deploy/pg-local.sh start "$tmp/pg" --fast 2>/dev/null | tail -1)
 server_conninfo=$(bash deploy/pg-local.sh conninfo "$tmp/pg" server)
 "$bin" --db "$conninfo" migrate >/dev/null
 depts=8
-psql -q "$conninfo" -v calls="$max_calls" -v depts="$depts" -f bench/capacity/seed.sql >/dev/null
+# Switching: the spare desks are desks N.. of the seed (bench/load/loadgen.c).
+psql -q "$conninfo" -v calls="$((max_calls + depts * spares))" -v depts="$depts" \
+	-f bench/capacity/seed.sql >/dev/null
 
 free_port() { # tcp|udp
 	python3 -c "import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_STREAM if sys.argv[1]=='tcp' else socket.SOCK_DGRAM); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])" "$1"
@@ -110,7 +123,7 @@ mado_step() {
 	local out
 	out=$("${pin_gen[@]}" "$loadgen" --url "ws://127.0.0.1:$port/ws" --calls "$n" \
 		--seconds "$secs" --warmup "$warmup" --procs "$procs" --kbps "$kbps" \
-		--departments "$depts" --server-pid "$server_pid") || true
+		--departments "$depts" --server-pid "$server_pid" ${switch_args[@]+"${switch_args[@]}"}) || true
 	echo "$out" | sed 's/^/  /'
 	step_result=$(grep '^RESULT ' <<<"$out" | tail -1)
 	# The server's own counters over the whole step (setup included), and the kernel's.
@@ -145,7 +158,7 @@ mado_step() {
 # (us per packet x packets per second per call)), the ceiling a quiet machine would show.
 ramp() { # NAME STEP-FUNCTION
 	local name=$1 step=$2
-	best=0 best_us=null best_rss=null best_n=0 best_pps=null idle=null
+	best=0 best_us=null best_rss=null best_n=0 best_pps=null idle=null best_sw=null best_swf=null
 	for n in $calls_list; do
 		echo "== $name: $n calls"
 		step_result=
@@ -159,10 +172,13 @@ ramp() { # NAME STEP-FUNCTION
 		delivered=$(json delivered "$step_result") p99=$(json p99_ms "$step_result")
 		us=$(json us_per_fwd_packet "$step_result") rss=$(json server_rss_kib "$step_result")
 		pps=$(json fwd_pps "$step_result")
-		[ "$best_n" = 0 ] && best_us=$us best_rss=$rss best_n=$n best_pps=$pps
+		local sw swf
+		sw=$(json switch_p95_ms "$step_result") swf=$(json switch_failed "$step_result")
+		sw=${sw:-null} swf=${swf:-null}
+		[ "$best_n" = 0 ] && best_us=$us best_rss=$rss best_n=$n best_pps=$pps best_sw=$sw best_swf=$swf
 		if awk -v d="$delivered" -v p="$p99" 'BEGIN { exit !(d > 0.995 && p < 50) }'; then
 			echo "  -> held (loss $(awk -v d="$delivered" 'BEGIN{printf "%.3f", 100*(1-d)}') %, p99 $p99 ms)"
-			best=$n best_us=$us best_rss=$rss best_n=$n best_pps=$pps
+			best=$n best_us=$us best_rss=$rss best_n=$n best_pps=$pps best_sw=$sw best_swf=$swf
 		else
 			echo "  -> not held (loss $(awk -v d="$delivered" 'BEGIN{printf "%.3f", 100*(1-d)}') %, p99 $p99 ms)"
 			break
@@ -192,12 +208,25 @@ if [ "$smoke" = 1 ]; then
 	deferred=$(awk '/^madoguchi_selftests_deferred_total / { print $2 }' <<<"$metrics")
 	[ "${tests:-0}" -ge 6 ] && [ "${deferred:-0}" -ge 1 ] ||
 		{ echo "FAIL: self-tests ${tests:-none} (want 6), deferred ${deferred:-none} (want some)"; exit 1; }
-	echo "ok: 6 calls, delivered $d; read delay (batches, share over 5 and 20 ms, average ms): $read_delay; self-tests $tests, deferred $deferred sweeps"
+	echo "ok: $calls_list calls, delivered $d; read delay (batches, share over 5 and 20 ms," \
+		"average ms): $read_delay; self-tests $tests, deferred $deferred sweeps"
+	if [ "${#switch_args[@]}" -gt 0 ]; then
+		# Every switch should show the new picture within 5 s; a quarter may fail when the
+		# machine is overloaded (an unpinned debug build while the suite runs).
+		sn=$(json switches "$step_result") ss=$(json switch_shown "$step_result")
+		sf=$(json switch_failed "$step_result")
+		[ "${ss:-0}" -gt 0 ] && [ "$((4 * ${sf:-99}))" -le "${sn:-0}" ] ||
+			{ echo "FAIL: ${sn:-no} switches, ${ss:-0} showed the new picture, ${sf:-?} failed"; exit 1; }
+		echo "ok: $sn switches, p95 $(json switch_p95_ms "$step_result") ms"
+	fi
 	exit 0
 fi
 
 ramp madoguchi mado_step
 m_best=$best m_us=$best_us m_rss=$best_rss m_n=$best_n m_idle=$idle m_bound=$cpu_bound
+m_sw=$best_sw m_swf=$best_swf
+[ "${#switch_args[@]}" -gt 0 ] &&
+	echo "madoguchi: switches at $m_n calls: p95 ${m_sw} ms to the new clerk's picture, ${m_swf} failed"
 per_call=null
 [ "$m_n" -gt 0 ] && [ "$m_rss" != null ] && [ "$m_idle" != null ] &&
 	per_call=$(awk -v r="$m_rss" -v i="$m_idle" -v n="$m_n" 'BEGIN{printf "%.0f", (r-i)/n}')
@@ -215,7 +244,9 @@ if [ "$janus" = 1 ]; then
 		"(at $best_n calls: ${j_bound} calls per core if the core were Janus's alone);" \
 		"RSS idle ${idle} KiB, ${best_rss} KiB at $best_n calls"
 fi
+sw_measure=
+[ "${#switch_args[@]}" -gt 0 ] && sw_measure=",\"switch_p95_ms\":$m_sw,\"switch_failed\":$m_swf"
 ratio=null
 [ "$j_best" != null ] && [ "$j_best" -gt 0 ] &&
 	ratio=$(awk -v a="$m_best" -v b="$j_best" 'BEGIN{printf "%.2f", a/b}')
-echo "MEASURE {\"calls_per_core\":$m_best,\"janus_calls_per_core\":$j_best,\"ratio\":$ratio,\"us_per_fwd_packet\":$m_us,\"janus_us_per_fwd_packet\":$j_us,\"cpu_bound_calls_per_core\":$m_bound,\"janus_cpu_bound_calls_per_core\":$j_bound,\"idle_rss_kib\":$m_idle,\"rss_kib_per_call\":$per_call}"
+echo "MEASURE {\"calls_per_core\":$m_best,\"janus_calls_per_core\":$j_best,\"ratio\":$ratio,\"us_per_fwd_packet\":$m_us,\"janus_us_per_fwd_packet\":$j_us,\"cpu_bound_calls_per_core\":$m_bound,\"janus_cpu_bound_calls_per_core\":$j_bound,\"idle_rss_kib\":$m_idle,\"rss_kib_per_call\":$per_call$sw_measure}"

@@ -2,7 +2,9 @@
  * hello with a login token and goes available, a kiosk says hello with its token, both send
  * their offer; then, one call after another, the kiosk calls its department and the desk
  * that rings accepts. The tokens and departments come from bench/capacity/seed.sql: kiosk
- * i is "bench-kiosk-i", desk i "bench-desk-i", both of department "bench-(i % D)". */
+ * i is "bench-kiosk-i", desk i "bench-desk-i", both of department "bench-(i % D)". Spare
+ * desks (for switching, load_switch.c) are desks N.. (N the number of calls): they say
+ * hello, go available and offer, and take whichever ring reaches them. */
 #include "base/clock.h"
 #include "load.h"
 
@@ -63,6 +65,22 @@ static json_t *rpc(load_side *s, const char *type, json_t *fields)
 	}
 	fprintf(stderr, "load: no reply to %s\n", type);
 	return NULL;
+}
+
+int load_mado_send(load_side *s, const char *type, const char *k1, const char *v1,
+                   const char *k2, const char *v2)
+{
+	char text[512];
+	int n = k2 ? snprintf(text, sizeof text,
+	                      "{\"type\":\"%s\",\"id\":%d,\"%s\":\"%s\",\"%s\":\"%s\"}", type,
+	                      ++s->next_id, k1, v1, k2, v2)
+	           : snprintf(text, sizeof text, "{\"type\":\"%s\",\"id\":%d,\"%s\":\"%s\"}",
+	                      type, ++s->next_id, k1, v1);
+	if (n < 0 || (size_t)n >= sizeof text || ws_send(s->w, text, (size_t)n) != 0) {
+		fprintf(stderr, "load: cannot send %s\n", type);
+		return -1;
+	}
+	return 0;
 }
 
 static int hello(const load_opts *o, load_side *s, int index)
@@ -127,14 +145,17 @@ static int new_peer(const load_opts *o, load_side *s, int index, synth_template 
 	return s->peer ? 0 : -1;
 }
 
-int load_mado_setup(const load_opts *o, load_call *calls, int n, synth_template *tmpl,
+int load_mado_setup(const load_opts *o, load_call *calls, int n, int total, synth_template *tmpl,
                     dtls_ctx *dtls)
 {
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < total; i++) {
 		load_call *c = &calls[i];
 		for (int k = 1; k >= 0; k--) { /* the desk first, so that it is there to ring */
 			load_side *s = c->side[k];
+			if (!s)
+				continue; /* a spare desk's entry */
 			s->desk = k;
+			s->dept = c->index % o->departments;
 			if (new_peer(o, s, c->index, tmpl, dtls) != 0 ||
 			    hello(o, s, c->index) != 0 || offer(s) != 0) {
 				fprintf(stderr, "load: call %d: %s setup failed\n", c->index,
@@ -159,12 +180,12 @@ int load_mado_setup(const load_opts *o, load_call *calls, int n, synth_template 
 		load_side *desk = NULL;
 		int64_t deadline = clock_mono_us() + RPC_TIMEOUT_US;
 		while (!desk && clock_mono_us() < deadline) {
-			load_drain(calls, n);
-			for (int j = 0; j < n && !desk; j++)
+			load_drain(calls, total);
+			for (int j = 0; j < total && !desk; j++)
 				if (strcmp(calls[j].side[1]->ringing, visit) == 0)
 					desk = calls[j].side[1];
 			if (!desk)
-				load_pump(calls, n, clock_mono_us() + 2000, NULL, -1);
+				load_pump(calls, total, clock_mono_us() + 2000, NULL, -1);
 		}
 		if (!desk) {
 			fprintf(stderr, "load: no desk rang for call %d (visit %s)\n", c->index,
@@ -173,6 +194,7 @@ int load_mado_setup(const load_opts *o, load_call *calls, int n, synth_template 
 			return -1;
 		}
 		json_t *a = rpc(desk, "accept", json_pack("{s:s}", "visit", visit));
+		snprintf(c->visit, sizeof c->visit, "%s", visit);
 		json_decref(r);
 		if (!a)
 			return -1;

@@ -35,17 +35,26 @@ static uint32_t fingerprint(const uint8_t *payload, size_t len)
 	return tail ^ (uint32_t)len * 2654435761u;
 }
 
+/* A side's packets count when it is in a call that is not switching: a spare desk's and,
+ * during a switch, the kiosk's and both desks' packets go nowhere (or anywhere) by design. */
+static load_call *counting_call(const load_side *s)
+{
+	load_call *c = s->serving;
+	return c && c->sw_state == LOAD_SW_NONE ? c : NULL;
+}
+
 static void on_sent(void *user, int video, uint16_t seq, const uint8_t *payload, size_t len,
                     int64_t now_us)
 {
 	load_side *s = user;
 	load_ring *r = &s->sent[video ? 1 : 0];
-	r->e[seq % LOAD_RING] =
-	    (load_sent){.seq = seq, .fp = fingerprint(payload, len), .t_us = now_us};
+	load_call *c = in_window(now_us) ? counting_call(s) : NULL;
+	r->e[seq % LOAD_RING] = (load_sent){
+	    .seq = seq, .counted = c != NULL, .fp = fingerprint(payload, len), .t_us = now_us};
 	r->last = seq;
 	r->any = 1;
-	if (in_window(now_us))
-		s->sent_w++;
+	if (c)
+		c->sent_w[s->desk]++;
 }
 
 /* The newest packet the partner sent with this fingerprint, or NULL. */
@@ -59,33 +68,48 @@ static const load_sent *find(const load_ring *r, uint32_t fp)
 	return NULL;
 }
 
+/* The partner's packet with this sequence number (after the SFU's offset) or fingerprint;
+ * learns the offset from a fingerprint match. */
+static load_sent *lookup(load_side *s, load_side *from, int line, uint16_t seq, uint32_t fp)
+{
+	load_ring *r = &from->sent[line];
+	uint16_t orig = (uint16_t)(seq - s->rx_off[line]);
+	load_sent *e = &r->e[orig % LOAD_RING];
+	if (s->rx_off_ok[line] && e->seq == orig && e->fp == fp && e->t_us)
+		return e;
+	if (!(e = (load_sent *)find(r, fp)))
+		return NULL;
+	s->rx_off[line] = (uint16_t)(seq - e->seq);
+	s->rx_off_ok[line] = 1;
+	return e;
+}
+
 static void on_received(void *user, int line, uint16_t seq, const uint8_t *payload, size_t len,
                         int64_t now_us)
 {
 	load_side *s = user;
-	if (line > 1 || !win_start)
+	if (line > 1 || !win_start || !s->partner)
 		return; /* only the mic and camera lines carry the partner */
-	load_side *from = s->call->side[s->desk ? 0 : 1];
-	const load_ring *r = &from->sent[line];
 	uint32_t fp = fingerprint(payload, len);
-	uint16_t orig = (uint16_t)(seq - s->rx_off[line]);
-	const load_sent *e = &r->e[orig % LOAD_RING];
-	if (!s->rx_off_ok[line] || e->seq != orig || e->fp != fp || !e->t_us) {
-		e = find(r, fp);
-		if (!e) {
-			unmatched += !win_end;
-			return;
-		}
-		s->rx_off[line] = (uint16_t)(seq - e->seq);
-		s->rx_off_ok[line] = 1;
-	}
-	if (!in_window(e->t_us))
+	load_side *from = s->partner;
+	load_sent *e = lookup(s, from, line, seq, fp);
+	if (!e && s->prev && (e = lookup(s, s->prev, line, seq, fp)))
+		from = s->prev; /* the desk before a switch: a packet still on its way */
+	if (!e) {
+		unmatched += !win_end;
 		return;
-	s->recv_w++;
+	}
+	if (line == 1 && !s->desk && from == s->partner && s->serving->sw_state == LOAD_SW_ACCEPTED)
+		load_switch_video(s, payload, len, now_us);
+	if (!e->counted || e->received)
+		return;
+	e->received = 1;
+	load_call *c = (s->desk ? from : s)->serving; /* the kiosk's call, as on_sent counted */
+	c->recv_w[from->desk]++;
 	int64_t d = now_us - e->t_us;
 	if (d > 20000 && trace)
-		fprintf(stderr, "late: call %d %s line %d seq %u: %.1f ms at %.3f s\n",
-		        s->call->index, s->desk ? "desk" : "kiosk", line, e->seq, d / 1000.0,
+		fprintf(stderr, "late: call %d %s line %d seq %u: %.1f ms at %.3f s\n", c->index,
+		        s->desk ? "desk" : "kiosk", line, e->seq, d / 1000.0,
 		        (now_us % 100000000) / 1e6);
 	int64_t b = d < 0 ? 0 : d / LOAD_BUCKET_US;
 	hist[line][b > LOAD_HIST ? LOAD_HIST : b]++;
@@ -101,7 +125,7 @@ void load_side_hooks(synth_config *c, load_side *s)
 
 static void drain_side(load_side *s)
 {
-	if (!s->w || ws_closed(s->w))
+	if (!s || !s->w || ws_closed(s->w))
 		return;
 	ws_read(s->w);
 	size_t len;
@@ -119,8 +143,12 @@ static void drain_side(load_side *s)
 			if (k < sizeof s->ringing) {
 				memcpy(s->ringing, v, k);
 				s->ringing[k] = 0;
+				load_switch_ring(s, s->ringing, clock_mono_us());
 			}
 		}
+		if (strstr(m, "\"type\":\"error\""))
+			fprintf(stderr, "load: %s %d: %s\n", s->desk ? "desk" : "kiosk",
+			        s->call->index, m);
 	}
 }
 
@@ -133,12 +161,18 @@ void load_drain(load_call *calls, int n)
 
 int load_pump(load_call *calls, int n, int64_t until_us, int (*done)(load_call *, int), int ctl_fd)
 {
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-	if (ep < 0)
+	/* The sockets' events name the side itself: a switch moves desks between entries. */
+	load_side **sides = malloc((size_t)n * 2 * sizeof *sides);
+	int ep = sides ? epoll_create1(EPOLL_CLOEXEC) : -1;
+	if (ep < 0) {
+		free(sides);
 		return -1;
+	}
 	for (int i = 0; i < n; i++)
 		for (int k = 0; k < 2; k++) {
-			load_side *s = calls[i].side[k];
+			load_side *s = sides[i * 2 + k] = calls[i].side[k];
+			if (!s)
+				continue;
 			struct epoll_event ev = {.events = EPOLLIN,
 			                         .data.u64 = (uint64_t)(i * 2 + k)};
 			if (s->peer)
@@ -161,12 +195,13 @@ int load_pump(load_call *calls, int n, int64_t until_us, int (*done)(load_call *
 		int64_t now = clock_mono_us();
 		if (now >= until_us || (done && done(calls, n)))
 			break;
+		load_switch_tick(now);
 		if (now >= next_scan) {
 			next_scan = now + RESCAN_US;
 			for (int i = 0; i < n; i++)
 				for (int k = 0; k < 4; k++) {
 					load_side *s = calls[i].side[k / 2];
-					synth_peer *p = k % 2 ? s->sub : s->peer;
+					synth_peer *p = !s ? NULL : k % 2 ? s->sub : s->peer;
 					if (!p)
 						continue;
 					if (synth_peer_next_due(p) <= now)
@@ -192,7 +227,7 @@ int load_pump(load_call *calls, int n, int64_t until_us, int (*done)(load_call *
 				}
 				continue;
 			}
-			load_side *s = calls[(d & 0xffffffffu) / 2].side[d & 1];
+			load_side *s = sides[d & 0xffffffffu];
 			if (d & (1ull << 32)) {
 				drain_side(s);
 				if (ws_closed(s->w))
@@ -205,6 +240,7 @@ int load_pump(load_call *calls, int n, int64_t until_us, int (*done)(load_call *
 	}
 out:
 	close(ep);
+	free(sides);
 	return result;
 }
 
@@ -212,11 +248,28 @@ int load_all_flowing(load_call *calls, int n)
 {
 	for (int i = 0; i < n; i++)
 		for (int k = 0; k < 2; k++) {
+			if (!calls[i].side[0]) { /* a spare desk: receives nothing, but is ready */
+				if (!synth_peer_connected(calls[i].side[1]->peer))
+					return 0;
+				break;
+			}
 			const synth_peer *p = load_rx_peer(calls[i].side[k]);
 			if (!p || synth_peer_stats(p)->rtp_received < 20)
 				return 0;
 		}
 	return 1;
+}
+
+void load_uncount_in_flight(load_side *s, load_call *c)
+{
+	for (int k = 0; k < 2; k++)
+		for (int i = 0; i < LOAD_RING; i++) {
+			load_sent *e = &s->sent[k].e[i];
+			if (e->counted && !e->received) {
+				e->counted = 0;
+				c->sent_w[s->desk]--;
+			}
+		}
 }
 
 static double cpu_s(void)
@@ -237,6 +290,8 @@ static void sum_counters(load_call *calls, int n, uint64_t *nacks, uint64_t *pli
 	*nacks = *plis = *kreq = *srtp = 0;
 	for (int i = 0; i < n; i++)
 		for (int k = 0; k < 2; k++) {
+			if (!calls[i].side[k])
+				continue;
 			const synth_stats *st = synth_peer_stats(calls[i].side[k]->peer);
 			const synth_stats *rx = synth_peer_stats(load_rx_peer(calls[i].side[k]));
 			*nacks += rx->nacks_sent;
@@ -246,19 +301,20 @@ static void sum_counters(load_call *calls, int n, uint64_t *nacks, uint64_t *pli
 		}
 }
 
-void load_measure_start(load_call *calls, int n)
+void load_measure_start(load_call *calls, int n, int total)
 {
 	trace = getenv("LOAD_TRACE") != NULL;
 	memset(hist, 0, sizeof hist);
 	matched = unmatched = 0;
 	for (int i = 0; i < n; i++)
 		for (int k = 0; k < 2; k++)
-			calls[i].side[k]->sent_w = calls[i].side[k]->recv_w = 0;
-	sum_counters(calls, n, &base_nacks, &base_plis, &base_kreq, &base_srtp);
+			calls[i].sent_w[k] = calls[i].recv_w[k] = 0;
+	sum_counters(calls, total, &base_nacks, &base_plis, &base_kreq, &base_srtp);
 	cpu0 = cpu_s();
 	t0 = clock_mono_us();
 	win_start = t0;
 	win_end = 0;
+	load_switch_start(t0);
 }
 
 static double window_cpu;
@@ -267,9 +323,10 @@ void load_measure_stop(void)
 {
 	win_end = clock_mono_us();
 	window_cpu = cpu_s() - cpu0;
+	load_switch_stop();
 }
 
-void load_measure_end(load_call *calls, int n, load_result *r)
+void load_measure_end(load_call *calls, int n, int total, load_result *r)
 {
 	memset(r, 0, sizeof *r);
 	r->seconds = (double)(win_end - t0) / 1e6;
@@ -278,8 +335,7 @@ void load_measure_end(load_call *calls, int n, load_result *r)
 	for (int i = 0; i < n; i++) {
 		int lossy = 0;
 		for (int k = 0; k < 2; k++) {
-			load_side *a = calls[i].side[k], *b = calls[i].side[!k];
-			uint64_t sent = a->sent_w, got = b->recv_w;
+			uint64_t sent = calls[i].sent_w[k], got = calls[i].recv_w[k];
 			double loss = sent ? 1.0 - (double)got / (double)sent : 1.0;
 			if (loss > r->worst_loss)
 				r->worst_loss = loss;
@@ -290,7 +346,7 @@ void load_measure_end(load_call *calls, int n, load_result *r)
 		r->calls_lossy += (uint32_t)lossy;
 	}
 	uint64_t nacks, plis, kreq, srtp;
-	sum_counters(calls, n, &nacks, &plis, &kreq, &srtp);
+	sum_counters(calls, total, &nacks, &plis, &kreq, &srtp);
 	r->nacks_sent = nacks - base_nacks;
 	r->plis_sent = plis - base_plis;
 	r->keyframe_requests = kreq - base_kreq;
@@ -298,5 +354,6 @@ void load_measure_end(load_call *calls, int n, load_result *r)
 	r->matched = matched;
 	r->unmatched = unmatched;
 	memcpy(r->hist, hist, sizeof hist);
+	load_switch_result_get(&r->sw);
 	win_start = 0;
 }

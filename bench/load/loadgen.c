@@ -6,11 +6,18 @@
  *   loadgen --url ws://127.0.0.1:8080/ws --calls 50 [--seconds 20] [--warmup 3]
  *           [--procs 1] [--kbps 1000] [--departments 8] [--server-pid PID]
  *           [--fixture tests/fixtures/chromium-156-offer.sdp] [--janus 1 --bind-ip IP]
+ *           [--switch-every SECONDS [--switch-calls K] [--spares S]]
  *
  * --janus 1: the server is Janus with its VideoRoom plugin, on its WebSocket transport
  * (subprotocol janus-protocol); each call is a room with two publishers, each subscribed to
  * the other (load_janus.c). --bind-ip: the peers' address (Janus ignores loopback
  * candidates, so the bench runs it in a network namespace behind a veth pair).
+ *
+ * --switch-every S (Madoguchi only): during the window each of the first K calls
+ * (--switch-calls, default all) is transferred to another department's desk every S seconds
+ * (staggered), and the report gives how long each kiosk waited for the new clerk's keyframe
+ * (load_switch.c). The desks to switch to are S spare desks per department (--spares,
+ * default 1 when switching): desks N.. of the seed, so it must hold N + D*S desks.
  *
  * The database must hold the bench's kiosks, desks and departments (bench/capacity/seed.sql,
  * which bench/capacity/run.sh applies). Each worker process (--procs) takes the calls of
@@ -37,7 +44,8 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: loadgen --url ws://HOST:PORT/PATH --calls N [--seconds S] "
 	                "[--warmup S] [--procs P<=8] [--kbps K] [--departments D] "
-	                "[--server-pid PID] [--fixture FILE] [--janus 0|1] [--bind-ip IP]\n");
+	                "[--server-pid PID] [--fixture FILE] [--janus 0|1] [--bind-ip IP] "
+	                "[--switch-every S [--switch-calls K] [--spares S]]\n");
 	exit(2);
 }
 
@@ -165,25 +173,38 @@ static int worker(const load_opts *o, int w, int ctl, int res)
 		        o->fixture);
 		return 1;
 	}
-	load_call *calls = calloc((size_t)o->calls, sizeof *calls);
-	int n = 0;
-	for (int i = 0; i < o->calls; i++) {
+	int spares = o->switch_every > 0 ? o->spares * o->departments : 0;
+	load_call *calls = calloc((size_t)(o->calls + spares), sizeof *calls);
+	int n = 0, total;
+	for (int i = 0; i < o->calls + spares; i++) {
 		if ((i % o->departments) % o->procs != w)
 			continue;
 		load_call *c = &calls[n++];
 		c->index = i;
-		for (int k = 0; k < 2; k++) {
+		for (int k = i < o->calls ? 0 : 1; k < 2; k++) { /* spare desks: no kiosk */
 			c->side[k] = calloc(1, sizeof(load_side));
 			c->side[k]->call = c;
 			c->side[k]->desk = k;
 		}
 	}
+	total = n;
+	n = 0;
+	while (n < total && calls[n].side[0])
+		n++;
 	char status = 'R';
-	if ((o->janus ? load_janus_setup : load_mado_setup)(o, calls, n, tmpl, dtls) != 0) {
+	if ((o->janus ? load_janus_setup(o, calls, n, tmpl, dtls)
+	              : load_mado_setup(o, calls, n, total, tmpl, dtls)) != 0) {
 		status = 'F';
 	} else {
+		for (int i = 0; i < n; i++) {
+			load_side *k = calls[i].side[0], *d = calls[i].side[1];
+			k->serving = d->serving = &calls[i];
+			k->partner = d;
+			d->partner = k;
+		}
+		load_switch_init(o, calls, n, total);
 		int64_t wait_us = 30000000 + (int64_t)n * 200000;
-		load_pump(calls, n, clock_mono_us() + wait_us, load_all_flowing, -1);
+		load_pump(calls, total, clock_mono_us() + wait_us, load_all_flowing, -1);
 		if (!load_all_flowing(calls, n)) {
 			report_stuck(calls, n, w, wait_us);
 			status = 'F';
@@ -193,22 +214,27 @@ static int worker(const load_opts *o, int w, int ctl, int res)
 	if (status == 'F')
 		return 1;
 	int c;
-	while ((c = load_pump(calls, n, INT64_MAX, NULL, ctl)) != 'G')
+	while ((c = load_pump(calls, total, INT64_MAX, NULL, ctl)) != 'G')
 		if (c < 0)
 			return 1;
-	load_measure_start(calls, n);
-	load_pump(calls, n, clock_mono_us() + (int64_t)o->seconds * 1000000, NULL, -1);
+	load_measure_start(calls, n, total);
+	load_pump(calls, total, clock_mono_us() + (int64_t)o->seconds * 1000000, NULL, -1);
 	load_measure_stop();
-	/* A second's grace for what was sent in the window and is still on its way. */
-	load_pump(calls, n, clock_mono_us() + 1000000, NULL, -1);
+	/* Switches still under way finish (or time out), then a second's grace for what was
+	 * sent in the window and is still on its way. */
+	load_pump(calls, total, clock_mono_us() + LOAD_SW_TIMEOUT_US + 100000, load_switch_settled,
+	          -1);
+	load_pump(calls, total, clock_mono_us() + 1000000, NULL, -1);
 	load_result *r = calloc(1, sizeof *r);
-	load_measure_end(calls, n, r);
+	load_measure_end(calls, n, total, r);
 	write_all(res, r, sizeof *r);
 	free(r);
-	while ((c = load_pump(calls, n, INT64_MAX, NULL, ctl)) != 'Q' && c >= 0)
+	while ((c = load_pump(calls, total, INT64_MAX, NULL, ctl)) != 'Q' && c >= 0)
 		;
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < total; i++)
 		for (int k = 0; k < 2; k++) {
+			if (!calls[i].side[k])
+				continue;
 			synth_peer_free(calls[i].side[k]->peer);
 			synth_peer_free(calls[i].side[k]->sub);
 			ws_free(calls[i].side[k]->w);
@@ -219,6 +245,19 @@ static int worker(const load_opts *o, int w, int ctl, int res)
 	synth_template_free(tmpl);
 	secure_global_shutdown();
 	return 0;
+}
+
+/* A switch-time histogram's percentile, ms (the bucket's upper edge). */
+static double switch_ms(const uint32_t *h, double q)
+{
+	uint64_t total = 0, acc = 0;
+	for (int b = 0; b < LOAD_SW_BUCKETS; b++)
+		total += h[b];
+	uint64_t want = (uint64_t)((double)total * q);
+	for (int b = 0; b < LOAD_SW_BUCKETS; b++)
+		if ((acc += h[b]) > want)
+			return b + 1;
+	return LOAD_SW_BUCKETS;
 }
 
 /* kinds: 1 audio, 2 video, 3 both. */
@@ -273,12 +312,23 @@ int main(int argc, char **argv)
 			o.janus = atoi(v);
 		else if (!strcmp(a, "--bind-ip"))
 			o.bind_ip = v;
+		else if (!strcmp(a, "--switch-every"))
+			o.switch_every = atof(v);
+		else if (!strcmp(a, "--switch-calls"))
+			o.switch_calls = atoi(v);
+		else if (!strcmp(a, "--spares"))
+			o.spares = atoi(v);
 		else
 			usage();
 	}
 	if (!url || parse_url(&o, url) != 0 || o.calls < 1 || o.seconds < 1 || o.procs < 1 ||
-	    o.procs > MAX_PROCS || o.departments < 1 || o.warmup < 0)
+	    o.procs > MAX_PROCS || o.departments < 1 || o.warmup < 0 || o.switch_every < 0 ||
+	    o.switch_calls < 0 || o.spares < 0 || (o.switch_every > 0 && o.janus))
 		usage();
+	if (o.switch_every > 0 && (o.switch_calls == 0 || o.switch_calls > o.calls))
+		o.switch_calls = o.calls;
+	if (o.switch_every > 0 && o.spares == 0)
+		o.spares = 1;
 	if (o.procs > o.departments)
 		o.procs = o.departments;
 	/* Two sockets per side: raise the descriptor limit to what the system allows. */
@@ -357,6 +407,16 @@ int main(int argc, char **argv)
 		for (int k = 0; k < 2; k++)
 			for (int b = 0; b <= LOAD_HIST; b++)
 				sum.hist[k][b] += r->hist[k][b];
+		load_switch_result *a = &sum.sw, *b = &r->sw;
+		a->started += b->started;
+		a->done += b->done;
+		a->failed += b->failed;
+		a->skipped += b->skipped;
+		a->with_request += b->with_request;
+		a->max_us = b->max_us > a->max_us ? b->max_us : a->max_us;
+		for (int k = 0; k < 3; k++)
+			for (int i = 0; i < LOAD_SW_BUCKETS; i++)
+				a->hist[k][i] += b->hist[k][i];
 	}
 	free(r);
 	for (int w = 0; w < o.procs; w++)
@@ -392,10 +452,32 @@ int main(int argc, char **argv)
 	printf("generator cpu=%.1f%% of a core (%d process%s), %.2f us per packet received\n",
 	       100 * sum.cpu_s / span, o.procs, o.procs > 1 ? "es" : "",
 	       sum.received ? sum.cpu_s * 1e6 / (double)sum.received : -1);
+	char sw[256] = "";
+	if (o.switch_every > 0) {
+		const load_switch_result *x = &sum.sw;
+		double k50 = switch_ms(x->hist[2], 0.5), k95 = switch_ms(x->hist[2], 0.95);
+		double kmax = x->max_us / 1000.0;
+		printf("switches: %u calls, one every %.1f s each: %u started, %u showed the new "
+		       "clerk's keyframe, %u failed (none within %d s), %u skipped (no idle desk)\n",
+		       o.switch_calls, o.switch_every, x->started, x->done, x->failed,
+		       LOAD_SW_TIMEOUT_US / 1000000, x->skipped);
+		printf("  transfer sent -> new clerk's keyframe at the kiosk ms: p50=%.0f p95=%.0f "
+		       "max=%.1f\n",
+		       x->done ? k50 : -1, x->done ? k95 : -1, kmax);
+		printf("  transfer sent -> new desk rang p50=%.0f p95=%.0f; -> first packet of the new "
+		       "desk p50=%.0f p95=%.0f; new desks asked for a keyframe in %u of %u\n",
+		       switch_ms(x->hist[0], 0.5), switch_ms(x->hist[0], 0.95),
+		       switch_ms(x->hist[1], 0.5), switch_ms(x->hist[1], 0.95), x->with_request,
+		       x->done);
+		snprintf(sw, sizeof sw,
+		         ",\"switches\":%u,\"switch_shown\":%u,\"switch_failed\":%u,"
+		         "\"switch_p50_ms\":%.0f,\"switch_p95_ms\":%.0f,\"switch_max_ms\":%.1f",
+		         x->started, x->done, x->failed, x->done ? k50 : -1, x->done ? k95 : -1, kmax);
+	}
 	printf("RESULT {\"calls\":%d,\"delivered\":%.5f,\"lossy_calls\":%u,\"worst_loss\":%.5f,"
 	       "\"p50_ms\":%.1f,\"p99_ms\":%.1f,\"fwd_pps\":%.0f,\"server_cpu_pct\":%.1f,"
-	       "\"us_per_fwd_packet\":%.2f,\"server_rss_kib\":%ld,\"gen_cpu_pct\":%.1f}\n",
+	       "\"us_per_fwd_packet\":%.2f,\"server_rss_kib\":%ld,\"gen_cpu_pct\":%.1f%s}\n",
 	       o.calls, delivered, sum.calls_lossy, sum.worst_loss, p50, p99, fwd_pps,
-	       scpu >= 0 ? 100 * scpu / span : -1, us_fwd, rss, 100 * sum.cpu_s / span);
+	       scpu >= 0 ? 100 * scpu / span : -1, us_fwd, rss, 100 * sum.cpu_s / span, sw);
 	return ok ? 0 : 1;
 }
