@@ -6,8 +6,9 @@
  * The hot path batches both ways: when the socket is readable, recvmmsg reads up to
  * SFU_RX_BATCH datagrams at once, each with the time the kernel received it
  * (SO_TIMESTAMPNS); what the datagrams of a batch make us send is queued (txbatch.h) and
- * leaves in one sendmmsg at the batch's end. Sends outside a batch (timers, ICE-TCP frames
- * in) go out at once. The socket is ours, polled by libuv (uv_poll), because libuv's own
+ * leaves in one sendmmsg at the batch's end. The media tick and the probe pacer batch their
+ * sends the same way (transport_batch_begin/end); other sends (ICE-TCP frames in, the
+ * signalling's occasional keyframe request) go out at once. The socket is ours, polled by libuv (uv_poll), because libuv's own
  * UDP reading gives no control messages and so no receive timestamps.
  *
  * Why the timestamps: transport-wide feedback reports arrival times, and the browsers'
