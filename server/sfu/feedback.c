@@ -285,6 +285,22 @@ static int video_share_bps(const struct sfu_peer *r, uint64_t *share)
 	return 0;
 }
 
+/* The views of the layers of simulcast track t (any layer of it) of src into v[0..n), n the
+ * number returned (at most LAYERSEL_MAX); layers without a learned SSRC stay inactive. */
+static int layer_views(const struct sfu_peer *src, const in_track *t, int64_t now_us,
+                       layer_view v[LAYERSEL_MAX])
+{
+	int n = t->n_layers < LAYERSEL_MAX ? t->n_layers : LAYERSEL_MAX;
+	for (int i = 0; i < n; i++)
+		v[i] = (layer_view){0};
+	for (int i = 0; i < src->n_in; i++) {
+		const in_track *l = &src->in[i];
+		if (l->mline == t->mline && l->n_layers && l->layer < n && l->ssrc)
+			v[l->layer] = layer_meter_view(&l->meter, now_us);
+	}
+	return n;
+}
+
 /* The most a video slot can use for what its page shows: the rate of the layer of its
  * simulcasting source that covers the slot's display hint, with a quarter of headroom.
  * UINT64_MAX when that is not known (no hint, no layers measured, not simulcast). */
@@ -294,13 +310,8 @@ static uint64_t slot_display_claim_bps(const fwd_slot *slot, int64_t now_us)
 	in_track *first = fwd_track_by_role(src, slot->source_role, slot->kind);
 	if (!first || !first->n_layers || (!slot->view_w && !slot->view_h))
 		return UINT64_MAX;
-	layer_view v[LAYERSEL_MAX] = {{0}};
-	int n = first->n_layers < LAYERSEL_MAX ? first->n_layers : LAYERSEL_MAX;
-	for (int i = 0; i < src->n_in; i++) {
-		const in_track *l = &src->in[i];
-		if (l->mline == first->mline && l->n_layers && l->layer < n && l->ssrc)
-			v[l->layer] = layer_meter_view(&l->meter, now_us);
-	}
+	layer_view v[LAYERSEL_MAX];
+	int n = layer_views(src, first, now_us, v);
 	int display = -1;
 	if (layersel_pick(v, n, -1, UINT64_MAX, slot->view_w, slot->view_h, &display) < 0 ||
 	    display < 0 || !v[display].bps)
@@ -357,13 +368,8 @@ static uint64_t simulcast_need_bps(const struct sfu_peer *src, const in_track *t
 {
 	if (!slot->view_w && !slot->view_h)
 		return UINT64_MAX;
-	layer_view v[LAYERSEL_MAX] = {{0}};
-	int n = t->n_layers < LAYERSEL_MAX ? t->n_layers : LAYERSEL_MAX;
-	for (int i = 0; i < src->n_in; i++) {
-		const in_track *l = &src->in[i];
-		if (l->mline == t->mline && l->n_layers && l->layer < n && l->ssrc)
-			v[l->layer] = layer_meter_view(&l->meter, now_us);
-	}
+	layer_view v[LAYERSEL_MAX];
+	int n = layer_views(src, t, now_us, v);
 	int display = -1;
 	if (layersel_pick(v, n, -1, UINT64_MAX, slot->view_w, slot->view_h, &display) < 0 ||
 	    display < 0 || !v[display].width ||

@@ -20,6 +20,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 
@@ -576,6 +577,30 @@ export function wsClient(url, { timeoutMs = 5000, localAddress, headers } = {}) 
 				(c.error ? `: ${c.error.message}` : '')));
 		});
 	});
+}
+
+/** A test file's stack and its protocol clients: starts the stack (startStack(opts)) before
+ * the file's tests, and closes every client it opened and then the stack after them.
+ * f.stack is the stack once started; f.connect() opens a client closed at the end. */
+export function stackForFile(opts = {}) {
+	const f = {
+		stack: null,
+		clients: [],
+		async connect() {
+			const c = await wsClient(f.stack.wsUrl);
+			f.clients.push(c);
+			return c;
+		},
+	};
+	before(async () => {
+		f.stack = await startStack(opts);
+	});
+	after(async () => {
+		for (const c of f.clients)
+			await c.close();
+		await f.stack?.stop();
+	});
+	return f;
 }
 
 /** Tries a WebSocket upgrade and resolves the HTTP status that refused it, or 101 when it was

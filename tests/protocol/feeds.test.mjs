@@ -10,28 +10,17 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import { assertOk, ROOT, startStack, wsClient } from '../lib/harness.mjs';
+import { test } from 'node:test';
+import { assertOk, ROOT, stackForFile } from '../lib/harness.mjs';
 
 const OFFER = fs.readFileSync(path.join(ROOT, 'tests/fixtures/chromium-156-offer.sdp'), 'utf8');
 const TRACKS = { 0: 'mic', 1: 'camera' };
 const BYSTANDERS = 5;
 
-let stack;
-const clients = [];
-
-before(async () => {
-	stack = await startStack({ tls: true });
-});
-
-after(async () => {
-	for (const c of clients)
-		await c.close();
-	await stack?.stop();
-});
+const file = stackForFile({ tls: true });
 
 async function applies() {
-	const r = await stack.get('/metrics');
+	const r = await file.stack.get('/metrics');
 	assert.equal(r.status, 200, `GET /metrics: ${r.status}`);
 	const m = /^madoguchi_media_feed_applies_total (\d+)$/m.exec(r.body);
 	assert.ok(m, 'no madoguchi_media_feed_applies_total in /metrics');
@@ -39,30 +28,28 @@ async function applies() {
 }
 
 async function kioskWithPeer(token, what) {
-	const c = await wsClient(stack.wsUrl);
-	clients.push(c);
+	const c = await file.connect();
 	assertOk(await c.request('hello', { role: 'kiosk', token }), `${what} hello`);
 	assertOk(await c.request('offer', { sdp: OFFER, tracks: TRACKS }), `${what} offer`);
 	return c;
 }
 
 test('an offer or a routing change applies only the receivers it concerns', async () => {
-	const tokens = [stack.tokens.takasaki];
+	const tokens = [file.stack.tokens.takasaki];
 	for (let i = 1; i < BYSTANDERS; i++)
-		tokens.push(await stack.addKiosk('yamada', `feeds bystander ${i}`));
+		tokens.push(await file.stack.addKiosk('yamada', `feeds bystander ${i}`));
 	for (const [i, token] of tokens.entries())
 		await kioskWithPeer(token, `bystander ${i}`);
 
 	// A kiosk's offer: its own receivers only, not the bystanders'.
 	let before = await applies();
-	const kiosk = await kioskWithPeer(stack.tokens.yamada, 'kiosk');
+	const kiosk = await kioskWithPeer(file.stack.tokens.yamada, 'kiosk');
 	assert.equal(await applies() - before, 1, 'an offer nobody receives applies one receiver');
 
 	// sato answers the kiosk's call before offering: MEDIA for the kiosk (applied) and for
 	// sato (no peer yet: nothing to apply).
-	const sato = await wsClient(stack.wsUrl);
-	clients.push(sato);
-	const { password } = stack.logins.sato;
+	const sato = await file.connect();
+	const { password } = file.stack.logins.sato;
 	assertOk(await sato.request('hello', { role: 'staff', username: 'sato', password }),
 		'sato hello');
 	assertOk(await sato.request('presence', { status: 'available' }), 'sato available');
