@@ -9,13 +9,17 @@ const waiting = []
 let current = null
 
 // What was asked and what actually started playing, for tests and staff checks.
-export const voiceLog = { asked: [], played: [], failed: [] }
+// loaded: the prompts whose audio has fully arrived (preload below).
+export const voiceLog = { asked: [], played: [], failed: [], loaded: [] }
 
 function audioFor(name) {
 	let a = audios.get(name)
 	if (!a) {
 		a = new Audio(new URL(`voice/${name}.wav`, import.meta.url).href)
 		a.preload = 'auto'
+		a.addEventListener('canplaythrough', () => {
+			if (!voiceLog.loaded.includes(name)) voiceLog.loaded.push(name)
+		}, { once: true })
 		a.addEventListener('ended', next)
 		a.addEventListener('error', next)
 		audios.set(name, a)
@@ -41,11 +45,18 @@ function next() {
 	}
 }
 
-// Every prompt is fetched when the page loads, while the kiosk is idle: fetched on the first
-// speak(), "connecting" (90 kB) crossed a narrow branch line exactly when the call's first
-// video keyframes did, and the line dropped both (a 600 kbit/s line takes 1.2 s for it).
+// Every prompt is fetched right after the page has loaded, while the kiosk is idle: fetched
+// on the first speak(), "connecting" (90 kB) crossed a narrow branch line exactly when the
+// call's first video keyframes did, and the line dropped both (a 600 kbit/s line takes 1.2 s
+// for it). Not before the load event: a media element that is fetching holds the page's load
+// event back, and half a megabyte of prompts on a slow line (or a server restarting under
+// the fetch) kept the kiosk from loading at all.
 export const VOICES = ['connecting', 'wait', 'ended']
-for (const name of VOICES) audioFor(name)
+const preload = () => {
+	for (const name of VOICES) audioFor(name)
+}
+if (document.readyState === 'complete') preload()
+else window.addEventListener('load', preload, { once: true })
 
 export function speak(name, { interrupt = false } = {}) {
 	voiceLog.asked.push(name)
