@@ -7,6 +7,7 @@
  * new SSRC is refused before libsrtp sees it. Only a peer holding the keys gets that far,
  * so the cap protects the server's memory, not the peer's media. */
 #include "sfu/secure.h"
+#include "sfu/srtp_gcm.h"
 
 #include <arpa/inet.h>
 #include <limits.h>
@@ -26,14 +27,26 @@ _Static_assert(SECURE_MAX_TRAILER >= SRTP_MAX_TRAILER_LEN,
  * call idempotent has to be process-wide too. It is only touched from the main thread. */
 static int secure_initialised;
 
+/* Which AES-GCM does the work: ours on OpenSSL (srtp_gcm.h) or libsrtp2's own (NSS on Debian,
+ * about three times the CPU; MADOGUCHI_SRTP_GCM=libsrtp keeps it, for comparison). */
+static const char *gcm_impl = "libsrtp";
+
 int secure_global_init(void)
 {
 	if (secure_initialised)
 		return 0;
 	if (srtp_init() != srtp_err_status_ok)
 		return -1;
+	const char *want = getenv("MADOGUCHI_SRTP_GCM");
+	if (!(want && strcmp(want, "libsrtp") == 0) && srtp_gcm_install() == 0)
+		gcm_impl = "openssl";
 	secure_initialised = 1;
 	return 0;
+}
+
+const char *secure_gcm_impl(void)
+{
+	return gcm_impl;
 }
 
 void secure_global_shutdown(void)

@@ -11,6 +11,9 @@
  * Idempotent. Returns 0 or -1. */
 int secure_global_init(void);
 void secure_global_shutdown(void);
+/* "openssl" when AES-GCM runs on our OpenSSL cipher type (srtp_gcm.h), "libsrtp" when on
+ * libsrtp2's own. */
+const char *secure_gcm_impl(void);
 
 /* Trailer room callers must leave after a packet for protect. */
 #define SECURE_MAX_TRAILER 144

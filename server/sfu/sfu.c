@@ -61,6 +61,7 @@ sfu *sfu_new(uv_loop_t *loop, const sfu_config *cfg)
 		LOG_ERROR("sfu", "libsrtp initialisation failed");
 		return NULL;
 	}
+	LOG_INFO("sfu", "srtp aes_gcm=%s", secure_gcm_impl());
 	struct sfu *s = calloc(1, sizeof *s);
 	if (!s)
 		return NULL;
