@@ -384,7 +384,8 @@ static void reconcile_departments(route *r, int64_t now_us)
 		struct route_dept *dept = r->depts[d];
 		int avail = route_dept_available(r, dept);
 		int staffed = route_dept_present(r, dept);
-		int est = route_dept_estimate_s(r, dept);
+		/* route_dept_estimate_s without its second scan for a free desk. */
+		int est = avail > 0 ? 0 : route_estimate_s(dept, dept->n_queue + 1);
 		if (dept->rep_open != dept->open || dept->rep_available != avail ||
 		    dept->rep_queued != dept->n_queue || dept->rep_staffed != staffed ||
 		    dept->rep_estimate_s != est)
