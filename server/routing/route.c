@@ -134,6 +134,7 @@ void route_free(route *r)
 	free(r->visits);
 	free(r->depts);
 	free(r->sessions);
+	free(r->session_sids);
 	free(r->acts);
 	free(r);
 }
@@ -155,7 +156,7 @@ struct route_session *route_session_find(const route *r, uint32_t sid)
 	if (sid == 0)
 		return NULL;
 	for (int i = 0; i < r->n_sessions; i++)
-		if (r->sessions[i]->sid == sid)
+		if (r->session_sids[i] == sid)
 			return r->sessions[i];
 	return NULL;
 }

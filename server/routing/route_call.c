@@ -29,7 +29,9 @@ int route_session_join(route *r, uint32_t sid, const route_session_info *info, i
 	if (route_session_find(r, sid))
 		return ROUTE_ERR_CONFLICT;
 	if (route_grow((void **)&r->sessions, &r->cap_sessions, r->n_sessions + 1,
-	               sizeof(r->sessions[0])))
+	               sizeof(r->sessions[0])) ||
+	    route_grow((void **)&r->session_sids, &r->cap_session_sids, r->n_sessions + 1,
+	               sizeof(r->session_sids[0])))
 		return ROUTE_ERR_INTERNAL;
 	struct route_session *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -45,6 +47,7 @@ int route_session_join(route *r, uint32_t sid, const route_session_info *info, i
 		s->available = info->available ? 1 : 0;
 	}
 	s->idle_since_us = now_us;
+	r->session_sids[r->n_sessions] = sid;
 	r->sessions[r->n_sessions++] = s;
 	route_reconcile(r, now_us);
 	return 0;
@@ -57,6 +60,8 @@ void route_session_remove(route *r, struct route_session *s, int64_t now_us)
 		if (r->sessions[i] == s) {
 			memmove(&r->sessions[i], &r->sessions[i + 1],
 			        (size_t)(r->n_sessions - i - 1) * sizeof(r->sessions[0]));
+			memmove(&r->session_sids[i], &r->session_sids[i + 1],
+			        (size_t)(r->n_sessions - i - 1) * sizeof(r->session_sids[0]));
 			r->n_sessions--;
 			break;
 		}

@@ -149,6 +149,11 @@ struct route {
 	int n_depts, cap_depts;
 	struct route_session **sessions; /* in join order */
 	int n_sessions, cap_sessions;
+	/* sessions[i]->sid, side by side: route_session_find scans these few kilobytes instead
+	 * of following a pointer per session (reconciliation looks parties up for every
+	 * session after every event: at 500 sessions that was most of a transfer's cost). */
+	uint32_t *session_sids;
+	int cap_session_sids;
 	struct route_visit **visits; /* visits not yet ended, oldest first */
 	int n_visits, cap_visits;
 	struct route_menu **menus;
