@@ -204,57 +204,29 @@ static const uint8_t kat_cipher_256[60 + GCM_TAG_MAX] = {
 	/* tag: */ 0x76, 0xfc, 0x6e, 0xce, 0x0f, 0x4e, 0x17, 0x68, 0xcd, 0xdf, 0x88, 0x53, 0xbb,
 	0x2d, 0x55, 0x1b};
 
-static const srtp_cipher_test_case_t kat_128 = {
-	.key_length_octets = SRTP_AES_GCM_128_KEY_LEN_WSALT,
-	.key = kat_key_128,
-	.idx = kat_iv,
-	.plaintext_length_octets = sizeof kat_plain,
-	.plaintext = kat_plain,
-	.ciphertext_length_octets = sizeof kat_cipher_128,
-	.ciphertext = kat_cipher_128,
-	.aad_length_octets = sizeof kat_aad,
-	.aad = kat_aad,
-	.tag_length_octets = GCM_TAG_MAX,
-};
-static const srtp_cipher_test_case_t kat_256 = {
-	.key_length_octets = SRTP_AES_GCM_256_KEY_LEN_WSALT,
-	.key = kat_key_256,
-	.idx = kat_iv,
-	.plaintext_length_octets = sizeof kat_plain,
-	.plaintext = kat_plain,
-	.ciphertext_length_octets = sizeof kat_cipher_256,
-	.ciphertext = kat_cipher_256,
-	.aad_length_octets = sizeof kat_aad,
-	.aad = kat_aad,
-	.tag_length_octets = GCM_TAG_MAX,
-};
+/* The two key sizes differ only in their key, expected output and libsrtp2 id. */
+#define GCM_KAT(key_octets, expected)                                                              \
+	{                                                                                   \
+		.key_length_octets = sizeof(key_octets), .key = (key_octets), .idx = kat_iv,              \
+		.plaintext_length_octets = sizeof kat_plain, .plaintext = kat_plain,         \
+		.ciphertext_length_octets = sizeof(expected), .ciphertext = (expected),      \
+		.aad_length_octets = sizeof kat_aad, .aad = kat_aad,                         \
+		.tag_length_octets = GCM_TAG_MAX,                                            \
+	}
+static const srtp_cipher_test_case_t kat_128 = GCM_KAT(kat_key_128, kat_cipher_128);
+static const srtp_cipher_test_case_t kat_256 = GCM_KAT(kat_key_256, kat_cipher_256);
 
-static const srtp_cipher_type_t gcm_128_type = {
-	.alloc = gcm_alloc,
-	.dealloc = gcm_dealloc,
-	.init = gcm_init,
-	.set_aad = gcm_set_aad,
-	.encrypt = gcm_encrypt,
-	.decrypt = gcm_decrypt,
-	.set_iv = gcm_set_iv,
-	.get_tag = gcm_get_tag,
-	.description = "AES-128 GCM (madoguchi, OpenSSL EVP)",
-	.test_data = &kat_128,
-	.id = SRTP_AES_GCM_128,
-};
-static const srtp_cipher_type_t gcm_256_type = {
-	.alloc = gcm_alloc,
-	.dealloc = gcm_dealloc,
-	.init = gcm_init,
-	.set_aad = gcm_set_aad,
-	.encrypt = gcm_encrypt,
-	.decrypt = gcm_decrypt,
-	.set_iv = gcm_set_iv,
-	.get_tag = gcm_get_tag,
-	.description = "AES-256 GCM (madoguchi, OpenSSL EVP)",
-	.test_data = &kat_256,
-	.id = SRTP_AES_GCM_256,
-};
+#define GCM_TYPE(desc, kat, type_id)                                                        \
+	{                                                                                   \
+		.alloc = gcm_alloc, .dealloc = gcm_dealloc, .init = gcm_init,                \
+		.set_aad = gcm_set_aad, .encrypt = gcm_encrypt, .decrypt = gcm_decrypt,      \
+		.set_iv = gcm_set_iv, .get_tag = gcm_get_tag, .description = (desc),         \
+		.test_data = (kat), .id = (type_id),                                         \
+	}
+static const srtp_cipher_type_t gcm_128_type =
+    GCM_TYPE("AES-128 GCM (madoguchi, OpenSSL EVP)", &kat_128, SRTP_AES_GCM_128);
+static const srtp_cipher_type_t gcm_256_type =
+    GCM_TYPE("AES-256 GCM (madoguchi, OpenSSL EVP)", &kat_256, SRTP_AES_GCM_256);
 
 int srtp_gcm_install(void)
 {

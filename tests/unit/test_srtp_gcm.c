@@ -86,6 +86,22 @@ static int pass(secure *from, secure *to, int rtcp, const uint8_t *plain, size_t
 	return n == len && memcmp(buf, plain, len) == 0 ? 0 : -3;
 }
 
+/* One packet ours -> libsrtp2's and libsrtp2's -> ours, each on its own pair of sessions so
+ * that the replay windows see every index once. Returns 1 when both passed; *same counts
+ * the packets both protected to the same bytes. */
+static int both_ways(secure *our_a, secure *lib_b, secure *lib_a, secure *our_b, int rtcp,
+                     const uint8_t *plain, size_t len, int *same)
+{
+	uint8_t w1[BUF], w2[BUF];
+	size_t l1 = 0, l2 = 0;
+	int x = pass(our_a, lib_b, rtcp, plain, len, w1, &l1);
+	int y = pass(lib_a, our_b, rtcp, plain, len, w2, &l2);
+	CHECK_EQ_INT(x, 0);
+	CHECK_EQ_INT(y, 0);
+	*same += x == 0 && y == 0 && l1 == l2 && memcmp(w1, w2, l1) == 0;
+	return x == 0 && y == 0;
+}
+
 static double protect_us(secure *s, uint32_t ssrc)
 {
 	uint8_t plain[BUF], buf[BUF];
@@ -121,30 +137,17 @@ int main(void)
 	if (!lib_a || !lib_b || !our_a || !our_b || !lib_bench || !our_bench)
 		return check_done("srtp_gcm");
 
-	uint8_t plain[BUF], w1[BUF], w2[BUF];
-	size_t l1 = 0, l2 = 0;
+	uint8_t plain[BUF];
 	int rtp_ok = 0, rtcp_ok = 0, same = 0;
 	const size_t sizes[] = {0, 1, 15, 16, 17, 160, 1000, 1200};
 	uint16_t seq = 100;
 	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++, seq++) {
 		size_t len = rtp_packet(plain, seq, 0x01020304, sizes[i]);
-		/* ours -> libsrtp2's, and libsrtp2's -> ours, each on its own pair of sessions so
-		 * that the replay windows see every index once. */
-		int x = pass(our_a, lib_b, 0, plain, len, w1, &l1);
-		int y = pass(lib_a, our_b, 0, plain, len, w2, &l2);
-		CHECK_EQ_INT(x, 0);
-		CHECK_EQ_INT(y, 0);
-		rtp_ok += x == 0 && y == 0;
-		same += l1 == l2 && memcmp(w1, w2, l1) == 0;
+		rtp_ok += both_ways(our_a, lib_b, lib_a, our_b, 0, plain, len, &same);
 	}
 	for (int i = 0; i < 4; i++) {
 		size_t len = rtcp_packet(plain, 0x0a0b0c0d, (uint8_t)i);
-		int x = pass(our_a, lib_b, 1, plain, len, w1, &l1);
-		int y = pass(lib_a, our_b, 1, plain, len, w2, &l2);
-		CHECK_EQ_INT(x, 0);
-		CHECK_EQ_INT(y, 0);
-		rtcp_ok += x == 0 && y == 0;
-		same += l1 == l2 && memcmp(w1, w2, l1) == 0;
+		rtcp_ok += both_ways(our_a, lib_b, lib_a, our_b, 1, plain, len, &same);
 	}
 	CHECK_EQ_INT(same, 8 + 4);
 
